@@ -1,0 +1,189 @@
+/* REST v1 endpoints. Every failure is an error envelope with a stable code
+ * and a sentence that names what was wrong. */
+#include <config.h>
+
+#include <string.h>
+
+#include "api.h"
+
+typedef struct {
+    const HttpRequest *http;
+    json_t *json;       /* the parsed body, or NULL when there was none */
+} ApiRequest;
+
+typedef void (*ApiHandlerFunc)(Api *api, const ApiRequest *req, HttpResponse *resp);
+
+typedef struct {
+    const char *method;
+    const char *path;
+    ApiHandlerFunc handler;
+    gboolean takes_body;
+} ApiRoute;
+
+struct _Api {
+    Virt *virt;
+    gint64 started;     /* monotonic, µs */
+};
+
+void
+api_set_error(HttpResponse *resp, MigdErrorCode code, const char *fmt, ...)
+{
+    g_autofree char *message = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    http_response_clear(resp);
+    resp->status = migd_error_code_to_http_status(code);
+    resp->body = json_pack("{s:{s:s,s:s}}", "error", "code", migd_error_code_to_string(code),
+                           "message", message);
+}
+
+static json_t *
+api_json_time(GDateTime *time)
+{
+    g_autofree char *text = NULL;
+
+    if (!time)
+        return json_null();
+    text = g_date_time_format_iso8601(time);
+    return json_string(text);
+}
+
+static json_t *
+api_json_string_or_null(const char *text)
+{
+    return text ? json_string(text) : json_null();
+}
+
+static void
+api_get_version(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    unsigned long lib = 0;
+    g_autofree char *library = NULL;
+
+    (void)virGetVersion(&lib, NULL, NULL);
+    library = g_strdup_printf("%lu.%lu.%lu", lib / 1000000, lib / 1000 % 1000, lib % 1000);
+    resp->status = 200;
+    resp->body = json_pack("{s:s,s:s,s:{s:s,s:o}}", "version", PACKAGE_VERSION, "api", "v1",
+                           "libvirt", "library", library, "hypervisor",
+                           api_json_string_or_null(virt_hypervisor(api->virt)));
+}
+
+static void
+api_get_health(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    gboolean connected = virt_is_connected(api->virt);
+    gint64 uptime = (g_get_monotonic_time() - api->started) / G_USEC_PER_SEC;
+
+    resp->body = json_pack("{s:s,s:I,s:{s:s,s:b,s:o,s:o,s:i,s:o}}",
+                           "status", connected ? "ok" : "degraded",
+                           "uptime_seconds", (json_int_t)uptime,
+                           "libvirt",
+                           "uri", virt_uri(api->virt),
+                           "connected", connected,
+                           "since", api_json_time(virt_state_since(api->virt)),
+                           "last_error", api_json_string_or_null(virt_last_error(api->virt)),
+                           "reconnect_attempts", (int)virt_reconnect_attempts(api->virt),
+                           "hypervisor", api_json_string_or_null(virt_hypervisor(api->virt)));
+    if (connected) {
+        resp->status = 200;
+        return;
+    }
+    /* Probes read the status code; people and migctl read the envelope. */
+    resp->status = migd_error_code_to_http_status(MIGD_ERROR_LIBVIRT_DISCONNECTED);
+    json_object_set_new(resp->body, "error",
+                        json_pack("{s:s,s:s++}", "code",
+                                  migd_error_code_to_string(MIGD_ERROR_LIBVIRT_DISCONNECTED),
+                                  "message", "migd is not connected to libvirt at ",
+                                  virt_uri(api->virt), "; migrations cannot start until it is"));
+}
+
+static const ApiRoute api_routes[] = {
+    { "GET", "/v1/version", api_get_version, FALSE },
+    { "GET", "/v1/health", api_get_health, FALSE },
+};
+
+/* The route for @req, or NULL with @resp set to the 404 or 405 it deserves. */
+static const ApiRoute *
+api_route(const HttpRequest *req, HttpResponse *resp)
+{
+    g_autoptr(GString) allow = g_string_new(NULL);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(api_routes); i++) {
+        if (strcmp(api_routes[i].path, req->path) != 0)
+            continue;
+        if (strcmp(api_routes[i].method, req->method) == 0)
+            return &api_routes[i];
+        g_string_append_printf(allow, "%s%s", allow->len ? ", " : "", api_routes[i].method);
+    }
+    if (allow->len == 0) {
+        api_set_error(resp, MIGD_ERROR_NOT_FOUND,
+                      "there is no endpoint at %s; the API is described in the README", req->path);
+        return NULL;
+    }
+    api_set_error(resp, MIGD_ERROR_METHOD_NOT_ALLOWED, "%s does not accept %s; use %s",
+                  req->path, req->method, allow->str);
+    resp->allow = g_string_free(g_steal_pointer(&allow), FALSE);
+    return NULL;
+}
+
+/* Parses the body: bad JSON is refused wherever it is sent, and a body sent
+ * where none belongs is refused rather than ignored. */
+static gboolean
+api_parse_body(const ApiRoute *route, const HttpRequest *req, json_t **ret_json,
+               HttpResponse *resp)
+{
+    json_error_t jerr;
+    json_t *json;
+
+    *ret_json = NULL;
+    if (req->body_len == 0)
+        return TRUE;
+    json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json) {
+        api_set_error(resp, MIGD_ERROR_INVALID_JSON,
+                      "the request body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                      jerr.line, jerr.column);
+        return FALSE;
+    }
+    if (!route->takes_body) {
+        json_decref(json);
+        api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT, "%s %s takes no request body",
+                      req->method, req->path);
+        return FALSE;
+    }
+    *ret_json = json;
+    return TRUE;
+}
+
+void
+api_handle(const HttpRequest *req, HttpResponse *resp, gpointer data)
+{
+    Api *api = data;
+    const ApiRoute *route = api_route(req, resp);
+    ApiRequest areq = { .http = req };
+
+    if (route && api_parse_body(route, req, &areq.json, resp))
+        route->handler(api, &areq, resp);
+    g_debug("%s %s -> %u", req->method, req->path, resp->status);
+    if (areq.json)
+        json_decref(areq.json);
+}
+
+Api *
+api_new(Virt *virt)
+{
+    Api *api = g_new0(Api, 1);
+
+    api->virt = virt;
+    api->started = g_get_monotonic_time();
+    return api;
+}
+
+void
+api_free(Api *api)
+{
+    g_free(api);
+}

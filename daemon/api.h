@@ -1,0 +1,22 @@
+/* The REST API v1: routing, request validation and the JSON the endpoints
+ * return. It never touches sockets; http.c hands it requests. */
+#pragma once
+
+#include <glib.h>
+
+#include "error.h"
+#include "http.h"
+#include "virt.h"
+
+typedef struct _Api Api;
+
+Api *api_new(Virt *virt);
+void api_free(Api *api);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Api, api_free)
+
+/* An HttpHandler: fills @resp for @req. */
+void api_handle(const HttpRequest *req, HttpResponse *resp, gpointer api);
+
+/* Sets @resp to migd's error envelope {"error":{"code","message"}}. */
+void api_set_error(HttpResponse *resp, MigdErrorCode code, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);

@@ -1,0 +1,28 @@
+/* migd's error domain: stable codes that the API maps to an HTTP status and
+ * a machine-readable code string. */
+#pragma once
+
+#include <glib.h>
+
+#define MIGD_ERROR (migd_error_quark())
+
+typedef enum {
+    MIGD_ERROR_INTERNAL,            /* a bug or an unexpected system failure */
+    MIGD_ERROR_INVALID_ARGUMENT,    /* the caller sent something we refuse */
+    MIGD_ERROR_INVALID_JSON,        /* the body is not JSON at all */
+    MIGD_ERROR_NOT_FOUND,
+    MIGD_ERROR_METHOD_NOT_ALLOWED,
+    MIGD_ERROR_CONFLICT,
+    MIGD_ERROR_PAYLOAD_TOO_LARGE,
+    MIGD_ERROR_LIBVIRT_DISCONNECTED,
+    MIGD_ERROR_CONFIG,              /* the configuration file is wrong */
+    MIGD_ERROR_LAST
+} MigdErrorCode;
+
+GQuark migd_error_quark(void);
+
+/* "invalid_argument", ...: the code the API puts in error.code. */
+const char *migd_error_code_to_string(MigdErrorCode code);
+
+/* The HTTP status an API response carries for this code. */
+unsigned int migd_error_code_to_http_status(MigdErrorCode code);

@@ -1,0 +1,111 @@
+/* Routes every GLib log message through one writer that filters by migd's
+ * configured level and picks the journal or stderr. */
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const char *const level_names[MIGD_LOG_LAST] = {
+    [MIGD_LOG_ERROR] = "error",
+    [MIGD_LOG_WARNING] = "warning",
+    [MIGD_LOG_INFO] = "info",
+    [MIGD_LOG_DEBUG] = "debug",
+};
+
+static MigdLogLevel log_level = MIGD_LOG_INFO;
+static gboolean log_to_journal;
+
+const char *
+log_level_to_string(MigdLogLevel level)
+{
+    return (unsigned int)level < MIGD_LOG_LAST ? level_names[level] : "unknown";
+}
+
+int
+log_level_from_string(const char *name)
+{
+    for (int i = 0; i < MIGD_LOG_LAST; i++) {
+        if (g_strcmp0(level_names[i], name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static MigdLogLevel
+level_from_glib(GLogLevelFlags flags)
+{
+    if (flags & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+        return MIGD_LOG_ERROR;
+    if (flags & G_LOG_LEVEL_WARNING)
+        return MIGD_LOG_WARNING;
+    if (flags & (G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO))
+        return MIGD_LOG_INFO;
+    return MIGD_LOG_DEBUG;
+}
+
+static const char *
+field_string(const GLogField *fields, gsize n_fields, const char *key)
+{
+    for (gsize i = 0; i < n_fields; i++) {
+        if (g_strcmp0(fields[i].key, key) == 0 && fields[i].length < 0)
+            return fields[i].value;
+    }
+    return NULL;
+}
+
+/* One line a message on stderr: time, level, text, and any MIGD_* fields so
+ * that the context a journal would index is not lost without one. */
+static void
+write_stderr(MigdLogLevel level, const GLogField *fields, gsize n_fields)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
+    g_autoptr(GString) line = g_string_new(NULL);
+    const char *message = field_string(fields, n_fields, "MESSAGE");
+
+    /* %f prints microseconds; milliseconds are enough to read a timeline. */
+    if (strlen(stamp) > 24)
+        memmove(stamp + 23, stamp + 26, strlen(stamp + 26) + 1);
+    g_string_append_printf(line, "%s migd[%d]: %s: %s", stamp, (int)getpid(),
+                           log_level_to_string(level), message ? message : "");
+    for (gsize i = 0; i < n_fields; i++) {
+        if (g_str_has_prefix(fields[i].key, "MIGD_") && fields[i].length < 0) {
+            g_autofree char *key = g_ascii_strdown(fields[i].key + 5, -1);
+            g_string_append_printf(line, " %s=%s", key, (const char *)fields[i].value);
+        }
+    }
+    g_string_append_c(line, '\n');
+    (void)fputs(line->str, stderr);
+    (void)fflush(stderr);
+}
+
+static GLogWriterOutput
+log_writer(GLogLevelFlags flags, const GLogField *fields, gsize n_fields, gpointer data)
+{
+    MigdLogLevel level = level_from_glib(flags);
+
+    if (level > log_level)
+        return G_LOG_WRITER_HANDLED;
+    if (log_to_journal &&
+        g_log_writer_journald(flags, fields, n_fields, data) == G_LOG_WRITER_HANDLED)
+        return G_LOG_WRITER_HANDLED;
+    write_stderr(level, fields, n_fields);
+    return G_LOG_WRITER_HANDLED;
+}
+
+void
+log_init(MigdLogLevel level)
+{
+    log_level = level;
+    log_to_journal = g_log_writer_is_journald(fileno(stderr));
+    g_log_set_writer_func(log_writer, NULL, NULL);
+}
+
+void
+log_set_level(MigdLogLevel level)
+{
+    log_level = level;
+}
