@@ -170,8 +170,8 @@ conf_check_names(const char *path, const char *text, GKeyFile *kf, GError **erro
         for (guint k = 0; keys && keys[k]; k++) {
             if (!conf_key_lookup(groups[g], keys[k])) {
                 g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                            "%s:%u: unknown key '%s' in [%s]; see migd.conf(5) or the "
-                            "commented default migd.conf for the keys migd knows",
+                            "%s:%u: unknown key '%s' in [%s]; the commented migd.conf "
+                            "shipped with migd lists every key it knows",
                             path, conf_find_line(text, groups[g], keys[k]), keys[k],
                             groups[g]);
                 return FALSE;

@@ -105,6 +105,31 @@ log_init(MigdLogLevel level)
 }
 
 void
+log_structured(GLogLevelFlags level, const char *const *fields, const char *fmt, ...)
+{
+    static const char *const priorities[] = { "3", "4", "6", "7" };
+    g_autofree char *message = NULL;
+    g_autoptr(GArray) all = g_array_new(FALSE, FALSE, sizeof(GLogField));
+    GLogField field;
+    va_list ap;
+
+    va_start(ap, fmt);
+    message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    field = (GLogField){ "MESSAGE", message, -1 };
+    g_array_append_val(all, field);
+    field = (GLogField){ "PRIORITY", priorities[level_from_glib(level)], -1 };
+    g_array_append_val(all, field);
+    field = (GLogField){ "GLIB_DOMAIN", G_LOG_DOMAIN, -1 };
+    g_array_append_val(all, field);
+    for (gsize i = 0; fields[i] && fields[i + 1]; i += 2) {
+        field = (GLogField){ fields[i], fields[i + 1], -1 };
+        g_array_append_val(all, field);
+    }
+    g_log_structured_array(level, (GLogField *)(void *)all->data, all->len);
+}
+
+void
 log_set_level(MigdLogLevel level)
 {
     log_level = level;

@@ -19,3 +19,10 @@ int log_level_from_string(const char *name);
 /* Installs migd's GLib log writer; messages above @level are dropped. */
 void log_init(MigdLogLevel level);
 void log_set_level(MigdLogLevel level);
+
+/* Logs a message with extra journal fields: @fields holds "MIGD_NAME",
+ * value pairs and ends with NULL; LOG_FIELDS() builds it in place. On stderr
+ * the fields follow the message as name=value. */
+#define LOG_FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+void log_structured(GLogLevelFlags level, const char *const *fields, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);

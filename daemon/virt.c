@@ -7,6 +7,7 @@
 #include <libvirt-glib/libvirt-glib.h>
 #include <libvirt/virterror.h>
 
+#include "log.h"
 #include "virt.h"
 
 struct _Virt {
@@ -112,7 +113,8 @@ virt_on_close(virConnectPtr conn, int reason, void *opaque)
     virt->last_error = g_strdup_printf("the connection to %s was lost: %s", virt->uri,
                                        reason >= 0 && reason < (int)G_N_ELEMENTS(reasons)
                                            ? reasons[reason] : "an unknown reason");
-    g_warning("%s; reconnecting", virt->last_error);
+    log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_LIBVIRT_URI", virt->uri),
+                   "%s; reconnecting", virt->last_error);
     (void)virConnectUnregisterCloseCallback(conn, virt_on_close);
     (void)virConnectClose(conn);
     virt->conn = NULL;
@@ -152,7 +154,9 @@ virt_adopt(Virt *virt, VirtOpen *op)
         virt_enable_keepalive(virt);
     if (virConnectRegisterCloseCallback(virt->conn, virt_on_close, virt, NULL) < 0)
         g_warning("Cannot watch %s for disconnects: %s", virt->uri, virGetLastErrorMessage());
-    g_message("Connected to %s (%s)", virt->uri, virt->hypervisor ? virt->hypervisor : "?");
+    log_structured(G_LOG_LEVEL_MESSAGE, LOG_FIELDS("MIGD_LIBVIRT_URI", virt->uri),
+                   "Connected to %s (%s)", virt->uri,
+                   virt->hypervisor ? virt->hypervisor : "an unknown hypervisor");
     virt_set_state(virt, TRUE);
 }
 
@@ -179,8 +183,9 @@ virt_open_done(GObject *source, GAsyncResult *result, gpointer user_data)
                                        op->error ? op->error : "the URI changed meanwhile");
     /* The first failure is worth a warning; the following ones repeat it. */
     if (virt->attempts == 1)
-        g_warning("%s; retrying with backoff up to every %u s", virt->last_error,
-                  virt->options.reconnect_max);
+        log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_LIBVIRT_URI", virt->uri),
+                       "%s; retrying with backoff up to every %u s", virt->last_error,
+                       virt->options.reconnect_max);
     else
         g_debug("%s (attempt %u)", virt->last_error, virt->attempts);
     if (!virt->since)

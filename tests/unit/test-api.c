@@ -1,0 +1,255 @@
+/* Tests of the REST API's routing, validation and bodies, against libvirt's
+ * test driver (a real libvirt connection, in process). */
+#include <config.h>
+
+#include <string.h>
+
+#include "api.h"
+
+/* Warnings and worse that migd logged; a test that expects none fails on any. */
+static GPtrArray *logged_warnings;
+
+static GLogWriterOutput
+record_warnings(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) {
+        for (gsize i = 0; i < n_fields; i++) {
+            if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
+                g_ptr_array_add(logged_warnings, g_strdup(fields[i].value));
+        }
+    }
+    return g_log_writer_standard_streams(level, fields, n_fields, data);
+}
+
+static gboolean
+warning_logged(const char *pattern)
+{
+    for (guint i = 0; i < logged_warnings->len; i++) {
+        if (g_pattern_match_simple(pattern, g_ptr_array_index(logged_warnings, i)))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+typedef struct {
+    GMainLoop *loop;
+    gboolean connected;
+    gboolean reported;
+} StateWait;
+
+static void
+on_state(Virt *virt, gboolean connected, gpointer data)
+{
+    StateWait *wait = data;
+
+    wait->connected = connected;
+    wait->reported = TRUE;
+    g_main_loop_quit(wait->loop);
+}
+
+static gboolean
+on_timeout(gpointer data)
+{
+    g_error("libvirt did not report a connection state within 10 s");
+    return G_SOURCE_REMOVE;
+}
+
+/* A Virt on @uri whose first connect attempt has finished, either way. */
+static Virt *
+virt_settled(const char *uri, StateWait *wait)
+{
+    VirtOptions options = { .keepalive_interval = 0, .keepalive_count = 1, .reconnect_max = 60 };
+    Virt *virt;
+    guint guard;
+
+    wait->loop = g_main_loop_new(NULL, FALSE);
+    virt = virt_new(uri, &options, on_state, wait);
+    virt_start(virt);
+    guard = g_timeout_add_seconds(10, on_timeout, NULL);
+    g_main_loop_run(wait->loop);
+    g_source_remove(guard);
+    g_main_loop_unref(wait->loop);
+    g_assert_true(wait->reported);
+    return virt;
+}
+
+static json_t *
+request(Api *api, const char *method, const char *path, const char *body, guint expect_status,
+        HttpResponse *resp)
+{
+    HttpRequest req = {
+        .method = method,
+        .path = path,
+        .body = body ? body : "",
+        .body_len = body ? strlen(body) : 0,
+    };
+
+    api_handle(&req, resp, api);
+    g_assert_cmpuint(resp->status, ==, expect_status);
+    g_assert_nonnull(resp->body);
+    return resp->body;
+}
+
+static void
+assert_error(json_t *body, const char *code, const char *message_part)
+{
+    const char *got_code = NULL, *message = NULL;
+
+    g_assert_cmpint(json_unpack(body, "{s:{s:s,s:s}}", "error", "code", &got_code, "message",
+                                &message), ==, 0);
+    g_assert_cmpstr(got_code, ==, code);
+    if (!strstr(message, message_part))
+        g_test_message("message '%s' lacks '%s'", message, message_part);
+    g_assert_nonnull(strstr(message, message_part));
+}
+
+typedef struct {
+    StateWait wait;
+    Virt *virt;
+    Api *api;
+    HttpResponse resp;
+} Fixture;
+
+static void
+fixture_connected(Fixture *f, gconstpointer data)
+{
+    f->virt = virt_settled("test:///default", &f->wait);
+    g_assert_true(f->wait.connected);
+    f->api = api_new(f->virt);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+    http_response_clear(&f->resp);
+    api_free(f->api);
+    virt_free(f->virt);
+    g_assert_cmpuint(logged_warnings->len, ==, 0);
+}
+
+static void
+test_version(Fixture *f, gconstpointer data)
+{
+    json_t *body = request(f->api, "GET", "/v1/version", NULL, 200, &f->resp);
+    const char *version, *api, *library, *hypervisor;
+
+    g_assert_cmpint(json_unpack(body, "{s:s,s:s,s:{s:s,s:s}}", "version", &version, "api", &api,
+                                "libvirt", "library", &library, "hypervisor", &hypervisor), ==, 0);
+    g_assert_cmpstr(version, ==, PACKAGE_VERSION);
+    g_assert_cmpstr(api, ==, "v1");
+    g_assert_true(g_str_has_prefix(library, "9.") || g_str_has_prefix(library, "1"));
+    g_assert_true(g_str_has_prefix(hypervisor, "TEST "));
+}
+
+static void
+test_health_ok(Fixture *f, gconstpointer data)
+{
+    json_t *body = request(f->api, "GET", "/v1/health", NULL, 200, &f->resp);
+    const char *status, *uri;
+    int connected;
+    json_t *since, *error;
+
+    g_assert_cmpint(json_unpack(body, "{s:s,s:{s:s,s:b,s:o}}", "status", &status, "libvirt",
+                                "uri", &uri, "connected", &connected, "since", &since), ==, 0);
+    g_assert_cmpstr(status, ==, "ok");
+    g_assert_cmpstr(uri, ==, "test:///default");
+    g_assert_true(connected);
+    g_assert_true(json_is_string(since));
+    error = json_object_get(body, "error");
+    g_assert_null(error);
+}
+
+static void
+test_health_degraded(void)
+{
+    StateWait wait = { 0 };
+    g_autoptr(Virt) virt = NULL;
+    g_autoptr(Api) api = NULL;
+    HttpResponse resp = { 0 };
+    json_t *body;
+    const char *status, *last_error;
+    int connected, attempts;
+
+    virt = virt_settled("test:///no/such/driver-file.xml", &wait);
+    /* The first failure is logged once as a warning that names the URI. */
+    g_assert_true(warning_logged("cannot connect to test:///no/such/driver-file.xml:*retrying*"));
+    g_assert_cmpuint(logged_warnings->len, ==, 1);
+    g_ptr_array_set_size(logged_warnings, 0);
+    api = api_new(virt);
+    g_assert_false(wait.connected);
+    body = request(api, "GET", "/v1/health", NULL, 503, &resp);
+    g_assert_cmpint(json_unpack(body, "{s:s,s:{s:b,s:s,s:i}}", "status", &status, "libvirt",
+                                "connected", &connected, "last_error", &last_error,
+                                "reconnect_attempts", &attempts), ==, 0);
+    g_assert_cmpstr(status, ==, "degraded");
+    g_assert_false(connected);
+    g_assert_nonnull(strstr(last_error, "test:///no/such/driver-file.xml"));
+    g_assert_cmpint(attempts, >=, 1);
+    assert_error(body, "libvirt_disconnected", "test:///no/such/driver-file.xml");
+    http_response_clear(&resp);
+}
+
+static void
+test_unknown_path(Fixture *f, gconstpointer data)
+{
+    json_t *body = request(f->api, "GET", "/v1/nothing-here", NULL, 404, &f->resp);
+
+    assert_error(body, "not_found", "/v1/nothing-here");
+}
+
+static void
+test_wrong_method(Fixture *f, gconstpointer data)
+{
+    json_t *body = request(f->api, "DELETE", "/v1/health", NULL, 405, &f->resp);
+
+    assert_error(body, "method_not_allowed", "DELETE");
+    g_assert_cmpstr(f->resp.allow, ==, "GET");
+}
+
+static void
+test_malformed_json(Fixture *f, gconstpointer data)
+{
+    json_t *body = request(f->api, "GET", "/v1/version", "{\"a\": 1,\n \"b\": }", 400, &f->resp);
+
+    assert_error(body, "invalid_json", "line 2");
+}
+
+static void
+test_duplicate_key_json(Fixture *f, gconstpointer data)
+{
+    json_t *body = request(f->api, "GET", "/v1/version", "{\"a\": 1, \"a\": 2}", 400, &f->resp);
+
+    assert_error(body, "invalid_json", "duplicate");
+}
+
+static void
+test_body_where_none_belongs(Fixture *f, gconstpointer data)
+{
+    json_t *body = request(f->api, "GET", "/v1/health", "{}", 400, &f->resp);
+
+    assert_error(body, "invalid_argument", "takes no request body");
+}
+
+int
+main(int argc, char **argv)
+{
+    int rc;
+
+    g_test_init(&argc, &argv, NULL);
+    logged_warnings = g_ptr_array_new_with_free_func(g_free);
+    g_log_set_writer_func(record_warnings, NULL, NULL);
+    virt_global_init();
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_connected, fn, fixture_teardown)
+    ADD("/api/version", test_version);
+    ADD("/api/health/ok", test_health_ok);
+    ADD("/api/unknown-path", test_unknown_path);
+    ADD("/api/wrong-method", test_wrong_method);
+    ADD("/api/malformed-json", test_malformed_json);
+    ADD("/api/duplicate-key-json", test_duplicate_key_json);
+    ADD("/api/body-where-none-belongs", test_body_where_none_belongs);
+#undef ADD
+    g_test_add_func("/api/health/degraded", test_health_degraded);
+    rc = g_test_run();
+    g_ptr_array_unref(logged_warnings);
+    return rc;
+}
