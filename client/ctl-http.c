@@ -1,0 +1,244 @@
+/* One HTTP request to migd with libcurl, over its unix socket or TCP. */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "ctl-error.h"
+#include "ctl-http.h"
+
+/* With a unix socket the host part of the URL is only what the Host header
+ * says; migd ignores it. */
+#define HTTP_SOCKET_BASE_URL "http://localhost"
+
+struct CtlHttp {
+    CtlTarget *target;
+    guint timeout_seconds;
+};
+
+typedef struct curl_slist CtlCurlList;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CtlCurlList, curl_slist_free_all)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CURL, curl_easy_cleanup)
+
+typedef struct {
+    GByteArray *data;
+    gboolean too_large;
+} HttpBody;
+
+CtlHttp *
+ctl_http_new(CtlTarget *target, guint timeout_seconds)
+{
+    CtlHttp *http = g_new0(CtlHttp, 1);
+
+    http->target = target;
+    http->timeout_seconds = timeout_seconds;
+    return http;
+}
+
+void
+ctl_http_free(CtlHttp *http)
+{
+    if (!http)
+        return;
+    ctl_target_free(http->target);
+    g_free(http);
+}
+
+void
+ctl_response_free(CtlResponse *response)
+{
+    if (!response)
+        return;
+    g_free(response->body);
+    g_free(response);
+}
+
+/* The target as messages name it; where it came from is said when it was
+ * the environment, which the person reading may not know is set. */
+static char *
+http_where(const CtlTarget *target)
+{
+    if (g_str_has_prefix(target->origin, "MIGCTL_"))
+        return g_strdup_printf("%s (from %s)", target->address, target->origin);
+    return g_strdup(target->address);
+}
+
+/* What to check when connecting failed with @os_errno. */
+static char *
+http_connect_hint(const CtlTarget *target, int os_errno)
+{
+    if (target->kind == CTL_TARGET_SOCKET) {
+        if (os_errno == EACCES || os_errno == EPERM)
+            return g_strdup_printf("Run migctl as root, or as a member of the "
+                                   "group that owns the socket (see 'ls -l "
+                                   "%s').", target->address);
+        return g_strdup("Is migd running? Check 'systemctl status migd' or "
+                        "pass --socket/--url.");
+    }
+    if (os_errno == ECONNREFUSED)
+        return g_strdup("Is migd running on that host and listening on that "
+                        "port? Check 'systemctl status migd' there, or pass "
+                        "--socket/--url.");
+    return g_strdup("Check that the host is up and reachable from here and "
+                    "that migd runs there ('systemctl status migd'), or pass "
+                    "--socket/--url.");
+}
+
+char *
+ctl_http_describe_failure(const CtlTarget *target, CURLcode code,
+                          int os_errno, const char *detail,
+                          guint timeout_seconds)
+{
+    g_autofree char *where = http_where(target);
+    g_autofree char *hint = NULL;
+    const char *reason;
+
+    switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return g_strdup_printf("migd at %s did not answer within %u "
+                               "second%s. It may be overloaded or stuck: see "
+                               "'journalctl -u migd'%s, or retry with a "
+                               "longer --timeout.",
+                               where, timeout_seconds,
+                               timeout_seconds == 1 ? "" : "s",
+                               target->kind == CTL_TARGET_URL ?
+                                   " on its host and check that no firewall "
+                                   "drops the connection" : "");
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return g_strdup_printf("cannot reach migd at %s: the host name does "
+                               "not resolve. Check the host name given by "
+                               "%s.", where, target->origin);
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        return g_strdup_printf("migd at %s closed the connection without "
+                               "answering. It may have crashed or be "
+                               "restarting: check 'systemctl status migd' "
+                               "and 'journalctl -u migd'.", where);
+    default:
+        break;
+    }
+
+    if (os_errno != 0)
+        reason = g_strerror(os_errno);
+    else if (detail && detail[0] != '\0')
+        reason = detail;
+    else
+        reason = curl_easy_strerror(code);
+    hint = http_connect_hint(target, os_errno);
+    return g_strdup_printf("cannot reach migd at %s: %s. %s",
+                           where, reason, hint);
+}
+
+static size_t
+http_write(char *data, size_t size, size_t nmemb, void *user_data)
+{
+    HttpBody *body = user_data;
+    size_t len = size * nmemb;
+
+    if (body->data->len + len > CTL_HTTP_MAX_BODY) {
+        body->too_large = TRUE;
+        /* Returning less than was given makes curl stop with an error. */
+        return 0;
+    }
+    g_byte_array_append(body->data, (const guint8 *)data, len);
+    return len;
+}
+
+/* The options every request carries whatever it asks for. */
+static void
+http_setup(CtlHttp *http, CURL *curl, const char *url, CtlCurlList *headers)
+{
+    (void)curl_easy_setopt(curl, CURLOPT_URL, url);
+    (void)curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    (void)curl_easy_setopt(curl, CURLOPT_USERAGENT, "migctl/" PACKAGE_VERSION);
+    (void)curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)http->timeout_seconds);
+    /* Without it, curl's resolver timeouts use SIGALRM. */
+    (void)curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    /* migd is reached directly: a proxy from http_proxy in the environment
+     * of an operator's shell would only send the request somewhere else. */
+    (void)curl_easy_setopt(curl, CURLOPT_PROXY, "");
+#if LIBCURL_VERSION_NUM >= 0x075500
+    (void)curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    (void)curl_easy_setopt(curl, CURLOPT_PROTOCOLS,
+                           (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (http->target->kind == CTL_TARGET_SOCKET)
+        (void)curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH,
+                               http->target->address);
+}
+
+static gboolean
+http_perform(CtlHttp *http, CURL *curl, const char *method, const char *path,
+             HttpBody *body, GError **error)
+{
+    char detail[CURL_ERROR_SIZE] = "";
+    CURLcode code;
+    long os_errno = 0;
+    g_autofree char *message = NULL;
+
+    (void)curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
+    (void)curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_write);
+    (void)curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+    code = curl_easy_perform(curl);
+    if (code == CURLE_OK)
+        return TRUE;
+
+    if (body->too_large) {
+        g_set_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER,
+                    "migd's answer to %s %s is larger than %d MiB, more than "
+                    "migd ever sends. Check that the socket or URL is "
+                    "migd's.", method, path, CTL_HTTP_MAX_BODY / (1024 * 1024));
+        return FALSE;
+    }
+    (void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+    message = ctl_http_describe_failure(http->target, code, (int)os_errno,
+                                        detail, http->timeout_seconds);
+    g_set_error_literal(error, CTL_ERROR, CTL_ERROR_UNREACHABLE, message);
+    return FALSE;
+}
+
+CtlResponse *
+ctl_http_request(CtlHttp *http, const char *method, const char *path,
+                 const char *body, GError **error)
+{
+    g_autoptr(CURL) curl = curl_easy_init();
+    g_autoptr(CtlCurlList) headers = NULL;
+    g_autoptr(GByteArray) data = g_byte_array_new();
+    g_autofree char *url = NULL;
+    HttpBody answer = { .data = data, .too_large = FALSE };
+    CtlResponse *response;
+
+    if (!curl) {
+        g_set_error_literal(error, CTL_ERROR, CTL_ERROR_LOCAL,
+                            "cannot set up an HTTP request: libcurl failed to "
+                            "initialise, which usually means memory is "
+                            "exhausted.");
+        return NULL;
+    }
+    url = g_strconcat(http->target->kind == CTL_TARGET_SOCKET ?
+                          HTTP_SOCKET_BASE_URL : http->target->address,
+                      path, NULL);
+    headers = curl_slist_append(headers, "Accept: application/json");
+    if (body)
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+    http_setup(http, curl, url, headers);
+
+    if (body) {
+        (void)curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        (void)curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    if (strcmp(method, body ? "POST" : "GET") != 0)
+        (void)curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+
+    if (!http_perform(http, curl, method, path, &answer, error))
+        return NULL;
+
+    response = g_new0(CtlResponse, 1);
+    (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response->status);
+    response->len = data->len;
+    g_byte_array_append(data, (const guint8 *)"", 1);
+    response->body = (char *)g_byte_array_free(g_steal_pointer(&data), FALSE);
+    return response;
+}
