@@ -1,0 +1,947 @@
+/* Tests of migctl's pure logic (options, formatting, failure messages) and of
+ * its commands against a fake migd: a thread that answers one request on a
+ * unix socket with a canned HTTP response. */
+#include <config.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+
+#include "ctl-commands.h"
+#include "ctl-error.h"
+#include "ctl-format.h"
+#include "ctl-http.h"
+#include "ctl-options.h"
+
+#define VERSION_BODY \
+    "{\"version\":\"0.1.0\",\"api\":\"v1\",\"libvirt\":{\"library\":\"9.0.0\"," \
+    "\"hypervisor\":\"QEMU 7.2.22\"}}"
+#define HEALTH_OK_BODY \
+    "{\"status\":\"ok\",\"uptime_seconds\":12,\"libvirt\":{\"uri\":" \
+    "\"qemu:///system\",\"connected\":true,\"since\":\"2026-11-22T02:40:00Z\"," \
+    "\"last_error\":null,\"reconnect_attempts\":0,\"hypervisor\":" \
+    "\"QEMU 7.2.22\"}}"
+#define HEALTH_DEGRADED_BODY \
+    "{\"status\":\"degraded\",\"uptime_seconds\":3725,\"libvirt\":{\"uri\":" \
+    "\"qemu:///system\",\"connected\":false,\"since\":" \
+    "\"2026-11-22T03:10:00Z\",\"last_error\":\"Cannot recv data\"," \
+    "\"reconnect_attempts\":1,\"hypervisor\":null},\"error\":{\"code\":" \
+    "\"libvirt_disconnected\",\"message\":\"libvirt is gone.\"}}"
+#define NOT_FOUND_BODY \
+    "{\"error\":{\"code\":\"not_found\",\"message\":\"No such route.\"}}"
+
+/* ---- options ---- */
+
+/* Parses "migctl ARGS..."; the options borrow argv, which is static so that
+ * it outlives them. */
+static CtlOptions *
+parse(GError **error, const char *const *args)
+{
+    static char *argv[16];
+    int argc = 0;
+
+    argv[argc++] = (char *)"migctl";
+    for (; *args; args++) {
+        g_assert_cmpint(argc, <, (int)G_N_ELEMENTS(argv) - 1);
+        argv[argc++] = (char *)*args;
+    }
+    argv[argc] = NULL;
+    return ctl_options_parse(argc, argv, error);
+}
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+static void
+test_options_defaults(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CtlOptions) options = parse(&error, ARGS("health"));
+
+    g_assert_no_error(error);
+    g_assert_null(options->socket_path);
+    g_assert_null(options->url);
+    g_assert_cmpuint(options->timeout_seconds, ==, CTL_DEFAULT_TIMEOUT_SECONDS);
+    g_assert_cmpint(options->output, ==, CTL_OUTPUT_TEXT);
+    g_assert_false(options->help);
+    g_assert_false(options->version);
+    g_assert_cmpint(options->command_argc, ==, 1);
+    g_assert_cmpstr(options->command_argv[0], ==, "health");
+}
+
+static void
+test_options_spellings(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CtlOptions) options = NULL;
+
+    options = parse(&error, ARGS("--socket", "/a.sock", "--timeout=5", "-ojson",
+                                 "version", "--socket"));
+    g_assert_no_error(error);
+    g_assert_cmpstr(options->socket_path, ==, "/a.sock");
+    g_assert_cmpuint(options->timeout_seconds, ==, 5);
+    g_assert_cmpint(options->output, ==, CTL_OUTPUT_JSON);
+    /* What follows the command is the command's. */
+    g_assert_cmpint(options->command_argc, ==, 2);
+    g_assert_cmpstr(options->command_argv[1], ==, "--socket");
+    g_clear_pointer(&options, ctl_options_free);
+
+    options = parse(&error, ARGS("--url=http://h:1", "--timeout", "86400",
+                                 "--output", "text", "-o", "json", "-h", "-V"));
+    g_assert_no_error(error);
+    g_assert_cmpstr(options->url, ==, "http://h:1");
+    g_assert_cmpuint(options->timeout_seconds, ==, 86400);
+    g_assert_cmpint(options->output, ==, CTL_OUTPUT_JSON);
+    g_assert_true(options->help);
+    g_assert_true(options->version);
+    g_assert_cmpint(options->command_argc, ==, 0);
+    g_clear_pointer(&options, ctl_options_free);
+
+    options = parse(&error, ARGS("--output=json", "--", "-x"));
+    g_assert_no_error(error);
+    g_assert_cmpint(options->command_argc, ==, 1);
+    g_assert_cmpstr(options->command_argv[0], ==, "-x");
+}
+
+static void
+test_options_errors(void)
+{
+    static const struct {
+        const char *args[3];    /* NULL-terminated */
+        const char *message;
+    } cases[] = {
+        { { "--bogus" }, "unknown option '--bogus'." },
+        { { "--bogus=1" }, "unknown option '--bogus'." },
+        { { "-x" }, "unknown option '-x'." },
+        { { "-hV" }, "unknown option '-hV'." },
+        { { "--sock", "/a" }, "unknown option '--sock'." },
+        { { "--socket" }, "option --socket needs a value (PATH)." },
+        { { "-o" }, "option -o needs a value (FORMAT)." },
+        { { "--help=yes" }, "option --help takes no value, but was given 'yes'." },
+        { { "-o", "yaml" },
+          "invalid output format 'yaml' for -o: use 'text' or 'json'." },
+        { { "--timeout", "0" }, "invalid value '0' for --timeout: give a whole "
+          "number of seconds from 1 to 86400." },
+        { { "--timeout=86401" }, "invalid value '86401' for --timeout: give a "
+          "whole number of seconds from 1 to 86400." },
+        { { "--timeout", "5s" }, "invalid value '5s' for --timeout: give a "
+          "whole number of seconds from 1 to 86400." },
+        { { "--timeout", "" }, "invalid value '' for --timeout: give a whole "
+          "number of seconds from 1 to 86400." },
+        { { "--socket=/a", "--url=http://b" }, "both --socket and --url were "
+          "given: pass only one, --socket for a local unix socket or --url "
+          "for TCP." },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(CtlOptions) options = parse(&error, cases[i].args);
+
+        g_assert_null(options);
+        g_assert_error(error, CTL_ERROR, CTL_ERROR_USAGE);
+        g_assert_cmpstr(error->message, ==, cases[i].message);
+        g_assert_cmpint(ctl_error_to_exit(error), ==, CTL_EXIT_USAGE);
+    }
+}
+
+static void
+test_output_names(void)
+{
+    CtlOutput output = CTL_OUTPUT_LAST;
+
+    for (CtlOutput o = 0; o < CTL_OUTPUT_LAST; o++) {
+        g_assert_true(ctl_output_from_string(ctl_output_to_string(o), &output));
+        g_assert_cmpint(output, ==, o);
+    }
+    g_assert_false(ctl_output_from_string("JSON", &output));
+    g_assert_cmpint(output, ==, CTL_OUTPUT_LAST - 1);
+    g_assert_cmpstr(ctl_output_to_string(CTL_OUTPUT_LAST), ==, "unknown");
+}
+
+/* ---- where migd is ---- */
+
+typedef struct {
+    const char *socket_arg;
+    const char *url_arg;
+    const char *env_url;
+    const char *env_socket;
+    CtlTargetKind kind;
+    const char *address;        /* NULL: a usage error is expected */
+    const char *origin_or_message;
+} TargetCase;
+
+static const TargetCase target_cases[] = {
+    { NULL, NULL, NULL, NULL,
+      CTL_TARGET_SOCKET, CTL_DEFAULT_SOCKET, "default" },
+    { NULL, NULL, "", "",
+      CTL_TARGET_SOCKET, CTL_DEFAULT_SOCKET, "default" },
+    { NULL, NULL, "http://10.200.0.2:7480/", NULL,
+      CTL_TARGET_URL, "http://10.200.0.2:7480", "MIGCTL_URL" },
+    { NULL, NULL, NULL, "/tmp/m.sock",
+      CTL_TARGET_SOCKET, "/tmp/m.sock", "MIGCTL_SOCKET" },
+    { "rel.sock", NULL, "http://x", "/tmp/m.sock",
+      CTL_TARGET_SOCKET, "rel.sock", "--socket" },
+    { NULL, "HTTPS://[fd00::1]:7480/migd//", NULL, "/tmp/m.sock",
+      CTL_TARGET_URL, "HTTPS://[fd00::1]:7480/migd", "--url" },
+    { NULL, NULL, "http://x", "/tmp/m.sock", 0, NULL,
+      "both MIGCTL_URL and MIGCTL_SOCKET are set: unset one of them, or pass "
+      "--socket or --url to choose." },
+    { "", NULL, NULL, NULL, 0, NULL,
+      "the socket path given by --socket is empty: give the path of migd's "
+      "unix socket, e.g. /run/migd/migd.sock." },
+    { NULL, "ftp://h/", NULL, NULL, 0, NULL,
+      "the URL 'ftp://h/' given by --url is not a plain http:// or https:// "
+      "URL such as http://10.200.0.2:7480." },
+    { NULL, NULL, "10.200.0.2:7480", NULL, 0, NULL,
+      "the URL '10.200.0.2:7480' given by MIGCTL_URL is not a plain http:// "
+      "or https:// URL such as http://10.200.0.2:7480." },
+    { NULL, "http:///v1", NULL, NULL, 0, NULL,
+      "the URL 'http:///v1' given by --url is not a plain http:// or https:// "
+      "URL such as http://10.200.0.2:7480." },
+    { NULL, "http://h/?x=1", NULL, NULL, 0, NULL,
+      "the URL 'http://h/?x=1' given by --url is not a plain http:// or "
+      "https:// URL such as http://10.200.0.2:7480." },
+};
+
+static void
+test_target_resolve(gconstpointer data)
+{
+    const TargetCase *c = data;
+    CtlOptions options = { .socket_path = c->socket_arg, .url = c->url_arg };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CtlTarget) target = ctl_target_resolve(&options, c->env_url,
+                                                     c->env_socket, &error);
+
+    if (!c->address) {
+        g_assert_null(target);
+        g_assert_error(error, CTL_ERROR, CTL_ERROR_USAGE);
+        g_assert_cmpstr(error->message, ==, c->origin_or_message);
+        return;
+    }
+    g_assert_no_error(error);
+    g_assert_cmpint(target->kind, ==, c->kind);
+    g_assert_cmpstr(target->address, ==, c->address);
+    g_assert_cmpstr(target->origin, ==, c->origin_or_message);
+}
+
+static void
+test_target_socket_too_long(void)
+{
+    g_autofree char *path = g_strnfill(108, 'a');
+    CtlOptions options = { .socket_path = path };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CtlTarget) target = NULL;
+
+    target = ctl_target_resolve(&options, NULL, NULL, &error);
+    g_assert_null(target);
+    g_assert_error(error, CTL_ERROR, CTL_ERROR_USAGE);
+    g_assert_cmpstr(error->message, ==,
+                    "the socket path given by --socket is 108 bytes long, but "
+                    "unix socket paths are limited to 107 bytes: use a shorter "
+                    "path or a symbolic link to the socket.");
+
+    g_clear_error(&error);
+    path[107] = '\0';
+    target = ctl_target_resolve(&options, NULL, NULL, &error);
+    g_assert_no_error(error);
+}
+
+/* ---- exit statuses ---- */
+
+static void
+test_exit_statuses(void)
+{
+    g_autoptr(GError) foreign = g_error_new_literal(G_IO_ERROR,
+                                                    G_IO_ERROR_FAILED, "x");
+    static const struct {
+        CtlErrorCode code;
+        CtlExit status;
+    } cases[] = {
+        { CTL_ERROR_USAGE, CTL_EXIT_USAGE },
+        { CTL_ERROR_UNREACHABLE, CTL_EXIT_UNREACHABLE },
+        { CTL_ERROR_DAEMON, CTL_EXIT_FAILURE },
+        { CTL_ERROR_BAD_ANSWER, CTL_EXIT_FAILURE },
+        { CTL_ERROR_LOCAL, CTL_EXIT_FAILURE },
+    };
+
+    G_STATIC_ASSERT(G_N_ELEMENTS(cases) == CTL_ERROR_LAST);
+    /* Scripts depend on these numbers. */
+    g_assert_cmpint(CTL_EXIT_OK, ==, 0);
+    g_assert_cmpint(CTL_EXIT_FAILURE, ==, 1);
+    g_assert_cmpint(CTL_EXIT_USAGE, ==, 2);
+    g_assert_cmpint(CTL_EXIT_UNREACHABLE, ==, 3);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = g_error_new_literal(CTL_ERROR, cases[i].code,
+                                                      "x");
+
+        g_assert_cmpint(ctl_error_to_exit(error), ==, cases[i].status);
+    }
+    g_assert_cmpint(ctl_error_to_exit(NULL), ==, CTL_EXIT_OK);
+    g_assert_cmpint(ctl_error_to_exit(foreign), ==, CTL_EXIT_FAILURE);
+    for (CtlExit status = 0; status < CTL_EXIT_LAST; status++)
+        g_assert_true(g_str_has_suffix(ctl_exit_to_string(status), "."));
+}
+
+/* ---- formatting ---- */
+
+static void
+test_format_duration(void)
+{
+    static const struct {
+        guint64 seconds;
+        const char *text;
+    } cases[] = {
+        { 0, "0s" },
+        { 59, "59s" },
+        { 60, "1m 0s" },
+        { 3599, "59m 59s" },
+        { 3600, "1h 0m 0s" },
+        { 7384, "2h 3m 4s" },
+        { 86400, "1d 0h 0m 0s" },
+        { 90061, "1d 1h 1m 1s" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *text = ctl_format_duration(cases[i].seconds);
+
+        g_assert_cmpstr(text, ==, cases[i].text);
+    }
+}
+
+static void
+test_format_sanitize(void)
+{
+    static const struct {
+        const char *in;
+        gssize len;
+        const char *out;
+    } cases[] = {
+        { "plain", -1, "plain" },
+        { "two\nlines\tand\r", -1, "two lines and " },
+        { "\x1b[31mred", -1, "?[31mred" },
+        { "del\x7f", -1, "del?" },
+        { "csi \xc2\x9b" "2J", -1, "csi ?2J" },
+        { "caf\xc3\xa9", -1, "caf\xc3\xa9" },
+        { "bad \xff utf8", -1, "bad \xef\xbf\xbd utf8" },
+        { "nul\0inside", 10, "nul\xef\xbf\xbd" "inside" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *out = ctl_format_sanitize(cases[i].in, cases[i].len);
+
+        g_assert_cmpstr(out, ==, cases[i].out);
+    }
+}
+
+static void
+test_format_rows(void)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    const CtlRow rows[] = {
+        { "status", "ok" },
+        { "a much longer label", NULL },
+        { "last error", "reset\nby peer" },
+    };
+
+    ctl_format_append_rows(out, rows, G_N_ELEMENTS(rows));
+    g_assert_cmpstr(out->str, ==,
+                    "status:      ok\n"
+                    "last error:  reset by peer\n");
+}
+
+static void
+test_format_entry(void)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_auto(GStrv) lines = NULL;
+
+    ctl_format_append_entry(out, "term", "short");
+    g_assert_cmpstr(out->str, ==, "  term                    short\n");
+
+    g_string_truncate(out, 0);
+    ctl_format_append_entry(out, "a term longer than its column", "text");
+    g_assert_cmpstr(out->str, ==,
+                    "  a term longer than its column\n"
+                    "                          text\n");
+
+    g_string_truncate(out, 0);
+    ctl_format_append_entry(out, "x", "one two three four five six seven "
+                            "eight nine ten eleven twelve thirteen fourteen");
+    lines = g_strsplit(out->str, "\n", -1);
+    g_assert_cmpuint(g_strv_length(lines), ==, 3);
+    g_assert_cmpstr(lines[0], ==, "  x                       one two three four "
+                    "five six seven eight nine ten");
+    g_assert_cmpstr(lines[1], ==, "                          eleven twelve "
+                    "thirteen fourteen");
+    g_assert_cmpstr(lines[2], ==, "");
+}
+
+static void
+test_format_error_answer(void)
+{
+    static const struct {
+        long status;
+        const char *body;
+        const char *message;
+    } cases[] = {
+        { 404, NOT_FOUND_BODY, "No such route. (not_found, HTTP 404)" },
+        { 409, "{\"error\":{\"message\":\"Busy.\",\"code\":\"conflict\","
+               "\"job\":\"j1\"},\"x\":1}", "Busy. (conflict, HTTP 409)" },
+        { 400, "{\"error\":{\"code\":\"bad\",\"message\":\"\\u001b[2Jx\"}}",
+          "?[2Jx (bad, HTTP 400)" },
+        { 500, "", "migd answered HTTP 500 with an empty body instead of an "
+          "error description. Check that the socket or URL is migd's, and see "
+          "'journalctl -u migd' on its host." },
+        { 502, "<html>\nBad Gateway</html>", "migd answered HTTP 502 without "
+          "the usual error description; the body begins '<html> Bad "
+          "Gateway</html>'. Check that the socket or URL is migd's, and see "
+          "'journalctl -u migd' on its host." },
+        { 400, "{\"error\":\"bad\"}", "migd answered HTTP 400 without the "
+          "usual error description; the body begins '{\"error\":\"bad\"}'. "
+          "Check that the socket or URL is migd's, and see 'journalctl -u "
+          "migd' on its host." },
+        { 503, "  0123456789012345678901234567890123456789012345678901234567"
+               "89tail", "migd answered HTTP 503 without the usual error "
+          "description; the body begins '012345678901234567890123456789012345"
+          "678901234567890123456789...'. Check that the socket or URL is "
+          "migd's, and see 'journalctl -u migd' on its host." },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *message = ctl_format_error_answer(cases[i].status,
+                                                           cases[i].body,
+                                                           strlen(cases[i].body));
+
+        g_assert_cmpstr(message, ==, cases[i].message);
+    }
+}
+
+static json_t *
+load(const char *text)
+{
+    json_error_t json_error;
+    json_t *json = json_loads(text, 0, &json_error);
+
+    if (!json)
+        g_error("Test JSON does not parse: %s: %s", json_error.text, text);
+    return json;
+}
+
+static void
+test_format_version(void)
+{
+    static const struct {
+        const char *body;
+        const char *text;       /* NULL: a bad answer is expected */
+    } cases[] = {
+        { VERSION_BODY, "migd 0.1.0 (API v1), libvirt 9.0.0, hypervisor "
+          "QEMU 7.2.22\nmigctl 9.9\n" },
+        { "{\"version\":\"0.1.0\",\"api\":\"v1\",\"extra\":1,\"libvirt\":"
+          "{\"library\":\"9.0.0\",\"hypervisor\":null}}",
+          "migd 0.1.0 (API v1), libvirt 9.0.0, hypervisor not known while "
+          "libvirt is disconnected\nmigctl 9.9\n" },
+        { "{\"version\":\"0.1.0\",\"api\":\"v1\",\"libvirt\":"
+          "{\"library\":\"9.0.0\"}}",
+          "migd 0.1.0 (API v1), libvirt 9.0.0, hypervisor not known while "
+          "libvirt is disconnected\nmigctl 9.9\n" },
+        { "{\"version\":\"0.1.0\\n\",\"api\":\"v1\",\"libvirt\":"
+          "{\"library\":\"9\",\"hypervisor\":\"Q\"}}",
+          "migd 0.1.0  (API v1), libvirt 9, hypervisor Q\nmigctl 9.9\n" },
+        { "{\"version\":\"0.1.0\",\"api\":\"v1\",\"libvirt\":"
+          "{\"library\":\"9.0.0\",\"hypervisor\":7}}", NULL },
+        { "{\"version\":1,\"api\":\"v1\",\"libvirt\":{\"library\":\"9\"}}",
+          NULL },
+        { "{\"api\":\"v1\",\"libvirt\":{\"library\":\"9\"}}", NULL },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_t) answer = load(cases[i].body);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *text = ctl_format_version(answer, "9.9", &error);
+
+        g_assert_cmpstr(text, ==, cases[i].text);
+        if (cases[i].text) {
+            g_assert_no_error(error);
+        } else {
+            g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+            g_assert_true(g_str_has_prefix(error->message, "migd's answer to "
+                                           "GET /v1/version is not in the "
+                                           "form migctl expects ("));
+        }
+    }
+}
+
+static void
+test_format_health(void)
+{
+    static const struct {
+        const char *body;
+        const char *text;       /* NULL: a bad answer is expected */
+    } cases[] = {
+        { HEALTH_OK_BODY,
+          "status:      ok\n"
+          "libvirt:     connected to qemu:///system since 2026-11-22T02:40:00Z\n"
+          "hypervisor:  QEMU 7.2.22\n"
+          "uptime:      12s\n" },
+        { HEALTH_DEGRADED_BODY,
+          "status:      degraded\n"
+          "libvirt:     disconnected from qemu:///system since "
+          "2026-11-22T03:10:00Z, 1 reconnect attempt so far\n"
+          "last error:  Cannot recv data\n"
+          "uptime:      1h 2m 5s\n" },
+        { "{\"status\":\"degraded\",\"uptime_seconds\":-5,\"libvirt\":{\"uri\":"
+          "\"qemu:///system\",\"connected\":false,\"reconnect_attempts\":4}}",
+          "status:   degraded\n"
+          "libvirt:  disconnected from qemu:///system, 4 reconnect attempts so "
+          "far\n"
+          "uptime:   0s\n" },
+        { "{\"status\":\"ok\",\"uptime_seconds\":1,\"libvirt\":{\"uri\":\"q\","
+          "\"connected\":true,\"since\":5}}", NULL },
+        { "{\"status\":\"ok\",\"uptime_seconds\":\"1\",\"libvirt\":{\"uri\":"
+          "\"q\",\"connected\":true}}", NULL },
+        { "{\"status\":\"ok\",\"uptime_seconds\":1}", NULL },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_t) answer = load(cases[i].body);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *text = ctl_format_health(answer, &error);
+
+        g_assert_cmpstr(text, ==, cases[i].text);
+        if (cases[i].text)
+            g_assert_no_error(error);
+        else
+            g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+    }
+}
+
+static void
+test_format_json(void)
+{
+    g_autoptr(json_t) answer = load("{\"b\":1,\"a\":[true,null]}");
+    g_autofree char *text = ctl_format_json(answer);
+
+    /* Members keep the order migd sent them in. */
+    g_assert_cmpstr(text, ==,
+                    "{\n  \"b\": 1,\n  \"a\": [\n    true,\n    null\n  ]\n}\n");
+}
+
+/* ---- failures to reach migd ---- */
+
+static void
+test_describe_failure(void)
+{
+    static const struct {
+        CtlTargetKind kind;
+        const char *origin;
+        CURLcode code;
+        int os_errno;
+        const char *detail;
+        guint timeout;
+        const char *message;
+    } cases[] = {
+        { CTL_TARGET_SOCKET, "default", CURLE_COULDNT_CONNECT, ENOENT, "", 30,
+          "cannot reach migd at /m.sock: No such file or directory. Is migd "
+          "running? Check 'systemctl status migd' or pass --socket/--url." },
+        { CTL_TARGET_SOCKET, "MIGCTL_SOCKET", CURLE_COULDNT_CONNECT,
+          ECONNREFUSED, "", 30, "cannot reach migd at /m.sock (from "
+          "MIGCTL_SOCKET): Connection refused. Is migd running? Check "
+          "'systemctl status migd' or pass --socket/--url." },
+        { CTL_TARGET_SOCKET, "--socket", CURLE_COULDNT_CONNECT, EACCES, "", 30,
+          "cannot reach migd at /m.sock: Permission denied. Run migctl as "
+          "root, or as a member of the group that owns the socket (see 'ls -l "
+          "/m.sock')." },
+        { CTL_TARGET_URL, "--url", CURLE_COULDNT_CONNECT, ECONNREFUSED, "", 30,
+          "cannot reach migd at http://h:1: Connection refused. Is migd "
+          "running on that host and listening on that port? Check 'systemctl "
+          "status migd' there, or pass --socket/--url." },
+        { CTL_TARGET_URL, "--url", CURLE_COULDNT_CONNECT, EHOSTUNREACH, "", 30,
+          "cannot reach migd at http://h:1: No route to host. Check that the "
+          "host is up and reachable from here and that migd runs there "
+          "('systemctl status migd'), or pass --socket/--url." },
+        { CTL_TARGET_URL, "MIGCTL_URL", CURLE_COULDNT_RESOLVE_HOST, 0,
+          "Could not resolve host: h", 30, "cannot reach migd at http://h:1 "
+          "(from MIGCTL_URL): the host name does not resolve. Check the host "
+          "name given by MIGCTL_URL." },
+        { CTL_TARGET_SOCKET, "default", CURLE_OPERATION_TIMEDOUT, 0, "", 1,
+          "migd at /m.sock did not answer within 1 second. It may be "
+          "overloaded or stuck: see 'journalctl -u migd', or retry with a "
+          "longer --timeout." },
+        { CTL_TARGET_URL, "--url", CURLE_OPERATION_TIMEDOUT, 0, "", 30,
+          "migd at http://h:1 did not answer within 30 seconds. It may be "
+          "overloaded or stuck: see 'journalctl -u migd' on its host and "
+          "check that no firewall drops the connection, or retry with a "
+          "longer --timeout." },
+        { CTL_TARGET_SOCKET, "default", CURLE_GOT_NOTHING, 0, "", 30,
+          "migd at /m.sock closed the connection without answering. It may "
+          "have crashed or be restarting: check 'systemctl status migd' and "
+          "'journalctl -u migd'." },
+        { CTL_TARGET_URL, "--url", CURLE_SSL_CONNECT_ERROR, 0,
+          "TLS handshake failed", 30, "cannot reach migd at http://h:1: TLS "
+          "handshake failed. Check that the host is up and reachable from "
+          "here and that migd runs there ('systemctl status migd'), or pass "
+          "--socket/--url." },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        CtlTarget target = {
+            .kind = cases[i].kind,
+            .address = (char *)(cases[i].kind == CTL_TARGET_SOCKET ?
+                                "/m.sock" : "http://h:1"),
+            .origin = cases[i].origin,
+        };
+        g_autofree char *message = NULL;
+
+        message = ctl_http_describe_failure(&target, cases[i].code,
+                                            cases[i].os_errno, cases[i].detail,
+                                            cases[i].timeout);
+        g_assert_cmpstr(message, ==, cases[i].message);
+    }
+}
+
+/* ---- commands against a fake migd ---- */
+
+typedef struct {
+    char *dir;
+    char *path;
+    GSocket *listener;
+    GThread *thread;
+    char *response;
+    char *request;              /* what migctl sent, once joined */
+} FakeMigd;
+
+static gpointer
+fake_migd_serve(gpointer data)
+{
+    FakeMigd *fake = data;
+    g_autoptr(GSocket) client = g_socket_accept(fake->listener, NULL, NULL);
+    GString *request = g_string_new(NULL);
+    char buffer[4096];
+    gssize n;
+
+    g_assert_nonnull(client);
+    while (!strstr(request->str, "\r\n\r\n") &&
+           (n = g_socket_receive(client, buffer, sizeof(buffer), NULL,
+                                 NULL)) > 0)
+        g_string_append_len(request, buffer, n);
+    g_assert_cmpint(g_socket_send(client, fake->response,
+                                  strlen(fake->response), NULL, NULL),
+                    ==, (gssize)strlen(fake->response));
+    fake->request = g_string_free(request, FALSE);
+    return NULL;
+}
+
+static FakeMigd *
+fake_migd_start(long status, const char *body)
+{
+    FakeMigd *fake = g_new0(FakeMigd, 1);
+    g_autoptr(GSocketAddress) address = NULL;
+    g_autoptr(GError) error = NULL;
+
+    fake->dir = g_dir_make_tmp("test-migctl-XXXXXX", &error);
+    g_assert_no_error(error);
+    fake->path = g_build_filename(fake->dir, "migd.sock", NULL);
+    fake->response = g_strdup_printf("HTTP/1.1 %ld Whatever\r\n"
+                                     "Content-Type: application/json\r\n"
+                                     "Content-Length: %zu\r\n"
+                                     "Connection: close\r\n\r\n%s",
+                                     status, strlen(body), body);
+    fake->listener = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+                                  G_SOCKET_PROTOCOL_DEFAULT, &error);
+    g_assert_no_error(error);
+    address = g_unix_socket_address_new(fake->path);
+    g_assert_true(g_socket_bind(fake->listener, address, FALSE, &error));
+    g_assert_true(g_socket_listen(fake->listener, &error));
+    fake->thread = g_thread_new("fake-migd", fake_migd_serve, fake);
+    return fake;
+}
+
+/* Waits until the fake has answered; returns the request it got. */
+static const char *
+fake_migd_join(FakeMigd *fake)
+{
+    if (fake->thread)
+        g_thread_join(g_steal_pointer(&fake->thread));
+    return fake->request;
+}
+
+static void
+fake_migd_free(FakeMigd *fake)
+{
+    fake_migd_join(fake);
+    g_object_unref(fake->listener);
+    g_assert_cmpint(g_unlink(fake->path), ==, 0);
+    g_assert_cmpint(g_rmdir(fake->dir), ==, 0);
+    g_free(fake->response);
+    g_free(fake->request);
+    g_free(fake->path);
+    g_free(fake->dir);
+    g_free(fake);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeMigd, fake_migd_free)
+
+/* Runs `migctl --socket FAKE [-o json] COMMAND`; returns what it would
+ * print on stdout. */
+static char *
+run_command(FakeMigd *fake, gboolean json, const char *command,
+            GError **error)
+{
+    g_autoptr(CtlOptions) options = NULL;
+    g_autoptr(CtlContext) ctx = NULL;
+    char *argv[] = { (char *)"migctl", (char *)"--socket", fake->path,
+                     (char *)"-o", (char *)(json ? "json" : "text"),
+                     (char *)command, NULL };
+
+    options = ctl_options_parse(G_N_ELEMENTS(argv) - 1, argv, error);
+    g_assert_nonnull(options);
+    ctx = ctl_context_new(options, NULL, NULL);
+    if (ctl_commands_run(ctx, options->command_argc, options->command_argv,
+                         error))
+        g_assert_no_error(*error);
+    else
+        g_assert_nonnull(*error);
+    return g_strdup(ctx->out->str);
+}
+
+static void
+test_command_version(void)
+{
+    g_autoptr(FakeMigd) fake = fake_migd_start(200, VERSION_BODY);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = run_command(fake, FALSE, "version", &error);
+    const char *request = fake_migd_join(fake);
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(out, ==, "migd 0.1.0 (API v1), libvirt 9.0.0, hypervisor "
+                    "QEMU 7.2.22\nmigctl " PACKAGE_VERSION "\n");
+    g_assert_true(g_str_has_prefix(request, "GET /v1/version HTTP/1.1\r\n"));
+    g_assert_nonnull(strstr(request, "\r\nAccept: application/json\r\n"));
+    g_assert_nonnull(strstr(request, "\r\nUser-Agent: migctl/"));
+}
+
+static void
+test_command_health(void)
+{
+    static const struct {
+        long status;
+        const char *body;
+        gboolean json;
+        gboolean ok;
+        int code;               /* a CtlErrorCode */
+        const char *out;        /* NULL: the body, indented */
+        const char *message;
+    } cases[] = {
+        { 200, HEALTH_OK_BODY, FALSE, TRUE, 0,
+          "status:      ok\n"
+          "libvirt:     connected to qemu:///system since 2026-11-22T02:40:00Z\n"
+          "hypervisor:  QEMU 7.2.22\n"
+          "uptime:      12s\n", NULL },
+        { 200, HEALTH_OK_BODY, TRUE, TRUE, 0, NULL, NULL },
+        { 503, HEALTH_DEGRADED_BODY, FALSE, FALSE, CTL_ERROR_DAEMON,
+          "status:      degraded\n"
+          "libvirt:     disconnected from qemu:///system since "
+          "2026-11-22T03:10:00Z, 1 reconnect attempt so far\n"
+          "last error:  Cannot recv data\n"
+          "uptime:      1h 2m 5s\n",
+          "migd is degraded: libvirt is gone. (libvirt_disconnected, "
+          "HTTP 503)" },
+        { 503, HEALTH_DEGRADED_BODY, TRUE, FALSE, CTL_ERROR_DAEMON, NULL,
+          "migd is degraded: libvirt is gone. (libvirt_disconnected, "
+          "HTTP 503)" },
+        { 200, "{\"status\":\"starting\",\"uptime_seconds\":1,\"libvirt\":"
+               "{\"uri\":\"q\",\"connected\":false}}", FALSE, FALSE,
+          CTL_ERROR_DAEMON,
+          "status:   starting\nlibvirt:  disconnected from q\nuptime:   1s\n",
+          "migd reports its status as 'starting' (HTTP 200); see the report "
+          "for details." },
+        { 503, NOT_FOUND_BODY, FALSE, FALSE, CTL_ERROR_DAEMON, "",
+          "No such route. (not_found, HTTP 503)" },
+        { 404, NOT_FOUND_BODY, FALSE, FALSE, CTL_ERROR_DAEMON, "",
+          "No such route. (not_found, HTTP 404)" },
+        { 404, NOT_FOUND_BODY, TRUE, FALSE, CTL_ERROR_DAEMON, NULL,
+          "No such route. (not_found, HTTP 404)" },
+        { 500, "oops", TRUE, FALSE, CTL_ERROR_DAEMON, "",
+          "migd answered HTTP 500 without the usual error description; the "
+          "body begins 'oops'. Check that the socket or URL is migd's, and "
+          "see 'journalctl -u migd' on its host." },
+        { 200, "oops", FALSE, FALSE, CTL_ERROR_BAD_ANSWER, "",
+          "migd's answer to GET /v1/health (HTTP 200) is not a JSON object "
+          "('[' or '{' expected near 'oops'). Check that the socket or URL "
+          "is migd's." },
+        { 200, "{\"version\":3}", TRUE, FALSE, CTL_ERROR_BAD_ANSWER, NULL,
+          "migd's answer to GET /v1/health (HTTP 200) has no 'status' "
+          "string, so migctl cannot tell whether migd is healthy. migd and "
+          "migctl may come from different releases: compare 'migctl "
+          "--version' with the migd package version." },
+        { 200, "[1]", TRUE, FALSE, CTL_ERROR_BAD_ANSWER, "",
+          "migd's answer to GET /v1/health (HTTP 200) is not a JSON object "
+          "(it is another JSON value). Check that the socket or URL is "
+          "migd's." },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(FakeMigd) fake = fake_migd_start(cases[i].status,
+                                                   cases[i].body);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = run_command(fake, cases[i].json, "health",
+                                           &error);
+        g_autofree char *expected = NULL;
+
+        if (cases[i].out) {
+            expected = g_strdup(cases[i].out);
+        } else {
+            g_autoptr(json_t) body = load(cases[i].body);
+
+            expected = ctl_format_json(body);
+        }
+        g_test_message("case %zu", i);
+        g_assert_cmpstr(out, ==, expected);
+        if (cases[i].ok) {
+            g_assert_no_error(error);
+        } else {
+            g_assert_error(error, CTL_ERROR, cases[i].code);
+            g_assert_cmpstr(error->message, ==, cases[i].message);
+        }
+    }
+}
+
+static void
+test_command_unreachable(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("test-migctl-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "none.sock", NULL);
+    g_autofree char *expected = g_strdup_printf(
+        "cannot reach migd at %s (from MIGCTL_SOCKET): No such file or "
+        "directory. Is migd running? Check 'systemctl status migd' or pass "
+        "--socket/--url.", path);
+    char *argv[] = { (char *)"migctl", (char *)"health", NULL };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CtlOptions) options = ctl_options_parse(2, argv, &error);
+    g_autoptr(CtlContext) ctx = ctl_context_new(options, "", path);
+
+    g_assert_false(ctl_commands_run(ctx, options->command_argc,
+                                    options->command_argv, &error));
+    g_assert_error(error, CTL_ERROR, CTL_ERROR_UNREACHABLE);
+    g_assert_cmpstr(error->message, ==, expected);
+    g_assert_cmpstr(ctx->out->str, ==, "");
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
+}
+
+/* Commands that never reach migd: help, and every usage error. */
+static void
+test_command_usage(void)
+{
+    static const struct {
+        const char *args[3];
+        const char *out_prefix;     /* NULL: a usage error is expected */
+        const char *message;
+    } cases[] = {
+        { { "help" }, "Usage: migctl [OPTION...] COMMAND [ARGUMENT...]\n",
+          NULL },
+        { { "help", "health" }, "Usage: migctl [OPTION...] health\n", NULL },
+        { { "version", "--help" }, "Usage: migctl [OPTION...] version\n",
+          NULL },
+        { { "health", "-h" }, "Usage: migctl [OPTION...] health\n", NULL },
+        { { "help", "nope" }, NULL,
+          "there is no command 'nope' to show help for." },
+        { { "help", "health", "more" }, NULL,
+          "'migctl help' takes at most 1 argument ([COMMAND]), but was also "
+          "given 'more'." },
+        { { "frobnicate" }, NULL, "unknown command 'frobnicate'." },
+        { { "version", "now" }, NULL,
+          "'migctl version' takes no arguments, but was given 'now'." },
+        { { "health", "--url", "http://h" }, NULL,
+          "'migctl health' has no option '--url'. Global options go before "
+          "the command: migctl [OPTION...] health." },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        CtlOptions options = { .timeout_seconds = 1 };
+        char *argv[4] = { (char *)cases[i].args[0], (char *)cases[i].args[1],
+                          (char *)cases[i].args[2], NULL };
+        g_autoptr(CtlContext) ctx = ctl_context_new(&options, NULL, NULL);
+        g_autoptr(GError) error = NULL;
+        gboolean ok = ctl_commands_run(ctx, g_strv_length(argv), argv, &error);
+
+        if (cases[i].out_prefix) {
+            g_assert_true(ok);
+            g_assert_no_error(error);
+            g_assert_true(g_str_has_prefix(ctx->out->str, cases[i].out_prefix));
+        } else {
+            g_assert_false(ok);
+            g_assert_error(error, CTL_ERROR, CTL_ERROR_USAGE);
+            g_assert_cmpstr(error->message, ==, cases[i].message);
+            g_assert_cmpstr(ctx->out->str, ==, "");
+        }
+    }
+}
+
+/* --help is the documentation of the exit statuses and of every option. */
+static void
+test_usage_text(void)
+{
+    g_autoptr(GString) usage = g_string_new(NULL);
+    g_auto(GStrv) lines = NULL;
+
+    ctl_commands_append_usage(usage);
+    for (CtlExit status = 0; status < CTL_EXIT_LAST; status++) {
+        g_autofree char *line = g_strdup_printf("\n  %d ", status);
+
+        g_assert_nonnull(strstr(usage->str, line));
+    }
+    for (const char *const *word = (const char *const[]){
+             "--socket PATH", "--url URL", "--timeout SECONDS",
+             "-o, --output FORMAT", "-h, --help", "-V, --version",
+             "MIGCTL_URL", "MIGCTL_SOCKET", "\n  version ", "\n  health ",
+             "\n  help ", NULL };
+         *word; word++)
+        g_assert_nonnull(strstr(usage->str, *word));
+
+    lines = g_strsplit(usage->str, "\n", -1);
+    for (size_t i = 0; lines[i]; i++)
+        g_assert_cmpuint(strlen(lines[i]), <=, 79);
+}
+
+int
+main(int argc, char **argv)
+{
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    g_assert_cmpint(curl_global_init(CURL_GLOBAL_DEFAULT), ==, CURLE_OK);
+
+    g_test_add_func("/migctl/options/defaults", test_options_defaults);
+    g_test_add_func("/migctl/options/spellings", test_options_spellings);
+    g_test_add_func("/migctl/options/errors", test_options_errors);
+    g_test_add_func("/migctl/options/output-names", test_output_names);
+    for (size_t i = 0; i < G_N_ELEMENTS(target_cases); i++) {
+        g_autofree char *name = g_strdup_printf("/migctl/target/%zu", i);
+
+        g_test_add_data_func(name, &target_cases[i], test_target_resolve);
+    }
+    g_test_add_func("/migctl/target/socket-too-long",
+                    test_target_socket_too_long);
+    g_test_add_func("/migctl/exit-statuses", test_exit_statuses);
+    g_test_add_func("/migctl/format/duration", test_format_duration);
+    g_test_add_func("/migctl/format/sanitize", test_format_sanitize);
+    g_test_add_func("/migctl/format/rows", test_format_rows);
+    g_test_add_func("/migctl/format/entry", test_format_entry);
+    g_test_add_func("/migctl/format/error-answer", test_format_error_answer);
+    g_test_add_func("/migctl/format/version", test_format_version);
+    g_test_add_func("/migctl/format/health", test_format_health);
+    g_test_add_func("/migctl/format/json", test_format_json);
+    g_test_add_func("/migctl/http/describe-failure", test_describe_failure);
+    g_test_add_func("/migctl/command/version", test_command_version);
+    g_test_add_func("/migctl/command/health", test_command_health);
+    g_test_add_func("/migctl/command/unreachable", test_command_unreachable);
+    g_test_add_func("/migctl/command/usage", test_command_usage);
+    g_test_add_func("/migctl/usage-text", test_usage_text);
+
+    ret = g_test_run();
+    curl_global_cleanup();
+    return ret;
+}
