@@ -1,0 +1,117 @@
+# Shared by the API tests: TAP output, a scratch folder, and a migd started
+# the way systemd starts it (NOTIFY_SOCKET), waited for by its READY=1.
+# Needs MIGD, MIGCTL and SD_RECV (set by `make check`).
+set -u
+
+: "${MIGD:?run through make check, or set MIGD to the migd binary}"
+: "${SD_RECV:?run through make check, or set SD_RECV to tests/tools/sd-recv}"
+
+T=$(mktemp -d /tmp/migd-test.XXXXXX)
+tap_count=0
+tap_failed=0
+MIGD_PID=
+
+ok() {
+    tap_count=$((tap_count + 1))
+    echo "ok $tap_count - $*"
+}
+
+not_ok() {
+    tap_count=$((tap_count + 1))
+    tap_failed=$((tap_failed + 1))
+    echo "not ok $tap_count - $*"
+}
+
+# check DESCRIPTION COMMAND...: one TAP line for whether COMMAND succeeds.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+diag() {
+    sed 's/^/# /' "$@" 2>/dev/null || true
+}
+
+cleanup() {
+    if [ -n "$MIGD_PID" ] && kill -0 "$MIGD_PID" 2>/dev/null; then
+        kill -KILL "$MIGD_PID" 2>/dev/null || true
+    fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+finish() {
+    echo "1..$tap_count"
+    [ "$tap_failed" -eq 0 ]
+    exit $?
+}
+
+# write_conf FILE [KEY=VALUE...]: a [daemon] config on the test driver.
+write_conf() {
+    local file=$1
+    shift
+    {
+        echo "[daemon]"
+        echo "libvirt_uri = test:///default"
+        echo "unix_socket = $T/migd.sock"
+        echo "state_dir = $T/state"
+        echo "log_level = debug"
+        for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
+    } > "$file"
+}
+
+# start_migd CONF [ENV=VALUE...]: starts migd and waits for READY=1 (or
+# for UNTIL, when set). Sets MIGD_PID; migd's stderr goes to $T/migd.log.
+start_migd() {
+    local conf=$1
+    shift
+    start_notified env "$@" "$MIGD" --config "$conf"
+}
+
+# start_notified COMMAND...: runs COMMAND (which becomes migd) with a
+# NOTIFY_SOCKET and waits for UNTIL (default READY=1). Sets MIGD_PID.
+start_notified() {
+    local status
+    rm -f "$T/ready"
+    mkfifo "$T/ready"
+    exec 7<>"$T/ready"
+    "$SD_RECV" --report "$T/ready" --until "${UNTIL:-READY=1}" --timeout 20 \
+        --log "$T/notify.log" -- "$@" >>"$T/migd.log" 2>&1 &
+    MIGD_PID=$!
+    if ! read -r -t 30 -u 7 status || [ "$status" != ok ]; then
+        echo "# migd did not become ready: ${status:-no report}"
+        diag "$T/migd.log"
+        return 1
+    fi
+}
+
+# stop_migd [SIGNAL]: signals migd and returns its exit status.
+stop_migd() {
+    local rc=0
+    kill -"${1:-TERM}" "$MIGD_PID"
+    wait "$MIGD_PID" || rc=$?
+    MIGD_PID=
+    return $rc
+}
+
+# api METHOD PATH [CURL-ARGS...]: one request on the unix socket; sets
+# STATUS (the HTTP code) and BODY, and HEADERS when CURL-ARGS has -i.
+api() {
+    local method=$1 path=$2
+    shift 2
+    STATUS=$(curl -s -S --max-time 10 --unix-socket "$T/migd.sock" -X "$method" \
+        -o "$T/body" -D "$T/headers" -w '%{http_code}' "$@" "http://localhost$path")
+    BODY=$(cat "$T/body")
+    HEADERS=$(cat "$T/headers")
+}
+
+# json_is BODY FILTER EXPECTED: the jq FILTER of BODY prints EXPECTED.
+json_is() {
+    local got
+    got=$(printf '%s' "$1" | jq -r "$2" 2>/dev/null)
+    if [ "$got" != "$3" ]; then
+        echo "# $2 is '$got', expected '$3' in: $1"
+        return 1
+    fi
+}
