@@ -89,6 +89,12 @@ log_writer(GLogLevelFlags flags, const GLogField *fields, gsize n_fields, gpoint
 
     if (level > log_level)
         return G_LOG_WRITER_HANDLED;
+    /* Libraries' debug output (libvirt-glib logs every event-loop handle)
+     * drowns migd's own; G_MESSAGES_DEBUG=all brings it back. */
+    if (level == MIGD_LOG_DEBUG &&
+        g_strcmp0(field_string(fields, n_fields, "GLIB_DOMAIN"), G_LOG_DOMAIN) != 0 &&
+        g_strcmp0(g_getenv("G_MESSAGES_DEBUG"), "all") != 0)
+        return G_LOG_WRITER_HANDLED;
     if (log_to_journal &&
         g_log_writer_journald(flags, fields, n_fields, data) == G_LOG_WRITER_HANDLED)
         return G_LOG_WRITER_HANDLED;

@@ -17,6 +17,8 @@ struct _Virt {
     gpointer user_data;
 
     virConnectPtr conn;
+    virConnectPtr dead_conn;    /* lost, waiting to be released off its callback */
+    guint release_source;
     GCancellable *connecting;   /* non-NULL while a worker is opening */
     guint retry_source;
     guint attempts;
@@ -35,6 +37,7 @@ typedef struct {
 
 static void virt_schedule_retry(Virt *virt);
 static void virt_begin_connect(Virt *virt);
+static void virt_on_close(virConnectPtr conn, int reason, void *opaque);
 
 /* libvirt prints every error to stderr by default; migd reports them itself. */
 static void
@@ -97,6 +100,26 @@ virt_set_state(Virt *virt, gboolean connected)
 }
 
 static void
+virt_release(virConnectPtr conn)
+{
+    (void)virConnectUnregisterCloseCallback(conn, virt_on_close);
+    (void)virConnectClose(conn);
+}
+
+static gboolean
+virt_release_dead(gpointer data)
+{
+    Virt *virt = data;
+
+    virt->release_source = 0;
+    virt_release(g_steal_pointer(&virt->dead_conn));
+    return G_SOURCE_REMOVE;
+}
+
+/* libvirt holds a lock of the connection while it runs this callback, so
+ * unregistering or closing here would deadlock: the connection is released
+ * from the main loop once the callback has returned. */
+static void
 virt_on_close(virConnectPtr conn, int reason, void *opaque)
 {
     static const char *const reasons[] = {
@@ -115,9 +138,12 @@ virt_on_close(virConnectPtr conn, int reason, void *opaque)
                                            ? reasons[reason] : "an unknown reason");
     log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_LIBVIRT_URI", virt->uri),
                    "%s; reconnecting", virt->last_error);
-    (void)virConnectUnregisterCloseCallback(conn, virt_on_close);
-    (void)virConnectClose(conn);
+    if (virt->dead_conn)
+        virt_release(virt->dead_conn);
+    virt->dead_conn = conn;
     virt->conn = NULL;
+    if (!virt->release_source)
+        virt->release_source = g_idle_add(virt_release_dead, virt);
     g_clear_pointer(&virt->hypervisor, g_free);
     virt->backoff = 1;
     virt_set_state(virt, FALSE);
@@ -253,11 +279,9 @@ virt_disconnect(Virt *virt)
         g_clear_object(&virt->connecting);
     }
     g_clear_handle_id(&virt->retry_source, g_source_remove);
-    if (virt->conn) {
-        (void)virConnectUnregisterCloseCallback(virt->conn, virt_on_close);
-        (void)virConnectClose(virt->conn);
-        virt->conn = NULL;
-    }
+    g_clear_handle_id(&virt->release_source, g_source_remove);
+    g_clear_pointer(&virt->dead_conn, virt_release);
+    g_clear_pointer(&virt->conn, virt_release);
     g_clear_pointer(&virt->hypervisor, g_free);
 }
 
