@@ -6,28 +6,10 @@ set -u
 : "${MIGD:?run through make check, or set MIGD to the migd binary}"
 : "${SD_RECV:?run through make check, or set SD_RECV to tests/tools/sd-recv}"
 
+. "$(dirname "${BASH_SOURCE[0]}")/../tap.sh"
+
 T=$(mktemp -d /tmp/migd-test.XXXXXX)
-tap_count=0
-tap_failed=0
 MIGD_PID=
-
-ok() {
-    tap_count=$((tap_count + 1))
-    echo "ok $tap_count - $*"
-}
-
-not_ok() {
-    tap_count=$((tap_count + 1))
-    tap_failed=$((tap_failed + 1))
-    echo "not ok $tap_count - $*"
-}
-
-# check DESCRIPTION COMMAND...: one TAP line for whether COMMAND succeeds.
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
 
 diag() {
     sed 's/^/# /' "$@" 2>/dev/null || true
@@ -40,12 +22,6 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-
-finish() {
-    echo "1..$tap_count"
-    [ "$tap_failed" -eq 0 ]
-    exit $?
-}
 
 # write_conf FILE [KEY=VALUE...]: a [daemon] config on the test driver.
 write_conf() {
@@ -104,14 +80,4 @@ api() {
         -o "$T/body" -D "$T/headers" -w '%{http_code}' "$@" "http://localhost$path")
     BODY=$(cat "$T/body")
     HEADERS=$(cat "$T/headers")
-}
-
-# json_is BODY FILTER EXPECTED: the jq FILTER of BODY prints EXPECTED.
-json_is() {
-    local got
-    got=$(printf '%s' "$1" | jq -r "$2" 2>/dev/null)
-    if [ "$got" != "$3" ]; then
-        echo "# $2 is '$got', expected '$3' in: $1"
-        return 1
-    fi
 }

@@ -65,24 +65,37 @@ api GET /v1/health
 check "the first migd still answers" [ "$STATUS" = 200 ]
 
 # --- SIGHUP ----------------------------------------------------------------
+# Each reload is waited for by the line migd logs once it has handled it.
+reload() {
+    local offset
+    offset=$(file_size "$T/migd.log")
+    kill -HUP "$MIGD_PID"
+    wait_log "$T/migd.log" "$offset" "Configuration (reloaded|reload refused)" 20
+}
+
 cp "$T/migd.conf" "$T/migd.conf.good"
 echo "log_level = shouty" >> "$T/migd.conf"
-kill -HUP "$MIGD_PID"
-api GET /v1/health      # answered after the signal was handled: one loop thread
+offset=$(file_size "$T/migd.log")
+reload
 check "a bad reload is refused and logged with its reason" \
-    grep -q "Configuration reload refused, the running configuration is kept: .*log_level.*shouty" "$T/migd.log"
+    wait_log "$T/migd.log" "$offset" "Configuration reload refused, the running configuration is kept: .*log_level.*shouty" 1
+api GET /v1/health
 check "migd keeps serving after a refused reload" [ "$STATUS" = 200 ]
 
 sed 's|^libvirt_uri = .*|libvirt_uri = test:///no/such/file.xml|' "$T/migd.conf.good" > "$T/migd.conf"
-kill -HUP "$MIGD_PID"
+check "a good reload is applied" reload
 api GET /v1/health
-check "a good reload takes effect (new libvirt URI)" json_is "$BODY" '.libvirt.uri' "test:///no/such/file.xml"
+check "the new libvirt URI is in use" json_is "$BODY" '.libvirt.uri' "test:///no/such/file.xml"
 check "health reports the outage with a 503" [ "$STATUS" = 503 ]
 check "the 503 carries the error envelope" json_is "$BODY" '.status + " " + .error.code' "degraded libvirt_disconnected"
 
 cp "$T/migd.conf.good" "$T/migd.conf"
-kill -HUP "$MIGD_PID"
-check "reload back to a reachable URI reconnects" grep -q "Configuration reloaded" "$T/migd.log"
+offset=$(file_size "$T/migd.log")
+reload
+check "reload back to a reachable URI reconnects" \
+    wait_log "$T/migd.log" "$offset" "Connected to test:///default" 20
+api GET /v1/health
+check "health is ok again" [ "$STATUS" = 200 ]
 
 # --- SIGTERM ---------------------------------------------------------------
 stop_migd TERM; rc=$?
@@ -182,4 +195,4 @@ check "under systemd, messages go to the journal with MIGD_* fields" grep -qx ok
 check "the journal entry has MESSAGE and PRIORITY" grep -q "^MESSAGE=Connected to test:///default" "$T/journal.log"
 check "nothing is written to stderr when the journal takes it" bash -c "! grep -q 'Connected to' '$T/journal-stderr'"
 
-finish
+tap_finish

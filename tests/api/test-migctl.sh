@@ -6,7 +6,7 @@
 
 port=$((20000 + RANDOM % 20000))
 write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port"
-start_migd "$T/migd.conf" || { not_ok "migd starts"; finish; }
+start_migd "$T/migd.conf" || { not_ok "migd starts"; tap_finish; }
 ctl() { "$MIGCTL" --socket "$T/migd.sock" "$@"; }
 
 out=$(ctl version); rc=$?
@@ -63,4 +63,4 @@ check "no command is exit 2" [ $rc -eq 2 ]
 "$MIGCTL" -o yaml health >/dev/null 2>&1; rc=$?
 check "an unknown output format is exit 2" [ $rc -eq 2 ]
 
-finish
+tap_finish
