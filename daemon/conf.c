@@ -16,6 +16,9 @@ typedef enum {
     CONF_MODE,          /* octal permission bits */
     CONF_LOG_LEVEL,
     CONF_HOST_PORT,     /* numeric ADDRESS:PORT, or empty */
+    CONF_BOOL,
+    CONF_UINT_LIST,     /* comma-separated whole numbers, into the policy's downtime steps */
+    CONF_URL,           /* http:// or https:// */
 } ConfType;
 
 typedef struct {
@@ -40,7 +43,36 @@ static const ConfKey conf_keys[] = {
     { "daemon", "tcp_listen", CONF_HOST_PORT, FIELD(tcp_listen), 0, 0, TRUE },
     { "daemon", "state_dir", CONF_PATH, FIELD(state_dir), 0, 0, FALSE },
     { "daemon", "log_level", CONF_LOG_LEVEL, FIELD(log_level), 0, 0, FALSE },
+    { "migration", "max_outgoing", CONF_UINT, FIELD(max_outgoing), 1, 64, FALSE },
+    { "migration", "poll_interval_ms", CONF_UINT, FIELD(poll_interval_ms), 50, 60000, FALSE },
+    { "migration", "retention_hours", CONF_UINT, FIELD(retention_hours), 1, 87600, FALSE },
+    { "policy", "max_downtime_ms", CONF_UINT, FIELD(policy.max_downtime_ms), 1, 600000, FALSE },
+    { "policy", "downtime_steps_ms", CONF_UINT_LIST, FIELD(policy), 1, 600000, TRUE },
+    { "policy", "stall_iterations", CONF_UINT, FIELD(policy.stall_iterations), 1, 1000, FALSE },
+    { "policy", "allow_auto_converge", CONF_BOOL, FIELD(policy.allow_auto_converge), 0, 0, FALSE },
+    { "policy", "allow_postcopy", CONF_BOOL, FIELD(policy.allow_postcopy), 0, 0, FALSE },
+    { "policy", "completion_timeout_per_gib_s", CONF_UINT,
+      FIELD(policy.completion_timeout_per_gib_s), 1, 86400, FALSE },
+    { "policy", "progress_timeout_s", CONF_UINT, FIELD(policy.progress_timeout_s), 1, 86400, FALSE },
 };
+
+/* [peer.NAME] groups: one per destination host, NAME chosen by the operator. */
+#define PEER_PREFIX "peer."
+static const ConfKey peer_keys[] = {
+    { NULL, "libvirt_uri", CONF_URI, G_STRUCT_OFFSET(MigdPeer, libvirt_uri), 0, 0, FALSE },
+    { NULL, "migd_url", CONF_URL, G_STRUCT_OFFSET(MigdPeer, migd_url), 0, 0, TRUE },
+};
+
+static void
+conf_peer_free(gpointer data)
+{
+    MigdPeer *peer = data;
+
+    g_free(peer->name);
+    g_free(peer->libvirt_uri);
+    g_free(peer->migd_url);
+    g_free(peer);
+}
 
 MigdConf *
 conf_new_defaults(void)
@@ -55,7 +87,24 @@ conf_new_defaults(void)
     conf->unix_socket_mode = 0660;
     conf->state_dir = g_strdup(LOCALSTATEDIR "/lib/migd");
     conf->log_level = MIGD_LOG_INFO;
+    conf->max_outgoing = 2;
+    conf->poll_interval_ms = 500;
+    conf->retention_hours = 168;
+    policy_config_init_defaults(&conf->policy);
+    conf->peers = g_ptr_array_new_with_free_func(conf_peer_free);
     return conf;
+}
+
+const MigdPeer *
+conf_find_peer(const MigdConf *conf, const char *name)
+{
+    for (guint i = 0; i < conf->peers->len; i++) {
+        const MigdPeer *peer = g_ptr_array_index(conf->peers, i);
+
+        if (g_strcmp0(peer->name, name) == 0)
+            return peer;
+    }
+    return NULL;
 }
 
 void
@@ -69,6 +118,7 @@ conf_free(MigdConf *conf)
     g_free(conf->unix_socket_group);
     g_free(conf->tcp_listen);
     g_free(conf->state_dir);
+    g_clear_pointer(&conf->peers, g_ptr_array_unref);
     g_free(conf);
 }
 
@@ -141,15 +191,44 @@ conf_check_syntax(const char *path, const char *text, GError **error)
     return TRUE;
 }
 
+static gboolean
+conf_is_peer_group(const char *group)
+{
+    return g_str_has_prefix(group, PEER_PREFIX);
+}
+
 static const ConfKey *
 conf_key_lookup(const char *group, const char *key)
 {
-    for (gsize i = 0; i < G_N_ELEMENTS(conf_keys); i++) {
-        if (g_strcmp0(conf_keys[i].group, group) == 0 &&
-            (!key || g_strcmp0(conf_keys[i].key, key) == 0))
-            return &conf_keys[i];
+    const ConfKey *table = conf_keys;
+    gsize n = G_N_ELEMENTS(conf_keys);
+
+    if (conf_is_peer_group(group)) {
+        if (!key)
+            return peer_keys;
+        table = peer_keys;
+        n = G_N_ELEMENTS(peer_keys);
+        group = NULL;
+    }
+    for (gsize i = 0; i < n; i++) {
+        if (g_strcmp0(table[i].group, group) == 0 && (!key || g_strcmp0(table[i].key, key) == 0))
+            return &table[i];
     }
     return NULL;
+}
+
+static gboolean
+conf_check_peer_name(const char *path, const char *text, const char *group, GError **error)
+{
+    const char *name = group + strlen(PEER_PREFIX);
+
+    if (name[0] != '\0' && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                         "0123456789_-") == strlen(name))
+        return TRUE;
+    g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                "%s:%u: [%s] does not name a peer: use [peer.NAME] with letters, digits, '-' "
+                "or '_'", path, conf_find_line(text, group, NULL), group);
+    return FALSE;
 }
 
 static gboolean
@@ -162,10 +241,12 @@ conf_check_names(const char *path, const char *text, GKeyFile *kf, GError **erro
 
         if (!conf_key_lookup(groups[g], NULL)) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                        "%s:%u: unknown group [%s]; migd knows [daemon]",
-                        path, conf_find_line(text, groups[g], NULL), groups[g]);
+                        "%s:%u: unknown group [%s]; migd knows [daemon], [migration], [policy] "
+                        "and [peer.NAME]", path, conf_find_line(text, groups[g], NULL), groups[g]);
             return FALSE;
         }
+        if (conf_is_peer_group(groups[g]) && !conf_check_peer_name(path, text, groups[g], error))
+            return FALSE;
         keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
         for (guint k = 0; keys && keys[k]; k++) {
             if (!conf_key_lookup(groups[g], keys[k])) {
@@ -215,17 +296,47 @@ conf_parse_host_port(const char *value, char **ret_host, guint16 *ret_port, GErr
     return TRUE;
 }
 
-/* Validates one value and stores it into @conf; the error text says what a
- * valid value looks like, the caller adds where it stands. */
 static gboolean
-conf_store_value(MigdConf *conf, const ConfKey *ck, const char *value, GError **error)
+conf_parse_list(const ConfKey *ck, const char *value, PolicyConfig *policy, GError **error)
 {
-    gpointer field = G_STRUCT_MEMBER_P(conf, ck->offset);
+    g_auto(GStrv) items = g_strsplit(value, ",", -1);
+    guint n = 0;
+
+    for (guint i = 0; items[i]; i++) {
+        guint64 number;
+
+        if (n == G_N_ELEMENTS(policy->downtime_steps_ms)) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG, "more than %u values",
+                        (guint)G_N_ELEMENTS(policy->downtime_steps_ms));
+            return FALSE;
+        }
+        if (!g_ascii_string_to_unsigned(g_strstrip(items[i]), 10, ck->min, ck->max, &number,
+                                        NULL)) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "'%s' is not a whole number from %u to %u", items[i], ck->min, ck->max);
+            return FALSE;
+        }
+        policy->downtime_steps_ms[n++] = (guint)number;
+    }
+    policy->n_downtime_steps = n;
+    return TRUE;
+}
+
+/* Validates one value and stores it at @ck's offset in @base (a MigdConf or
+ * a MigdPeer); the error says what a valid value looks like, the caller
+ * adds where it stands. */
+static gboolean
+conf_store_value(gpointer base, const ConfKey *ck, const char *value, GError **error)
+{
+    gpointer field = G_STRUCT_MEMBER_P(base, ck->offset);
     guint64 number;
     int level;
 
     if (value[0] == '\0' && ck->may_be_empty) {
-        g_clear_pointer((char **)field, g_free);
+        if (ck->type == CONF_UINT_LIST)
+            ((PolicyConfig *)field)->n_downtime_steps = 0;
+        else
+            g_clear_pointer((char **)field, g_free);
         return TRUE;
     }
     switch (ck->type) {
@@ -235,6 +346,13 @@ conf_store_value(MigdConf *conf, const ConfKey *ck, const char *value, GError **
         if (value[0] == '\0' || !strstr(value, ":")) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
                         "'%s' is not a libvirt URI such as qemu:///system", value);
+            return FALSE;
+        }
+        break;
+    case CONF_URL:
+        if (!g_str_has_prefix(value, "http://") && !g_str_has_prefix(value, "https://")) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "'%s' is not a URL such as http://10.0.0.2:7480", value);
             return FALSE;
         }
         break;
@@ -253,6 +371,16 @@ conf_store_value(MigdConf *conf, const ConfKey *ck, const char *value, GError **
         }
         *(guint *)field = (guint)number;
         return TRUE;
+    case CONF_BOOL:
+        if (g_strcmp0(value, "true") != 0 && g_strcmp0(value, "false") != 0) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG, "'%s' is neither true nor false",
+                        value);
+            return FALSE;
+        }
+        *(gboolean *)field = g_strcmp0(value, "true") == 0;
+        return TRUE;
+    case CONF_UINT_LIST:
+        return conf_parse_list(ck, value, field, error);
     case CONF_MODE:
         if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &number, NULL)) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
@@ -280,27 +408,75 @@ conf_store_value(MigdConf *conf, const ConfKey *ck, const char *value, GError **
     return TRUE;
 }
 
+/* Reads the keys of @table that @group sets into @base. */
 static gboolean
-conf_read_values(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
+conf_read_group(const char *path, const char *text, GKeyFile *kf, const char *group,
+                const ConfKey *table, gsize n, gpointer base, GError **error)
 {
-    for (gsize i = 0; i < G_N_ELEMENTS(conf_keys); i++) {
-        const ConfKey *ck = &conf_keys[i];
+    for (gsize i = 0; i < n; i++) {
+        const ConfKey *ck = &table[i];
         g_autoptr(GError) local = NULL;
         g_autofree char *value = NULL;
 
-        if (!g_key_file_has_key(kf, ck->group, ck->key, NULL))
+        if ((ck->group && g_strcmp0(ck->group, group) != 0) ||
+            !g_key_file_has_key(kf, group, ck->key, NULL))
             continue;
-        value = g_key_file_get_string(kf, ck->group, ck->key, &local);
+        value = g_key_file_get_string(kf, group, ck->key, &local);
         if (value)
             g_strstrip(value);
-        if (!value || !conf_store_value(conf, ck, value, &local)) {
+        if (!value || !conf_store_value(base, ck, value, &local)) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG, "%s:%u: key '%s' in [%s]: %s",
-                        conf->path, conf_find_line(text, ck->group, ck->key), ck->key,
-                        ck->group, local->message);
+                        path, conf_find_line(text, group, ck->key), ck->key, group,
+                        local->message);
             return FALSE;
         }
     }
     return TRUE;
+}
+
+static gboolean
+conf_read_peers(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
+{
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+    for (guint g = 0; groups[g]; g++) {
+        MigdPeer *peer;
+
+        if (!conf_is_peer_group(groups[g]))
+            continue;
+        peer = g_new0(MigdPeer, 1);
+        peer->name = g_strdup(groups[g] + strlen(PEER_PREFIX));
+        g_ptr_array_add(conf->peers, peer);
+        if (!conf_read_group(conf->path, text, kf, groups[g], peer_keys,
+                             G_N_ELEMENTS(peer_keys), peer, error))
+            return FALSE;
+        if (!peer->libvirt_uri) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "%s:%u: [%s] has no libvirt_uri; migd needs it to migrate there",
+                        conf->path, conf_find_line(text, groups[g], NULL), groups[g]);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+conf_read_values(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
+{
+    static const char *const groups[] = { "daemon", "migration", "policy" };
+    g_autoptr(GError) local = NULL;
+
+    for (gsize g = 0; g < G_N_ELEMENTS(groups); g++) {
+        if (!conf_read_group(conf->path, text, kf, groups[g], conf_keys,
+                             G_N_ELEMENTS(conf_keys), conf, error))
+            return FALSE;
+    }
+    if (!policy_config_validate(&conf->policy, &local)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG, "%s:%u: [policy]: %s", conf->path,
+                    conf_find_line(text, "policy", NULL), local->message);
+        return FALSE;
+    }
+    return conf_read_peers(conf, text, kf, error);
 }
 
 MigdConf *

@@ -5,8 +5,16 @@
 #include <glib.h>
 
 #include "log.h"
+#include "policy.h"
 
 #define CONF_DEFAULT_PATH SYSCONFDIR "/migd/migd.conf"
+
+/* A destination host named in [peer.NAME]. */
+typedef struct {
+    char *name;
+    char *libvirt_uri;
+    char *migd_url;             /* NULL when not set */
+} MigdPeer;
 
 typedef struct {
     char *path;                 /* the file it came from; NULL for defaults */
@@ -20,7 +28,16 @@ typedef struct {
     char *tcp_listen;           /* NULL: no TCP listener; else ADDRESS:PORT */
     char *state_dir;
     MigdLogLevel log_level;
+
+    guint max_outgoing;         /* [migration] */
+    guint poll_interval_ms;
+    guint retention_hours;
+    PolicyConfig policy;        /* [policy]: the defaults a request may override */
+    GPtrArray *peers;           /* MigdPeer*, in file order */
 } MigdConf;
+
+/* The peer called @name, or NULL. */
+const MigdPeer *conf_find_peer(const MigdConf *conf, const char *name);
 
 MigdConf *conf_new_defaults(void);
 

@@ -69,18 +69,21 @@ static void
 test_conf_shipped_documents_defaults(void)
 {
     g_autofree char *text = NULL;
-    g_autoptr(GRegex) commented = g_regex_new("^#([a-z_]+ =)", G_REGEX_MULTILINE, 0, NULL);
+    g_autoptr(GRegex) commented = g_regex_new("^#([a-z_]+ =|\\[peer\\.[A-Za-z]+\\])",
+                                              G_REGEX_MULTILINE, 0, NULL);
     g_autofree char *uncommented = NULL;
     g_autoptr(MigdConf) conf = NULL, defaults = conf_new_defaults();
     g_autoptr(GError) error = NULL;
 
     g_assert_true(g_file_get_contents(TOP_SRCDIR "/conf/migd.conf", &text, NULL, NULL));
     uncommented = g_regex_replace(commented, text, -1, 0, "\\1", 0, NULL);
-    for (gsize i = 0; i < G_N_ELEMENTS(conf_keys); i++) {
-        g_autofree char *line = g_strdup_printf("\n%s =", conf_keys[i].key);
+    for (gsize i = 0; i < G_N_ELEMENTS(conf_keys) + G_N_ELEMENTS(peer_keys); i++) {
+        const ConfKey *ck = i < G_N_ELEMENTS(conf_keys) ? &conf_keys[i]
+                                                        : &peer_keys[i - G_N_ELEMENTS(conf_keys)];
+        g_autofree char *line = g_strdup_printf("\n%s =", ck->key);
 
         if (!strstr(uncommented, line))
-            g_test_message("conf/migd.conf does not document '%s'", conf_keys[i].key);
+            g_test_message("conf/migd.conf does not document '%s'", ck->key);
         g_assert_nonnull(strstr(uncommented, line));
     }
     conf = conf_load_data("migd.conf", uncommented, &error);
@@ -93,6 +96,12 @@ test_conf_shipped_documents_defaults(void)
     g_assert_cmpstr(conf->unix_socket_group, ==, defaults->unix_socket_group);
     g_assert_cmpstr(conf->tcp_listen, ==, defaults->tcp_listen);
     g_assert_cmpint(conf->log_level, ==, defaults->log_level);
+    g_assert_cmpuint(conf->max_outgoing, ==, defaults->max_outgoing);
+    g_assert_cmpuint(conf->poll_interval_ms, ==, defaults->poll_interval_ms);
+    g_assert_cmpuint(conf->retention_hours, ==, defaults->retention_hours);
+    g_assert_cmpmem(&conf->policy, sizeof(conf->policy), &defaults->policy, sizeof(defaults->policy));
+    g_assert_cmpuint(conf->peers->len, ==, 1);
+    g_assert_cmpstr(conf_find_peer(conf, "B")->libvirt_uri, ==, "qemu+tcp://10.0.0.2/system");
     /* Paths depend on configure's prefix; the shipped file shows the FHS ones. */
     g_assert_cmpstr(conf->unix_socket, ==, "/run/migd/migd.sock");
     g_assert_cmpstr(conf->state_dir, ==, "/var/lib/migd");

@@ -1,0 +1,427 @@
+/* Runs jobs through their state machine: the write-ahead store, the
+ * outgoing queue, the operations and the subscribers. */
+#include <config.h>
+
+#include <string.h>
+
+#include "engine.h"
+#include "error.h"
+#include "log.h"
+
+typedef struct {
+    guint id;
+    char *job_id;
+    EngineListener listener;
+    gpointer user_data;
+} Subscription;
+
+struct _Engine {
+    Store *store;
+    const EngineOps *ops;
+    gpointer ops_ctx;
+    EngineLimits limits;
+    GPtrArray *jobs;            /* Job*, oldest first */
+    GQueue queue;               /* ids of pending jobs, in order */
+    GPtrArray *subscriptions;   /* Subscription* */
+    guint next_subscription;
+};
+
+static void engine_schedule(Engine *engine);
+
+void
+engine_event_init(JobEvent *event, JobEventKind kind)
+{
+    memset(event, 0, sizeof(*event));
+    event->kind = kind;
+    event->wall_us = g_get_real_time();
+    event->mono_ms = g_get_monotonic_time() / 1000;
+}
+
+static void
+subscription_free(gpointer data)
+{
+    Subscription *sub = data;
+
+    g_free(sub->job_id);
+    g_free(sub);
+}
+
+Engine *
+engine_new(Store *store, const EngineOps *ops, gpointer ops_ctx, const EngineLimits *limits)
+{
+    Engine *engine = g_new0(Engine, 1);
+
+    engine->store = store;
+    engine->ops = ops;
+    engine->ops_ctx = ops_ctx;
+    engine->limits = *limits;
+    engine->jobs = g_ptr_array_new_with_free_func((GDestroyNotify)job_free);
+    g_queue_init(&engine->queue);
+    engine->subscriptions = g_ptr_array_new_with_free_func(subscription_free);
+    return engine;
+}
+
+void
+engine_free(Engine *engine)
+{
+    if (!engine)
+        return;
+    g_queue_clear_full(&engine->queue, g_free);
+    g_ptr_array_unref(engine->subscriptions);
+    g_ptr_array_unref(engine->jobs);
+    g_free(engine);
+}
+
+void
+engine_set_limits(Engine *engine, const EngineLimits *limits)
+{
+    engine->limits = *limits;
+    engine_schedule(engine);
+}
+
+Job *
+engine_lookup(Engine *engine, const char *id)
+{
+    for (guint i = 0; i < engine->jobs->len; i++) {
+        Job *job = g_ptr_array_index(engine->jobs, i);
+
+        if (g_strcmp0(job->id, id) == 0)
+            return job;
+    }
+    return NULL;
+}
+
+static void
+engine_publish(Engine *engine, const Job *job, const char *event, json_t *data)
+{
+    /* A listener may unsubscribe itself, so walk a copy of the ids. */
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(guint));
+
+    for (guint i = 0; i < engine->subscriptions->len; i++) {
+        Subscription *sub = g_ptr_array_index(engine->subscriptions, i);
+
+        if (g_strcmp0(sub->job_id, job->id) == 0)
+            g_array_append_val(ids, sub->id);
+    }
+    for (guint i = 0; i < ids->len; i++) {
+        for (guint j = 0; j < engine->subscriptions->len; j++) {
+            Subscription *sub = g_ptr_array_index(engine->subscriptions, j);
+
+            if (sub->id == g_array_index(ids, guint, i)) {
+                sub->listener(event, data, sub->user_data);
+                break;
+            }
+        }
+    }
+    json_decref(data);
+}
+
+guint
+engine_subscribe(Engine *engine, const char *id, EngineListener listener, gpointer user_data)
+{
+    Subscription *sub = g_new0(Subscription, 1);
+
+    sub->id = ++engine->next_subscription;
+    sub->job_id = g_strdup(id);
+    sub->listener = listener;
+    sub->user_data = user_data;
+    g_ptr_array_add(engine->subscriptions, sub);
+    return sub->id;
+}
+
+void
+engine_unsubscribe(Engine *engine, guint subscription)
+{
+    for (guint i = 0; i < engine->subscriptions->len; i++) {
+        Subscription *sub = g_ptr_array_index(engine->subscriptions, i);
+
+        if (sub->id == subscription) {
+            g_ptr_array_remove_index(engine->subscriptions, i);
+            return;
+        }
+    }
+}
+
+/* Write-ahead: the record reaches the disk before any action starts. A job
+ * whose record cannot be written must not act, so it fails loudly. */
+static gboolean
+engine_persist(Engine *engine, Job *job)
+{
+    g_autoptr(json_t) record = job_to_json(job);
+    g_autoptr(GError) error = NULL;
+
+    if (store_save(engine->store, job->id, record, &error))
+        return TRUE;
+    log_structured(G_LOG_LEVEL_CRITICAL, LOG_FIELDS("MIGD_JOB", job->id, "MIGD_DOMAIN", job->domain),
+                   "Cannot record migration %s, so it will not act: %s", job->id, error->message);
+    return FALSE;
+}
+
+static void
+engine_log_entry(const Job *job, const JobEntry *entry)
+{
+    GLogLevelFlags level = G_LOG_LEVEL_MESSAGE;
+
+    if (g_strcmp0(entry->kind, "warning") == 0)
+        level = G_LOG_LEVEL_WARNING;
+    else if (g_strcmp0(entry->kind, "error") == 0)
+        level = G_LOG_LEVEL_CRITICAL;
+    log_structured(level, LOG_FIELDS("MIGD_JOB", job->id, "MIGD_DOMAIN", job->domain,
+                                     "MIGD_STATE", job_state_to_string(entry->state)),
+                   "migration %.8s of %s: %s", job->id, job->domain, entry->message);
+}
+
+static guint
+engine_running(Engine *engine)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < engine->jobs->len; i++) {
+        Job *job = g_ptr_array_index(engine->jobs, i);
+
+        if (job->state != JOB_PENDING && !job_state_is_final(job->state))
+            n++;
+    }
+    return n;
+}
+
+static void
+engine_execute(Engine *engine, Job *job, const JobAction *action)
+{
+    const EngineOps *ops = engine->ops;
+    gpointer ctx = engine->ops_ctx;
+
+    switch (action->kind) {
+    case JOB_ACT_RUN_CHECKS: ops->run_checks(ctx, job); break;
+    case JOB_ACT_NIC_STEP: ops->nic_step(ctx, job); break;
+    case JOB_ACT_START_MIGRATION: ops->start_migration(ctx, job); break;
+    case JOB_ACT_SET_DOWNTIME: ops->set_downtime(ctx, job, action->downtime_ms); break;
+    case JOB_ACT_AUTO_CONVERGE: ops->auto_converge(ctx, job); break;
+    case JOB_ACT_POSTCOPY: ops->postcopy(ctx, job); break;
+    case JOB_ACT_ABORT_MIGRATION: ops->abort_migration(ctx, job); break;
+    case JOB_ACT_WATCH_LIBVIRT_JOB: ops->watch_libvirt_job(ctx, job); break;
+    case JOB_ACT_FINISHED: ops->finished(ctx, job); break;
+    case JOB_ACT_LAST: break;
+    }
+}
+
+/* One event through one job: persist what changed, tell the subscribers,
+ * then act, and let the next queued job in when one finished. */
+static void
+engine_run_event(Engine *engine, Job *job, JobEvent *event)
+{
+    guint entries = job->timeline->len;
+    JobState before = job->state;
+    g_autoptr(GArray) actions = job_handle(job, event);
+    g_autofree char *id = g_strdup(job->id);
+    gboolean finished = FALSE;
+
+    if (job->timeline->len != entries || job->state != before) {
+        if (!engine_persist(engine, job))
+            return;
+    }
+    for (guint i = entries; i < job->timeline->len; i++) {
+        const JobEntry *entry = g_ptr_array_index(job->timeline, i);
+
+        engine_log_entry(job, entry);
+        engine_publish(engine, job, "timeline", job_entry_to_json(entry));
+    }
+    if (event->kind == JOB_EV_STATS && job->have_progress)
+        engine_publish(engine, job,
+                       "progress", json_pack("{s:s,s:o}", "state", job_state_to_string(job->state),
+                                             "progress", job_progress_to_json(job)));
+    for (guint i = 0; i < actions->len; i++) {
+        const JobAction *action = &g_array_index(actions, JobAction, i);
+
+        /* An operation may feed an event back at once; look the job up
+         * again rather than trust the pointer. */
+        job = engine_lookup(engine, id);
+        if (!job)
+            return;
+        engine_execute(engine, job, action);
+        finished |= action->kind == JOB_ACT_FINISHED;
+    }
+    job = engine_lookup(engine, id);
+    if (finished && job)
+        engine_publish(engine, job, "end", job_to_json(job));
+    if (finished)
+        engine_schedule(engine);
+}
+
+void
+engine_feed(Engine *engine, const char *id, JobEvent *event)
+{
+    Job *job = engine_lookup(engine, id);
+
+    if (job)
+        engine_run_event(engine, job, event);
+}
+
+/* Lets queued jobs in, oldest first, while outgoing slots are free. */
+static void
+engine_schedule(Engine *engine)
+{
+    while (!g_queue_is_empty(&engine->queue) && engine_running(engine) < engine->limits.max_outgoing) {
+        g_autofree char *id = g_queue_pop_head(&engine->queue);
+        Job *job = engine_lookup(engine, id);
+        JobEvent ev;
+
+        if (!job || job->state != JOB_PENDING)
+            continue;
+        engine_event_init(&ev, JOB_EV_SLOT_GRANTED);
+        engine_run_event(engine, job, &ev);
+    }
+}
+
+static Job *
+engine_active_for_domain(Engine *engine, const char *domain)
+{
+    for (guint i = 0; i < engine->jobs->len; i++) {
+        Job *job = g_ptr_array_index(engine->jobs, i);
+
+        if (!job_state_is_final(job->state) && g_strcmp0(job->domain, domain) == 0)
+            return job;
+    }
+    return NULL;
+}
+
+Job *
+engine_submit(Engine *engine, const char *domain, const JobDestination *dest,
+              const char *strategy, const JobOptions *options, const PolicyConfig *policy,
+              GError **error)
+{
+    Job *active = engine_active_for_domain(engine, domain);
+    g_autofree char *id = NULL;
+    JobEvent ev;
+    Job *job;
+
+    if (active) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT,
+                    "domain '%s' already has an active migration (%s, state %s); cancel it or "
+                    "wait for it to end", domain, active->id, job_state_to_string(active->state));
+        return NULL;
+    }
+    id = g_uuid_string_random();
+    engine_event_init(&ev, JOB_EV_LAST);
+    job = job_new(id, domain, dest, strategy, options, policy, ev.wall_us, ev.mono_ms);
+    if (!engine_persist(engine, job)) {
+        job_free(job);
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL,
+                    "migd cannot write its state directory, so it accepts no migration; see its log");
+        return NULL;
+    }
+    g_ptr_array_add(engine->jobs, job);
+    engine_log_entry(job, g_ptr_array_index(job->timeline, 0));
+    g_queue_push_tail(&engine->queue, g_strdup(id));
+    engine_schedule(engine);
+    return engine_lookup(engine, id);
+}
+
+static gboolean
+engine_request(Engine *engine, const char *id, JobEventKind kind, GError **error)
+{
+    Job *job = engine_lookup(engine, id);
+    g_autofree char *why = NULL;
+    JobEvent ev;
+
+    if (!job) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_NOT_FOUND, "there is no migration %s", id);
+        return FALSE;
+    }
+    if (kind == JOB_EV_CANCEL ? !job_can_cancel(job, &why) : !job_can_force_complete(job, &why)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT, "%s", why);
+        return FALSE;
+    }
+    engine_event_init(&ev, kind);
+    engine_run_event(engine, job, &ev);
+    return TRUE;
+}
+
+gboolean
+engine_cancel(Engine *engine, const char *id, GError **error)
+{
+    return engine_request(engine, id, JOB_EV_CANCEL, error);
+}
+
+gboolean
+engine_force_complete(Engine *engine, const char *id, GError **error)
+{
+    return engine_request(engine, id, JOB_EV_FORCE_COMPLETE, error);
+}
+
+GPtrArray *
+engine_list(Engine *engine, int state, const char *domain)
+{
+    GPtrArray *out = g_ptr_array_new();
+
+    for (guint i = 0; i < engine->jobs->len; i++) {
+        Job *job = g_ptr_array_index(engine->jobs, i);
+
+        if ((state < 0 || (int)job->state == state) &&
+            (!domain || g_strcmp0(job->domain, domain) == 0))
+            g_ptr_array_add(out, job);
+    }
+    return out;
+}
+
+/* Finished jobs older than the retention go; their files with them. */
+static gboolean
+engine_expired(Engine *engine, const Job *job, gint64 now_us)
+{
+    return job_state_is_final(job->state) && job->finished_at_us > 0 &&
+           now_us - job->finished_at_us > (gint64)engine->limits.retention_hours * 3600 * G_USEC_PER_SEC;
+}
+
+static void
+engine_adopt(Engine *engine, Job *job, gint64 now_us)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (engine_expired(engine, job, now_us)) {
+        if (!store_remove(engine->store, job->id, &error))
+            g_warning("Cannot remove expired migration record %s: %s", job->id, error->message);
+        job_free(job);
+        return;
+    }
+    g_ptr_array_add(engine->jobs, job);
+}
+
+gboolean
+engine_load(Engine *engine, GError **error)
+{
+    g_autoptr(GPtrArray) problems = NULL;
+    g_autoptr(GPtrArray) records = store_load_all(engine->store, &problems, error);
+    g_autoptr(GPtrArray) reconcile = g_ptr_array_new_with_free_func(g_free);
+    JobEvent now;
+
+    if (!records)
+        return FALSE;
+    for (guint i = 0; problems && i < problems->len; i++)
+        g_warning("%s", (const char *)g_ptr_array_index(problems, i));
+    engine_event_init(&now, JOB_EV_LAST);
+    for (guint i = 0; i < records->len; i++) {
+        g_autoptr(GError) local = NULL;
+        Job *job = job_from_json(g_ptr_array_index(records, i), &local);
+
+        if (!job) {
+            g_warning("Ignoring a migration record in %s: %s", store_dir(engine->store),
+                      local->message);
+            continue;
+        }
+        job_resume_clock(job, now.wall_us, now.mono_ms);
+        if (job->state == JOB_PENDING)
+            g_queue_push_tail(&engine->queue, g_strdup(job->id));
+        else if (!job_state_is_final(job->state))
+            g_ptr_array_add(reconcile, g_strdup(job->id));
+        engine_adopt(engine, job, now.wall_us);
+    }
+    for (guint i = 0; i < reconcile->len; i++) {
+        Job *job = engine_lookup(engine, g_ptr_array_index(reconcile, i));
+
+        g_message("Reconciling migration %s of %s, left %s by the previous migd", job->id,
+                  job->domain, job_state_to_string(job->state));
+        engine->ops->reconcile(engine->ops_ctx, job);
+    }
+    engine_schedule(engine);
+    return TRUE;
+}

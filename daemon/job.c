@@ -1,0 +1,874 @@
+/* The migration job's state machine and record. Pure logic: no I/O, no clock
+ * reads; every event brings its own time. */
+#include <config.h>
+
+#include <string.h>
+
+#include "error.h"
+#include "job.h"
+
+static const char *const state_names[JOB_STATE_LAST] = {
+    [JOB_PENDING] = "pending",
+    [JOB_CHECKING] = "checking",
+    [JOB_RESERVING] = "reserving",
+    [JOB_PREPARING] = "preparing",
+    [JOB_UNPLUGGING] = "unplugging",
+    [JOB_MIGRATING] = "migrating",
+    [JOB_SWITCHOVER] = "switchover",
+    [JOB_REPLUGGING] = "replugging",
+    [JOB_VERIFYING] = "verifying",
+    [JOB_COMPLETED] = "completed",
+    [JOB_ROLLING_BACK] = "rolling-back",
+    [JOB_FAILED] = "failed",
+    [JOB_CANCELLED] = "cancelled",
+};
+
+static const char *const action_names[JOB_ACT_LAST] = {
+    [JOB_ACT_RUN_CHECKS] = "run-checks",
+    [JOB_ACT_NIC_STEP] = "nic-step",
+    [JOB_ACT_START_MIGRATION] = "start-migration",
+    [JOB_ACT_SET_DOWNTIME] = "set-downtime",
+    [JOB_ACT_AUTO_CONVERGE] = "auto-converge",
+    [JOB_ACT_POSTCOPY] = "postcopy",
+    [JOB_ACT_ABORT_MIGRATION] = "abort-migration",
+    [JOB_ACT_WATCH_LIBVIRT_JOB] = "watch-libvirt-job",
+    [JOB_ACT_FINISHED] = "finished",
+};
+
+const char *
+job_state_to_string(JobState state)
+{
+    return (unsigned int)state < JOB_STATE_LAST ? state_names[state] : "unknown";
+}
+
+int
+job_state_from_string(const char *name)
+{
+    for (int i = 0; i < JOB_STATE_LAST; i++) {
+        if (g_strcmp0(state_names[i], name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+gboolean
+job_state_is_final(JobState state)
+{
+    return state == JOB_COMPLETED || state == JOB_FAILED || state == JOB_CANCELLED;
+}
+
+const char *
+job_action_kind_to_string(JobActionKind kind)
+{
+    return (unsigned int)kind < JOB_ACT_LAST ? action_names[kind] : "unknown";
+}
+
+static void
+job_entry_free(gpointer data)
+{
+    JobEntry *entry = data;
+
+    g_free(entry->kind);
+    g_free(entry->message);
+    g_free(entry);
+}
+
+static void
+job_note(Job *job, const JobEvent *ev, const char *kind, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+static void
+job_note(Job *job, const JobEvent *ev, const char *kind, const char *fmt, ...)
+{
+    JobEntry *entry = g_new0(JobEntry, 1);
+    va_list ap;
+
+    entry->at_us = ev->wall_us;
+    entry->t_ms = ev->mono_ms - job->created_mono_ms;
+    entry->kind = g_strdup(kind);
+    entry->state = job->state;
+    va_start(ap, fmt);
+    entry->message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_ptr_array_add(job->timeline, entry);
+}
+
+static void
+job_act(GArray *actions, JobActionKind kind, guint downtime_ms)
+{
+    JobAction action = { kind, downtime_ms };
+
+    g_array_append_val(actions, action);
+}
+
+/* Enters @state and notes it in the timeline. */
+static void
+job_enter(Job *job, const JobEvent *ev, JobState state, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+static void
+job_enter(Job *job, const JobEvent *ev, JobState state, const char *fmt, ...)
+{
+    g_autofree char *message = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    job->state = state;
+    job_note(job, ev, "state", "%s", message);
+}
+
+static void
+job_finish(Job *job, const JobEvent *ev, JobState state, const char *reason, GArray *actions)
+{
+    char *copy = g_strdup(reason);  /* @reason may be job->reason itself */
+
+    g_free(job->reason);
+    job->reason = copy;
+    job->finished_at_us = ev->wall_us;
+    job_enter(job, ev, state, "%s", reason);
+    job_act(actions, JOB_ACT_FINISHED, 0);
+}
+
+static const char *
+job_dest_name(const Job *job)
+{
+    return job->dest.name ? job->dest.name : job->dest.libvirt_uri;
+}
+
+/* The NIC states are explicit steps; what each does is the engine's. */
+static void
+job_enter_step(Job *job, const JobEvent *ev, JobState state, GArray *actions)
+{
+    static const char *const what[JOB_STATE_LAST] = {
+        [JOB_RESERVING] = "reserving passthrough NICs on the destination",
+        [JOB_PREPARING] = "preparing device state",
+        [JOB_UNPLUGGING] = "unplugging passthrough NICs that cannot migrate",
+        [JOB_REPLUGGING] = "plugging passthrough NICs back in on the destination",
+        [JOB_VERIFYING] = "verifying the guest's NICs on the destination",
+    };
+
+    job_enter(job, ev, state, "%s", what[state]);
+    job_act(actions, JOB_ACT_NIC_STEP, 0);
+}
+
+static void
+job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
+{
+    job->migration_start_mono_ms = ev->mono_ms;
+    g_clear_pointer(&job->policy_state, policy_state_free);
+    job->policy_state = policy_state_new(&job->policy, ev->mono_ms, job->guest_memory,
+                                         job->postcopy_forbidden);
+    job_enter(job, ev, JOB_MIGRATING, "live migration to %s started", job_dest_name(job));
+    job_act(actions, JOB_ACT_START_MIGRATION, 0);
+}
+
+/* Completed only when both halves agree: the guest runs on the destination
+ * with its NICs verified, and libvirt's migrate call has returned. */
+static void
+job_maybe_complete(Job *job, const JobEvent *ev, GArray *actions)
+{
+    g_autofree char *reason = NULL;
+
+    if (job->state != JOB_VERIFYING || !job->verified || !job->migrate_returned)
+        return;
+    reason = g_strdup_printf("%s runs on %s", job->domain, job_dest_name(job));
+    job_finish(job, ev, JOB_COMPLETED, reason, actions);
+}
+
+/* Undoes what was done (the NIC steps do that) and ends failed or cancelled. */
+static void
+job_roll_back(Job *job, const JobEvent *ev, const char *reason, GArray *actions)
+{
+    g_free(job->reason);
+    job->reason = g_strdup(reason);
+    job_enter(job, ev, JOB_ROLLING_BACK, "rolling back: %s", reason);
+    job_act(actions, JOB_ACT_NIC_STEP, 0);
+}
+
+/* The step after a NIC step that finished, in the order of DESIGN.md. */
+static void
+job_step_done(Job *job, const JobEvent *ev, GArray *actions)
+{
+    if (ev->message)
+        job_note(job, ev, "info", "%s", ev->message);
+    switch (job->state) {
+    case JOB_RESERVING:
+        job_enter_step(job, ev, JOB_PREPARING, actions);
+        break;
+    case JOB_PREPARING:
+        job_enter_step(job, ev, JOB_UNPLUGGING, actions);
+        break;
+    case JOB_UNPLUGGING:
+        job_start_migration(job, ev, actions);
+        break;
+    case JOB_SWITCHOVER:
+        job_enter_step(job, ev, JOB_REPLUGGING, actions);
+        break;
+    case JOB_REPLUGGING:
+        job_enter_step(job, ev, JOB_VERIFYING, actions);
+        break;
+    case JOB_VERIFYING:
+        job->verified = TRUE;
+        job_maybe_complete(job, ev, actions);
+        break;
+    case JOB_ROLLING_BACK:
+        job_finish(job, ev, job->cancel_requested ? JOB_CANCELLED : JOB_FAILED,
+                   job->reason ? job->reason : "rolled back", actions);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+job_apply_sample(Job *job, const PolicySample *sample)
+{
+    job->have_progress = TRUE;
+    job->progress.elapsed_ms = sample->now_ms - job->migration_start_mono_ms;
+    job->progress.data_total = sample->data_total;
+    job->progress.data_processed = sample->data_processed;
+    job->progress.data_remaining = sample->data_remaining;
+    job->progress.memory_bps = sample->memory_bps;
+    job->progress.dirty_rate_pps = sample->dirty_rate_pps;
+    job->progress.iteration = sample->iteration;
+}
+
+static void
+job_policy_act(Job *job, const JobEvent *ev, const PolicyAction *pa, GArray *actions)
+{
+    switch (pa->kind) {
+    case POLICY_SET_DOWNTIME:
+        job->progress.max_downtime_ms = pa->downtime_ms;
+        job_act(actions, JOB_ACT_SET_DOWNTIME, pa->downtime_ms);
+        break;
+    case POLICY_AUTO_CONVERGE:
+        job_act(actions, JOB_ACT_AUTO_CONVERGE, 0);
+        break;
+    case POLICY_POSTCOPY:
+        job->progress.postcopy = TRUE;
+        job_act(actions, JOB_ACT_POSTCOPY, 0);
+        break;
+    case POLICY_ABORT:
+        if (job->abort_sent)
+            return;
+        job->abort_sent = TRUE;
+        g_free(job->abort_reason);
+        job->abort_reason = g_strdup(pa->reason);
+        job_act(actions, JOB_ACT_ABORT_MIGRATION, 0);
+        break;
+    default:
+        return;
+    }
+    job_note(job, ev, "policy", "%s: %s", policy_action_kind_to_string(pa->kind), pa->reason);
+}
+
+static void
+job_on_stats(Job *job, const JobEvent *ev, GArray *actions)
+{
+    PolicyAction pa = { 0 };
+
+    job_apply_sample(job, ev->sample);
+    /* QEMU's own default may differ from the policy's first value; the
+     * migration must be running for libvirt to accept it. */
+    if (!job->downtime_applied) {
+        job->downtime_applied = TRUE;
+        job->progress.max_downtime_ms = job->policy.max_downtime_ms;
+        job_act(actions, JOB_ACT_SET_DOWNTIME, job->policy.max_downtime_ms);
+    }
+    if (job->abort_sent || job->cancel_requested)
+        return;
+    policy_evaluate(job->policy_state, ev->sample, &pa);
+    job_policy_act(job, ev, &pa, actions);
+    policy_action_clear(&pa);
+}
+
+static void
+job_on_dest_resumed(Job *job, const JobEvent *ev, GArray *actions)
+{
+    job->dest_resumed_at_us = ev->wall_us;
+    if (job->cancel_requested)
+        job_note(job, ev, "warning", "the cancel came too late: %s already runs on %s",
+                 job->domain, job_dest_name(job));
+    job_enter(job, ev, JOB_SWITCHOVER, "%s resumed on %s after %" G_GINT64_FORMAT " ms",
+              job->domain, job_dest_name(job), ev->mono_ms - job->migration_start_mono_ms);
+    job_act(actions, JOB_ACT_NIC_STEP, 0);
+}
+
+static void
+job_on_migrate_returned(Job *job, const JobEvent *ev, GArray *actions)
+{
+    job->migrate_returned = TRUE;
+    job->migrate_returned_at_us = ev->wall_us;
+    if (ev->figures) {
+        job->have_figures = TRUE;
+        job->figures = *ev->figures;
+    }
+    job_note(job, ev, "info", "libvirt's migrate call returned");
+    job_maybe_complete(job, ev, actions);
+}
+
+static void
+job_on_migrate_failed(Job *job, const JobEvent *ev, GArray *actions)
+{
+    g_autofree char *reason = NULL;
+
+    if (job->state != JOB_MIGRATING) {
+        /* The guest already runs on the destination: the call's late error
+         * does not undo that, but it must not go unseen. */
+        job->migrate_returned = TRUE;
+        job->migrate_returned_at_us = ev->wall_us;
+        job_note(job, ev, "warning", "the migrate call failed after %s resumed on %s: %s",
+                 job->domain, job_dest_name(job), ev->reason);
+        job_maybe_complete(job, ev, actions);
+        return;
+    }
+    if (job->cancel_requested)
+        reason = g_strdup_printf("cancelled; %s keeps running on this host", job->domain);
+    else if (job->abort_reason)
+        reason = g_strdup_printf("the convergence policy aborted the migration: %s; %s keeps "
+                                 "running on this host", job->abort_reason, job->domain);
+    else
+        reason = g_strdup_printf("the migration failed: %s", ev->reason);
+    job_roll_back(job, ev, reason, actions);
+}
+
+static void
+job_on_cancel(Job *job, const JobEvent *ev, GArray *actions)
+{
+    job->cancel_requested = TRUE;
+    job_note(job, ev, "info", "cancel requested");
+    switch (job->state) {
+    case JOB_PENDING:
+    case JOB_CHECKING:
+        /* Nothing has been touched yet. */
+        job_finish(job, ev, JOB_CANCELLED, "cancelled before anything was changed", actions);
+        break;
+    case JOB_RESERVING:
+    case JOB_PREPARING:
+    case JOB_UNPLUGGING:
+        job_roll_back(job, ev, "cancelled", actions);
+        break;
+    case JOB_MIGRATING:
+        if (!job->abort_sent) {
+            job->abort_sent = TRUE;
+            job_act(actions, JOB_ACT_ABORT_MIGRATION, 0);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+job_on_force_complete(Job *job, const JobEvent *ev, GArray *actions)
+{
+    PolicyAction pa = { 0 };
+
+    job_note(job, ev, "info", "force-complete requested");
+    policy_force_complete(job->policy_state, &pa);
+    job_policy_act(job, ev, &pa, actions);
+    policy_action_clear(&pa);
+}
+
+/* After a restart: the libvirt side tells what really happened. */
+static void
+job_on_reconciled(Job *job, const JobEvent *ev, GArray *actions)
+{
+    g_autofree char *reason = NULL;
+
+    job_note(job, ev, "warning", "migd restarted while the job was %s",
+             job_state_to_string(job->state));
+    if (job->state == JOB_PENDING) {
+        job_note(job, ev, "info", "queued again");
+        return;
+    }
+    if (job->state < JOB_MIGRATING || job->state == JOB_ROLLING_BACK) {
+        reason = g_strdup_printf("migd restarted before the migration started; %s was not "
+                                 "touched and runs on this host", job->domain);
+        job_finish(job, ev, JOB_FAILED, reason, actions);
+        return;
+    }
+    if (ev->source_job_active) {
+        job_note(job, ev, "info", "libvirt's migration job is still running; following it");
+        job_act(actions, JOB_ACT_WATCH_LIBVIRT_JOB, 0);
+        return;
+    }
+    switch (ev->placement) {
+    case JOB_GUEST_ON_DESTINATION:
+        reason = g_strdup_printf("%s runs on %s; the migration completed while migd was down, "
+                                 "so its figures are incomplete", job->domain, job_dest_name(job));
+        job_finish(job, ev, JOB_COMPLETED, reason, actions);
+        break;
+    case JOB_GUEST_ON_SOURCE:
+        reason = g_strdup_printf("the migration did not finish while migd was down; %s runs "
+                                 "on this host", job->domain);
+        job_finish(job, ev, JOB_FAILED, reason, actions);
+        break;
+    case JOB_GUEST_ON_BOTH:
+        reason = g_strdup_printf("%s runs on this host AND on %s: check both before starting "
+                                 "either again", job->domain, job_dest_name(job));
+        job_note(job, ev, "error", "%s", reason);
+        job_finish(job, ev, JOB_FAILED, reason, actions);
+        break;
+    case JOB_GUEST_NOWHERE:
+        reason = g_strdup_printf("%s runs on neither this host nor %s", job->domain,
+                                 job_dest_name(job));
+        job_note(job, ev, "error", "%s", reason);
+        job_finish(job, ev, JOB_FAILED, reason, actions);
+        break;
+    }
+}
+
+static void
+job_dispatch(Job *job, const JobEvent *ev, GArray *actions)
+{
+    switch (ev->kind) {
+    case JOB_EV_SLOT_GRANTED:
+        if (job->state != JOB_PENDING)
+            return;
+        job->started_at_us = ev->wall_us;
+        job_enter(job, ev, JOB_CHECKING, "checking %s and %s", job->domain, job_dest_name(job));
+        job_act(actions, JOB_ACT_RUN_CHECKS, 0);
+        break;
+    case JOB_EV_CHECKS_PASSED:
+        if (job->state != JOB_CHECKING)
+            return;
+        job->guest_memory = ev->guest_memory;
+        job->postcopy_forbidden = ev->postcopy_forbidden;
+        if (ev->message)
+            job_note(job, ev, "info", "%s", ev->message);
+        job_enter_step(job, ev, JOB_RESERVING, actions);
+        break;
+    case JOB_EV_CHECKS_FAILED:
+        if (job->state == JOB_CHECKING)
+            job_finish(job, ev, JOB_FAILED, ev->reason, actions);
+        break;
+    case JOB_EV_STEP_DONE:
+        job_step_done(job, ev, actions);
+        break;
+    case JOB_EV_STEP_FAILED:
+        if (job->state == JOB_ROLLING_BACK) {
+            job_note(job, ev, "error", "rollback incomplete: %s", ev->reason);
+            job_finish(job, ev, job->cancel_requested ? JOB_CANCELLED : JOB_FAILED,
+                       job->reason, actions);
+        } else if (job->state >= JOB_RESERVING && job->state <= JOB_UNPLUGGING) {
+            job_roll_back(job, ev, ev->reason, actions);
+        } else if (job->state >= JOB_SWITCHOVER && job->state <= JOB_VERIFYING) {
+            /* The guest runs on the destination; a NIC step there failing is
+             * loud but does not bring it back. */
+            job_note(job, ev, "error", "%s", ev->reason);
+            job_step_done(job, ev, actions);
+        }
+        break;
+    case JOB_EV_STATS:
+        if (job->state == JOB_MIGRATING)
+            job_on_stats(job, ev, actions);
+        break;
+    case JOB_EV_DEST_RESUMED:
+        if (job->state == JOB_MIGRATING)
+            job_on_dest_resumed(job, ev, actions);
+        break;
+    case JOB_EV_MIGRATE_RETURNED:
+        if (job->state >= JOB_MIGRATING && job->state <= JOB_VERIFYING && !job->migrate_returned)
+            job_on_migrate_returned(job, ev, actions);
+        break;
+    case JOB_EV_MIGRATE_FAILED:
+        if (job->state >= JOB_MIGRATING && job->state <= JOB_VERIFYING && !job->migrate_returned)
+            job_on_migrate_failed(job, ev, actions);
+        break;
+    case JOB_EV_CANCEL:
+        if (job_can_cancel(job, NULL))
+            job_on_cancel(job, ev, actions);
+        break;
+    case JOB_EV_FORCE_COMPLETE:
+        if (job_can_force_complete(job, NULL))
+            job_on_force_complete(job, ev, actions);
+        break;
+    case JOB_EV_RECONCILED:
+        if (!job_state_is_final(job->state))
+            job_on_reconciled(job, ev, actions);
+        break;
+    case JOB_EV_LAST:
+        break;
+    }
+}
+
+GArray *
+job_handle(Job *job, const JobEvent *event)
+{
+    GArray *actions = g_array_new(FALSE, FALSE, sizeof(JobAction));
+
+    if (!job_state_is_final(job->state))
+        job_dispatch(job, event, actions);
+    return actions;
+}
+
+gboolean
+job_can_cancel(const Job *job, char **ret_reason)
+{
+    const char *why = NULL;
+
+    if (job_state_is_final(job->state))
+        why = "it has already ended";
+    else if (job->state >= JOB_SWITCHOVER)
+        why = "the guest already runs on the destination";
+    else if (job->state == JOB_ROLLING_BACK)
+        why = "it is already rolling back";
+    else if (job->cancel_requested)
+        why = "a cancel is already under way";
+    if (why && ret_reason)
+        *ret_reason = g_strdup_printf("migration %s cannot be cancelled: %s", job->id, why);
+    return why == NULL;
+}
+
+gboolean
+job_can_force_complete(const Job *job, char **ret_reason)
+{
+    const char *why = NULL;
+
+    if (job->state != JOB_MIGRATING)
+        why = "only a running live migration can be forced to complete";
+    else if (job->abort_sent)
+        why = "it is being aborted";
+    else if (job->progress.postcopy)
+        why = "it already runs in post-copy mode";
+    if (why && ret_reason)
+        *ret_reason = g_strdup_printf("migration %s cannot be forced to complete now (state %s): %s",
+                                      job->id, job_state_to_string(job->state), why);
+    return why == NULL;
+}
+
+Job *
+job_new(const char *id, const char *domain, const JobDestination *dest, const char *strategy,
+        const JobOptions *options, const PolicyConfig *policy, gint64 wall_us, gint64 mono_ms)
+{
+    Job *job = g_new0(Job, 1);
+    JobEvent ev = { .wall_us = wall_us, .mono_ms = mono_ms };
+
+    job->id = g_strdup(id);
+    job->domain = g_strdup(domain);
+    job->dest.name = g_strdup(dest->name);
+    job->dest.libvirt_uri = g_strdup(dest->libvirt_uri);
+    job->dest.migd_url = g_strdup(dest->migd_url);
+    job->strategy = g_strdup(strategy ? strategy : "auto");
+    job->options = *options;
+    job->options.compression = g_strdupv(options->compression);
+    job->policy = *policy;
+    job->created_at_us = wall_us;
+    job->created_mono_ms = mono_ms;
+    job->timeline = g_ptr_array_new_with_free_func(job_entry_free);
+    job->state = JOB_PENDING;
+    job_note(job, &ev, "state", "accepted: migrate %s to %s", domain, job_dest_name(job));
+    return job;
+}
+
+void
+job_free(Job *job)
+{
+    if (!job)
+        return;
+    g_free(job->id);
+    g_free(job->domain);
+    g_free(job->dest.name);
+    g_free(job->dest.libvirt_uri);
+    g_free(job->dest.migd_url);
+    g_free(job->strategy);
+    g_strfreev(job->options.compression);
+    g_free(job->reason);
+    g_free(job->abort_reason);
+    g_clear_pointer(&job->policy_state, policy_state_free);
+    g_ptr_array_unref(job->timeline);
+    g_free(job);
+}
+
+/* --- the record ------------------------------------------------------------ */
+
+/* ISO 8601 UTC with milliseconds, the precision a timeline is read in. */
+static json_t *
+json_time(gint64 us)
+{
+    g_autoptr(GDateTime) t = NULL;
+    g_autofree char *seconds = NULL;
+    g_autofree char *text = NULL;
+
+    if (us <= 0)
+        return json_null();
+    t = g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC);
+    seconds = g_date_time_format(t, "%Y-%m-%dT%H:%M:%S");
+    text = g_strdup_printf("%s.%03dZ", seconds, (int)(us % G_USEC_PER_SEC / 1000));
+    return json_string(text);
+}
+
+static gint64
+json_time_parse(json_t *value)
+{
+    g_autoptr(GDateTime) t = NULL;
+
+    if (!json_is_string(value))
+        return 0;
+    t = g_date_time_new_from_iso8601(json_string_value(value), NULL);
+    return t ? g_date_time_to_unix(t) * G_USEC_PER_SEC + g_date_time_get_microsecond(t) : 0;
+}
+
+static json_t *
+json_string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *
+job_strv_to_json(GStrv v)
+{
+    json_t *array = json_array();
+
+    for (guint i = 0; v && v[i]; i++)
+        json_array_append_new(array, json_string(v[i]));
+    return array;
+}
+
+static json_t *
+job_policy_to_json(const PolicyConfig *p)
+{
+    json_t *steps = json_array();
+
+    for (guint i = 0; i < p->n_downtime_steps; i++)
+        json_array_append_new(steps, json_integer(p->downtime_steps_ms[i]));
+    return json_pack("{s:i,s:o,s:i,s:b,s:b,s:i,s:i}",
+                     "max_downtime_ms", (int)p->max_downtime_ms,
+                     "downtime_steps_ms", steps,
+                     "stall_iterations", (int)p->stall_iterations,
+                     "allow_auto_converge", p->allow_auto_converge,
+                     "allow_postcopy", p->allow_postcopy,
+                     "completion_timeout_per_gib_s", (int)p->completion_timeout_per_gib_s,
+                     "progress_timeout_s", (int)p->progress_timeout_s);
+}
+
+json_t *
+job_progress_to_json(const Job *job)
+{
+    const JobProgress *p = &job->progress;
+    double percent = 0;
+    json_t *eta = json_null();
+
+    if (!job->have_progress)
+        return json_null();
+    if (p->data_total > 0)
+        percent = 100.0 * (double)p->data_processed / (double)(p->data_processed + p->data_remaining);
+    if (p->memory_bps > 0)
+        eta = json_integer((json_int_t)(p->data_remaining * 1000 / p->memory_bps));
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:o,s:i,s:b}",
+                     "elapsed_ms", (json_int_t)p->elapsed_ms,
+                     "data_total", (json_int_t)p->data_total,
+                     "data_processed", (json_int_t)p->data_processed,
+                     "data_remaining", (json_int_t)p->data_remaining,
+                     "memory_bps", (json_int_t)p->memory_bps,
+                     "dirty_rate_pps", (json_int_t)p->dirty_rate_pps,
+                     "iteration", (json_int_t)p->iteration,
+                     "percent", MIN(percent, 100.0),
+                     "eta_ms", eta,
+                     "max_downtime_ms", (int)p->max_downtime_ms,
+                     "postcopy", p->postcopy);
+}
+
+static json_t *
+job_result_to_json(const Job *job)
+{
+    const JobFigures *f = &job->figures;
+
+    if (job->state != JOB_COMPLETED)
+        return json_null();
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}",
+                     "downtime_ms", job->have_figures && f->downtime_ms >= 0
+                                        ? json_integer(f->downtime_ms) : json_null(),
+                     "setup_time_ms", job->have_figures && f->setup_time_ms >= 0
+                                          ? json_integer(f->setup_time_ms) : json_null(),
+                     "total_time_ms", job->have_figures && f->total_time_ms >= 0
+                                          ? json_integer(f->total_time_ms) : json_null(),
+                     "data_transferred", job->have_figures
+                                             ? json_integer((json_int_t)f->data_transferred)
+                                             : json_null(),
+                     "dest_resumed_at", json_time(job->dest_resumed_at_us),
+                     "migrate_returned_at", json_time(job->migrate_returned_at_us));
+}
+
+json_t *
+job_entry_to_json(const JobEntry *e)
+{
+    return json_pack("{s:o,s:I,s:s,s:s,s:s}", "at", json_time(e->at_us), "t_ms",
+                     (json_int_t)e->t_ms, "kind", e->kind, "state", job_state_to_string(e->state),
+                     "message", e->message);
+}
+
+json_t *
+job_to_json(const Job *job)
+{
+    json_t *timeline = json_array();
+    json_t *outcome = json_null();
+
+    for (guint i = 0; i < job->timeline->len; i++)
+        json_array_append_new(timeline, job_entry_to_json(g_ptr_array_index(job->timeline, i)));
+    if (job_state_is_final(job->state))
+        outcome = json_pack("{s:s,s:s}", "result", job_state_to_string(job->state), "reason",
+                            job->reason ? job->reason : "");
+    return json_pack("{s:s,s:s,s:{s:o,s:s,s:o},s:s,"
+                     "s:{s:i,s:i,s:o,s:b,s:b,s:b,s:b},s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+                     "s:{s:I,s:b,s:b}}",
+                     "id", job->id,
+                     "domain", job->domain,
+                     "destination",
+                     "name", json_string_or_null(job->dest.name),
+                     "libvirt_uri", job->dest.libvirt_uri,
+                     "migd_url", json_string_or_null(job->dest.migd_url),
+                     "strategy", job->strategy,
+                     "options",
+                     "bandwidth_mibps", (int)job->options.bandwidth_mibps,
+                     "parallel_connections", (int)job->options.parallel_connections,
+                     "compression", job_strv_to_json(job->options.compression),
+                     "postcopy", job->options.postcopy,
+                     "auto_converge", job->options.auto_converge,
+                     "persistent", job->options.persistent,
+                     "undefine_source", job->options.undefine_source,
+                     "policy", job_policy_to_json(&job->policy),
+                     "state", job_state_to_string(job->state),
+                     "outcome", outcome,
+                     "created_at", json_time(job->created_at_us),
+                     "started_at", json_time(job->started_at_us),
+                     "finished_at", json_time(job->finished_at_us),
+                     "progress", job_progress_to_json(job),
+                     "result", job_result_to_json(job),
+                     "timeline", timeline,
+                     "internal",
+                     "guest_memory", (json_int_t)job->guest_memory,
+                     "postcopy_forbidden", job->postcopy_forbidden,
+                     "cancel_requested", job->cancel_requested);
+}
+
+static gboolean
+job_policy_from_json(json_t *obj, PolicyConfig *p, GError **error)
+{
+    json_t *steps = NULL;
+    json_error_t jerr;
+    int max_dt, stall, per_gib, progress, auto_conv, postcopy;
+    size_t i;
+    json_t *step;
+
+    if (json_unpack_ex(obj, &jerr, 0, "{s:i,s:o,s:i,s:b,s:b,s:i,s:i}",
+                       "max_downtime_ms", &max_dt, "downtime_steps_ms", &steps,
+                       "stall_iterations", &stall, "allow_auto_converge", &auto_conv,
+                       "allow_postcopy", &postcopy, "completion_timeout_per_gib_s", &per_gib,
+                       "progress_timeout_s", &progress) < 0 ||
+        !json_is_array(steps) || json_array_size(steps) > G_N_ELEMENTS(p->downtime_steps_ms)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "the job's policy is malformed: %s", jerr.text);
+        return FALSE;
+    }
+    policy_config_init_defaults(p);
+    p->max_downtime_ms = (guint)max_dt;
+    p->stall_iterations = (guint)stall;
+    p->allow_auto_converge = auto_conv;
+    p->allow_postcopy = postcopy;
+    p->completion_timeout_per_gib_s = (guint)per_gib;
+    p->progress_timeout_s = (guint)progress;
+    p->n_downtime_steps = 0;
+    json_array_foreach(steps, i, step)
+        p->downtime_steps_ms[p->n_downtime_steps++] = (guint)json_integer_value(step);
+    return TRUE;
+}
+
+static GStrv
+job_strv_from_json(json_t *array)
+{
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(array, i, v) {
+        if (json_is_string(v))
+            g_strv_builder_add(b, json_string_value(v));
+    }
+    return g_strv_builder_end(b);
+}
+
+static void
+job_timeline_from_json(Job *job, json_t *timeline)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(timeline, i, e) {
+        JobEntry *entry = g_new0(JobEntry, 1);
+        int state = job_state_from_string(json_string_value(json_object_get(e, "state")));
+
+        entry->at_us = json_time_parse(json_object_get(e, "at"));
+        entry->t_ms = json_integer_value(json_object_get(e, "t_ms"));
+        entry->kind = g_strdup(json_string_value(json_object_get(e, "kind")) ?: "info");
+        entry->state = state < 0 ? JOB_PENDING : (JobState)state;
+        entry->message = g_strdup(json_string_value(json_object_get(e, "message")) ?: "");
+        g_ptr_array_add(job->timeline, entry);
+    }
+}
+
+Job *
+job_from_json(json_t *record, GError **error)
+{
+    g_autoptr(Job) job = g_new0(Job, 1);
+    const char *id, *domain, *uri, *strategy, *state;
+    json_t *dest_name = NULL, *migd_url = NULL, *options = NULL, *policy = NULL;
+    json_t *outcome, *internal, *compression = NULL, *timeline;
+    int bw = 0, par = 0, postcopy = 0, auto_conv = 0, persistent = 1, undefine = 1, st;
+    json_error_t jerr;
+
+    job->timeline = g_ptr_array_new_with_free_func(job_entry_free);
+    if (json_unpack_ex(record, &jerr, 0, "{s:s,s:s,s:{s:o,s:s,s:o},s:s,s:o,s:o,s:s}",
+                       "id", &id, "domain", &domain, "destination", "name", &dest_name,
+                       "libvirt_uri", &uri, "migd_url", &migd_url, "strategy", &strategy,
+                       "options", &options, "policy", &policy, "state", &state) < 0 ||
+        json_unpack_ex(options, &jerr, 0, "{s:i,s:i,s:o,s:b,s:b,s:b,s:b}",
+                       "bandwidth_mibps", &bw, "parallel_connections", &par,
+                       "compression", &compression, "postcopy", &postcopy,
+                       "auto_converge", &auto_conv, "persistent", &persistent,
+                       "undefine_source", &undefine) < 0) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "the job record is malformed: %s", jerr.text);
+        return NULL;
+    }
+    st = job_state_from_string(state);
+    if (st < 0) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "the job record has an unknown state '%s'", state);
+        return NULL;
+    }
+    if (!job_policy_from_json(policy, &job->policy, error))
+        return NULL;
+    job->id = g_strdup(id);
+    job->domain = g_strdup(domain);
+    job->dest.name = g_strdup(json_string_value(dest_name));
+    job->dest.libvirt_uri = g_strdup(uri);
+    job->dest.migd_url = g_strdup(json_string_value(migd_url));
+    job->strategy = g_strdup(strategy);
+    job->options = (JobOptions){ (guint)bw, (guint)par, job_strv_from_json(compression), postcopy,
+                                 auto_conv, persistent, undefine };
+    job->state = (JobState)st;
+    outcome = json_object_get(record, "outcome");
+    job->reason = g_strdup(json_string_value(json_object_get(outcome, "reason")));
+    job->created_at_us = json_time_parse(json_object_get(record, "created_at"));
+    job->started_at_us = json_time_parse(json_object_get(record, "started_at"));
+    job->finished_at_us = json_time_parse(json_object_get(record, "finished_at"));
+    internal = json_object_get(record, "internal");
+    job->guest_memory = json_integer_value(json_object_get(internal, "guest_memory"));
+    job->postcopy_forbidden = json_is_true(json_object_get(internal, "postcopy_forbidden"));
+    job->cancel_requested = json_is_true(json_object_get(internal, "cancel_requested"));
+    timeline = json_object_get(record, "timeline");
+    job_timeline_from_json(job, timeline);
+    return g_steal_pointer(&job);
+}
+
+void
+job_resume_clock(Job *job, gint64 wall_us, gint64 mono_ms)
+{
+    /* Offsets in the timeline keep counting from the job's creation. */
+    job->created_mono_ms = mono_ms - (wall_us - job->created_at_us) / 1000;
+    job->migration_start_mono_ms = job->created_mono_ms;
+}
