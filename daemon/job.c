@@ -397,6 +397,10 @@ job_on_reconciled(Job *job, const JobEvent *ev, GArray *actions)
     }
     switch (ev->placement) {
     case JOB_GUEST_ON_DESTINATION:
+        if (ev->figures) {
+            job->have_figures = TRUE;
+            job->figures = *ev->figures;
+        }
         reason = g_strdup_printf("%s runs on %s; the migration completed while migd was down, "
                                  "so its figures are incomplete", job->domain, job_dest_name(job));
         job_finish(job, ev, JOB_COMPLETED, reason, actions);
@@ -471,7 +475,14 @@ job_dispatch(Job *job, const JobEvent *ev, GArray *actions)
             job_on_dest_resumed(job, ev, actions);
         break;
     case JOB_EV_MIGRATE_RETURNED:
-        if (job->state >= JOB_MIGRATING && job->state <= JOB_VERIFYING && !job->migrate_returned)
+        if (job->state == JOB_MIGRATING) {
+            /* The destination's resume report never came; the call's
+             * success says the same, only later. */
+            job_note(job, ev, "warning", "the destination did not report the resume; using "
+                                         "the migrate call's return instead");
+            job_on_dest_resumed(job, ev, actions);
+        }
+        if (job->state > JOB_MIGRATING && job->state <= JOB_VERIFYING && !job->migrate_returned)
             job_on_migrate_returned(job, ev, actions);
         break;
     case JOB_EV_MIGRATE_FAILED:
@@ -489,6 +500,9 @@ job_dispatch(Job *job, const JobEvent *ev, GArray *actions)
     case JOB_EV_RECONCILED:
         if (!job_state_is_final(job->state))
             job_on_reconciled(job, ev, actions);
+        break;
+    case JOB_EV_NOTE:
+        job_note(job, ev, ev->reason ? ev->reason : "info", "%s", ev->message);
         break;
     case JOB_EV_LAST:
         break;

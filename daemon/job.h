@@ -117,6 +117,7 @@ typedef enum {
     JOB_EV_CANCEL,          /* from the API */
     JOB_EV_FORCE_COMPLETE,  /* from the API */
     JOB_EV_RECONCILED,      /* after a restart: where the guest is (placement, source_job_active) */
+    JOB_EV_NOTE,            /* something worth the timeline: message, with reason as its kind */
     JOB_EV_LAST
 } JobEventKind;
 

@@ -1,0 +1,674 @@
+/* libvirt behind the engine's operations. Calls that may block for long
+ * (opening the destination, the migrate call) run in GTask workers and
+ * report back on the main loop; short RPCs to the local libvirtd run on the
+ * loop. Every outcome reaches the job as an event through engine_feed(). */
+#include <config.h>
+
+#include <gio/gio.h>
+#include <libvirt/virterror.h>
+
+#include "migrate.h"
+
+struct _Migrator {
+    Virt *virt;
+    Engine *engine;
+    guint poll_interval_ms;
+    GHashTable *runs;           /* job id -> MigRun */
+};
+
+/* What migd holds for one job while it runs. */
+typedef struct {
+    Migrator *m;
+    char *id;
+    char *domain;
+    char *dest_uri;
+    virConnectPtr dest;         /* the destination's libvirtd, for its events */
+    int dest_callback;
+    guint poll_source;
+    guint step_source;
+    GCancellable *cancellable;  /* cancelled when the run goes away */
+} MigRun;
+
+/* A worker's result, handed back to the loop. */
+typedef struct {
+    MigRun *run;                /* borrowed; valid unless cancelled */
+    char *dest_uri;
+    char *domain;
+    virDomainPtr dom;           /* for the migrate call */
+    virTypedParameterPtr params;
+    int nparams;
+    unsigned int flags;
+    virConnectPtr dest;         /* opened by the worker */
+    gboolean ok;
+    gboolean dest_running;
+    char *error;
+    JobFigures figures;
+    gboolean have_figures;
+} Work;
+
+static void
+work_free(gpointer data)
+{
+    Work *w = data;
+
+    if (w->dom)
+        (void)virDomainFree(w->dom);
+    if (w->dest)
+        (void)virConnectClose(w->dest);
+    virTypedParamsFree(w->params, w->nparams);
+    g_free(w->dest_uri);
+    g_free(w->domain);
+    g_free(w->error);
+    g_free(w);
+}
+
+static void
+run_free(gpointer data)
+{
+    MigRun *run = data;
+
+    g_cancellable_cancel(run->cancellable);
+    g_clear_object(&run->cancellable);
+    g_clear_handle_id(&run->poll_source, g_source_remove);
+    g_clear_handle_id(&run->step_source, g_source_remove);
+    if (run->dest) {
+        if (run->dest_callback >= 0)
+            (void)virConnectDomainEventDeregisterAny(run->dest, run->dest_callback);
+        (void)virConnectClose(run->dest);
+    }
+    g_free(run->id);
+    g_free(run->domain);
+    g_free(run->dest_uri);
+    g_free(run);
+}
+
+Migrator *
+migrator_new(Virt *virt, guint poll_interval_ms)
+{
+    Migrator *m = g_new0(Migrator, 1);
+
+    m->virt = virt;
+    m->poll_interval_ms = poll_interval_ms;
+    m->runs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, run_free);
+    return m;
+}
+
+void
+migrator_free(Migrator *m)
+{
+    if (!m)
+        return;
+    g_hash_table_unref(m->runs);
+    g_free(m);
+}
+
+void
+migrator_set_engine(Migrator *m, Engine *engine)
+{
+    m->engine = engine;
+}
+
+void
+migrator_set_poll_interval(Migrator *m, guint poll_interval_ms)
+{
+    m->poll_interval_ms = poll_interval_ms;
+}
+
+static MigRun *
+migrator_run(Migrator *m, Job *job)
+{
+    MigRun *run = g_hash_table_lookup(m->runs, job->id);
+
+    if (!run) {
+        run = g_new0(MigRun, 1);
+        run->m = m;
+        run->id = g_strdup(job->id);
+        run->domain = g_strdup(job->domain);
+        run->dest_uri = g_strdup(job->dest.libvirt_uri);
+        run->dest_callback = -1;
+        run->cancellable = g_cancellable_new();
+        g_hash_table_insert(m->runs, run->id, run);
+    }
+    return run;
+}
+
+/* --- feeding events ----------------------------------------------------- */
+
+static void
+feed(Migrator *m, const char *id, JobEventKind kind, const char *reason, const char *message)
+{
+    JobEvent ev;
+
+    engine_event_init(&ev, kind);
+    ev.reason = reason;
+    ev.message = message;
+    engine_feed(m->engine, id, &ev);
+}
+
+static void
+note(Migrator *m, const char *id, const char *kind, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static void
+note(Migrator *m, const char *id, const char *kind, const char *fmt, ...)
+{
+    g_autofree char *message = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    feed(m, id, JOB_EV_NOTE, kind, message);
+}
+
+/* The source domain, or NULL with @ret_error set to a sentence. */
+static virDomainPtr
+lookup_source(Migrator *m, const char *domain, char **ret_error)
+{
+    virConnectPtr conn = virt_connection(m->virt);
+    virDomainPtr dom;
+
+    if (!conn) {
+        *ret_error = g_strdup_printf("migd is not connected to libvirt at %s",
+                                     virt_uri(m->virt));
+        return NULL;
+    }
+    dom = virDomainLookupByName(conn, domain);
+    if (!dom)
+        *ret_error = g_strdup_printf("domain '%s' does not exist on this host", domain);
+    return dom;
+}
+
+/* --- checks ------------------------------------------------------------- */
+
+static void
+checks_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    Work *w = data;
+    virDomainPtr ddom;
+
+    w->dest = virConnectOpen(w->dest_uri);
+    if (!w->dest) {
+        w->error = g_strdup_printf("cannot reach the destination's libvirt at %s: %s",
+                                   w->dest_uri, virGetLastErrorMessage());
+        return;
+    }
+    ddom = virDomainLookupByName(w->dest, w->domain);
+    if (ddom) {
+        int state = 0;
+
+        w->dest_running = virDomainGetState(ddom, &state, NULL, 0) == 0 &&
+                          state != VIR_DOMAIN_SHUTOFF;
+        (void)virDomainFree(ddom);
+    }
+    w->ok = TRUE;
+}
+
+static void
+checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Work *w = g_task_get_task_data(G_TASK(result));
+    MigRun *run;
+    JobEvent ev;
+    g_autofree char *reason = NULL;
+    g_autofree char *message = NULL;
+    virDomainInfo info;
+    virDomainPtr dom;
+
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+        return;
+    run = w->run;
+    if (!w->ok) {
+        feed(run->m, run->id, JOB_EV_CHECKS_FAILED, w->error, NULL);
+        return;
+    }
+    if (w->dest_running) {
+        reason = g_strdup_printf("domain '%s' already runs on the destination %s", w->domain,
+                                 w->dest_uri);
+        feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
+        return;
+    }
+    dom = lookup_source(run->m, w->domain, &reason);
+    if (!dom || virDomainGetInfo(dom, &info) < 0 || info.state != VIR_DOMAIN_RUNNING) {
+        if (!reason)
+            reason = g_strdup_printf("domain '%s' is not running on this host", w->domain);
+        if (dom)
+            (void)virDomainFree(dom);
+        feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
+        return;
+    }
+    (void)virDomainFree(dom);
+    run->dest = g_steal_pointer(&w->dest);
+    message = g_strdup_printf("%s runs here with %lu MiB of memory; the destination's libvirt "
+                              "answers at %s", w->domain, info.maxMem / 1024, run->dest_uri);
+    engine_event_init(&ev, JOB_EV_CHECKS_PASSED);
+    ev.guest_memory = (guint64)info.maxMem * 1024;
+    ev.message = message;
+    engine_feed(run->m->engine, run->id, &ev);
+}
+
+static void
+op_run_checks(gpointer ctx, Job *job)
+{
+    Migrator *m = ctx;
+    MigRun *run = migrator_run(m, job);
+    g_autoptr(GTask) task = g_task_new(NULL, run->cancellable, checks_done, NULL);
+    Work *w = g_new0(Work, 1);
+
+    w->run = run;
+    w->dest_uri = g_strdup(run->dest_uri);
+    w->domain = g_strdup(job->domain);
+    g_task_set_task_data(task, w, work_free);
+    g_task_run_in_thread(task, checks_thread);
+}
+
+/* --- NIC steps: nothing to do until passthrough NICs are handled -------- */
+
+static gboolean
+step_done_idle(gpointer data)
+{
+    MigRun *run = data;
+
+    run->step_source = 0;
+    feed(run->m, run->id, JOB_EV_STEP_DONE, NULL, NULL);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+op_nic_step(gpointer ctx, Job *job)
+{
+    MigRun *run = migrator_run(ctx, job);
+
+    /* From the loop, not from inside the engine's own call. */
+    if (!run->step_source)
+        run->step_source = g_idle_add(step_done_idle, run);
+}
+
+/* --- the migration ------------------------------------------------------ */
+
+static guint64
+param_ull(virTypedParameterPtr params, int n, const char *name)
+{
+    unsigned long long value = 0;
+
+    (void)virTypedParamsGetULLong(params, n, name, &value);
+    return value;
+}
+
+/* libvirt's completed job statistics on the destination: what
+ * `virsh domjobinfo --completed` shows there. */
+static gboolean
+completed_figures(virConnectPtr dest, const char *domain, JobFigures *ret)
+{
+    virDomainPtr ddom = virDomainLookupByName(dest, domain);
+    virTypedParameterPtr params = NULL;
+    int type = 0, n = 0;
+    gboolean ok;
+
+    if (!ddom)
+        return FALSE;
+    ok = virDomainGetJobStats(ddom, &type, &params, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0 &&
+         type == VIR_DOMAIN_JOB_COMPLETED;
+    if (ok) {
+        ret->downtime_ms = (gint64)param_ull(params, n, VIR_DOMAIN_JOB_DOWNTIME);
+        ret->setup_time_ms = (gint64)param_ull(params, n, VIR_DOMAIN_JOB_SETUP_TIME);
+        ret->total_time_ms = (gint64)param_ull(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED);
+        ret->data_transferred = param_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
+    }
+    virTypedParamsFree(params, n);
+    (void)virDomainFree(ddom);
+    return ok;
+}
+
+static void
+migrate_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    Work *w = data;
+    virConnectPtr dest;
+
+    w->ok = virDomainMigrateToURI3(w->dom, w->dest_uri, w->params, w->nparams, w->flags) == 0;
+    if (!w->ok) {
+        w->error = g_strdup(virGetLastErrorMessage());
+        return;
+    }
+    dest = virConnectOpen(w->dest_uri);
+    if (dest) {
+        w->have_figures = completed_figures(dest, w->domain, &w->figures);
+        (void)virConnectClose(dest);
+    }
+}
+
+static void
+migrate_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Work *w = g_task_get_task_data(G_TASK(result));
+    MigRun *run;
+    JobEvent ev;
+
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+        return;
+    run = w->run;
+    g_clear_handle_id(&run->poll_source, g_source_remove);
+    engine_event_init(&ev, w->ok ? JOB_EV_MIGRATE_RETURNED : JOB_EV_MIGRATE_FAILED);
+    ev.reason = w->error;
+    ev.figures = w->have_figures ? &w->figures : NULL;
+    engine_feed(run->m->engine, run->id, &ev);
+}
+
+static gboolean
+poll_stats(gpointer data)
+{
+    MigRun *run = data;
+    g_autofree char *error = NULL;
+    virDomainPtr dom = lookup_source(run->m, run->domain, &error);
+    virTypedParameterPtr params = NULL;
+    int type = 0, n = 0;
+    PolicySample sample = { 0 };
+    JobEvent ev;
+
+    if (!dom)
+        return G_SOURCE_CONTINUE;
+    if (virDomainGetJobStats(dom, &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE) {
+        sample.data_total = param_ull(params, n, VIR_DOMAIN_JOB_DATA_TOTAL);
+        sample.data_processed = param_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
+        sample.data_remaining = param_ull(params, n, VIR_DOMAIN_JOB_DATA_REMAINING);
+        sample.memory_bps = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_BPS);
+        sample.dirty_rate_pps = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE);
+        sample.page_size = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE);
+        sample.iteration = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
+        engine_event_init(&ev, JOB_EV_STATS);
+        sample.now_ms = ev.mono_ms;
+        ev.sample = &sample;
+        /* The feed may end the run; touch nothing of it afterwards. */
+        virTypedParamsFree(params, n);
+        (void)virDomainFree(dom);
+        engine_feed(run->m->engine, run->id, &ev);
+        return G_SOURCE_CONTINUE;
+    }
+    virTypedParamsFree(params, n);
+    (void)virDomainFree(dom);
+    return G_SOURCE_CONTINUE;
+}
+
+/* The destination's word that the guest runs there is the completion. */
+static int
+on_dest_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+    MigRun *run = opaque;
+
+    if (g_strcmp0(virDomainGetName(dom), run->domain) != 0 || event != VIR_DOMAIN_EVENT_RESUMED ||
+        (detail != VIR_DOMAIN_EVENT_RESUMED_MIGRATED && detail != VIR_DOMAIN_EVENT_RESUMED_POSTCOPY))
+        return 0;
+    feed(run->m, run->id, JOB_EV_DEST_RESUMED, NULL, NULL);
+    return 0;
+}
+
+static void
+migrate_params(const Job *job, Work *w)
+{
+    int max = 0;
+
+    w->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
+    if (job->options.persistent)
+        w->flags |= VIR_MIGRATE_PERSIST_DEST;
+    if (job->options.undefine_source)
+        w->flags |= VIR_MIGRATE_UNDEFINE_SOURCE;
+    if (job->options.auto_converge)
+        w->flags |= VIR_MIGRATE_AUTO_CONVERGE;
+    if (job->policy.allow_postcopy && !job->postcopy_forbidden)
+        w->flags |= VIR_MIGRATE_POSTCOPY;
+    if (job->options.bandwidth_mibps > 0)
+        (void)virTypedParamsAddULLong(&w->params, &w->nparams, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
+                                      job->options.bandwidth_mibps);
+    if (job->options.parallel_connections > 0) {
+        w->flags |= VIR_MIGRATE_PARALLEL;
+        (void)virTypedParamsAddInt(&w->params, &w->nparams, &max,
+                                   VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+                                   (int)job->options.parallel_connections);
+    }
+    for (guint i = 0; job->options.compression && job->options.compression[i]; i++) {
+        w->flags |= VIR_MIGRATE_COMPRESSED;
+        (void)virTypedParamsAddString(&w->params, &w->nparams, &max,
+                                      VIR_MIGRATE_PARAM_COMPRESSION, job->options.compression[i]);
+    }
+}
+
+static void
+op_start_migration(gpointer ctx, Job *job)
+{
+    Migrator *m = ctx;
+    MigRun *run = migrator_run(m, job);
+    g_autoptr(GTask) task = NULL;
+    g_autofree char *error = NULL;
+    Work *w;
+
+    if (run->dest && run->dest_callback < 0)
+        run->dest_callback = virConnectDomainEventRegisterAny(
+            run->dest, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+            VIR_DOMAIN_EVENT_CALLBACK(on_dest_lifecycle), run, NULL);
+    if (run->dest_callback < 0)
+        note(m, run->id, "warning", "cannot watch the destination for the guest's resume (%s); "
+             "completion will be taken from the migrate call", virGetLastErrorMessage());
+    w = g_new0(Work, 1);
+    w->run = run;
+    w->dest_uri = g_strdup(run->dest_uri);
+    w->domain = g_strdup(job->domain);
+    w->dom = lookup_source(m, job->domain, &error);
+    if (!w->dom) {
+        work_free(w);
+        feed(m, run->id, JOB_EV_MIGRATE_FAILED, error, NULL);
+        return;
+    }
+    migrate_params(job, w);
+    task = g_task_new(NULL, run->cancellable, migrate_done, NULL);
+    g_task_set_task_data(task, w, work_free);
+    g_task_run_in_thread(task, migrate_thread);
+    run->poll_source = g_timeout_add(m->poll_interval_ms, poll_stats, run);
+}
+
+/* --- policy actions, abort ----------------------------------------------- */
+
+/* Runs @call on the source domain, noting a failure in the job's timeline. */
+static void
+on_source(Migrator *m, Job *job, const char *what, int (*call)(virDomainPtr, gpointer),
+          gpointer data)
+{
+    g_autofree char *error = NULL;
+    virDomainPtr dom = lookup_source(m, job->domain, &error);
+
+    if (dom && call(dom, data) == 0) {
+        (void)virDomainFree(dom);
+        return;
+    }
+    note(m, job->id, "warning", "could not %s: %s", what,
+         dom ? virGetLastErrorMessage() : error);
+    if (dom)
+        (void)virDomainFree(dom);
+}
+
+static int
+call_set_downtime(virDomainPtr dom, gpointer data)
+{
+    return virDomainMigrateSetMaxDowntime(dom, GPOINTER_TO_UINT(data), 0);
+}
+
+static int
+call_postcopy(virDomainPtr dom, gpointer data)
+{
+    return virDomainMigrateStartPostCopy(dom, 0);
+}
+
+static int
+call_abort(virDomainPtr dom, gpointer data)
+{
+    return virDomainAbortJob(dom);
+}
+
+static void
+op_set_downtime(gpointer ctx, Job *job, guint downtime_ms)
+{
+    on_source(ctx, job, "set the max downtime", call_set_downtime, GUINT_TO_POINTER(downtime_ms));
+}
+
+static void
+op_auto_converge(gpointer ctx, Job *job)
+{
+    /* QEMU takes auto-converge only when a migration starts, and libvirt
+     * has no call to turn it on later; the ladder moves on next time. */
+    note(ctx, job->id, "warning", "auto-converge can only be chosen when a migration starts "
+         "(--auto-converge); the policy goes on to its next step if the stall continues");
+}
+
+static void
+op_postcopy(gpointer ctx, Job *job)
+{
+    on_source(ctx, job, "switch to post-copy", call_postcopy, NULL);
+}
+
+static void
+op_abort_migration(gpointer ctx, Job *job)
+{
+    on_source(ctx, job, "abort the migration", call_abort, NULL);
+}
+
+/* --- after a restart ------------------------------------------------------ */
+
+static void
+reconcile_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    Work *w = data;
+    virDomainPtr ddom;
+    int state = 0;
+
+    w->dest = virConnectOpen(w->dest_uri);
+    if (!w->dest) {
+        w->error = g_strdup(virGetLastErrorMessage());
+        return;
+    }
+    ddom = virDomainLookupByName(w->dest, w->domain);
+    if (ddom) {
+        w->dest_running = virDomainGetState(ddom, &state, NULL, 0) == 0 &&
+                          (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED);
+        /* A paused domain on the destination is an incoming migration
+         * still in flight, not a guest that runs there. */
+        w->dest_running &= state == VIR_DOMAIN_RUNNING;
+        (void)virDomainFree(ddom);
+    }
+    w->have_figures = completed_figures(w->dest, w->domain, &w->figures);
+    w->ok = TRUE;
+}
+
+static void
+reconcile_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Work *w = g_task_get_task_data(G_TASK(result));
+    g_autofree char *error = NULL;
+    MigRun *run;
+    virDomainPtr dom;
+    virDomainJobInfo info = { 0 };
+    gboolean source_running = FALSE;
+    JobEvent ev;
+    int state = 0;
+
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+        return;
+    run = w->run;
+    dom = lookup_source(run->m, w->domain, &error);
+    engine_event_init(&ev, JOB_EV_RECONCILED);
+    if (dom) {
+        source_running = virDomainGetState(dom, &state, NULL, 0) == 0 &&
+                         (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED);
+        ev.source_job_active = virDomainGetJobInfo(dom, &info) == 0 &&
+                               info.type != VIR_DOMAIN_JOB_NONE;
+        (void)virDomainFree(dom);
+    }
+    if (!w->ok)
+        note(run->m, run->id, "warning", "cannot ask the destination %s where the guest is: %s",
+             w->dest_uri, w->error);
+    if (source_running && w->dest_running)
+        ev.placement = JOB_GUEST_ON_BOTH;
+    else if (w->dest_running)
+        ev.placement = JOB_GUEST_ON_DESTINATION;
+    else if (source_running)
+        ev.placement = JOB_GUEST_ON_SOURCE;
+    else
+        ev.placement = JOB_GUEST_NOWHERE;
+    ev.figures = w->have_figures ? &w->figures : NULL;
+    engine_feed(run->m->engine, run->id, &ev);
+}
+
+static void
+op_reconcile(gpointer ctx, Job *job)
+{
+    Migrator *m = ctx;
+    MigRun *run = migrator_run(m, job);
+    g_autoptr(GTask) task = g_task_new(NULL, run->cancellable, reconcile_done, NULL);
+    Work *w = g_new0(Work, 1);
+
+    w->run = run;
+    w->dest_uri = g_strdup(run->dest_uri);
+    w->domain = g_strdup(job->domain);
+    g_task_set_task_data(task, w, work_free);
+    g_task_run_in_thread(task, reconcile_thread);
+}
+
+/* A libvirt migration job that outlived the previous migd: wait for it to
+ * end, then reconcile again. */
+static gboolean
+watch_job_tick(gpointer data)
+{
+    MigRun *run = data;
+    g_autofree char *error = NULL;
+    virDomainPtr dom = lookup_source(run->m, run->domain, &error);
+    virDomainJobInfo info = { 0 };
+    gboolean active;
+    Job *job;
+
+    active = dom && virDomainGetJobInfo(dom, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE;
+    if (dom)
+        (void)virDomainFree(dom);
+    if (active)
+        return G_SOURCE_CONTINUE;
+    run->poll_source = 0;
+    job = engine_lookup(run->m->engine, run->id);
+    if (job)
+        op_reconcile(run->m, job);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+op_watch_libvirt_job(gpointer ctx, Job *job)
+{
+    Migrator *m = ctx;
+    MigRun *run = migrator_run(m, job);
+
+    g_clear_handle_id(&run->poll_source, g_source_remove);
+    run->poll_source = g_timeout_add(m->poll_interval_ms, watch_job_tick, run);
+}
+
+static void
+op_finished(gpointer ctx, Job *job)
+{
+    Migrator *m = ctx;
+
+    /* Drops the poll, the destination connection and any worker's result. */
+    g_hash_table_remove(m->runs, job->id);
+}
+
+static const EngineOps ops = {
+    .run_checks = op_run_checks,
+    .nic_step = op_nic_step,
+    .start_migration = op_start_migration,
+    .set_downtime = op_set_downtime,
+    .auto_converge = op_auto_converge,
+    .postcopy = op_postcopy,
+    .abort_migration = op_abort_migration,
+    .reconcile = op_reconcile,
+    .watch_libvirt_job = op_watch_libvirt_job,
+    .finished = op_finished,
+};
+
+const EngineOps *
+migrator_ops(void)
+{
+    return &ops;
+}
