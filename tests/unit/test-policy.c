@@ -26,46 +26,129 @@ sample_at(gint64 now_ms, guint64 remaining, guint64 iteration)
     };
 }
 
-/* Appends "INDEX:KIND[=MS]" to @summary and the reason to @reasons for
- * every action, and for every POLICY_NONE that carries a reason. */
+/* One migration under the policy. Every sample and force-complete is an
+ * event; each action is written down as "EVENT:KIND[=MS]" with its reason. */
+typedef struct {
+    PolicyConfig cfg;           /* the defaults; a test changes them, then starts */
+    PolicyState *state;
+    guint events;
+    guint polls;                /* samples fed by scenario_feed_stalled() */
+    GString *summary;
+    GPtrArray *reasons;
+} Scenario;
+
 static void
-record_action(GString *summary, GPtrArray *reasons, guint index, const PolicyAction *action)
+scenario_setup(Scenario *s, gconstpointer data)
 {
+    policy_config_init_defaults(&s->cfg);
+    s->summary = g_string_new(NULL);
+    s->reasons = g_ptr_array_new_with_free_func(g_free);
+}
+
+static void
+scenario_teardown(Scenario *s, gconstpointer data)
+{
+    policy_state_free(s->state);
+    g_string_free(s->summary, TRUE);
+    g_ptr_array_unref(s->reasons);
+}
+
+static void
+scenario_start(Scenario *s, guint64 guest_memory, gboolean postcopy_forbidden)
+{
+    g_assert_true(policy_config_validate(&s->cfg, NULL));
+    s->state = policy_state_new(&s->cfg, 0, guest_memory, postcopy_forbidden);
+}
+
+static void
+scenario_record(Scenario *s, const PolicyAction *action)
+{
+    guint event = s->events++;
+
     if (action->kind == POLICY_NONE && !action->reason)
         return;
     /* Only POLICY_NONE may come without a reason. */
     g_assert_nonnull(action->reason);
-    if (summary->len > 0)
-        g_string_append_c(summary, ' ');
-    g_string_append_printf(summary, "%u:%s", index, policy_action_kind_to_string(action->kind));
+    if (s->summary->len > 0)
+        g_string_append_c(s->summary, ' ');
+    g_string_append_printf(s->summary, "%u:%s", event, policy_action_kind_to_string(action->kind));
     if (action->kind == POLICY_SET_DOWNTIME)
-        g_string_append_printf(summary, "=%u", action->downtime_ms);
+        g_string_append_printf(s->summary, "=%u", action->downtime_ms);
     else
         g_assert_cmpuint(action->downtime_ms, ==, 0);
-    if (reasons)
-        g_ptr_array_add(reasons, g_strdup(action->reason));
+    g_ptr_array_add(s->reasons, g_strdup(action->reason));
 }
 
-/* Feeds @samples in order; returns what record_action() wrote. */
-static char *
-run_samples(PolicyState *state, const PolicySample *samples, guint n, GPtrArray *reasons)
+static void
+scenario_feed(Scenario *s, const PolicySample *samples, guint n)
 {
-    GString *summary = g_string_new(NULL);
-
     for (guint i = 0; i < n; i++) {
         g_auto(PolicyAction) action = { 0 };
 
-        policy_evaluate(state, &samples[i], &action);
-        record_action(summary, reasons, i, &action);
+        policy_evaluate(s->state, &samples[i], &action);
+        scenario_record(s, &action);
     }
-    return g_string_free(summary, FALSE);
 }
 
-static PolicyState *
-state_new(const PolicyConfig *cfg, guint64 memory, gboolean postcopy_forbidden)
+/* Polls a second apart, one pass each, data remaining stuck at 512 MiB. */
+static void
+scenario_feed_stalled(Scenario *s, guint n)
 {
-    g_assert_true(policy_config_validate(cfg, NULL));
-    return policy_state_new(cfg, 0, memory, postcopy_forbidden);
+    for (guint i = 0; i < n; i++, s->polls++) {
+        PolicySample sample = sample_at(s->polls * 1000, 512 * MIB, s->polls + 1);
+
+        scenario_feed(s, &sample, 1);
+    }
+}
+
+/* Polls 10 s apart, each 50 MiB lower than the last, so that only the
+ * completion timeout can act; the last one at @last_ms. */
+static void
+scenario_feed_progressing(Scenario *s, gint64 last_ms)
+{
+    guint n = last_ms / 10000 + 1;
+    g_autofree PolicySample *samples = g_new(PolicySample, n);
+
+    for (guint k = 0; k < n; k++)
+        samples[k] = sample_at(k * 10000, (2048 - 50 * k) * MIB, k + 1);
+    samples[n - 1].now_ms = last_ms;
+    scenario_feed(s, samples, n);
+}
+
+/* Data remaining flat in one endless pass, so that only the progress
+ * timeout can act; without @started, libvirt's zeros of before the start. */
+static void
+scenario_feed_flat_until(Scenario *s, gint64 last_ms, gboolean started)
+{
+    PolicySample samples[] = {
+        sample_at(0, 512 * MIB, 1),
+        sample_at(60000, 520 * MIB, 1),
+        sample_at(120000, 515 * MIB, 1),
+        sample_at(last_ms, 518 * MIB, 1),
+    };
+
+    for (guint i = 0; !started && i < G_N_ELEMENTS(samples); i++)
+        samples[i] = (PolicySample){ .now_ms = samples[i].now_ms };
+    scenario_feed(s, samples, G_N_ELEMENTS(samples));
+}
+
+static void
+scenario_force_complete(Scenario *s)
+{
+    g_auto(PolicyAction) action = { 0 };
+    PolicyActionKind kind = policy_force_complete(s->state, &action);
+
+    g_assert_cmpint(kind, ==, action.kind);
+    g_assert_nonnull(action.reason);
+    scenario_record(s, &action);
+}
+
+/* The reason of the @i-th action written down. */
+static const char *
+scenario_reason(Scenario *s, guint i)
+{
+    g_assert_cmpuint(i, <, s->reasons->len);
+    return g_ptr_array_index(s->reasons, i);
 }
 
 /* Sample @k of a migration polled every second; a profile sets what
@@ -200,43 +283,32 @@ static const LadderCase ladder_cases[] = {
     { "not-started", profile_not_started, 20, .expected = "" },
 };
 
-static PolicyConfig
-ladder_config(const LadderCase *lc)
-{
-    PolicyConfig cfg;
-
-    policy_config_init_defaults(&cfg);
-    cfg.allow_auto_converge = !lc->no_auto_converge;
-    cfg.allow_postcopy = lc->allow_postcopy;
-    if (lc->no_steps)
-        cfg.n_downtime_steps = 0;
-    if (lc->stall_iterations)
-        cfg.stall_iterations = lc->stall_iterations;
-    return cfg;
-}
-
 static void
-test_policy_ladder(gconstpointer data)
+test_policy_ladder(Scenario *s, gconstpointer data)
 {
     const LadderCase *lc = data;
-    PolicyConfig cfg = ladder_config(lc);
-    g_autoptr(PolicyState) state = state_new(&cfg, 4 * GIB, lc->postcopy_forbidden);
     g_autofree PolicySample *samples = g_new(PolicySample, lc->n_samples);
-    g_autofree char *actions = NULL;
 
+    s->cfg.allow_auto_converge = !lc->no_auto_converge;
+    s->cfg.allow_postcopy = lc->allow_postcopy;
+    if (lc->no_steps)
+        s->cfg.n_downtime_steps = 0;
+    if (lc->stall_iterations)
+        s->cfg.stall_iterations = lc->stall_iterations;
+    scenario_start(s, 4 * GIB, lc->postcopy_forbidden);
     for (guint k = 0; k < lc->n_samples; k++) {
         samples[k] = sample_at(k * 1000, 0, 0);
         lc->profile(k, &samples[k]);
         if (lc->iterations_unknown)
             samples[k].iteration = 0;
     }
-    actions = run_samples(state, samples, lc->n_samples, NULL);
-    g_assert_cmpstr(actions, ==, lc->expected);
+    scenario_feed(s, samples, lc->n_samples);
+    g_assert_cmpstr(s->summary->str, ==, lc->expected);
 }
 
 /* The timeline shows these sentences: every figure behind each rung. */
 static void
-test_policy_ladder_reasons(void)
+test_policy_ladder_reasons(Scenario *s, gconstpointer data)
 {
     static const char *const expected[] = {
         "data remaining has not gone below 512.0 MiB for 3 iterations (now 512.0 MiB "
@@ -256,79 +328,49 @@ test_policy_ladder_reasons(void)
         "was tried (max downtime 2000 ms, auto-converge on, the policy does not allow "
         "post-copy): aborting the migration",
     };
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    PolicySample samples[16];
-    g_autofree char *actions = NULL;
 
-    policy_config_init_defaults(&cfg);
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    for (guint k = 0; k < G_N_ELEMENTS(samples); k++)
-        samples[k] = sample_at(k * 1000, 512 * MIB, k + 1);
-    actions = run_samples(state, samples, G_N_ELEMENTS(samples), reasons);
-    g_assert_cmpuint(reasons->len, ==, G_N_ELEMENTS(expected));
-    for (guint i = 0; i < reasons->len; i++)
-        g_assert_cmpstr(g_ptr_array_index(reasons, i), ==, expected[i]);
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_feed_stalled(s, 16);
+    g_assert_cmpuint(s->reasons->len, ==, G_N_ELEMENTS(expected));
+    for (guint i = 0; i < G_N_ELEMENTS(expected); i++)
+        g_assert_cmpstr(scenario_reason(s, i), ==, expected[i]);
 }
 
 /* The reasons when libvirt reports neither iterations nor rates. */
 static void
-test_policy_ladder_reasons_without_figures(void)
+test_policy_ladder_reasons_without_figures(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
     PolicySample samples[10];
-    g_autofree char *actions = NULL;
 
-    policy_config_init_defaults(&cfg);
-    state = state_new(&cfg, 4 * GIB, FALSE);
+    scenario_start(s, 4 * GIB, FALSE);
     for (guint k = 0; k < G_N_ELEMENTS(samples); k++) {
         samples[k] = sample_at(k * 1000, 512 * MIB, 0);
         samples[k].memory_bps = samples[k].dirty_rate_pps = samples[k].page_size = 0;
     }
-    actions = run_samples(state, samples, G_N_ELEMENTS(samples), reasons);
-    g_assert_cmpstr(actions, ==, "9:set-downtime=500");
-    g_assert_cmpstr(g_ptr_array_index(reasons, 0), ==,
+    scenario_feed(s, samples, G_N_ELEMENTS(samples));
+    g_assert_cmpstr(s->summary->str, ==, "9:set-downtime=500");
+    g_assert_cmpstr(scenario_reason(s, 0), ==,
                     "data remaining has not gone below 512.0 MiB for 9 polls, libvirt "
                     "reporting no iterations (now 512.0 MiB remaining, dirty rate unknown, "
                     "bandwidth unknown): raising the max downtime from 300 ms to 500 ms");
 }
 
-/* Samples every 10 s, each 50 MiB lower than the last, so only the completion
- * timeout can act; the last one is at @last_ms. */
-static char *
-run_progressing(PolicyState *state, gint64 last_ms, GPtrArray *reasons)
+/* 2 GiB at 150 s per GiB: 300 s, and not a millisecond more. */
+static void
+test_policy_completion_timeout_at_limit(Scenario *s, gconstpointer data)
 {
-    guint n = last_ms / 10000 + 1;
-    g_autofree PolicySample *samples = g_new(PolicySample, n);
-
-    for (guint k = 0; k < n; k++)
-        samples[k] = sample_at(k * 10000, (2048 - 50 * k) * MIB, k + 1);
-    samples[n - 1].now_ms = last_ms;
-    return run_samples(state, samples, n, reasons);
+    scenario_start(s, 2 * GIB, FALSE);
+    scenario_feed_progressing(s, 300000);
+    g_assert_cmpstr(s->summary->str, ==, "");
 }
 
 static void
-test_policy_completion_timeout_aborts(void)
+test_policy_completion_timeout_aborts(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *at_limit = NULL, *past = NULL;
-
-    /* 2 GiB at 150 s per GiB: 300 s. */
-    policy_config_init_defaults(&cfg);
-    state = state_new(&cfg, 2 * GIB, FALSE);
-    at_limit = run_progressing(state, 300000, NULL);
-    g_assert_cmpstr(at_limit, ==, "");
-    g_clear_pointer(&state, policy_state_free);
-
-    state = state_new(&cfg, 2 * GIB, FALSE);
-    past = run_progressing(state, 300500, reasons);
-    g_assert_cmpstr(past, ==, "30:abort");
-    g_assert_cmpstr(g_ptr_array_index(reasons, 0), ==,
+    scenario_start(s, 2 * GIB, FALSE);
+    scenario_feed_progressing(s, 300500);
+    g_assert_cmpstr(s->summary->str, ==, "30:abort");
+    g_assert_cmpstr(scenario_reason(s, 0), ==,
                     "the migration has run for 300.5 s, past its completion timeout of 300 s "
                     "for 2.0 GiB of guest memory at 150 s per GiB (now 548.0 MiB remaining, "
                     "dirty rate 180.0 MiB/s, bandwidth 120.0 MiB/s): aborting the migration, "
@@ -337,19 +379,13 @@ test_policy_completion_timeout_aborts(void)
 
 /* A guest under 1 GiB is given the time of 1 GiB. */
 static void
-test_policy_completion_timeout_small_guest(void)
+test_policy_completion_timeout_small_guest(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *actions = NULL;
-
-    policy_config_init_defaults(&cfg);
-    cfg.progress_timeout_s = 1000;
-    state = state_new(&cfg, 512 * MIB, FALSE);
-    actions = run_progressing(state, 150001, reasons);
-    g_assert_cmpstr(actions, ==, "15:abort");
-    g_assert_true(g_str_has_prefix(g_ptr_array_index(reasons, 0),
+    s->cfg.progress_timeout_s = 1000;
+    scenario_start(s, 512 * MIB, FALSE);
+    scenario_feed_progressing(s, 150001);
+    g_assert_cmpstr(s->summary->str, ==, "15:abort");
+    g_assert_true(g_str_has_prefix(scenario_reason(s, 0),
                                    "the migration has run for 150.0 s, past its completion "
                                    "timeout of 150 s for 512.0 MiB of guest memory (counted "
                                    "as 1 GiB) at 150 s per GiB ("));
@@ -358,56 +394,31 @@ test_policy_completion_timeout_small_guest(void)
 /* With post-copy allowed, the timeout switches to it, and post-copy is not
  * then told about the timeout a second time. */
 static void
-test_policy_completion_timeout_postcopy(void)
+test_policy_completion_timeout_postcopy(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *actions = NULL;
-
-    policy_config_init_defaults(&cfg);
-    cfg.allow_postcopy = TRUE;
-    state = state_new(&cfg, 1 * GIB, FALSE);
-    actions = run_progressing(state, 200000, reasons);
-    g_assert_cmpstr(actions, ==, "16:postcopy");
-    g_assert_true(g_str_has_suffix(g_ptr_array_index(reasons, 0),
+    s->cfg.allow_postcopy = TRUE;
+    scenario_start(s, 1 * GIB, FALSE);
+    scenario_feed_progressing(s, 200000);
+    g_assert_cmpstr(s->summary->str, ==, "16:postcopy");
+    g_assert_true(g_str_has_suffix(scenario_reason(s, 0),
                                    "): switching to post-copy so that the migration finishes"));
 }
 
-/* Flat data remaining in one endless pass: only the progress timeout acts. */
-static char *
-run_flat_until(PolicyState *state, gint64 last_ms, gboolean started, GPtrArray *reasons)
+static void
+test_policy_progress_timeout_at_limit(Scenario *s, gconstpointer data)
 {
-    PolicySample samples[] = {
-        sample_at(0, 512 * MIB, 1),
-        sample_at(60000, 520 * MIB, 1),
-        sample_at(120000, 515 * MIB, 1),
-        sample_at(last_ms, 518 * MIB, 1),
-    };
-
-    for (guint i = 0; !started && i < G_N_ELEMENTS(samples); i++)
-        samples[i] = (PolicySample){ .now_ms = samples[i].now_ms };
-    return run_samples(state, samples, G_N_ELEMENTS(samples), reasons);
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_feed_flat_until(s, 150000, TRUE);
+    g_assert_cmpstr(s->summary->str, ==, "");
 }
 
 static void
-test_policy_progress_timeout_aborts(void)
+test_policy_progress_timeout_aborts(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *at_limit = NULL, *past = NULL;
-
-    policy_config_init_defaults(&cfg);
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    at_limit = run_flat_until(state, 150000, TRUE, NULL);
-    g_assert_cmpstr(at_limit, ==, "");
-    g_clear_pointer(&state, policy_state_free);
-
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    past = run_flat_until(state, 150001, TRUE, reasons);
-    g_assert_cmpstr(past, ==, "3:abort");
-    g_assert_cmpstr(g_ptr_array_index(reasons, 0), ==,
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_feed_flat_until(s, 150001, TRUE);
+    g_assert_cmpstr(s->summary->str, ==, "3:abort");
+    g_assert_cmpstr(scenario_reason(s, 0), ==,
                     "data remaining has not gone below 512.0 MiB for 150.0 s, past the "
                     "progress timeout of 150 s (now 518.0 MiB remaining, dirty rate "
                     "180.0 MiB/s, bandwidth 120.0 MiB/s): aborting the migration, as the "
@@ -415,37 +426,25 @@ test_policy_progress_timeout_aborts(void)
 }
 
 static void
-test_policy_progress_timeout_forbidden_postcopy(void)
+test_policy_progress_timeout_forbidden_postcopy(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *actions = NULL;
-
-    policy_config_init_defaults(&cfg);
-    cfg.allow_postcopy = TRUE;
-    state = state_new(&cfg, 4 * GIB, TRUE);
-    actions = run_flat_until(state, 150001, TRUE, reasons);
-    g_assert_cmpstr(actions, ==, "3:abort");
-    g_assert_true(g_str_has_suffix(g_ptr_array_index(reasons, 0),
+    s->cfg.allow_postcopy = TRUE;
+    scenario_start(s, 4 * GIB, TRUE);
+    scenario_feed_flat_until(s, 150001, TRUE);
+    g_assert_cmpstr(s->summary->str, ==, "3:abort");
+    g_assert_true(g_str_has_suffix(scenario_reason(s, 0),
                                    "aborting the migration, as a passthrough device forbids "
                                    "post-copy"));
 }
 
 /* No data at all from libvirt is no progress either. */
 static void
-test_policy_progress_timeout_no_data(void)
+test_policy_progress_timeout_no_data(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *actions = NULL;
-
-    policy_config_init_defaults(&cfg);
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    actions = run_flat_until(state, 150001, FALSE, reasons);
-    g_assert_cmpstr(actions, ==, "3:abort");
-    g_assert_true(g_str_has_prefix(g_ptr_array_index(reasons, 0),
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_feed_flat_until(s, 150001, FALSE);
+    g_assert_cmpstr(s->summary->str, ==, "3:abort");
+    g_assert_true(g_str_has_prefix(scenario_reason(s, 0),
                                    "libvirt has reported no migration data for 150.0 s, past "
                                    "the progress timeout of 150 s (now 0 bytes remaining, "));
 }
@@ -453,11 +452,8 @@ test_policy_progress_timeout_no_data(void)
 /* Once in post-copy, stalls and the progress timeout no longer matter; the
  * completion timeout is reported once and nothing is done about it. */
 static void
-test_policy_postcopy_only_reports(void)
+test_policy_postcopy_only_reports(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
     PolicySample samples[] = {
         sample_at(0, 512 * MIB, 1),
         sample_at(150001, 512 * MIB, 1),    /* progress timeout: post-copy */
@@ -466,14 +462,12 @@ test_policy_postcopy_only_reports(void)
         sample_at(600001, 100 * MIB, 12),   /* past it */
         sample_at(700000, 50 * MIB, 13),
     };
-    g_autofree char *actions = NULL;
 
-    policy_config_init_defaults(&cfg);
-    cfg.allow_postcopy = TRUE;
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    actions = run_samples(state, samples, G_N_ELEMENTS(samples), reasons);
-    g_assert_cmpstr(actions, ==, "1:postcopy 4:none");
-    g_assert_cmpstr(g_ptr_array_index(reasons, 1), ==,
+    s->cfg.allow_postcopy = TRUE;
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_feed(s, samples, G_N_ELEMENTS(samples));
+    g_assert_cmpstr(s->summary->str, ==, "1:postcopy 4:none");
+    g_assert_cmpstr(scenario_reason(s, 1), ==,
                     "the migration has run for 600.0 s, past its completion timeout of 600 s "
                     "for 4.0 GiB of guest memory at 150 s per GiB, but the migration is in "
                     "post-copy: the guest already runs on the destination and aborting would "
@@ -482,166 +476,98 @@ test_policy_postcopy_only_reports(void)
 
 /* After an abort the policy asks for nothing, whatever follows. */
 static void
-test_policy_silent_after_abort(void)
+test_policy_silent_after_abort(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
     PolicySample samples[] = {
         sample_at(0, 512 * MIB, 1),
         sample_at(150001, 512 * MIB, 1),
         sample_at(160000, 512 * MIB, 10),
         sample_at(999999, 512 * MIB, 20),
     };
-    g_autofree char *actions = NULL;
 
-    policy_config_init_defaults(&cfg);
-    state = state_new(&cfg, 1 * GIB, FALSE);
-    actions = run_samples(state, samples, G_N_ELEMENTS(samples), NULL);
-    g_assert_cmpstr(actions, ==, "1:abort");
-}
-
-/* Calls policy_force_complete() and records it as sample @index would. */
-static void
-force_complete(PolicyState *state, GString *summary, GPtrArray *reasons, guint index)
-{
-    g_auto(PolicyAction) action = { 0 };
-    PolicyActionKind kind = policy_force_complete(state, &action);
-
-    g_assert_cmpint(kind, ==, action.kind);
-    g_assert_nonnull(action.reason);
-    record_action(summary, reasons, index, &action);
+    scenario_start(s, 1 * GIB, FALSE);
+    scenario_feed(s, samples, G_N_ELEMENTS(samples));
+    g_assert_cmpstr(s->summary->str, ==, "1:abort");
 }
 
 static void
-test_policy_force_complete_postcopy(void)
+test_policy_force_complete_postcopy(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GString) summary = g_string_new(NULL);
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *after = NULL;
-    PolicySample stalled[5];
-
-    policy_config_init_defaults(&cfg);
-    cfg.allow_postcopy = TRUE;
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    force_complete(state, summary, reasons, 0);
-    force_complete(state, summary, reasons, 1);
-    g_assert_cmpstr(summary->str, ==, "0:postcopy 1:none");
-    g_assert_cmpstr(g_ptr_array_index(reasons, 0), ==,
+    s->cfg.allow_postcopy = TRUE;
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_force_complete(s);
+    scenario_force_complete(s);
+    scenario_feed_stalled(s, 5);
+    g_assert_cmpstr(s->summary->str, ==, "0:postcopy 1:none");
+    g_assert_cmpstr(scenario_reason(s, 0), ==,
                     "force-complete: switching to post-copy, which resumes the guest on the "
                     "destination at once and fetches the rest of its memory from here");
-    g_assert_cmpstr(g_ptr_array_index(reasons, 1), ==,
+    g_assert_cmpstr(scenario_reason(s, 1), ==,
                     "post-copy is already running; it finishes as fast as the link allows");
-
-    for (guint k = 0; k < G_N_ELEMENTS(stalled); k++)
-        stalled[k] = sample_at(k * 1000, 512 * MIB, k + 1);
-    after = run_samples(state, stalled, G_N_ELEMENTS(stalled), NULL);
-    g_assert_cmpstr(after, ==, "");
 }
 
 /* Without post-copy: the largest step, then doubling; the ladder then goes
  * on from its top, so the next stall turns on auto-converge. */
 static void
-test_policy_force_complete_downtime(void)
+test_policy_force_complete_downtime(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GString) summary = g_string_new(NULL);
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *after = NULL;
-    PolicySample stalled[8];
-
-    policy_config_init_defaults(&cfg);
-    cfg.allow_postcopy = TRUE;
-    state = state_new(&cfg, 4 * GIB, TRUE);
-    force_complete(state, summary, reasons, 0);
-    force_complete(state, summary, reasons, 1);
-    g_assert_cmpstr(summary->str, ==, "0:set-downtime=2000 1:set-downtime=4000");
-    g_assert_cmpstr(g_ptr_array_index(reasons, 0), ==,
+    s->cfg.allow_postcopy = TRUE;
+    scenario_start(s, 4 * GIB, TRUE);
+    scenario_force_complete(s);
+    scenario_force_complete(s);
+    scenario_feed_stalled(s, 8);
+    g_assert_cmpstr(s->summary->str, ==,
+                    "0:set-downtime=2000 1:set-downtime=4000 5:auto-converge 8:abort");
+    g_assert_cmpstr(scenario_reason(s, 0), ==,
                     "force-complete: a passthrough device forbids post-copy, so raising the "
                     "max downtime from 300 ms to 2000 ms");
-
-    for (guint k = 0; k < G_N_ELEMENTS(stalled); k++)
-        stalled[k] = sample_at(k * 1000, 512 * MIB, k + 1);
-    after = run_samples(state, stalled, G_N_ELEMENTS(stalled), NULL);
-    g_assert_cmpstr(after, ==, "3:auto-converge 6:abort");
 }
 
 /* A force-complete in the middle of the ladder restarts the stall count. */
 static void
-test_policy_force_complete_mid_ladder(void)
+test_policy_force_complete_mid_ladder(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GString) summary = g_string_new(NULL);
-    g_autofree char *before = NULL, *after = NULL;
-    PolicySample samples[10];
-
-    policy_config_init_defaults(&cfg);
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    for (guint k = 0; k < G_N_ELEMENTS(samples); k++)
-        samples[k] = sample_at(k * 1000, 512 * MIB, k + 1);
-    before = run_samples(state, samples, 5, NULL);
-    g_assert_cmpstr(before, ==, "3:set-downtime=500");
-    force_complete(state, summary, NULL, 5);
-    g_assert_cmpstr(summary->str, ==, "5:set-downtime=2000");
-    after = run_samples(state, samples + 5, 5, NULL);
-    g_assert_cmpstr(after, ==, "2:auto-converge");
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_feed_stalled(s, 5);
+    scenario_force_complete(s);
+    scenario_feed_stalled(s, 5);
+    g_assert_cmpstr(s->summary->str, ==,
+                    "3:set-downtime=500 5:set-downtime=2000 8:auto-converge");
 }
 
 /* No steps: twice the current downtime. */
 static void
-test_policy_force_complete_no_steps(void)
+test_policy_force_complete_no_steps(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GString) summary = g_string_new(NULL);
-
-    policy_config_init_defaults(&cfg);
-    cfg.n_downtime_steps = 0;
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    force_complete(state, summary, NULL, 0);
-    g_assert_cmpstr(summary->str, ==, "0:set-downtime=600");
+    s->cfg.n_downtime_steps = 0;
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_force_complete(s);
+    g_assert_cmpstr(s->summary->str, ==, "0:set-downtime=600");
 }
 
 /* Doubling stops at QEMU's limit, and then there is nothing to raise. */
 static void
-test_policy_force_complete_qemu_limit(void)
+test_policy_force_complete_qemu_limit(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GString) summary = g_string_new(NULL);
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-
-    policy_config_init_defaults(&cfg);
-    cfg.max_downtime_ms = 1500000;
-    cfg.n_downtime_steps = 0;
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    force_complete(state, summary, reasons, 0);
-    force_complete(state, summary, reasons, 1);
-    g_assert_cmpstr(summary->str, ==, "0:set-downtime=2000000 1:none");
-    g_assert_cmpstr(g_ptr_array_index(reasons, 1), ==,
+    s->cfg.max_downtime_ms = 1500000;
+    s->cfg.n_downtime_steps = 0;
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_force_complete(s);
+    scenario_force_complete(s);
+    g_assert_cmpstr(s->summary->str, ==, "0:set-downtime=2000000 1:none");
+    g_assert_cmpstr(scenario_reason(s, 1), ==,
                     "force-complete cannot raise the max downtime past QEMU's limit of "
                     "2000000 ms, and the policy does not allow post-copy");
 }
 
 static void
-test_policy_force_complete_after_abort(void)
+test_policy_force_complete_after_abort(Scenario *s, gconstpointer data)
 {
-    PolicyConfig cfg;
-    g_autoptr(PolicyState) state = NULL;
-    g_autoptr(GString) summary = g_string_new(NULL);
-    g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *actions = NULL;
-
-    policy_config_init_defaults(&cfg);
-    state = state_new(&cfg, 4 * GIB, FALSE);
-    actions = run_flat_until(state, 150001, TRUE, NULL);
-    g_assert_cmpstr(actions, ==, "3:abort");
-    force_complete(state, summary, reasons, 4);
-    g_assert_cmpstr(summary->str, ==, "4:none");
-    g_assert_cmpstr(g_ptr_array_index(reasons, 0), ==,
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_feed_flat_until(s, 150001, TRUE);
+    scenario_force_complete(s);
+    g_assert_cmpstr(s->summary->str, ==, "3:abort 4:none");
+    g_assert_cmpstr(scenario_reason(s, 1), ==,
                     "the policy has already aborted this migration; there is nothing left "
                     "to complete");
 }
@@ -837,6 +763,9 @@ test_policy_action_clear(void)
     policy_action_clear(&action);
 }
 
+#define add_scenario(path, data, func) \
+    g_test_add(path, Scenario, data, scenario_setup, func, scenario_teardown)
+
 int
 main(int argc, char **argv)
 {
@@ -844,29 +773,35 @@ main(int argc, char **argv)
     for (gsize i = 0; i < G_N_ELEMENTS(ladder_cases); i++) {
         g_autofree char *path = g_strdup_printf("/policy/ladder/%s", ladder_cases[i].name);
 
-        g_test_add_data_func(path, &ladder_cases[i], test_policy_ladder);
+        add_scenario(path, &ladder_cases[i], test_policy_ladder);
     }
-    g_test_add_func("/policy/ladder-reasons", test_policy_ladder_reasons);
-    g_test_add_func("/policy/ladder-reasons-without-figures",
-                    test_policy_ladder_reasons_without_figures);
-    g_test_add_func("/policy/completion-timeout/aborts", test_policy_completion_timeout_aborts);
-    g_test_add_func("/policy/completion-timeout/small-guest",
-                    test_policy_completion_timeout_small_guest);
-    g_test_add_func("/policy/completion-timeout/postcopy",
-                    test_policy_completion_timeout_postcopy);
-    g_test_add_func("/policy/progress-timeout/aborts", test_policy_progress_timeout_aborts);
-    g_test_add_func("/policy/progress-timeout/forbidden-postcopy",
-                    test_policy_progress_timeout_forbidden_postcopy);
-    g_test_add_func("/policy/progress-timeout/no-data", test_policy_progress_timeout_no_data);
-    g_test_add_func("/policy/postcopy-only-reports", test_policy_postcopy_only_reports);
-    g_test_add_func("/policy/silent-after-abort", test_policy_silent_after_abort);
-    g_test_add_func("/policy/force-complete/postcopy", test_policy_force_complete_postcopy);
-    g_test_add_func("/policy/force-complete/downtime", test_policy_force_complete_downtime);
-    g_test_add_func("/policy/force-complete/mid-ladder", test_policy_force_complete_mid_ladder);
-    g_test_add_func("/policy/force-complete/no-steps", test_policy_force_complete_no_steps);
-    g_test_add_func("/policy/force-complete/qemu-limit", test_policy_force_complete_qemu_limit);
-    g_test_add_func("/policy/force-complete/after-abort",
-                    test_policy_force_complete_after_abort);
+    add_scenario("/policy/ladder-reasons", NULL, test_policy_ladder_reasons);
+    add_scenario("/policy/ladder-reasons-without-figures", NULL,
+                 test_policy_ladder_reasons_without_figures);
+    add_scenario("/policy/completion-timeout/at-limit", NULL,
+                 test_policy_completion_timeout_at_limit);
+    add_scenario("/policy/completion-timeout/aborts", NULL,
+                 test_policy_completion_timeout_aborts);
+    add_scenario("/policy/completion-timeout/small-guest", NULL,
+                 test_policy_completion_timeout_small_guest);
+    add_scenario("/policy/completion-timeout/postcopy", NULL,
+                 test_policy_completion_timeout_postcopy);
+    add_scenario("/policy/progress-timeout/at-limit", NULL, test_policy_progress_timeout_at_limit);
+    add_scenario("/policy/progress-timeout/aborts", NULL, test_policy_progress_timeout_aborts);
+    add_scenario("/policy/progress-timeout/forbidden-postcopy", NULL,
+                 test_policy_progress_timeout_forbidden_postcopy);
+    add_scenario("/policy/progress-timeout/no-data", NULL, test_policy_progress_timeout_no_data);
+    add_scenario("/policy/postcopy-only-reports", NULL, test_policy_postcopy_only_reports);
+    add_scenario("/policy/silent-after-abort", NULL, test_policy_silent_after_abort);
+    add_scenario("/policy/force-complete/postcopy", NULL, test_policy_force_complete_postcopy);
+    add_scenario("/policy/force-complete/downtime", NULL, test_policy_force_complete_downtime);
+    add_scenario("/policy/force-complete/mid-ladder", NULL,
+                 test_policy_force_complete_mid_ladder);
+    add_scenario("/policy/force-complete/no-steps", NULL, test_policy_force_complete_no_steps);
+    add_scenario("/policy/force-complete/qemu-limit", NULL,
+                 test_policy_force_complete_qemu_limit);
+    add_scenario("/policy/force-complete/after-abort", NULL,
+                 test_policy_force_complete_after_abort);
     for (gsize i = 0; i < G_N_ELEMENTS(predict_cases); i++) {
         g_autofree char *path = g_strdup_printf("/policy/predict/%s", predict_cases[i].name);
 
