@@ -1,0 +1,492 @@
+/* Tests of the job state machine, transition by transition, with a fake
+ * clock: each event carries the time the test chooses. */
+#include <config.h>
+
+#include <string.h>
+
+#include "job.h"
+
+typedef struct {
+    Job *job;
+    gint64 now_ms;          /* the fake monotonic clock */
+    GArray *actions;        /* of the last event */
+} Fixture;
+
+#define WALL0 G_GINT64_CONSTANT(1795000000000000)   /* a fixed wall clock, µs */
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", NULL };
+    JobOptions options = { .persistent = TRUE, .undefine_source = TRUE };
+    PolicyConfig policy;
+
+    policy_config_init_defaults(&policy);
+    f->now_ms = 1000;
+    f->job = job_new("0b1c2d3e-0000-4000-8000-000000000001", "vm1", &dest, "auto", &options,
+                     &policy, WALL0, f->now_ms);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+    g_clear_pointer(&f->actions, g_array_unref);
+    job_free(f->job);
+}
+
+/* Sends an event @ms after the previous one; returns the actions. */
+static GArray *
+send_full(Fixture *f, JobEvent *ev, gint64 ms)
+{
+    f->now_ms += ms;
+    ev->wall_us = WALL0 + (f->now_ms - 1000) * 1000;
+    ev->mono_ms = f->now_ms;
+    g_clear_pointer(&f->actions, g_array_unref);
+    f->actions = job_handle(f->job, ev);
+    return f->actions;
+}
+
+static GArray *
+send(Fixture *f, JobEventKind kind)
+{
+    JobEvent ev = { .kind = kind, .reason = "a reason from libvirt", .guest_memory = 1 << 30 };
+
+    return send_full(f, &ev, 10);
+}
+
+/* The actions of the last event, as "a,b,c". */
+static char *
+actions_string(Fixture *f)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (guint i = 0; i < f->actions->len; i++) {
+        const JobAction *a = &g_array_index(f->actions, JobAction, i);
+
+        g_string_append_printf(s, "%s%s", i ? "," : "", job_action_kind_to_string(a->kind));
+        if (a->kind == JOB_ACT_SET_DOWNTIME)
+            g_string_append_printf(s, "(%u)", a->downtime_ms);
+    }
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+#define assert_step(f, kind, expect_state, expect_actions)                       \
+    G_STMT_START {                                                               \
+        g_autofree char *got_ = NULL;                                            \
+        send((f), (kind));                                                       \
+        got_ = actions_string(f);                                                \
+        g_assert_cmpstr(job_state_to_string((f)->job->state), ==, (expect_state)); \
+        g_assert_cmpstr(got_, ==, (expect_actions));                             \
+    } G_STMT_END
+
+static void
+to_migrating(Fixture *f)
+{
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "preparing", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "unplugging", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "migrating", "start-migration");
+}
+
+static void
+send_stats(Fixture *f, guint64 remaining, guint64 iteration, gint64 ms)
+{
+    PolicySample sample = {
+        .data_total = 200 << 20, .data_processed = 100 << 20, .data_remaining = remaining,
+        .memory_bps = 100 << 20, .page_size = 4096, .iteration = iteration,
+    };
+    JobEvent ev = { .kind = JOB_EV_STATS, .sample = &sample };
+
+    sample.now_ms = f->now_ms + ms;
+    send_full(f, &ev, ms);
+}
+
+static char *
+timeline_states(const Job *job)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (guint i = 0; i < job->timeline->len; i++) {
+        const JobEntry *e = g_ptr_array_index(job->timeline, i);
+
+        if (strcmp(e->kind, "state") == 0)
+            g_string_append_printf(s, "%s%s", s->len ? "," : "", job_state_to_string(e->state));
+    }
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static gboolean
+timeline_has(const Job *job, const char *kind, const char *pattern)
+{
+    for (guint i = 0; i < job->timeline->len; i++) {
+        const JobEntry *e = g_ptr_array_index(job->timeline, i);
+
+        if (strcmp(e->kind, kind) == 0 && g_pattern_match_simple(pattern, e->message))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void
+test_happy_path(Fixture *f, gconstpointer data)
+{
+    JobFigures figures = { .downtime_ms = 93, .setup_time_ms = 1, .total_time_ms = 566,
+                           .data_transferred = 100 << 20 };
+    JobEvent returned = { .kind = JOB_EV_MIGRATE_RETURNED, .figures = &figures };
+    g_autofree char *states = NULL;
+    g_autoptr(json_t) record = NULL;
+
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "pending");
+    to_migrating(f);
+    send_stats(f, 50 << 20, 1, 200);
+    g_autofree char *first = actions_string(f);
+    /* The policy's first downtime is set once libvirt runs the job. */
+    g_assert_cmpstr(first, ==, "set-downtime(300)");
+    send_stats(f, 20 << 20, 2, 200);
+    g_assert_cmpuint(f->actions->len, ==, 0);
+    g_assert_cmpuint(f->job->progress.data_remaining, ==, 20 << 20);
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "nic-step");
+    g_assert_cmpint(f->job->dest_resumed_at_us, >, 0);
+    assert_step(f, JOB_EV_STEP_DONE, "replugging", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "nic-step");
+    /* Verified, but libvirt's call has not returned: not complete yet. */
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "");
+    send_full(f, &returned, 1500);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "completed");
+    g_autofree char *last = actions_string(f);
+    g_assert_cmpstr(last, ==, "finished");
+    g_assert_cmpstr(f->job->reason, ==, "vm1 runs on B");
+    states = timeline_states(f->job);
+    g_assert_cmpstr(states, ==, "pending,checking,reserving,preparing,unplugging,migrating,"
+                                "switchover,replugging,verifying,completed");
+    record = job_to_json(f->job);
+    g_assert_cmpint(json_integer_value(json_object_get(json_object_get(record, "result"),
+                                                       "downtime_ms")), ==, 93);
+    /* Offsets come from the events' clock, not from the machine's. */
+    g_assert_cmpint(((JobEntry *)g_ptr_array_index(f->job->timeline,
+                                                   f->job->timeline->len - 1))->t_ms, ==,
+                    f->now_ms - 1000);
+}
+
+static void
+test_returned_before_verified(Fixture *f, gconstpointer data)
+{
+    to_migrating(f);
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "nic-step");
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "switchover", "");
+    assert_step(f, JOB_EV_STEP_DONE, "replugging", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "completed", "finished");
+}
+
+static void
+test_returned_without_resume_report(Fixture *f, gconstpointer data)
+{
+    to_migrating(f);
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "switchover", "nic-step");
+    g_assert_true(timeline_has(f->job, "warning", "*did not report the resume*"));
+    assert_step(f, JOB_EV_STEP_DONE, "replugging", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "completed", "finished");
+}
+
+static void
+test_checks_failed(Fixture *f, gconstpointer data)
+{
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CHECKS_FAILED, "failed", "finished");
+    g_assert_cmpstr(f->job->reason, ==, "a reason from libvirt");
+    /* Final: nothing moves it any more. */
+    assert_step(f, JOB_EV_SLOT_GRANTED, "failed", "");
+    assert_step(f, JOB_EV_CANCEL, "failed", "");
+}
+
+static void
+test_cancel_pending(Fixture *f, gconstpointer data)
+{
+    assert_step(f, JOB_EV_CANCEL, "cancelled", "finished");
+    g_assert_cmpstr(f->job->reason, ==, "cancelled before anything was changed");
+}
+
+static void
+test_cancel_checking(Fixture *f, gconstpointer data)
+{
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CANCEL, "cancelled", "finished");
+    /* The checks' late answer changes nothing. */
+    assert_step(f, JOB_EV_CHECKS_PASSED, "cancelled", "");
+}
+
+static void
+test_cancel_reserving_rolls_back(Fixture *f, gconstpointer data)
+{
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    assert_step(f, JOB_EV_CANCEL, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "cancelled", "finished");
+}
+
+static void
+test_cancel_migrating(Fixture *f, gconstpointer data)
+{
+    g_autofree char *why = NULL;
+
+    to_migrating(f);
+    assert_step(f, JOB_EV_CANCEL, "migrating", "abort-migration");
+    g_assert_false(job_can_cancel(f->job, &why));
+    g_assert_nonnull(strstr(why, "already under way"));
+    /* Stats keep coming until libvirt stops, but no policy acts. */
+    send_stats(f, 50 << 20, 5, 200);
+    g_autofree char *acts = actions_string(f);
+    g_assert_cmpstr(acts, ==, "set-downtime(300)");
+    assert_step(f, JOB_EV_MIGRATE_FAILED, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "cancelled", "finished");
+    g_assert_cmpstr(f->job->reason, ==, "cancelled; vm1 keeps running on this host");
+}
+
+static void
+test_cancel_too_late(Fixture *f, gconstpointer data)
+{
+    g_autofree char *why = NULL;
+
+    to_migrating(f);
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "nic-step");
+    g_assert_false(job_can_cancel(f->job, &why));
+    g_assert_nonnull(strstr(why, "already runs on the destination"));
+    assert_step(f, JOB_EV_CANCEL, "switchover", "");
+}
+
+static void
+test_cancel_races_resume(Fixture *f, gconstpointer data)
+{
+    to_migrating(f);
+    assert_step(f, JOB_EV_CANCEL, "migrating", "abort-migration");
+    /* The abort came too late: the guest already resumed on B. */
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "nic-step");
+    g_assert_true(timeline_has(f->job, "warning", "the cancel came too late*"));
+}
+
+static void
+test_migrate_failed(Fixture *f, gconstpointer data)
+{
+    to_migrating(f);
+    assert_step(f, JOB_EV_MIGRATE_FAILED, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
+    g_assert_cmpstr(f->job->reason, ==, "the migration failed: a reason from libvirt");
+}
+
+static void
+test_migrate_failed_after_resume(Fixture *f, gconstpointer data)
+{
+    to_migrating(f);
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "nic-step");
+    assert_step(f, JOB_EV_MIGRATE_FAILED, "switchover", "");
+    g_assert_true(timeline_has(f->job, "warning", "the migrate call failed after vm1 resumed*"));
+    assert_step(f, JOB_EV_STEP_DONE, "replugging", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "completed", "finished");
+}
+
+static void
+test_step_failed(Fixture *f, gconstpointer data)
+{
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "preparing", "nic-step");
+    assert_step(f, JOB_EV_STEP_FAILED, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
+    g_assert_cmpstr(f->job->reason, ==, "a reason from libvirt");
+}
+
+static void
+test_rollback_failed(Fixture *f, gconstpointer data)
+{
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    assert_step(f, JOB_EV_STEP_FAILED, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_FAILED, "failed", "finished");
+    g_assert_true(timeline_has(f->job, "error", "rollback incomplete: *"));
+}
+
+static void
+test_replug_failed_is_loud(Fixture *f, gconstpointer data)
+{
+    to_migrating(f);
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "nic-step");
+    assert_step(f, JOB_EV_STEP_FAILED, "replugging", "nic-step");
+    g_assert_true(timeline_has(f->job, "error", "a reason from libvirt"));
+}
+
+static void
+test_events_out_of_place(Fixture *f, gconstpointer data)
+{
+    guint entries = f->job->timeline->len;
+
+    assert_step(f, JOB_EV_DEST_RESUMED, "pending", "");
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "pending", "");
+    assert_step(f, JOB_EV_STEP_DONE, "pending", "");
+    assert_step(f, JOB_EV_FORCE_COMPLETE, "pending", "");
+    g_assert_cmpuint(f->job->timeline->len, ==, entries);
+}
+
+/* A migration whose data remaining never falls: the policy raises the
+ * downtime, and in the end aborts with its reason. */
+static void
+test_policy_steps_then_abort(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GString) seen = g_string_new(NULL);
+
+    to_migrating(f);
+    for (guint64 it = 1; it <= 40 && f->job->state == JOB_MIGRATING && !f->job->abort_sent; it++) {
+        g_autofree char *acts = NULL;
+
+        send_stats(f, 80 << 20, it, 500);
+        acts = actions_string(f);
+        if (*acts)
+            g_string_append_printf(seen, "%s%s", seen->len ? "," : "", acts);
+    }
+    g_assert_true(g_str_has_prefix(seen->str, "set-downtime(300),set-downtime(500),"
+                                              "set-downtime(1000),set-downtime(2000)"));
+    g_assert_true(g_str_has_suffix(seen->str, "abort-migration"));
+    g_assert_true(timeline_has(f->job, "policy", "set-downtime: *"));
+    g_assert_true(timeline_has(f->job, "policy", "abort: *"));
+    assert_step(f, JOB_EV_MIGRATE_FAILED, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
+    g_assert_true(g_str_has_prefix(f->job->reason, "the convergence policy aborted the migration: "));
+}
+
+static void
+test_force_complete(Fixture *f, gconstpointer data)
+{
+    g_autofree char *why = NULL;
+
+    g_assert_false(job_can_force_complete(f->job, &why));
+    g_assert_nonnull(strstr(why, "only a running live migration"));
+    to_migrating(f);
+    send_stats(f, 80 << 20, 1, 200);
+    send(f, JOB_EV_FORCE_COMPLETE);
+    g_assert_cmpuint(f->actions->len, ==, 1);
+    /* Post-copy is not allowed by default: the downtime goes up instead. */
+    g_assert_cmpint(g_array_index(f->actions, JobAction, 0).kind, ==, JOB_ACT_SET_DOWNTIME);
+    g_assert_true(timeline_has(f->job, "info", "force-complete requested"));
+}
+
+static void
+reconcile(Fixture *f, JobPlacement placement, gboolean active)
+{
+    JobEvent ev = { .kind = JOB_EV_RECONCILED, .placement = placement, .source_job_active = active };
+
+    send_full(f, &ev, 10);
+}
+
+static void
+test_reconcile(Fixture *f, gconstpointer data)
+{
+    static const struct {
+        JobPlacement placement;
+        gboolean active;
+        const char *state;
+        const char *reason;
+    } cases[] = {
+        { JOB_GUEST_ON_SOURCE, TRUE, "migrating", NULL },
+        { JOB_GUEST_ON_DESTINATION, FALSE, "completed", "vm1 runs on B; the migration completed while migd was down*" },
+        { JOB_GUEST_ON_SOURCE, FALSE, "failed", "the migration did not finish while migd was down*" },
+        { JOB_GUEST_ON_BOTH, FALSE, "failed", "vm1 runs on this host AND on B*" },
+        { JOB_GUEST_NOWHERE, FALSE, "failed", "vm1 runs on neither this host nor B" },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        fixture_teardown(f, NULL);
+        fixture_setup(f, NULL);
+        f->actions = NULL;
+        to_migrating(f);
+        reconcile(f, cases[i].placement, cases[i].active);
+        g_assert_cmpstr(job_state_to_string(f->job->state), ==, cases[i].state);
+        if (cases[i].reason)
+            g_assert_true(g_pattern_match_simple(cases[i].reason, f->job->reason));
+        else
+            g_assert_cmpint(g_array_index(f->actions, JobAction, 0).kind, ==,
+                            JOB_ACT_WATCH_LIBVIRT_JOB);
+    }
+}
+
+static void
+test_reconcile_before_migrating(Fixture *f, gconstpointer data)
+{
+    reconcile(f, JOB_GUEST_ON_SOURCE, FALSE);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "pending");
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    reconcile(f, JOB_GUEST_ON_SOURCE, FALSE);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "failed");
+    g_assert_true(g_str_has_prefix(f->job->reason, "migd restarted before the migration started"));
+}
+
+static void
+test_json_round_trip(Fixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) first = NULL, second = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(Job) copy = NULL;
+
+    to_migrating(f);
+    send_stats(f, 80 << 20, 1, 200);
+    first = job_to_json(f->job);
+    copy = job_from_json(first, &error);
+    g_assert_no_error(error);
+    second = job_to_json(copy);
+    /* Progress is not kept across a restart; everything else is. */
+    json_object_del(first, "progress");
+    json_object_del(second, "progress");
+    g_assert_true(json_equal(first, second));
+}
+
+static void
+test_from_json_rejects(void)
+{
+    static const char *const bad[] = {
+        "{}",
+        "{\"id\":\"x\",\"domain\":\"vm\",\"destination\":{\"name\":null,\"libvirt_uri\":\"u\","
+        "\"migd_url\":null},\"strategy\":\"auto\",\"options\":{},\"policy\":{},\"state\":\"x\"}",
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(json_t) record = json_loads(bad[i], 0, NULL);
+        g_autoptr(Job) job = job_from_json(record, &error);
+
+        g_assert_null(job);
+        g_assert_nonnull(error);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+    ADD("/job/happy-path", test_happy_path);
+    ADD("/job/returned-before-verified", test_returned_before_verified);
+    ADD("/job/returned-without-resume-report", test_returned_without_resume_report);
+    ADD("/job/checks-failed", test_checks_failed);
+    ADD("/job/cancel/pending", test_cancel_pending);
+    ADD("/job/cancel/checking", test_cancel_checking);
+    ADD("/job/cancel/reserving-rolls-back", test_cancel_reserving_rolls_back);
+    ADD("/job/cancel/migrating", test_cancel_migrating);
+    ADD("/job/cancel/too-late", test_cancel_too_late);
+    ADD("/job/cancel/races-resume", test_cancel_races_resume);
+    ADD("/job/migrate-failed", test_migrate_failed);
+    ADD("/job/migrate-failed-after-resume", test_migrate_failed_after_resume);
+    ADD("/job/step-failed", test_step_failed);
+    ADD("/job/rollback-failed", test_rollback_failed);
+    ADD("/job/replug-failed-is-loud", test_replug_failed_is_loud);
+    ADD("/job/events-out-of-place", test_events_out_of_place);
+    ADD("/job/policy/steps-then-abort", test_policy_steps_then_abort);
+    ADD("/job/force-complete", test_force_complete);
+    ADD("/job/reconcile/after-migrating", test_reconcile);
+    ADD("/job/reconcile/before-migrating", test_reconcile_before_migrating);
+    ADD("/job/json/round-trip", test_json_round_trip);
+#undef ADD
+    g_test_add_func("/job/json/rejects", test_from_json_rejects);
+    return g_test_run();
+}
