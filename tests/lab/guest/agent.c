@@ -2,11 +2,15 @@
  *
  * It answers line-based requests on the virtio-serial port named
  * org.migd.lab.0 ("ping" -> "pong", "state" -> one JSON line describing the
- * net_failover master, its slaves and every link) and sends a
- * sequence-numbered UDP beacon to the gateway every few milliseconds so the
- * lab can measure the guest-visible network outage of a migration.
+ * net_failover master, its slaves and every link, "dirty MIB" -> starts or
+ * stops a memory dirtier) and sends a sequence-numbered UDP beacon to the
+ * gateway every few milliseconds so the lab can measure the guest-visible
+ * network outage of a migration.
  *
- * Single-threaded: one poll() loop paced by the beacon interval.
+ * One poll() loop paced by the beacon interval. The dirtier is a child
+ * process at SCHED_IDLE that rewrites one byte of every page of its region
+ * in a loop, so the agent preempts it whenever it has work and keeps its
+ * beacon pace; it counts its sweeps in a page shared with the agent.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,8 +31,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +60,23 @@ struct outbuf {
 };
 
 static uint64_t beacon_seq;
+
+/* Written by the dirtier child, read by the agent. */
+struct dirty_shared {
+    uint64_t passes;     /* full sweeps completed */
+    uint64_t last_pass_ns;
+};
+
+/* The memory dirtier, as the agent sees it. */
+static struct {
+    struct dirty_shared *shared; /* MAP_SHARED page, made once */
+    pid_t pid;                   /* 0 when none runs */
+    unsigned long mib;           /* region size of the running dirtier */
+    bool ack_pending;            /* a "dirty N" waits for the first sweep */
+    char error[160];             /* why the last dirtier stopped, if not asked to */
+} dirtier;
+
+#define PAGE_BYTES 4096u
 
 static void logmsg(const char *fmt, ...)
 {
@@ -266,6 +291,23 @@ static void describe_failover(struct outbuf *o, int sock, char names[][IFNAMSIZ]
     out_add(o, "}");
 }
 
+/* The dirtier as "state" and the "dirty" acknowledgement report it. */
+static void out_dirty(struct outbuf *o)
+{
+    struct dirty_shared *sh = dirtier.shared;
+
+    out_add(o, "{\"mib\":%lu,\"passes\":%llu", dirtier.mib,
+            sh && dirtier.pid > 0 ? (unsigned long long)__atomic_load_n(&sh->passes, __ATOMIC_ACQUIRE) : 0ull);
+    if (sh && dirtier.pid > 0)
+        out_add(o, ",\"last_pass_us\":%llu",
+                (unsigned long long)(__atomic_load_n(&sh->last_pass_ns, __ATOMIC_RELAXED) / 1000ull));
+    if (dirtier.pid <= 0 && dirtier.error[0]) {
+        out_add(o, ",\"error\":");
+        out_str(o, dirtier.error);
+    }
+    out_add(o, "}");
+}
+
 static void build_state(struct outbuf *o, const struct opts *opt)
 {
     char names[MAX_LINKS][IFNAMSIZ];
@@ -277,6 +319,8 @@ static void build_state(struct outbuf *o, const struct opts *opt)
     out_add(o, ",\"uptime_ms\":%llu,\"beacon_seq\":%llu,\"failover\":",
             (unsigned long long)(mono_ns() / 1000000ull), (unsigned long long)beacon_seq);
     describe_failover(o, sock, names, n);
+    out_add(o, ",\"dirty\":");
+    out_dirty(o);
     out_add(o, ",\"links\":[");
     for (size_t i = 0; i < n; i++) {
         char drv[64], mac[32], oper[32], carrier[8];
@@ -368,7 +412,199 @@ static void write_reply(int fd, const char *buf, size_t len)
     }
 }
 
-static void handle_request(int fd, char *line, const struct opts *opt)
+/* Child side: never returns. The first sweep faults the region in; every
+ * later one rewrites the same byte of each page with a value that changes
+ * per pass and is never zero, so no page ever looks like a zero page to
+ * QEMU and every sweep really changes every page. */
+static void dirtier_run(unsigned long mib, struct dirty_shared *sh)
+{
+    size_t pages = (size_t)mib * (1024 * 1024 / PAGE_BYTES);
+    struct sched_param sp = { .sched_priority = 0 };
+    volatile unsigned char *mem;
+    int fd;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(0); /* the agent died before prctl took effect */
+    prctl(PR_SET_NAME, "lab-dirtier");
+    if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0 && nice(19) < 0)
+        logmsg("dirtier: cannot lower its priority: %s", strerror(errno));
+    /* If the region does not fit after all, the OOM killer should take the
+     * dirtier, not the agent. */
+    fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (write(fd, "1000", 4) != 4)
+            logmsg("dirtier: cannot set oom_score_adj: %s", strerror(errno));
+        close(fd);
+    }
+    mem = mmap(NULL, pages * PAGE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) {
+        logmsg("dirtier: cannot map %lu MiB: %s", mib, strerror(errno));
+        _exit(3);
+    }
+    for (uint64_t pass = 1;; pass++) {
+        uint64_t t0 = mono_ns();
+        unsigned char v = (unsigned char)(pass % 255 + 1);
+
+        for (size_t i = 0; i < pages; i++)
+            mem[i * PAGE_BYTES] = v;
+        __atomic_store_n(&sh->last_pass_ns, mono_ns() - t0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->passes, pass, __ATOMIC_RELEASE);
+    }
+}
+
+/* Stops the running dirtier, if any, and waits for it to be gone. */
+static void dirtier_stop(void)
+{
+    if (dirtier.pid > 0) {
+        kill(dirtier.pid, SIGKILL);
+        while (waitpid(dirtier.pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    dirtier.pid = 0;
+    dirtier.mib = 0;
+    dirtier.ack_pending = false;
+}
+
+/* Notices a dirtier that died by itself (out of memory, killed); records
+ * why so "state" and a pending acknowledgement can tell. */
+static void dirtier_reap(void)
+{
+    int status;
+    pid_t r;
+
+    if (dirtier.pid <= 0)
+        return;
+    r = waitpid(dirtier.pid, &status, WNOHANG);
+    if (r != dirtier.pid)
+        return;
+    if (WIFSIGNALED(status))
+        snprintf(dirtier.error, sizeof(dirtier.error),
+                 "the %lu MiB dirtier was killed by signal %d%s", dirtier.mib, WTERMSIG(status),
+                 WTERMSIG(status) == SIGKILL ? " (out of memory? try fewer MiB or give the guest more RAM)" : "");
+    else
+        snprintf(dirtier.error, sizeof(dirtier.error), "the %lu MiB dirtier exited with status %d%s",
+                 dirtier.mib, WEXITSTATUS(status),
+                 WEXITSTATUS(status) == 3 ? " (cannot map its region; try fewer MiB)" : "");
+    logmsg("%s", dirtier.error);
+    dirtier.pid = 0;
+    dirtier.mib = 0;
+}
+
+/* MemAvailable of /proc/meminfo, in MiB. */
+static bool available_mib(unsigned long *mib)
+{
+    char buf[4096];
+    const char *p;
+    ssize_t n;
+    int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    p = strstr(buf, "MemAvailable:");
+    if (!p)
+        return false;
+    *mib = strtoul(p + strlen("MemAvailable:"), NULL, 10) / 1024;
+    return true;
+}
+
+/* "dirty MIB": replaces the running dirtier (if any) by one over MIB MiB;
+ * "dirty 0" just stops it. Returns true when the reply is in O now, false
+ * when it is sent later, after the first full sweep (dirtier_poll). */
+static bool dirtier_request(struct outbuf *o, const char *arg, int port, int usock)
+{
+    unsigned long mib, limit;
+    char *end;
+    pid_t pid;
+
+    errno = 0;
+    mib = strtoul(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || arg[0] == '+') {
+        out_add(o, "{\"error\":\"usage: dirty MIB (a whole number of MiB; 0 stops the dirtier)\"}");
+        return true;
+    }
+    /* What is free now plus what the running dirtier gives back, less a
+     * margin for the kernel and the agent; more and the OOM killer ends the
+     * dirtier halfway through its first sweep. */
+    limit = 0;
+    if (available_mib(&limit)) {
+        limit += dirtier.mib;
+        limit = limit > 16 ? limit - 16 : 0;
+    }
+    if (mib > 0 && limit && mib > limit) {
+        out_add(o, "{\"error\":\"dirty %lu: the guest has room for at most %lu MiB; "
+                   "ask for less or give the guest more RAM\"}", mib, limit);
+        return true;
+    }
+    if (!dirtier.shared) {
+        void *p = mmap(NULL, sizeof(struct dirty_shared), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            out_add(o, "{\"error\":\"cannot map the dirtier's counter page: %s\"}", strerror(errno));
+            return true;
+        }
+        dirtier.shared = p;
+    }
+    dirtier_stop();
+    dirtier.error[0] = '\0';
+    __atomic_store_n(&dirtier.shared->passes, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&dirtier.shared->last_pass_ns, 0, __ATOMIC_RELAXED);
+    if (mib == 0) {
+        out_add(o, "{\"dirty\":");
+        out_dirty(o);
+        out_add(o, "}");
+        return true;
+    }
+    pid = fork();
+    if (pid < 0) {
+        out_add(o, "{\"error\":\"cannot start the dirtier: %s\"}", strerror(errno));
+        return true;
+    }
+    if (pid == 0) {
+        if (port >= 0)
+            close(port);
+        if (usock >= 0)
+            close(usock);
+        dirtier_run(mib, dirtier.shared);
+    }
+    dirtier.pid = pid;
+    dirtier.mib = mib;
+    dirtier.ack_pending = true;
+    logmsg("dirtier started over %lu MiB (pid %d)", mib, (int)pid);
+    return false;
+}
+
+/* Sends the pending "dirty" acknowledgement once the first sweep is done
+ * or the dirtier died; reaps a dirtier that died by itself. */
+static void dirtier_poll(int port)
+{
+    struct outbuf o = { .len = 0 };
+
+    dirtier_reap();
+    if (!dirtier.ack_pending)
+        return;
+    if (dirtier.pid > 0 && __atomic_load_n(&dirtier.shared->passes, __ATOMIC_ACQUIRE) == 0)
+        return;
+    dirtier.ack_pending = false;
+    if (dirtier.pid > 0) {
+        out_add(&o, "{\"dirty\":");
+        out_dirty(&o);
+        out_add(&o, "}\n");
+    } else {
+        out_add(&o, "{\"error\":");
+        out_str(&o, dirtier.error);
+        out_add(&o, "}\n");
+    }
+    if (port >= 0)
+        write_reply(port, o.buf, o.len);
+}
+
+static void handle_request(int fd, int usock, char *line, const struct opts *opt)
 {
     struct outbuf o = { .len = 0 };
 
@@ -377,10 +613,13 @@ static void handle_request(int fd, char *line, const struct opts *opt)
         out_add(&o, "pong");
     } else if (strcmp(line, "state") == 0) {
         build_state(&o, opt);
+    } else if (strncmp(line, "dirty", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
+        if (!dirtier_request(&o, line[5] ? line + 6 : "", fd, usock))
+            return;
     } else if (line[0] == '\0') {
         return;
     } else {
-        out_add(&o, "{\"error\":\"unknown request; try ping or state\"}");
+        out_add(&o, "{\"error\":\"unknown request; try ping, state or dirty MIB\"}");
     }
     out_add(&o, "\n");
     write_reply(fd, o.buf, o.len);
@@ -482,9 +721,14 @@ int main(int argc, char **argv)
                 next_beacon = now + interval;
         }
 
+        dirtier_poll(port);
+
         timeout_ms = usock >= 0 ? (int)((next_beacon - now + 999999ull) / 1000000ull) : 200;
         if (timeout_ms > 200)
             timeout_ms = 200;
+        /* the dirtier's first sweep ends without waking us */
+        if ((dirtier.ack_pending || dirtier.pid > 0) && timeout_ms > 10)
+            timeout_ms = 10;
         /* While no host is connected the port reports POLLHUP at once;
          * look at it again only on the next tick instead of spinning. */
         if (port < 0 || now < port_idle_until)
@@ -510,6 +754,8 @@ int main(int argc, char **argv)
                     port_idle_until = mono_ns() + interval;
                     line_len = 0;
                     discarding = false;
+                    /* nobody is left to read a "dirty" acknowledgement */
+                    dirtier.ack_pending = false;
                 }
                 break;
             }
@@ -517,7 +763,7 @@ int main(int argc, char **argv)
                 if (buf[i] == '\n') {
                     line[line_len] = '\0';
                     if (!discarding)
-                        handle_request(port, line, &opt);
+                        handle_request(port, usock, line, &opt);
                     line_len = 0;
                     discarding = false;
                 } else if (line_len + 1 < sizeof(line)) {
