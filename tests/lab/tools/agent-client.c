@@ -5,7 +5,9 @@
  *
  * A reply left over from an earlier client that gave up can still be queued
  * in the channel, so lines that cannot answer this request are skipped:
- * "ping" wants "pong", every other request wants a JSON object.
+ * "ping" wants "pong", "state" a JSON object with "name" first, "dirty ..."
+ * one with "dirty" first (either may be an {"error":...} object instead),
+ * any other request a JSON object.
  * Exit status: 0 reply printed, 1 no answer in time, 2 cannot connect.
  */
 #define _GNU_SOURCE
@@ -30,10 +32,21 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static bool starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 static bool answers(const char *request, const char *line)
 {
     if (strcmp(request, "ping") == 0)
         return strcmp(line, "pong") == 0;
+    if (starts(line, "{\"error\":"))
+        return true;
+    if (strcmp(request, "state") == 0)
+        return starts(line, "{\"name\":");
+    if (strcmp(request, "dirty") == 0 || starts(request, "dirty "))
+        return starts(line, "{\"dirty\":");
     return line[0] == '{';
 }
 
