@@ -10,10 +10,10 @@
  * that a few pages of jitter between samples do not count as progress. */
 #define POLICY_NEW_LOW_PERCENT 1
 
-/* Until libvirt reports memory iterations (QEMU sets them up after the first
- * pass starts), this many polls without progress count as one iteration:
- * polls come at a fixed interval, and a pass over a busy guest's memory
- * takes a few of them. */
+/* While libvirt reports no memory iteration (an older QEMU without
+ * dirty-sync-count, or a job still in setup), this many polls without
+ * progress count as one: polls come at a fixed interval, and a pass over a
+ * busy guest's memory takes a few of them. */
 #define POLICY_POLLS_PER_ITERATION 3
 
 #define POLICY_DEFAULT_PAGE_SIZE 4096
