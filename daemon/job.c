@@ -156,9 +156,15 @@ job_enter_step(Job *job, const JobEvent *ev, JobState state, GArray *actions)
 static void
 job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
 {
+    PolicyConfig effective = job->policy;
+
+    /* QEMU takes auto-converge only when a migration starts, and libvirt
+     * cannot turn it on later: the policy may count on QEMU's throttling
+     * only when the migration was started with it. */
+    effective.allow_auto_converge &= job->options.auto_converge;
     job->migration_start_mono_ms = ev->mono_ms;
     g_clear_pointer(&job->policy_state, policy_state_free);
-    job->policy_state = policy_state_new(&job->policy, ev->mono_ms, job->guest_memory,
+    job->policy_state = policy_state_new(&effective, ev->mono_ms, job->guest_memory,
                                          job->postcopy_forbidden);
     job_enter(job, ev, JOB_MIGRATING, "live migration to %s started", job_dest_name(job));
     job_act(actions, JOB_ACT_START_MIGRATION, 0);
@@ -259,6 +265,9 @@ job_policy_act(Job *job, const JobEvent *ev, const PolicyAction *pa, GArray *act
         job_act(actions, JOB_ACT_ABORT_MIGRATION, 0);
         break;
     default:
+        /* The policy explains why it does nothing, now and then. */
+        if (pa->reason)
+            job_note(job, ev, "policy", "%s", pa->reason);
         return;
     }
     job_note(job, ev, "policy", "%s: %s", policy_action_kind_to_string(pa->kind), pa->reason);

@@ -512,10 +512,11 @@ op_set_downtime(gpointer ctx, Job *job, guint downtime_ms)
 static void
 op_auto_converge(gpointer ctx, Job *job)
 {
-    /* QEMU takes auto-converge only when a migration starts, and libvirt
-     * has no call to turn it on later; the ladder moves on next time. */
-    note(ctx, job->id, "warning", "auto-converge can only be chosen when a migration starts "
-         "(--auto-converge); the policy goes on to its next step if the stall continues");
+    /* The migration was started with auto-converge (the job only lets the
+     * policy choose this step then): QEMU's throttling is already on and
+     * ramps up by itself; the step gives it time before the next one. */
+    note(ctx, job->id, "info", "QEMU's auto-converge throttling is on since the start; the "
+         "policy gives it time to slow the guest down before its next step");
 }
 
 static void
