@@ -26,6 +26,7 @@ struct _HttpServer {
 typedef struct {
     GByteArray *body;
     gboolean too_large;
+    GHashTable *query;
 } HttpExchange;
 
 void
@@ -52,6 +53,7 @@ http_exchange_done(void *cls, struct MHD_Connection *connection, void **con_cls,
     if (!ex)
         return;
     g_byte_array_unref(ex->body);
+    g_clear_pointer(&ex->query, g_hash_table_unref);
     g_free(ex);
     *con_cls = NULL;
 }
@@ -85,6 +87,13 @@ http_set_error(HttpResponse *resp, MigdErrorCode code, const char *message)
 }
 
 static enum MHD_Result
+http_collect_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    g_hash_table_replace(cls, g_strdup(key), g_strdup(value ? value : ""));
+    return MHD_YES;
+}
+
+static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
             const char *version, const char *upload_data, size_t *upload_data_size,
             void **con_cls)
@@ -92,7 +101,7 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url, const
     HttpServer *server = cls;
     HttpExchange *ex = *con_cls;
     HttpResponse resp = { 0 };
-    HttpRequest req;
+    HttpRequest req = { 0 };
     enum MHD_Result ret;
 
     if (!ex) {
@@ -115,11 +124,15 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url, const
             "the request body is larger than the %d bytes migd accepts", HTTP_MAX_BODY);
         http_set_error(&resp, MIGD_ERROR_PAYLOAD_TOO_LARGE, msg);
     } else {
+        ex->query = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        (void)MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, http_collect_query,
+                                        ex->query);
         req.method = method;
         req.path = url;
         req.body_len = ex->body->len;
         g_byte_array_append(ex->body, (const guint8 *)"", 1);
         req.body = (const char *)ex->body->data;
+        req.query = ex->query;
         server->handler(&req, &resp, server->user_data);
         if (!resp.body)
             http_set_error(&resp, MIGD_ERROR_INTERNAL, "the request produced no response");
