@@ -1,19 +1,31 @@
-/* The glue between libmicrohttpd and the GLib main loop. */
+/* The glue between libmicrohttpd and the GLib main loop, with answers that
+ * come later: deferred requests, whose connections are suspended. */
 #include <config.h>
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <microhttpd.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "error.h"
 #include "http.h"
+
+/* On shutdown, rounds of MHD_run() that flush the last answers; each one
+ * only sends what the sockets take, so a stuck client costs nothing. */
+#define HTTP_SHUTDOWN_RUNS 16
+
+typedef struct _HttpExchange HttpExchange;
 
 typedef struct {
     HttpServer *server;
     struct MHD_Daemon *mhd;
     char *name;
     guint io_source;
-    guint timer_source;
+    guint timer_source;         /* when MHD next wants to run */
+    guint run_source;           /* a run that http_listener_run_soon() asked for */
+    gboolean stopping;
+    GQueue exchanges;           /* HttpExchange, requests in progress */
 } HttpListener;
 
 struct _HttpServer {
@@ -22,12 +34,31 @@ struct _HttpServer {
     GPtrArray *listeners;
 };
 
-/* Per-request state while MHD feeds us the body in pieces. */
-typedef struct {
+typedef enum {
+    HTTP_EXCHANGE_RECEIVING,    /* MHD feeds us the body in pieces */
+    HTTP_EXCHANGE_HANDLING,     /* inside the handler */
+    HTTP_EXCHANGE_DEFERRED,     /* suspended until http_deferred_finish() */
+    HTTP_EXCHANGE_ANSWERED,
+} HttpExchangeState;
+
+/* One request, from its headers until MHD reports it completed. */
+struct _HttpExchange {
+    HttpListener *listener;
+    struct MHD_Connection *connection;
+    GList *link;                /* in listener->exchanges */
+    HttpExchangeState state;
     GByteArray *body;
     gboolean too_large;
     GHashTable *query;
-} HttpExchange;
+    gboolean suspended;
+    gboolean peer_gone;
+    guint peer_watch;
+    HttpDeferred *deferred;
+};
+
+struct _HttpDeferred {
+    HttpExchange *ex;           /* NULL once the request is over */
+};
 
 void
 http_response_clear(HttpResponse *resp)
@@ -45,17 +76,20 @@ http_log(void *cls, const char *fmt, va_list ap)
 }
 
 static void
-http_exchange_done(void *cls, struct MHD_Connection *connection, void **con_cls,
-                   enum MHD_RequestTerminationCode code)
+http_set_error(HttpResponse *resp, MigdErrorCode code, const char *message)
 {
-    HttpExchange *ex = *con_cls;
+    http_response_clear(resp);
+    resp->status = migd_error_code_to_http_status(code);
+    resp->body = json_pack("{s:{s:s,s:s}}", "error", "code", migd_error_code_to_string(code),
+                           "message", message);
+}
 
-    if (!ex)
-        return;
-    g_byte_array_unref(ex->body);
-    g_clear_pointer(&ex->query, g_hash_table_unref);
-    g_free(ex);
-    *con_cls = NULL;
+/* A handler that answers nothing is a bug the client should hear about. */
+static void
+http_response_ensure_body(HttpResponse *resp)
+{
+    if (!resp->body)
+        http_set_error(resp, MIGD_ERROR_INTERNAL, "the request produced no response");
 }
 
 static enum MHD_Result
@@ -75,70 +109,6 @@ http_send(struct MHD_Connection *connection, HttpResponse *resp)
         (void)MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow);
     ret = MHD_queue_response(connection, resp->status, response);
     MHD_destroy_response(response);
-    return ret;
-}
-
-static void
-http_set_error(HttpResponse *resp, MigdErrorCode code, const char *message)
-{
-    resp->status = migd_error_code_to_http_status(code);
-    resp->body = json_pack("{s:{s:s,s:s}}", "error", "code", migd_error_code_to_string(code),
-                           "message", message);
-}
-
-static enum MHD_Result
-http_collect_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    g_hash_table_replace(cls, g_strdup(key), g_strdup(value ? value : ""));
-    return MHD_YES;
-}
-
-static enum MHD_Result
-http_access(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-            const char *version, const char *upload_data, size_t *upload_data_size,
-            void **con_cls)
-{
-    HttpServer *server = cls;
-    HttpExchange *ex = *con_cls;
-    HttpResponse resp = { 0 };
-    HttpRequest req = { 0 };
-    enum MHD_Result ret;
-
-    if (!ex) {
-        ex = g_new0(HttpExchange, 1);
-        ex->body = g_byte_array_new();
-        *con_cls = ex;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        if (ex->body->len + *upload_data_size > HTTP_MAX_BODY)
-            ex->too_large = TRUE;
-        else
-            g_byte_array_append(ex->body, (const guint8 *)upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-
-    if (ex->too_large) {
-        g_autofree char *msg = g_strdup_printf(
-            "the request body is larger than the %d bytes migd accepts", HTTP_MAX_BODY);
-        http_set_error(&resp, MIGD_ERROR_PAYLOAD_TOO_LARGE, msg);
-    } else {
-        ex->query = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        (void)MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, http_collect_query,
-                                        ex->query);
-        req.method = method;
-        req.path = url;
-        req.body_len = ex->body->len;
-        g_byte_array_append(ex->body, (const guint8 *)"", 1);
-        req.body = (const char *)ex->body->data;
-        req.query = ex->query;
-        server->handler(&req, &resp, server->user_data);
-        if (!resp.body)
-            http_set_error(&resp, MIGD_ERROR_INTERNAL, "the request produced no response");
-    }
-    ret = http_send(connection, &resp);
-    http_response_clear(&resp);
     return ret;
 }
 
@@ -175,17 +145,288 @@ http_on_io(int fd, GIOCondition condition, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+http_on_run_soon(gpointer data)
+{
+    HttpListener *l = data;
+
+    l->run_source = 0;
+    http_listener_run(l);
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs MHD from the main loop rather than inside the caller, who may be a
+ * handler, inside MHD_run() already. A source of its own, as
+ * http_listener_run() replaces timer_source after MHD_run(). */
+static void
+http_listener_run_soon(HttpListener *l)
+{
+    if (l->run_source || l->stopping)
+        return;
+    l->run_source = g_idle_add_full(G_PRIORITY_DEFAULT, http_on_run_soon, l, NULL);
+}
+
+static void http_exchange_resume(HttpExchange *ex);
+
+/* While a connection is suspended MHD does not see its client leave, so we
+ * watch the socket: a hang-up, an error or end of file means it is gone. */
+static gboolean
+http_exchange_on_peer(int fd, GIOCondition condition, gpointer data)
+{
+    HttpExchange *ex = data;
+    HttpListener *l = ex->listener;
+    char byte;
+    ssize_t n;
+
+    if (!(condition & (G_IO_HUP | G_IO_ERR))) {
+        n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return G_SOURCE_CONTINUE;
+        if (n > 0) {
+            /* A pipelined request: only a hang-up can tell us now. */
+            ex->peer_watch = g_unix_fd_add(fd, G_IO_HUP | G_IO_ERR, http_exchange_on_peer, ex);
+            return G_SOURCE_REMOVE;
+        }
+    }
+    ex->peer_watch = 0;
+    ex->peer_gone = TRUE;
+    http_exchange_resume(ex);
+    /* MHD closes the connection, which may free @ex. */
+    http_listener_run(l);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+http_exchange_suspend(HttpExchange *ex)
+{
+    const union MHD_ConnectionInfo *info;
+
+    if (ex->suspended)
+        return;
+    MHD_suspend_connection(ex->connection);
+    ex->suspended = TRUE;
+    info = MHD_get_connection_info(ex->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info)
+        ex->peer_watch = g_unix_fd_add(info->connect_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                       http_exchange_on_peer, ex);
+}
+
+/* MHD only acts on a resumed connection when it next runs. */
+static void
+http_exchange_resume(HttpExchange *ex)
+{
+    if (!ex->suspended)
+        return;
+    g_clear_handle_id(&ex->peer_watch, g_source_remove);
+    ex->suspended = FALSE;
+    MHD_resume_connection(ex->connection);
+}
+
+static HttpExchange *
+http_exchange_new(HttpListener *l, struct MHD_Connection *connection)
+{
+    HttpExchange *ex = g_new0(HttpExchange, 1);
+
+    ex->listener = l;
+    ex->connection = connection;
+    ex->body = g_byte_array_new();
+    g_queue_push_tail(&l->exchanges, ex);
+    ex->link = l->exchanges.tail;
+    return ex;
+}
+
+static void
+http_exchange_free(HttpExchange *ex)
+{
+    g_clear_handle_id(&ex->peer_watch, g_source_remove);
+    g_queue_delete_link(&ex->listener->exchanges, ex->link);
+    if (ex->deferred)
+        ex->deferred->ex = NULL;
+    g_byte_array_unref(ex->body);
+    g_clear_pointer(&ex->query, g_hash_table_unref);
+    g_free(ex);
+}
+
+static void
+http_exchange_done(void *cls, struct MHD_Connection *connection, void **con_cls,
+                   enum MHD_RequestTerminationCode code)
+{
+    HttpExchange *ex = *con_cls;
+
+    if (!ex)
+        return;
+    *con_cls = NULL;
+    http_exchange_free(ex);
+}
+
+/* Queues @resp (which keeps its contents) on a request that was deferred
+ * and lets MHD send it; the caller runs the listener. */
+static void
+http_exchange_answer(HttpExchange *ex, HttpResponse *resp)
+{
+    ex->state = HTTP_EXCHANGE_ANSWERED;
+    if (ex->deferred) {
+        ex->deferred->ex = NULL;
+        ex->deferred = NULL;
+    }
+    http_response_ensure_body(resp);
+    /* On failure the resumed request finds no answer and is closed. */
+    if (http_send(ex->connection, resp) != MHD_YES)
+        g_debug("HTTP server: a deferred answer could not be queued; closing the connection");
+    http_exchange_resume(ex);
+}
+
+static enum MHD_Result
+http_collect_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    g_hash_table_replace(cls, g_strdup(key), g_strdup(value ? value : ""));
+    return MHD_YES;
+}
+
+/* The handler's part, once the whole body is in. */
+static enum MHD_Result
+http_exchange_handle(HttpExchange *ex, const char *method, const char *url)
+{
+    HttpServer *server = ex->listener->server;
+    HttpResponse resp = { 0 };
+    HttpRequest req = { 0 };
+    enum MHD_Result ret;
+
+    if (ex->too_large) {
+        g_autofree char *msg = g_strdup_printf(
+            "the request body is larger than the %d bytes migd accepts", HTTP_MAX_BODY);
+        http_set_error(&resp, MIGD_ERROR_PAYLOAD_TOO_LARGE, msg);
+    } else {
+        ex->query = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        (void)MHD_get_connection_values(ex->connection, MHD_GET_ARGUMENT_KIND,
+                                        http_collect_query, ex->query);
+        req.method = method;
+        req.path = url;
+        req.body_len = ex->body->len;
+        g_byte_array_append(ex->body, (const guint8 *)"", 1);
+        req.body = (const char *)ex->body->data;
+        req.query = ex->query;
+        req.exchange = ex;
+        ex->state = HTTP_EXCHANGE_HANDLING;
+        server->handler(&req, &resp, server->user_data);
+        switch (ex->state) {
+        case HTTP_EXCHANGE_DEFERRED:
+            http_response_clear(&resp);
+            http_exchange_suspend(ex);
+            return MHD_YES;
+        case HTTP_EXCHANGE_ANSWERED:    /* deferred and finished at once */
+            http_response_clear(&resp);
+            return MHD_YES;
+        default:
+            break;
+        }
+        http_response_ensure_body(&resp);
+    }
+    ex->state = HTTP_EXCHANGE_ANSWERED;
+    ret = http_send(ex->connection, &resp);
+    http_response_clear(&resp);
+    return ret;
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+            const char *version, const char *upload_data, size_t *upload_data_size,
+            void **con_cls)
+{
+    HttpExchange *ex = *con_cls;
+
+    if (!ex) {
+        *con_cls = http_exchange_new(cls, connection);
+        return MHD_YES;
+    }
+    if (ex->state != HTTP_EXCHANGE_RECEIVING) {
+        /* MHD asks again when a request resumes without an answer: the
+         * client left, or queueing the answer failed. */
+        if (ex->state == HTTP_EXCHANGE_DEFERRED && !ex->peer_gone) {
+            http_exchange_suspend(ex);
+            return MHD_YES;
+        }
+        return MHD_NO;
+    }
+    if (*upload_data_size > 0) {
+        if (ex->body->len + *upload_data_size > HTTP_MAX_BODY)
+            ex->too_large = TRUE;
+        else
+            g_byte_array_append(ex->body, (const guint8 *)upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return http_exchange_handle(ex, method, url);
+}
+
+HttpDeferred *
+http_request_defer(const HttpRequest *req)
+{
+    HttpExchange *ex = req->exchange;
+
+    g_return_val_if_fail(ex && ex->state == HTTP_EXCHANGE_HANDLING, NULL);
+    ex->deferred = g_new0(HttpDeferred, 1);
+    ex->deferred->ex = ex;
+    ex->state = HTTP_EXCHANGE_DEFERRED;
+    return ex->deferred;
+}
+
+void
+http_deferred_finish(HttpDeferred *deferred, HttpResponse *resp)
+{
+    HttpExchange *ex;
+
+    g_return_if_fail(deferred);
+    ex = deferred->ex;
+    if (ex) {
+        http_exchange_answer(ex, resp);
+        http_listener_run_soon(ex->listener);
+    }
+    http_response_clear(resp);
+    g_free(deferred);
+}
+
 static void
 http_listener_free(gpointer data)
 {
     HttpListener *l = data;
 
+    l->stopping = TRUE;
     g_clear_handle_id(&l->io_source, g_source_remove);
     g_clear_handle_id(&l->timer_source, g_source_remove);
+    /* Closes the connections left, so their exchanges are freed here. */
     if (l->mhd)
         MHD_stop_daemon(l->mhd);
+    while (l->exchanges.head) {
+        g_debug("HTTP server: a request on %s outlived its connection", l->name);
+        http_exchange_free(l->exchanges.head->data);
+    }
+    g_clear_handle_id(&l->run_source, g_source_remove);
     g_free(l->name);
     g_free(l);
+}
+
+/* Answers deferred requests, then gives MHD a few rounds to send that; MHD
+ * must not be stopped with connections suspended. */
+static void
+http_listener_shutdown(HttpListener *l)
+{
+    l->stopping = TRUE;
+    for (GList *link = l->exchanges.head; link; link = link->next) {
+        HttpExchange *ex = link->data;
+
+        if (ex->state == HTTP_EXCHANGE_DEFERRED) {
+            HttpResponse resp = { 0 };
+
+            http_set_error(&resp, MIGD_ERROR_INTERNAL,
+                           "migd is shutting down and cannot answer this request; "
+                           "retry once it is back");
+            http_exchange_answer(ex, &resp);
+            http_response_clear(&resp);
+        }
+    }
+    for (guint i = 0; i < HTTP_SHUTDOWN_RUNS && l->exchanges.length > 0; i++)
+        (void)MHD_run(l->mhd);
 }
 
 HttpServer *
@@ -207,11 +448,12 @@ http_server_add_listener(HttpServer *server, int fd, const char *name, GError **
 
     l->server = server;
     l->name = g_strdup(name);
+    g_queue_init(&l->exchanges);
     l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
-                              NULL, NULL, http_access, server,
+                              NULL, NULL, http_access, l,
                               MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
                               MHD_OPTION_LISTEN_SOCKET, fd,
-                              MHD_OPTION_NOTIFY_COMPLETED, http_exchange_done, NULL,
+                              MHD_OPTION_NOTIFY_COMPLETED, http_exchange_done, l,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
                               MHD_OPTION_END);
     if (!l->mhd) {
@@ -234,6 +476,8 @@ http_server_free(HttpServer *server)
 {
     if (!server)
         return;
+    for (guint i = 0; i < server->listeners->len; i++)
+        http_listener_shutdown(g_ptr_array_index(server->listeners, i));
     g_ptr_array_unref(server->listeners);
     g_free(server);
 }
