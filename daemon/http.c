@@ -1,5 +1,5 @@
 /* The glue between libmicrohttpd and the GLib main loop, with answers that
- * come later: deferred requests, whose connections are suspended. */
+ * come later: deferred requests and streams, both suspended connections. */
 #include <config.h>
 
 #include <errno.h>
@@ -11,9 +11,17 @@
 #include "error.h"
 #include "http.h"
 
+/* How much of a stream MHD asks for at a time. */
+#define HTTP_STREAM_BLOCK (16 * 1024)
+
+/* A stream's buffer that drained after growing past this is given back. */
+#define HTTP_STREAM_KEEP_CAPACITY (64 * 1024)
+
 /* On shutdown, rounds of MHD_run() that flush the last answers; each one
  * only sends what the sockets take, so a stuck client costs nothing. */
 #define HTTP_SHUTDOWN_RUNS 16
+
+static const char http_keepalive_line[] = ": keepalive\n\n";
 
 typedef struct _HttpExchange HttpExchange;
 
@@ -32,12 +40,15 @@ struct _HttpServer {
     HttpHandler handler;
     gpointer user_data;
     GPtrArray *listeners;
+    guint keepalive_ms;
+    gsize stream_max_buffer;
 };
 
 typedef enum {
     HTTP_EXCHANGE_RECEIVING,    /* MHD feeds us the body in pieces */
     HTTP_EXCHANGE_HANDLING,     /* inside the handler */
     HTTP_EXCHANGE_DEFERRED,     /* suspended until http_deferred_finish() */
+    HTTP_EXCHANGE_STREAMING,
     HTTP_EXCHANGE_ANSWERED,
 } HttpExchangeState;
 
@@ -54,10 +65,22 @@ struct _HttpExchange {
     gboolean peer_gone;
     guint peer_watch;
     HttpDeferred *deferred;
+    HttpStream *stream;         /* owned */
 };
 
 struct _HttpDeferred {
     HttpExchange *ex;           /* NULL once the request is over */
+};
+
+struct _HttpStream {
+    HttpExchange *ex;
+    GByteArray *buf;
+    gsize sent;                 /* bytes at the start of @buf MHD already took */
+    gboolean ended;
+    gint64 last_write;          /* monotonic, µs */
+    guint keepalive_source;
+    HttpStreamClosed closed;
+    gpointer user_data;
 };
 
 void
@@ -75,13 +98,19 @@ http_log(void *cls, const char *fmt, va_list ap)
     g_debug("HTTP server: %s", g_strchomp(text));
 }
 
+static json_t *
+http_error_envelope(MigdErrorCode code, const char *message)
+{
+    return json_pack("{s:{s:s,s:s}}", "error", "code", migd_error_code_to_string(code),
+                     "message", message);
+}
+
 static void
 http_set_error(HttpResponse *resp, MigdErrorCode code, const char *message)
 {
     http_response_clear(resp);
     resp->status = migd_error_code_to_http_status(code);
-    resp->body = json_pack("{s:{s:s,s:s}}", "error", "code", migd_error_code_to_string(code),
-                           "message", message);
+    resp->body = http_error_envelope(code, message);
 }
 
 /* A handler that answers nothing is a bug the client should hear about. */
@@ -92,15 +121,24 @@ http_response_ensure_body(HttpResponse *resp)
         http_set_error(resp, MIGD_ERROR_INTERNAL, "the request produced no response");
 }
 
+/* @json as one line of compact ASCII JSON. */
+static char *
+http_json_line(const json_t *json)
+{
+    char *text = json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *line = g_strconcat(text ? text : "{}", "\n", NULL);
+
+    free(text);
+    return line;
+}
+
 static enum MHD_Result
 http_send(struct MHD_Connection *connection, HttpResponse *resp)
 {
-    char *text = json_dumps(resp->body, JSON_COMPACT | JSON_ENSURE_ASCII);
-    g_autofree char *line = g_strconcat(text ? text : "{}", "\n", NULL);
+    g_autofree char *line = http_json_line(resp->body);
     struct MHD_Response *response;
     enum MHD_Result ret;
 
-    free(text);
     response = MHD_create_response_from_buffer(strlen(line), line, MHD_RESPMEM_MUST_COPY);
     if (!response)
         return MHD_NO;
@@ -155,9 +193,10 @@ http_on_run_soon(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Runs MHD from the main loop rather than inside the caller, who may be a
- * handler, inside MHD_run() already. A source of its own, as
- * http_listener_run() replaces timer_source after MHD_run(). */
+/* Runs MHD from the main loop rather than inside the caller: callers are
+ * handlers, closed callbacks and writers looping over their streams, and
+ * none of them expects a stream to close under its feet. A source of its
+ * own, as http_listener_run() replaces timer_source after MHD_run(). */
 static void
 http_listener_run_soon(HttpListener *l)
 {
@@ -235,6 +274,8 @@ http_exchange_new(HttpListener *l, struct MHD_Connection *connection)
     return ex;
 }
 
+static void http_stream_release(HttpStream *stream);
+
 static void
 http_exchange_free(HttpExchange *ex)
 {
@@ -242,6 +283,8 @@ http_exchange_free(HttpExchange *ex)
     g_queue_delete_link(&ex->listener->exchanges, ex->link);
     if (ex->deferred)
         ex->deferred->ex = NULL;
+    if (ex->stream)
+        http_stream_release(ex->stream);
     g_byte_array_unref(ex->body);
     g_clear_pointer(&ex->query, g_hash_table_unref);
     g_free(ex);
@@ -314,6 +357,7 @@ http_exchange_handle(HttpExchange *ex, const char *method, const char *url)
             http_response_clear(&resp);
             http_exchange_suspend(ex);
             return MHD_YES;
+        case HTTP_EXCHANGE_STREAMING:
         case HTTP_EXCHANGE_ANSWERED:    /* deferred and finished at once */
             http_response_clear(&resp);
             return MHD_YES;
@@ -386,6 +430,159 @@ http_deferred_finish(HttpDeferred *deferred, HttpResponse *resp)
     g_free(deferred);
 }
 
+/* Hands MHD what is buffered; with nothing buffered the connection sleeps
+ * until http_stream_write() or http_stream_end() wakes it. */
+static ssize_t
+http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    HttpStream *stream = cls;
+    gsize pending = stream->buf->len - stream->sent;
+    gsize n;
+
+    if (stream->ex->peer_gone)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (pending == 0) {
+        if (stream->ended)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        http_exchange_suspend(stream->ex);
+        return 0;
+    }
+    n = MIN(pending, max);
+    memcpy(out, stream->buf->data + stream->sent, n);
+    stream->sent += n;
+    if (stream->sent == stream->buf->len) {
+        if (stream->buf->len > HTTP_STREAM_KEEP_CAPACITY) {
+            g_byte_array_unref(stream->buf);
+            stream->buf = g_byte_array_new();
+        }
+        g_byte_array_set_size(stream->buf, 0);
+        stream->sent = 0;
+    } else if (stream->sent > stream->buf->len / 2) {
+        g_byte_array_remove_range(stream->buf, 0, stream->sent);
+        stream->sent = 0;
+    }
+    return (ssize_t)n;
+}
+
+static void
+http_stream_wake(HttpStream *stream)
+{
+    if (!stream->ex->suspended)
+        return;
+    http_exchange_resume(stream->ex);
+    http_listener_run_soon(stream->ex->listener);
+}
+
+static gboolean
+http_stream_on_keepalive(gpointer data)
+{
+    HttpStream *stream = data;
+    guint period = stream->ex->listener->server->keepalive_ms;
+    gint64 idle_ms = (g_get_monotonic_time() - stream->last_write) / 1000;
+    guint next = period;
+
+    stream->keepalive_source = 0;
+    if (idle_ms >= period)
+        http_stream_write(stream, http_keepalive_line, strlen(http_keepalive_line));
+    else
+        next = period - (guint)idle_ms;
+    if (!stream->ended)
+        stream->keepalive_source = g_timeout_add(next, http_stream_on_keepalive, stream);
+    return G_SOURCE_REMOVE;
+}
+
+HttpStream *
+http_request_stream(const HttpRequest *req, const char *content_type, HttpStreamClosed closed,
+                    gpointer user_data)
+{
+    HttpExchange *ex = req->exchange;
+    struct MHD_Response *response;
+    HttpStream *stream;
+
+    g_return_val_if_fail(ex && ex->state == HTTP_EXCHANGE_HANDLING, NULL);
+    g_return_val_if_fail(content_type && closed, NULL);
+    stream = g_new0(HttpStream, 1);
+    stream->ex = ex;
+    stream->buf = g_byte_array_new();
+    stream->closed = closed;
+    stream->user_data = user_data;
+    stream->last_write = g_get_monotonic_time();
+    stream->keepalive_source = g_timeout_add(ex->listener->server->keepalive_ms,
+                                             http_stream_on_keepalive, stream);
+    ex->stream = stream;
+    ex->state = HTTP_EXCHANGE_STREAMING;
+
+    /* Without a queued response MHD asks the handler again, which closes
+     * the connection, and @closed is called as for any other end. */
+    response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK,
+                                                 http_stream_read, stream, NULL);
+    if (!response)
+        return stream;
+    (void)MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    (void)MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    if (MHD_queue_response(ex->connection, MHD_HTTP_OK, response) != MHD_YES)
+        g_debug("HTTP server: a stream could not be queued; closing the connection");
+    MHD_destroy_response(response);
+    return stream;
+}
+
+/* The last words of a stream whose client fell too far behind. */
+static void
+http_stream_overflow(HttpStream *stream, gsize max)
+{
+    g_autofree char *message = g_strdup_printf(
+        "the client fell %" G_GSIZE_FORMAT " bytes behind reading this stream, so migd ended "
+        "it; reconnect to follow it again", max);
+    json_t *envelope = http_error_envelope(MIGD_ERROR_PAYLOAD_TOO_LARGE, message);
+    g_autofree char *data = http_json_line(envelope);
+    g_autofree char *event = g_strconcat("event: error\ndata: ", data, "\n", NULL);
+
+    json_decref(envelope);
+    g_debug("HTTP server: ending a stream on %s: %s", stream->ex->listener->name, message);
+    g_byte_array_append(stream->buf, (const guint8 *)event, strlen(event));
+}
+
+void
+http_stream_write(HttpStream *stream, const char *data, gsize len)
+{
+    gsize max;
+
+    g_return_if_fail(stream);
+    if (stream->ended || len == 0)
+        return;
+    max = stream->ex->listener->server->stream_max_buffer;
+    if (stream->buf->len - stream->sent + len > max) {
+        http_stream_overflow(stream, max);
+        http_stream_end(stream);
+        return;
+    }
+    g_byte_array_append(stream->buf, (const guint8 *)data, len);
+    stream->last_write = g_get_monotonic_time();
+    http_stream_wake(stream);
+}
+
+void
+http_stream_end(HttpStream *stream)
+{
+    g_return_if_fail(stream);
+    if (stream->ended)
+        return;
+    stream->ended = TRUE;
+    g_clear_handle_id(&stream->keepalive_source, g_source_remove);
+    http_stream_wake(stream);
+}
+
+/* The request is over: tell the owner, then free. */
+static void
+http_stream_release(HttpStream *stream)
+{
+    stream->ended = TRUE;
+    g_clear_handle_id(&stream->keepalive_source, g_source_remove);
+    stream->closed(stream, stream->user_data);
+    g_byte_array_unref(stream->buf);
+    g_free(stream);
+}
+
 static void
 http_listener_free(gpointer data)
 {
@@ -406,8 +603,8 @@ http_listener_free(gpointer data)
     g_free(l);
 }
 
-/* Answers deferred requests, then gives MHD a few rounds to send that; MHD
- * must not be stopped with connections suspended. */
+/* Answers deferred requests and ends streams, then gives MHD a few rounds
+ * to send that; MHD must not be stopped with connections suspended. */
 static void
 http_listener_shutdown(HttpListener *l)
 {
@@ -423,6 +620,8 @@ http_listener_shutdown(HttpListener *l)
                            "retry once it is back");
             http_exchange_answer(ex, &resp);
             http_response_clear(&resp);
+        } else if (ex->state == HTTP_EXCHANGE_STREAMING) {
+            http_stream_end(ex->stream);
         }
     }
     for (guint i = 0; i < HTTP_SHUTDOWN_RUNS && l->exchanges.length > 0; i++)
@@ -437,6 +636,8 @@ http_server_new(HttpHandler handler, gpointer user_data)
     server->handler = handler;
     server->user_data = user_data;
     server->listeners = g_ptr_array_new_with_free_func(http_listener_free);
+    server->keepalive_ms = HTTP_STREAM_KEEPALIVE_SECONDS * 1000;
+    server->stream_max_buffer = HTTP_STREAM_MAX_BUFFER;
     return server;
 }
 

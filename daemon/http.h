@@ -24,7 +24,8 @@ typedef struct {
     char *allow;                /* the Allow header of a 405, owned */
 } HttpResponse;
 
-/* Fills @resp, or leaves it untouched after http_request_defer(). */
+/* Fills @resp, or leaves it untouched after http_request_defer() or
+ * http_request_stream(). */
 typedef void (*HttpHandler)(const HttpRequest *req, HttpResponse *resp, gpointer user_data);
 
 typedef struct _HttpServer HttpServer;
@@ -37,8 +38,9 @@ HttpServer *http_server_new(HttpHandler handler, gpointer user_data);
 /* Serves HTTP on @fd, a bound and listening socket the server now owns. */
 gboolean http_server_add_listener(HttpServer *server, int fd, const char *name, GError **error);
 
-/* Answers every deferred request with an error; their HttpDeferred stay
- * valid until http_deferred_finish(). */
+/* Ends every stream (each one's closed callback runs before this returns)
+ * and answers every deferred request with an error; their HttpDeferred
+ * stay valid until http_deferred_finish(). */
 void http_server_free(HttpServer *server);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HttpServer, http_server_free)
 
@@ -57,3 +59,33 @@ HttpDeferred *http_request_defer(const HttpRequest *req);
  * HttpDeferred must be finished exactly once, even after the server is
  * freed. */
 void http_deferred_finish(HttpDeferred *deferred, HttpResponse *resp);
+
+/* A 200 whose body is written over time: server-sent events, since idle
+ * streams get SSE comment lines. Everything here runs on the main loop. */
+typedef struct _HttpStream HttpStream;
+
+typedef void (*HttpStreamClosed)(HttpStream *stream, gpointer user_data);
+
+/* Unsent bytes a stream may hold for a slow client before it is ended. */
+#define HTTP_STREAM_MAX_BUFFER (4 * 1024 * 1024)
+
+/* Idle streams get ": keepalive" this often, so that proxies keep them
+ * open and a vanished client is noticed. */
+#define HTTP_STREAM_KEEPALIVE_SECONDS 15
+
+/* Inside a handler: answer 200 with Content-Type @content_type (and
+ * Cache-Control: no-cache), body to come. @closed is called once, on the
+ * main loop, when the client disconnects or after http_stream_end() has
+ * flushed; after it returns the stream is freed. */
+HttpStream *http_request_stream(const HttpRequest *req, const char *content_type,
+                                HttpStreamClosed closed, gpointer user_data);
+
+/* Queues @len bytes; never blocks, never calls @closed itself (the bytes
+ * go out from the main loop). Write whole events: when a slow client lets
+ * HTTP_STREAM_MAX_BUFFER bytes pile up, the write that would pass it is
+ * dropped, an "event: error" whose data is the error envelope (code
+ * payload_too_large) ends the stream, and later writes are ignored. */
+void http_stream_write(HttpStream *stream, const char *data, gsize len);
+
+/* Ends the stream once everything written so far has been sent. */
+void http_stream_end(HttpStream *stream);
