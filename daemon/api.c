@@ -4,12 +4,7 @@
 
 #include <string.h>
 
-#include "api.h"
-
-typedef struct {
-    const HttpRequest *http;
-    json_t *json;       /* the parsed body, or NULL when there was none */
-} ApiRequest;
+#include "api-priv.h"
 
 typedef void (*ApiHandlerFunc)(Api *api, const ApiRequest *req, HttpResponse *resp);
 
@@ -19,11 +14,6 @@ typedef struct {
     ApiHandlerFunc handler;
     gboolean takes_body;
 } ApiRoute;
-
-struct _Api {
-    Virt *virt;
-    gint64 started;     /* monotonic, µs */
-};
 
 void
 api_set_error(HttpResponse *resp, MigdErrorCode code, const char *fmt, ...)
@@ -100,10 +90,39 @@ api_get_health(Api *api, const ApiRequest *req, HttpResponse *resp)
                                   virt_uri(api->virt), "; migrations cannot start until it is"));
 }
 
+/* '*' in a path stands for one segment: the job's id. */
 static const ApiRoute api_routes[] = {
     { "GET", "/v1/version", api_get_version, FALSE },
     { "GET", "/v1/health", api_get_health, FALSE },
+    { "GET", "/v1/migrations", api_list_migrations, FALSE },
+    { "POST", "/v1/migrations", api_create_migration, TRUE },
+    { "GET", "/v1/migrations/*", api_get_migration, FALSE },
+    { "POST", "/v1/migrations/*/cancel", api_cancel_migration, FALSE },
+    { "POST", "/v1/migrations/*/force-complete", api_force_complete_migration, FALSE },
+    { "GET", "/v1/migrations/*/events", api_migration_events, FALSE },
 };
+
+/* Whether @path matches @pattern; the segment under '*' goes to @ret_id. */
+static gboolean
+api_path_match(const char *pattern, const char *path, char **ret_id)
+{
+    g_auto(GStrv) want = g_strsplit(pattern, "/", -1);
+    g_auto(GStrv) have = g_strsplit(path, "/", -1);
+
+    if (g_strv_length(want) != g_strv_length(have))
+        return FALSE;
+    for (guint i = 0; want[i]; i++) {
+        if (strcmp(want[i], "*") == 0 ? have[i][0] == '\0' : strcmp(want[i], have[i]) != 0)
+            return FALSE;
+    }
+    if (ret_id) {
+        for (guint i = 0; want[i]; i++) {
+            if (strcmp(want[i], "*") == 0)
+                *ret_id = g_strdup(have[i]);
+        }
+    }
+    return TRUE;
+}
 
 /* The route for @req, or NULL with @resp set to the 404 or 405 it deserves. */
 static const ApiRoute *
@@ -112,7 +131,7 @@ api_route(const HttpRequest *req, HttpResponse *resp)
     g_autoptr(GString) allow = g_string_new(NULL);
 
     for (gsize i = 0; i < G_N_ELEMENTS(api_routes); i++) {
-        if (strcmp(api_routes[i].path, req->path) != 0)
+        if (!api_path_match(api_routes[i].path, req->path, NULL))
             continue;
         if (strcmp(api_routes[i].method, req->method) == 0)
             return &api_routes[i];
@@ -165,19 +184,24 @@ api_handle(const HttpRequest *req, HttpResponse *resp, gpointer data)
     const ApiRoute *route = api_route(req, resp);
     ApiRequest areq = { .http = req };
 
-    if (route && api_parse_body(route, req, &areq.json, resp))
+    if (route && api_parse_body(route, req, &areq.json, resp)) {
+        (void)api_path_match(route->path, req->path, &areq.id);
         route->handler(api, &areq, resp);
+    }
     g_debug("%s %s -> %u", req->method, req->path, resp->status);
     if (areq.json)
         json_decref(areq.json);
+    g_free(areq.id);
 }
 
 Api *
-api_new(Virt *virt)
+api_new(Virt *virt, Engine *engine, const MigdConf *conf)
 {
     Api *api = g_new0(Api, 1);
 
     api->virt = virt;
+    api->engine = engine;
+    api->conf = conf;
     api->started = g_get_monotonic_time();
     return api;
 }
@@ -186,4 +210,10 @@ void
 api_free(Api *api)
 {
     g_free(api);
+}
+
+void
+api_set_conf(Api *api, const MigdConf *conf)
+{
+    api->conf = conf;
 }

@@ -4,13 +4,17 @@
 
 #include <glib.h>
 
+#include "conf.h"
+#include "engine.h"
 #include "error.h"
 #include "http.h"
 #include "virt.h"
 
 typedef struct _Api Api;
 
-Api *api_new(Virt *virt);
+/* @conf is borrowed; api_set_conf() replaces it after a reload. */
+Api *api_new(Virt *virt, Engine *engine, const MigdConf *conf);
+void api_set_conf(Api *api, const MigdConf *conf);
 void api_free(Api *api);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Api, api_free)
 

@@ -18,6 +18,7 @@ static const struct {
     [MIGD_ERROR_PAYLOAD_TOO_LARGE] = { "payload_too_large", 413 },
     [MIGD_ERROR_LIBVIRT_DISCONNECTED] = { "libvirt_disconnected", 503 },
     [MIGD_ERROR_CONFIG] = { "invalid_configuration", 500 },
+    [MIGD_ERROR_UNREACHABLE] = { "destination_unreachable", 422 },
 };
 
 const char *

@@ -16,6 +16,7 @@ typedef enum {
     MIGD_ERROR_PAYLOAD_TOO_LARGE,
     MIGD_ERROR_LIBVIRT_DISCONNECTED,
     MIGD_ERROR_CONFIG,              /* the configuration file is wrong */
+    MIGD_ERROR_UNREACHABLE,         /* a destination does not answer */
     MIGD_ERROR_LAST
 } MigdErrorCode;
 

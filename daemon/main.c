@@ -13,6 +13,7 @@
 #include "http.h"
 #include "listen.h"
 #include "log.h"
+#include "migrate.h"
 #include "notify.h"
 #include "virt.h"
 
@@ -21,6 +22,10 @@ typedef struct {
     char *config_path;
     MigdConf *conf;
     Virt *virt;
+    Store *store;
+    Migrator *migrator;
+    Engine *engine;
+    gboolean jobs_loaded;
     Api *api;
     HttpServer *http;
     GPtrArray *listeners;
@@ -45,6 +50,15 @@ migd_on_virt_state(Virt *virt, gboolean connected, gpointer data)
     Migd *migd = data;
 
     if (connected) {
+        g_autoptr(GError) error = NULL;
+
+        /* Jobs left by a previous migd are reconciled with libvirt, so
+         * they are loaded once libvirt answers. */
+        if (!migd->jobs_loaded) {
+            migd->jobs_loaded = TRUE;
+            if (!engine_load(migd->engine, &error))
+                g_critical("Cannot load the migration records: %s", error->message);
+        }
         notify_status("Serving the API; connected to %s.", virt_uri(virt));
         /* systemd should consider migd started only once it can migrate. */
         if (!migd->ready) {
@@ -134,9 +148,14 @@ migd_on_sighup(gpointer data)
         g_strcmp0(fresh->unix_socket_group, migd->conf->unix_socket_group) != 0)
         g_warning("unix_socket, unix_socket_mode, unix_socket_group and tcp_listen changes "
                   "take effect when migd restarts; the sockets stay as they are");
+    if (g_strcmp0(fresh->state_dir, migd->conf->state_dir) != 0)
+        g_warning("state_dir changes take effect when migd restarts");
     log_set_level(fresh->log_level);
     options = migd_virt_options(fresh);
     virt_reconfigure(migd->virt, fresh->libvirt_uri, &options);
+    migrator_set_poll_interval(migd->migrator, fresh->poll_interval_ms);
+    engine_set_limits(migd->engine, &(EngineLimits){ fresh->max_outgoing, fresh->retention_hours });
+    api_set_conf(migd->api, fresh);
     conf_free(migd->conf);
     migd->conf = g_steal_pointer(&fresh);
     g_message("Configuration reloaded from %s", migd->config_path);
@@ -159,9 +178,13 @@ static void
 migd_cleanup(Migd *migd)
 {
     notify_watchdog_stop();
+    /* Streams watch the engine, and the engine's work calls libvirt. */
     g_clear_pointer(&migd->http, http_server_free);
     g_clear_pointer(&migd->listeners, g_ptr_array_unref);
     g_clear_pointer(&migd->api, api_free);
+    g_clear_pointer(&migd->engine, engine_free);
+    g_clear_pointer(&migd->migrator, migrator_free);
+    g_clear_pointer(&migd->store, store_free);
     g_clear_pointer(&migd->virt, virt_free);
     g_clear_pointer(&migd->conf, conf_free);
     g_clear_pointer(&migd->loop, g_main_loop_unref);
@@ -178,7 +201,17 @@ migd_run(Migd *migd)
     migd->loop = g_main_loop_new(NULL, FALSE);
     virt_global_init();
     migd->virt = virt_new(migd->conf->libvirt_uri, &options, migd_on_virt_state, migd);
-    migd->api = api_new(migd->virt);
+    migd->store = store_open(migd->conf->state_dir, &error);
+    if (!migd->store) {
+        g_critical("Cannot start: %s", error->message);
+        return EXIT_FAILURE;
+    }
+    migd->migrator = migrator_new(migd->virt, migd->conf->poll_interval_ms);
+    migd->engine = engine_new(migd->store, migrator_ops(), migd->migrator,
+                              &(EngineLimits){ migd->conf->max_outgoing,
+                                               migd->conf->retention_hours });
+    migrator_set_engine(migd->migrator, migd->engine);
+    migd->api = api_new(migd->virt, migd->engine, migd->conf);
     if (!migd_open_listeners(migd, &error) || !migd_start_http(migd, &error)) {
         g_critical("Cannot start: %s", error->message);
         return EXIT_FAILURE;

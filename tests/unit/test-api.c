@@ -107,6 +107,7 @@ typedef struct {
     StateWait wait;
     Virt *virt;
     Api *api;
+    MigdConf *conf;
     HttpResponse resp;
 } Fixture;
 
@@ -115,7 +116,8 @@ fixture_connected(Fixture *f, gconstpointer data)
 {
     f->virt = virt_settled("test:///default", &f->wait);
     g_assert_true(f->wait.connected);
-    f->api = api_new(f->virt);
+    f->conf = conf_new_defaults();
+    f->api = api_new(f->virt, NULL, f->conf);
 }
 
 static void
@@ -123,6 +125,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 {
     http_response_clear(&f->resp);
     api_free(f->api);
+    conf_free(f->conf);
     virt_free(f->virt);
     g_assert_cmpuint(logged_warnings->len, ==, 0);
 }
@@ -165,6 +168,7 @@ test_health_degraded(void)
     StateWait wait = { 0 };
     g_autoptr(Virt) virt = NULL;
     g_autoptr(Api) api = NULL;
+    g_autoptr(MigdConf) conf = NULL;
     HttpResponse resp = { 0 };
     json_t *body;
     const char *status, *last_error;
@@ -175,7 +179,8 @@ test_health_degraded(void)
     g_assert_true(warning_logged("cannot connect to test:///no/such/driver-file.xml:*retrying*"));
     g_assert_cmpuint(logged_warnings->len, ==, 1);
     g_ptr_array_set_size(logged_warnings, 0);
-    api = api_new(virt);
+    conf = conf_new_defaults();
+    api = api_new(virt, NULL, conf);
     g_assert_false(wait.connected);
     body = request(api, "GET", "/v1/health", NULL, 503, &resp);
     g_assert_cmpint(json_unpack(body, "{s:s,s:{s:b,s:s,s:i}}", "status", &status, "libvirt",

@@ -1,0 +1,315 @@
+/* The REST endpoints of migration jobs: create (validated before anything
+ * starts), list, get, cancel, force-complete, and the event stream. */
+#include <config.h>
+
+#include <gio/gio.h>
+#include <libvirt/virterror.h>
+#include <string.h>
+
+#include "api-priv.h"
+#include "request.h"
+
+void
+api_set_gerror(HttpResponse *resp, const GError *error)
+{
+    api_set_error(resp, error->domain == MIGD_ERROR ? (MigdErrorCode)error->code
+                                                    : MIGD_ERROR_INTERNAL, "%s", error->message);
+}
+
+static Job *
+api_find_job(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    Job *job = engine_lookup(api->engine, req->id);
+
+    if (!job)
+        api_set_error(resp, MIGD_ERROR_NOT_FOUND, "there is no migration %s", req->id);
+    return job;
+}
+
+void
+api_list_migrations(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    GHashTable *query = req->http->query;
+    const char *state = query ? g_hash_table_lookup(query, "state") : NULL;
+    const char *domain = query ? g_hash_table_lookup(query, "domain") : NULL;
+    g_autoptr(GPtrArray) jobs = NULL;
+    json_t *list;
+    int st = -1;
+
+    if (state && (st = job_state_from_string(state)) < 0) {
+        api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
+                      "state '%s' is not a migration state; use pending, checking, migrating, "
+                      "completed, failed, cancelled or another state of the README", state);
+        return;
+    }
+    jobs = engine_list(api->engine, st, domain);
+    list = json_array();
+    for (guint i = 0; i < jobs->len; i++)
+        json_array_append_new(list, job_to_json(g_ptr_array_index(jobs, i)));
+    resp->status = 200;
+    resp->body = json_pack("{s:o}", "migrations", list);
+}
+
+void
+api_get_migration(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    Job *job = api_find_job(api, req, resp);
+
+    if (!job)
+        return;
+    resp->status = 200;
+    resp->body = job_to_json(job);
+}
+
+static void
+api_accepted(Api *api, const char *id, HttpResponse *resp)
+{
+    Job *job = engine_lookup(api->engine, id);
+
+    resp->status = 202;
+    resp->body = job_to_json(job);
+}
+
+void
+api_cancel_migration(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!api_find_job(api, req, resp))
+        return;
+    if (!engine_cancel(api->engine, req->id, &error)) {
+        api_set_gerror(resp, error);
+        return;
+    }
+    api_accepted(api, req->id, resp);
+}
+
+void
+api_force_complete_migration(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!api_find_job(api, req, resp))
+        return;
+    if (!engine_force_complete(api->engine, req->id, &error)) {
+        api_set_gerror(resp, error);
+        return;
+    }
+    api_accepted(api, req->id, resp);
+}
+
+/* --- create --------------------------------------------------------------- */
+
+/* A request on its way: validated, waiting for the destination to answer. */
+typedef struct {
+    Api *api;
+    HttpDeferred *deferred;
+    MigrationRequest req;
+    JobDestination dest;
+    char *error;
+} Creation;
+
+static void
+creation_free(gpointer data)
+{
+    Creation *c = data;
+
+    migration_request_clear(&c->req);
+    g_free(c->dest.name);
+    g_free(c->dest.libvirt_uri);
+    g_free(c->dest.migd_url);
+    g_free(c->error);
+    g_free(c);
+}
+
+/* A peer from migd.conf, or a libvirt URI given as is. */
+static gboolean
+api_resolve_destination(Api *api, const char *destination, JobDestination *ret,
+                        HttpResponse *resp)
+{
+    const MigdPeer *peer = conf_find_peer(api->conf, destination);
+    g_autoptr(GString) known = g_string_new(NULL);
+
+    if (peer) {
+        ret->name = g_strdup(peer->name);
+        ret->libvirt_uri = g_strdup(peer->libvirt_uri);
+        ret->migd_url = g_strdup(peer->migd_url);
+        return TRUE;
+    }
+    if (strstr(destination, ":/")) {
+        ret->libvirt_uri = g_strdup(destination);
+        return TRUE;
+    }
+    for (guint i = 0; i < api->conf->peers->len; i++)
+        g_string_append_printf(known, "%s%s", known->len ? ", " : "",
+                               ((MigdPeer *)g_ptr_array_index(api->conf->peers, i))->name);
+    api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
+                  "destination '%s' is neither a peer in migd.conf ([peer.%s]) nor a libvirt "
+                  "URI; known peers: %s", destination, destination,
+                  known->len ? known->str : "none");
+    return FALSE;
+}
+
+/* The guest must exist and run here before anything is queued. */
+static gboolean
+api_check_domain(Api *api, const char *domain, HttpResponse *resp)
+{
+    virConnectPtr conn = virt_connection(api->virt);
+    virDomainPtr dom;
+    int state = 0;
+
+    if (!conn) {
+        api_set_error(resp, MIGD_ERROR_LIBVIRT_DISCONNECTED,
+                      "migd is not connected to libvirt at %s, so it cannot migrate now",
+                      virt_uri(api->virt));
+        return FALSE;
+    }
+    dom = virDomainLookupByName(conn, domain);
+    if (!dom) {
+        api_set_error(resp, MIGD_ERROR_NOT_FOUND, "domain '%s' does not exist on this host",
+                      domain);
+        return FALSE;
+    }
+    if (virDomainGetState(dom, &state, NULL, 0) < 0 || state != VIR_DOMAIN_RUNNING) {
+        api_set_error(resp, MIGD_ERROR_CONFLICT,
+                      "domain '%s' is not running on this host, so it cannot be live-migrated",
+                      domain);
+        (void)virDomainFree(dom);
+        return FALSE;
+    }
+    (void)virDomainFree(dom);
+    return TRUE;
+}
+
+static void
+creation_probe_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    Creation *c = data;
+    virConnectPtr conn = virConnectOpen(c->dest.libvirt_uri);
+
+    if (!conn) {
+        c->error = g_strdup(virGetLastErrorMessage());
+        return;
+    }
+    (void)virConnectClose(conn);
+}
+
+static void
+creation_probe_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Creation *c = g_task_get_task_data(G_TASK(result));
+    HttpResponse resp = { 0 };
+    g_autoptr(GError) error = NULL;
+    Job *job;
+
+    if (c->error) {
+        api_set_error(&resp, MIGD_ERROR_UNREACHABLE,
+                      "the destination %s does not answer at %s: %s; nothing was started",
+                      c->dest.name ? c->dest.name : "libvirt", c->dest.libvirt_uri, c->error);
+    } else {
+        job = engine_submit(c->api->engine, c->req.domain, &c->dest, c->req.strategy,
+                            &c->req.options, &c->req.policy, &error);
+        if (job) {
+            resp.status = 202;
+            resp.body = job_to_json(job);
+        } else {
+            api_set_gerror(&resp, error);
+        }
+    }
+    http_deferred_finish(c->deferred, &resp);
+    http_response_clear(&resp);
+}
+
+void
+api_create_migration(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    g_autoptr(GTask) task = NULL;
+    g_autoptr(GError) error = NULL;
+    Creation *c = g_new0(Creation, 1);
+
+    c->api = api;
+    if (!req->json) {
+        api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
+                      "POST /v1/migrations needs a JSON body with at least domain and destination");
+        creation_free(c);
+        return;
+    }
+    if (!migration_request_parse(req->json, &api->conf->policy, &c->req, &error)) {
+        api_set_gerror(resp, error);
+        creation_free(c);
+        return;
+    }
+    if (!api_resolve_destination(api, c->req.destination, &c->dest, resp) ||
+        !api_check_domain(api, c->req.domain, resp)) {
+        creation_free(c);
+        return;
+    }
+    /* Opening the destination may take seconds: answer when it has. */
+    c->deferred = http_request_defer(req->http);
+    task = g_task_new(NULL, NULL, creation_probe_done, NULL);
+    g_task_set_task_data(task, c, creation_free);
+    g_task_run_in_thread(task, creation_probe_thread);
+}
+
+/* --- the event stream ------------------------------------------------------- */
+
+typedef struct {
+    Api *api;
+    HttpStream *stream;
+    guint subscription;
+} Watcher;
+
+static void
+watcher_send(Watcher *w, const char *event, json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT);
+    g_autofree char *frame = g_strdup_printf("event: %s\ndata: %s\n\n", event, text);
+
+    free(text);
+    http_stream_write(w->stream, frame, strlen(frame));
+}
+
+static void
+watcher_on_event(const char *event, json_t *data, gpointer user_data)
+{
+    Watcher *w = user_data;
+
+    watcher_send(w, event, data);
+    if (strcmp(event, "end") == 0) {
+        engine_unsubscribe(w->api->engine, w->subscription);
+        w->subscription = 0;
+        http_stream_end(w->stream);
+    }
+}
+
+static void
+watcher_closed(HttpStream *stream, gpointer user_data)
+{
+    Watcher *w = user_data;
+
+    if (w->subscription)
+        engine_unsubscribe(w->api->engine, w->subscription);
+    g_free(w);
+}
+
+void
+api_migration_events(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    Job *job = api_find_job(api, req, resp);
+    g_autoptr(json_t) snapshot = NULL;
+    Watcher *w;
+
+    if (!job)
+        return;
+    w = g_new0(Watcher, 1);
+    w->api = api;
+    w->stream = http_request_stream(req->http, "text/event-stream", watcher_closed, w);
+    snapshot = job_to_json(job);
+    watcher_send(w, "snapshot", snapshot);
+    if (job_state_is_final(job->state)) {
+        watcher_send(w, "end", snapshot);
+        http_stream_end(w->stream);
+        return;
+    }
+    w->subscription = engine_subscribe(api->engine, job->id, watcher_on_event, w);
+}
