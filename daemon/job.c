@@ -163,6 +163,8 @@ job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
      * only when the migration was started with it. */
     effective.allow_auto_converge &= job->options.auto_converge;
     job->migration_start_mono_ms = ev->mono_ms;
+    /* The engine sets the policy's first downtime with the migration. */
+    job->progress.max_downtime_ms = job->policy.max_downtime_ms;
     g_clear_pointer(&job->policy_state, policy_state_free);
     job->policy_state = policy_state_new(&effective, ev->mono_ms, job->guest_memory,
                                          job->postcopy_forbidden);
@@ -279,13 +281,6 @@ job_on_stats(Job *job, const JobEvent *ev, GArray *actions)
     PolicyAction pa = { 0 };
 
     job_apply_sample(job, ev->sample);
-    /* QEMU's own default may differ from the policy's first value; the
-     * migration must be running for libvirt to accept it. */
-    if (!job->downtime_applied) {
-        job->downtime_applied = TRUE;
-        job->progress.max_downtime_ms = job->policy.max_downtime_ms;
-        job_act(actions, JOB_ACT_SET_DOWNTIME, job->policy.max_downtime_ms);
-    }
     if (job->abort_sent || job->cancel_requested)
         return;
     policy_evaluate(job->policy_state, ev->sample, &pa);

@@ -100,7 +100,6 @@ typedef struct {
     gboolean verified;
     gboolean abort_sent;
     char *abort_reason;         /* why the policy aborted */
-    gboolean downtime_applied;
     PolicyState *policy_state;
 } Job;
 
@@ -145,7 +144,7 @@ typedef struct {
 typedef enum {
     JOB_ACT_RUN_CHECKS,
     JOB_ACT_NIC_STEP,           /* reserve, prepare, unplug, replug or verify: as the state says */
-    JOB_ACT_START_MIGRATION,
+    JOB_ACT_START_MIGRATION,   /* with the policy's first max downtime */
     JOB_ACT_SET_DOWNTIME,       /* downtime_ms */
     JOB_ACT_AUTO_CONVERGE,
     JOB_ACT_POSTCOPY,

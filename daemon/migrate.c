@@ -38,6 +38,7 @@ typedef struct {
     virTypedParameterPtr params;
     int nparams;
     unsigned int flags;
+    guint downtime_ms;
     virConnectPtr dest;         /* opened by the worker */
     gboolean ok;
     gboolean dest_running;
@@ -306,7 +307,10 @@ completed_figures(virConnectPtr dest, const char *domain, JobFigures *ret)
 
     if (!ddom)
         return FALSE;
-    ok = virDomainGetJobStats(ddom, &type, &params, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0 &&
+    /* KEEP_COMPLETED: reading them must not take them from the operator. */
+    ok = virDomainGetJobStats(ddom, &type, &params, &n,
+                              VIR_DOMAIN_JOB_STATS_COMPLETED |
+                                  VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) == 0 &&
          type == VIR_DOMAIN_JOB_COMPLETED;
     if (ok) {
         ret->downtime_ms = (gint64)param_ull(params, n, VIR_DOMAIN_JOB_DOWNTIME);
@@ -325,6 +329,13 @@ migrate_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
     Work *w = data;
     virConnectPtr dest;
 
+    /* libvirt takes the max downtime before a migration starts; during
+     * its setup phase the call would wait for the job lock instead. */
+    if (virDomainMigrateSetMaxDowntime(w->dom, w->downtime_ms, 0) < 0) {
+        w->error = g_strdup_printf("cannot set the max downtime to %u ms: %s", w->downtime_ms,
+                                   virGetLastErrorMessage());
+        return;
+    }
     w->ok = virDomainMigrateToURI3(w->dom, w->dest_uri, w->params, w->nparams, w->flags) == 0;
     if (!w->ok) {
         w->error = g_strdup(virGetLastErrorMessage());
@@ -459,6 +470,7 @@ op_start_migration(gpointer ctx, Job *job)
         return;
     }
     migrate_params(job, w);
+    w->downtime_ms = job->policy.max_downtime_ms;
     task = g_task_new(NULL, run->cancellable, migrate_done, NULL);
     g_task_set_task_data(task, w, work_free);
     g_task_run_in_thread(task, migrate_thread);
@@ -467,22 +479,78 @@ op_start_migration(gpointer ctx, Job *job)
 
 /* --- policy actions, abort ----------------------------------------------- */
 
-/* Runs @call on the source domain, noting a failure in the job's timeline. */
+/* Runs @call on the source domain in a worker: during a migration libvirt
+ * may hold such a call until a job lock frees, and the loop must not wait.
+ * A failure is noted in the job's timeline. */
+typedef struct {
+    Migrator *m;
+    char *id;
+    char *domain;
+    const char *what;
+    int (*call)(virDomainPtr, gpointer);
+    gpointer data;
+    virConnectPtr conn;
+    char *error;
+} SourceCall;
+
+static void
+source_call_free(gpointer data)
+{
+    SourceCall *c = data;
+
+    if (c->conn)
+        (void)virConnectClose(c->conn);
+    g_free(c->id);
+    g_free(c->domain);
+    g_free(c->error);
+    g_free(c);
+}
+
+static void
+source_call_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    SourceCall *c = data;
+    virDomainPtr dom = virDomainLookupByName(c->conn, c->domain);
+
+    if (!dom || c->call(dom, c->data) < 0)
+        c->error = g_strdup(virGetLastErrorMessage());
+    if (dom)
+        (void)virDomainFree(dom);
+}
+
+static void
+source_call_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    SourceCall *c = g_task_get_task_data(G_TASK(result));
+
+    if (c->error)
+        note(c->m, c->id, "warning", "could not %s: %s", c->what, c->error);
+}
+
 static void
 on_source(Migrator *m, Job *job, const char *what, int (*call)(virDomainPtr, gpointer),
           gpointer data)
 {
-    g_autofree char *error = NULL;
-    virDomainPtr dom = lookup_source(m, job->domain, &error);
+    virConnectPtr conn = virt_connection(m->virt);
+    g_autoptr(GTask) task = NULL;
+    SourceCall *c;
 
-    if (dom && call(dom, data) == 0) {
-        (void)virDomainFree(dom);
+    if (!conn) {
+        note(m, job->id, "warning", "could not %s: migd is not connected to libvirt", what);
         return;
     }
-    note(m, job->id, "warning", "could not %s: %s", what,
-         dom ? virGetLastErrorMessage() : error);
-    if (dom)
-        (void)virDomainFree(dom);
+    c = g_new0(SourceCall, 1);
+    c->m = m;
+    c->id = g_strdup(job->id);
+    c->domain = g_strdup(job->domain);
+    c->what = what;
+    c->call = call;
+    c->data = data;
+    c->conn = conn;
+    (void)virConnectRef(conn);
+    task = g_task_new(NULL, NULL, source_call_done, NULL);
+    g_task_set_task_data(task, c, source_call_free);
+    g_task_run_in_thread(task, source_call_thread);
 }
 
 static int
