@@ -91,6 +91,111 @@ ctl_format_duration(guint64 seconds)
     return g_strdup_printf("%" G_GUINT64_FORMAT "s", secs);
 }
 
+void
+ctl_format_append_table(GString *out, const char *const *header,
+                         size_t n_columns, const char *const *cells,
+                         size_t n_rows)
+{
+    g_autoptr(GPtrArray) clean = g_ptr_array_new_with_free_func(g_free);
+    g_autofree size_t *widths = g_new0(size_t, n_columns);
+
+    for (size_t i = 0; i < (n_rows + 1) * n_columns; i++) {
+        const char *cell = i < n_columns ? header[i] : cells[i - n_columns];
+        char *text = ctl_format_sanitize(cell ? cell : "-", -1);
+
+        widths[i % n_columns] = MAX(widths[i % n_columns],
+                                    (size_t)g_utf8_strlen(text, -1));
+        g_ptr_array_add(clean, text);
+    }
+    for (size_t i = 0; i < clean->len; i++) {
+        const char *text = g_ptr_array_index(clean, i);
+        size_t column = i % n_columns;
+
+        g_string_append(out, text);
+        if (column + 1 == n_columns)
+            g_string_append_c(out, '\n');
+        else
+            g_string_append_printf(out, "%*s", (int)(widths[column] + 2 -
+                                   g_utf8_strlen(text, -1)), "");
+    }
+}
+
+static gboolean
+format_is_known(double value)
+{
+    /* Also false for NaN; the bound keeps conversions to integers defined. */
+    return value >= 0 && value < 1e18;
+}
+
+char *
+ctl_format_size(double bytes)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB" };
+    size_t unit = 0;
+    double value = bytes;
+    guint64 tenths;
+
+    if (!format_is_known(bytes))
+        return g_strdup("?");
+    while (value >= 1024 && unit + 1 < G_N_ELEMENTS(units)) {
+        value /= 1024;
+        unit++;
+    }
+    tenths = (guint64)(value * 10);
+    if (unit == 0 || tenths >= 100)
+        return g_strdup_printf("%" G_GUINT64_FORMAT " %s", tenths / 10,
+                               units[unit]);
+    return g_strdup_printf("%" G_GUINT64_FORMAT ".%" G_GUINT64_FORMAT " %s",
+                           tenths / 10, tenths % 10, units[unit]);
+}
+
+char *
+ctl_format_rate(double bytes_per_second)
+{
+    g_autofree char *size = ctl_format_size(bytes_per_second);
+
+    return g_strconcat(size, "/s", NULL);
+}
+
+char *
+ctl_format_span(double ms)
+{
+    guint64 tenths;
+
+    if (!format_is_known(ms))
+        return g_strdup("?");
+    tenths = (guint64)(ms / 100 + 0.5);
+    if (tenths < 100)
+        return g_strdup_printf("%" G_GUINT64_FORMAT ".%" G_GUINT64_FORMAT " s",
+                               tenths / 10, tenths % 10);
+    if (tenths < 595)
+        return g_strdup_printf("%" G_GUINT64_FORMAT " s", (tenths + 5) / 10);
+    return ctl_format_duration((tenths + 5) / 10);
+}
+
+char *
+ctl_format_percent(double percent)
+{
+    if (!format_is_known(percent))
+        return g_strdup("?%");
+    return g_strdup_printf("%u%%", (guint)MIN(percent, 100.0));
+}
+
+char *
+ctl_format_bar(double percent, size_t width)
+{
+    size_t filled = 0;
+    GString *bar = g_string_sized_new(width + 2);
+
+    if (format_is_known(percent))
+        filled = (size_t)(MIN(percent, 100.0) * width / 100);
+    g_string_append_c(bar, '[');
+    for (size_t i = 0; i < width; i++)
+        g_string_append_c(bar, i < filled ? '#' : '.');
+    g_string_append_c(bar, ']');
+    return g_string_free(bar, FALSE);
+}
+
 char *
 ctl_format_sanitize(const char *text, gssize len)
 {

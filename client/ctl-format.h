@@ -23,6 +23,31 @@ void ctl_format_append_entry(GString *out, const char *term, const char *text);
 /* "12s", "5m 3s", "2h 0m 5s", "3d 4h 0m 1s". */
 char *ctl_format_duration(guint64 seconds);
 
+/* Appends a table: a header row and @n_rows rows of @n_columns cells each,
+ * in columns two spaces apart. Cells are sanitized; NULL shows as '-'. */
+void ctl_format_append_table(GString *out, const char *const *header,
+                             size_t n_columns, const char *const *cells,
+                             size_t n_rows);
+
+/* An amount of data: "512 B", "1.5 KiB", "68 MiB", "12 GiB"; tenths below
+ * 10, rounded down so that nothing looks done before it is. Negative (or
+ * NaN): not known, "?". */
+char *ctl_format_size(double bytes);
+
+/* A rate of data, "532 MiB/s", or "?/s". */
+char *ctl_format_rate(double bytes_per_second);
+
+/* A time span given in milliseconds: "0.4 s", "12 s", "5m 3s". Negative:
+ * not known, "?". */
+char *ctl_format_span(double ms);
+
+/* "57%" (rounded down, clamped to 0..100), or "?%". */
+char *ctl_format_percent(double percent);
+
+/* "[###########.........]" with @width cells between the brackets; all
+ * dots when @percent is negative (not known). */
+char *ctl_format_bar(double percent, size_t width);
+
 /* @text made safe to print on a terminal as one line: invalid UTF-8 and
  * control characters (which could be escape sequences) are replaced. @len may
  * be -1 for a NUL-terminated @text. */

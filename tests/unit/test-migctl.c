@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include <gio/gio.h>
@@ -15,6 +16,7 @@
 #include "ctl-format.h"
 #include "ctl-http.h"
 #include "ctl-options.h"
+#include "ctl-sse.h"
 
 #define VERSION_BODY \
     "{\"version\":\"0.1.0\",\"api\":\"v1\",\"libvirt\":{\"library\":\"9.0.0\"," \
@@ -529,6 +531,268 @@ test_format_json(void)
                     "{\n  \"b\": 1,\n  \"a\": [\n    true,\n    null\n  ]\n}\n");
 }
 
+static void
+test_format_sizes(void)
+{
+    static const struct {
+        double bytes;
+        const char *size;
+        const char *rate;
+    } cases[] = {
+        { 0, "0 B", "0 B/s" },
+        { 1023, "1023 B", "1023 B/s" },
+        { 1024, "1.0 KiB", "1.0 KiB/s" },
+        { 1536, "1.5 KiB", "1.5 KiB/s" },
+        { 10239, "9.9 KiB", "9.9 KiB/s" },
+        { 10240, "10 KiB", "10 KiB/s" },
+        { 72000000, "68 MiB", "68 MiB/s" },
+        { 557842432, "532 MiB", "532 MiB/s" },
+        { 1073741824, "1.0 GiB", "1.0 GiB/s" },
+        { 5e12, "4656 GiB", "4656 GiB/s" },
+        { -1, "?", "?/s" },
+        { NAN, "?", "?/s" },
+        { 1e30, "?", "?/s" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *size = ctl_format_size(cases[i].bytes);
+        g_autofree char *rate = ctl_format_rate(cases[i].bytes);
+
+        g_assert_cmpstr(size, ==, cases[i].size);
+        g_assert_cmpstr(rate, ==, cases[i].rate);
+    }
+}
+
+static void
+test_format_span(void)
+{
+    static const struct {
+        double ms;
+        const char *text;
+    } cases[] = {
+        { 0, "0.0 s" },
+        { 49, "0.0 s" },
+        { 50, "0.1 s" },
+        { 400, "0.4 s" },
+        { 1890, "1.9 s" },
+        { 9949, "9.9 s" },
+        { 9950, "10 s" },
+        { 59449, "59 s" },
+        { 59500, "1m 0s" },
+        { 3723000, "1h 2m 3s" },
+        { -1, "?" },
+        { NAN, "?" },
+        { 1e20, "?" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *text = ctl_format_span(cases[i].ms);
+
+        g_assert_cmpstr(text, ==, cases[i].text);
+    }
+}
+
+static void
+test_format_percent_bar(void)
+{
+    static const struct {
+        double percent;
+        const char *text;
+        const char *bar;
+    } cases[] = {
+        { 0, "0%", "[....................]" },
+        { 4.99, "4%", "[....................]" },
+        { 5, "5%", "[#...................]" },
+        { 57.2, "57%", "[###########.........]" },
+        { 99.99, "99%", "[###################.]" },
+        { 100, "100%", "[####################]" },
+        { 150, "100%", "[####################]" },
+        { -1, "?%", "[....................]" },
+        { NAN, "?%", "[....................]" },
+    };
+    g_autofree char *empty = ctl_format_bar(50, 0);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *text = ctl_format_percent(cases[i].percent);
+        g_autofree char *bar = ctl_format_bar(cases[i].percent, 20);
+
+        g_assert_cmpstr(text, ==, cases[i].text);
+        g_assert_cmpstr(bar, ==, cases[i].bar);
+    }
+    g_assert_cmpstr(empty, ==, "[]");
+}
+
+static void
+test_format_table(void)
+{
+    static const char *const header[] = { "A", "LONG HEADER", "C" };
+    static const char *const cells[] = {
+        "caf\xc3\xa9", "1", "x",
+        "wide cell", NULL, "\x1b[2J",
+    };
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    ctl_format_append_table(out, header, G_N_ELEMENTS(header), cells, 2);
+    g_assert_cmpstr(out->str, ==,
+                    "A          LONG HEADER  C\n"
+                    "caf\xc3\xa9       1            x\n"
+                    "wide cell  -            ?[2J\n");
+}
+
+/* ---- server-sent events ---- */
+
+typedef struct {
+    const char *name;
+    const char *input;
+    size_t len;                 /* 0: strlen(input) */
+    const char *events;         /* "name=data|" each, see sse_describe() */
+} SseCase;
+
+static const SseCase sse_cases[] = {
+    { "simple", "event: snapshot\ndata: {}\n\n", 0, "snapshot={}|" },
+    { "crlf", "event: a\r\ndata: 1\r\n\r\n", 0, "a=1|" },
+    { "cr", "event: a\rdata: 1\r\r", 0, "a=1|" },
+    { "mixed-ends", "data: 1\r\n\rdata: 2\n\r\n", 0, "message=1|message=2|" },
+    { "multi-line", "data: a\ndata:  b\ndata:\ndata\n\n", 0,
+      "message=a\\n b\\n\\n|" },
+    { "comments", ": keepalive\n\n:\nevent: x\n: between\ndata: y\n\n", 0,
+      "x=y|" },
+    { "no-data", "event: lonely\n\ndata: z\n\n", 0, "message=z|" },
+    { "name-resets", "event: a\ndata: 1\n\ndata: 2\n\n", 0,
+      "a=1|message=2|" },
+    { "last-name-wins", "event: a\nevent: b\ndata: 1\n\n", 0, "b=1|" },
+    { "other-fields", "id: 7\nretry: 10\nfoo: bar\ndata:x\n\n", 0,
+      "message=x|" },
+    { "colon-in-value", "data: {\"a\":\"b:c\"}\n\n", 0,
+      "message={\"a\":\"b:c\"}|" },
+    { "one-space-stripped", "data:  x \n\n", 0, "message= x |" },
+    { "bom", "\xef\xbb\xbf" "data: 1\n\n", 0, "message=1|" },
+    { "bom-only-first", "data: 1\n\n\xef\xbb\xbf" "data: 2\n\n", 0,
+      "message=1|" },
+    { "unterminated", "data: 1\n\ndata: 2\n", 0, "message=1|" },
+    { "nul", "data: a\0b\n\n", 11, "message=a\\0b|" },
+    { "empty", "", 0, "" },
+    { "blank-lines", "\n\r\n\r\n", 0, "" },
+};
+
+/* The events @sse has ready, as "name=data|" each, with '\n', NUL and '\\'
+ * in data escaped. */
+static char *
+sse_describe(CtlSse *sse)
+{
+    GString *text = g_string_new(NULL);
+    CtlSseEvent *next;
+
+    while ((next = ctl_sse_next(sse))) {
+        g_autoptr(CtlSseEvent) event = next;
+
+        g_string_append_printf(text, "%s=", event->name);
+        for (size_t i = 0; i < event->len; i++) {
+            if (event->data[i] == '\n')
+                g_string_append(text, "\\n");
+            else if (event->data[i] == '\0')
+                g_string_append(text, "\\0");
+            else if (event->data[i] == '\\')
+                g_string_append(text, "\\\\");
+            else
+                g_string_append_c(text, event->data[i]);
+        }
+        g_string_append_c(text, '|');
+    }
+    return g_string_free(text, FALSE);
+}
+
+/* Feeds @input in pieces of @step bytes, after a first piece of @first. */
+static char *
+sse_parse(const char *input, size_t len, size_t first, size_t step)
+{
+    g_autoptr(CtlSse) sse = ctl_sse_new();
+    g_autoptr(GError) error = NULL;
+    size_t done = MIN(first, len);
+
+    g_assert_true(ctl_sse_feed(sse, input, done, &error));
+    while (done < len) {
+        size_t piece = MIN(step, len - done);
+
+        g_assert_true(ctl_sse_feed(sse, input + done, piece, &error));
+        done += piece;
+    }
+    g_assert_no_error(error);
+    return sse_describe(sse);
+}
+
+/* Every way the bytes may arrive gives the same events. */
+static void
+test_sse_case(gconstpointer data)
+{
+    const SseCase *c = data;
+    size_t len = c->len ? c->len : strlen(c->input);
+    g_autofree char *whole = sse_parse(c->input, len, len, len);
+    g_autofree char *bytes = sse_parse(c->input, len, 0, 1);
+
+    g_assert_cmpstr(whole, ==, c->events);
+    g_assert_cmpstr(bytes, ==, c->events);
+    for (size_t split = 1; split < len; split++) {
+        g_autofree char *split_events = sse_parse(c->input, len, split, len);
+
+        g_assert_cmpstr(split_events, ==, c->events);
+    }
+}
+
+static void
+test_sse_events_queue(void)
+{
+    g_autoptr(CtlSse) sse = ctl_sse_new();
+    g_autoptr(CtlSseEvent) first = NULL;
+    g_autoptr(CtlSseEvent) second = NULL;
+
+    g_assert_true(ctl_sse_feed(sse, "data: 1\n\ndata: 2\n", 17, NULL));
+    first = ctl_sse_next(sse);
+    g_assert_cmpstr(first->data, ==, "1");
+    g_assert_cmpuint(first->len, ==, 1);
+    g_assert_null(ctl_sse_next(sse));
+    g_assert_true(ctl_sse_feed(sse, "\n", 1, NULL));
+    second = ctl_sse_next(sse);
+    g_assert_cmpstr(second->name, ==, "message");
+    g_assert_cmpstr(second->data, ==, "2");
+    g_assert_null(ctl_sse_next(sse));
+}
+
+static void
+test_sse_too_large(void)
+{
+    static const char message[] = "an event in migd's event stream is larger "
+        "than 16 MiB, more than migd ever sends. Check that the socket or URL "
+        "is migd's.";
+    g_autofree char *line = g_strnfill(1024 * 1024, 'x');
+    g_autoptr(CtlSse) long_line = ctl_sse_new();
+    g_autoptr(CtlSse) many_lines = ctl_sse_new();
+    g_autoptr(GError) error = NULL;
+    gboolean ok = TRUE;
+
+    /* One line without an end. */
+    for (size_t i = 0; ok && i < 17; i++)
+        ok = ctl_sse_feed(long_line, line, strlen(line), &error);
+    g_assert_false(ok);
+    g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+    g_assert_cmpstr(error->message, ==, message);
+    g_clear_error(&error);
+    g_assert_false(ctl_sse_feed(long_line, "\n\n", 2, &error));
+    g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+    g_clear_error(&error);
+
+    /* An event of many lines. */
+    ok = TRUE;
+    for (size_t i = 0; ok && i < 17; i++) {
+        ok = ctl_sse_feed(many_lines, "data: ", 6, &error) &&
+             ctl_sse_feed(many_lines, line, strlen(line), &error) &&
+             ctl_sse_feed(many_lines, "\n", 1, &error);
+    }
+    g_assert_false(ok);
+    g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+    g_assert_null(ctl_sse_next(many_lines));
+}
+
 /* ---- failures to reach migd ---- */
 
 static void
@@ -934,6 +1198,18 @@ main(int argc, char **argv)
     g_test_add_func("/migctl/format/version", test_format_version);
     g_test_add_func("/migctl/format/health", test_format_health);
     g_test_add_func("/migctl/format/json", test_format_json);
+    g_test_add_func("/migctl/format/sizes", test_format_sizes);
+    g_test_add_func("/migctl/format/span", test_format_span);
+    g_test_add_func("/migctl/format/percent-bar", test_format_percent_bar);
+    g_test_add_func("/migctl/format/table", test_format_table);
+    for (size_t i = 0; i < G_N_ELEMENTS(sse_cases); i++) {
+        g_autofree char *name = g_strdup_printf("/migctl/sse/%s",
+                                                sse_cases[i].name);
+
+        g_test_add_data_func(name, &sse_cases[i], test_sse_case);
+    }
+    g_test_add_func("/migctl/sse/queue", test_sse_events_queue);
+    g_test_add_func("/migctl/sse/too-large", test_sse_too_large);
     g_test_add_func("/migctl/http/describe-failure", test_describe_failure);
     g_test_add_func("/migctl/command/version", test_command_version);
     g_test_add_func("/migctl/command/health", test_command_health);
