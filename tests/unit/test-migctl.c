@@ -15,8 +15,10 @@
 #include "ctl-error.h"
 #include "ctl-format.h"
 #include "ctl-http.h"
+#include "ctl-job.h"
 #include "ctl-options.h"
 #include "ctl-sse.h"
+#include "ctl-watch.h"
 
 #define VERSION_BODY \
     "{\"version\":\"0.1.0\",\"api\":\"v1\",\"libvirt\":{\"library\":\"9.0.0\"," \
@@ -34,6 +36,51 @@
     "\"libvirt_disconnected\",\"message\":\"libvirt is gone.\"}}"
 #define NOT_FOUND_BODY \
     "{\"error\":{\"code\":\"not_found\",\"message\":\"No such route.\"}}"
+
+/* A migration job as migd describes it, with a member from the future. */
+#define RECORD_ID "3f0c6a2e-5b7d-4c1e-9a0b-2d4e6f8a1c3e"
+#define PROGRESS_BODY \
+    "{\"elapsed_ms\":1234,\"data_total\":168820736,\"data_processed\":96000000," \
+    "\"data_remaining\":72000000,\"memory_bps\":557842432," \
+    "\"dirty_rate_pps\":120,\"iteration\":2,\"percent\":57.2,\"eta_ms\":400," \
+    "\"max_downtime_ms\":300,\"postcopy\":false}"
+#define TIMELINE_0 \
+    "{\"at\":\"2026-11-22T02:40:00.123Z\",\"t_ms\":0,\"kind\":\"state\"," \
+    "\"state\":\"pending\",\"message\":\"accepted: migrate labvm to B\"}"
+#define TIMELINE_1 \
+    "{\"at\":\"2026-11-22T02:40:01.000Z\",\"t_ms\":877,\"kind\":\"policy\"," \
+    "\"state\":\"migrating\",\"message\":\"raised max downtime to 500 ms: " \
+    "data remaining stayed near 70 MiB for 3 iterations\"}"
+#define RECORD_BODY \
+    "{\"id\":\"" RECORD_ID "\",\"domain\":\"labvm\"," \
+    "\"destination\":{\"name\":\"B\",\"libvirt_uri\":" \
+    "\"qemu+tcp://10.200.0.2/system\",\"migd_url\":" \
+    "\"http://10.200.0.2:7480\"},\"strategy\":\"auto\"," \
+    "\"options\":{\"bandwidth_mibps\":0,\"parallel_connections\":0," \
+    "\"compression\":[],\"postcopy\":false,\"auto_converge\":false," \
+    "\"persistent\":true,\"undefine_source\":true}," \
+    "\"policy\":{\"max_downtime_ms\":300,\"downtime_steps_ms\":" \
+    "[500,1000,2000],\"stall_iterations\":3,\"allow_auto_converge\":true," \
+    "\"allow_postcopy\":false,\"completion_timeout_per_gib_s\":150," \
+    "\"progress_timeout_s\":150}," \
+    "\"state\":\"migrating\",\"outcome\":null," \
+    "\"created_at\":\"2026-11-22T02:40:00.123Z\"," \
+    "\"started_at\":\"2026-11-22T02:40:00.150Z\",\"finished_at\":null," \
+    "\"progress\":" PROGRESS_BODY ",\"result\":null," \
+    "\"timeline\":[" TIMELINE_0 "," TIMELINE_1 "],\"shard\":{\"x\":1}}"
+/* Members that make RECORD_BODY a finished job. */
+#define COMPLETED_CHANGES \
+    "{\"state\":\"completed\",\"outcome\":{\"result\":\"completed\"," \
+    "\"reason\":\"labvm runs on B\"},\"finished_at\":" \
+    "\"2026-11-22T02:40:02.040Z\",\"progress\":null,\"result\":" \
+    "{\"downtime_ms\":93,\"setup_time_ms\":1,\"total_time_ms\":1890," \
+    "\"data_transferred\":100270080,\"dest_resumed_at\":" \
+    "\"2026-11-22T02:40:01.990Z\",\"migrate_returned_at\":" \
+    "\"2026-11-22T02:40:02.000Z\"}}"
+#define FAILED_CHANGES \
+    "{\"state\":\"failed\",\"outcome\":{\"result\":\"failed\",\"reason\":" \
+    "\"the destination has no free VF for the NIC 'net0'\"},\"finished_at\":" \
+    "\"2026-11-22T02:40:02.040Z\"}"
 
 /* ---- options ---- */
 
@@ -793,6 +840,518 @@ test_sse_too_large(void)
     g_assert_null(ctl_sse_next(many_lines));
 }
 
+/* ---- migration job records ---- */
+
+/* The sample record with the members of the JSON object @changes. */
+static json_t *
+record_with(const char *changes)
+{
+    json_t *record = load(RECORD_BODY);
+    g_autoptr(json_t) update = load(changes);
+
+    g_assert_cmpint(json_object_update(record, update), ==, 0);
+    return record;
+}
+
+/* The same as JSON text, for a fake migd to send. */
+static char *
+record_text_with(const char *changes)
+{
+    g_autoptr(json_t) record = record_with(changes);
+
+    return json_dumps(record, JSON_COMPACT);
+}
+
+static void
+test_job_status(void)
+{
+    static const struct {
+        const char *changes;
+        const char *text;
+    } cases[] = {
+        { "{}",
+          "migration:     " RECORD_ID "\n"
+          "domain:        labvm\n"
+          "destination:   B (qemu+tcp://10.200.0.2/system, migd at "
+          "http://10.200.0.2:7480)\n"
+          "strategy:      auto\n"
+          "state:         migrating\n"
+          "created:       2026-11-22T02:40:00.123Z\n"
+          "started:       2026-11-22T02:40:00.150Z\n"
+          "elapsed:       1.2 s\n"
+          "progress:      57%: 91 MiB of 161 MiB done, 68 MiB left\n"
+          "rate:          532 MiB/s, guest dirtying 120 pages/s\n"
+          "iteration:     2\n"
+          "time left:     0.4 s\n"
+          "max downtime:  300 ms\n"
+          "\n"
+          "timeline:\n"
+          "   +0.000 s  state    [pending] accepted: migrate labvm to B\n"
+          "   +0.877 s  policy   raised max downtime to 500 ms: data "
+          "remaining stayed near 70 MiB for 3 iterations\n" },
+        { COMPLETED_CHANGES,
+          "migration:    " RECORD_ID "\n"
+          "domain:       labvm\n"
+          "destination:  B (qemu+tcp://10.200.0.2/system, migd at "
+          "http://10.200.0.2:7480)\n"
+          "strategy:     auto\n"
+          "state:        completed\n"
+          "outcome:      completed: labvm runs on B\n"
+          "created:      2026-11-22T02:40:00.123Z\n"
+          "started:      2026-11-22T02:40:00.150Z\n"
+          "finished:     2026-11-22T02:40:02.040Z\n"
+          "downtime:     93 ms\n"
+          "setup time:   1 ms\n"
+          "total time:   1.9 s\n"
+          "transferred:  95 MiB\n"
+          "\n"
+          "timeline:\n"
+          "   +0.000 s  state    [pending] accepted: migrate labvm to B\n"
+          "   +0.877 s  policy   raised max downtime to 500 ms: data "
+          "remaining stayed near 70 MiB for 3 iterations\n" },
+        /* Nulls, wrong types and missing members are not known. */
+        { "{\"destination\":\"qemu+ssh://c/system\",\"strategy\":null,"
+          "\"created_at\":7,\"started_at\":null,\"timeline\":[],\"progress\":"
+          "{\"percent\":\"57\",\"postcopy\":true},\"result\":[]}",
+          "migration:    " RECORD_ID "\n"
+          "domain:       labvm\n"
+          "destination:  qemu+ssh://c/system\n"
+          "state:        migrating\n"
+          "progress:     ?%: ? of ? done, ? left\n"
+          "rate:         ?/s\n"
+          "post-copy:    yes\n" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_t) record = record_with(cases[i].changes);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *text = ctl_job_format_status(record, &error);
+
+        g_test_message("case %zu", i);
+        g_assert_no_error(error);
+        g_assert_cmpstr(text, ==, cases[i].text);
+    }
+}
+
+static void
+test_job_minimal(void)
+{
+    g_autoptr(json_t) record = load("{\"id\":\"j\\u001b1\",\"domain\":\"d\","
+                                    "\"state\":\"pending\"}");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *status = ctl_job_format_status(record, &error);
+    g_autofree char *accepted = ctl_job_format_accepted(record, &error);
+    g_autofree char *waiting = ctl_job_format_accepted_waiting(record, &error);
+    g_autofree char *cancelling = ctl_job_format_cancelling(record, &error);
+    g_autofree char *forcing = ctl_job_format_forcing(record, &error);
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(status, ==,
+                    "migration:    j?1\n"
+                    "domain:       d\n"
+                    "destination:  ?\n"
+                    "state:        pending\n");
+    g_assert_cmpstr(accepted, ==,
+                    "migration j?1 of d to ? accepted (state pending)\n"
+                    "follow it with: migctl watch j?1\n");
+    g_assert_cmpstr(waiting, ==,
+                    "migration j?1 of d to ? accepted (state pending)\n");
+    g_assert_cmpstr(cancelling, ==, "cancelling migration j?1 (state "
+                    "pending)\n");
+    g_assert_cmpstr(forcing, ==, "asked migd to force migration j?1 (state "
+                    "pending) to complete; its timeline will say what migd "
+                    "did: migctl status j?1\n");
+}
+
+static void
+test_job_bad_record(void)
+{
+    static const char prefix[] = "the migration record migd sent is not in "
+        "the form migctl expects (";
+    static const char suffix[] = "). migd and migctl may come from different "
+        "releases: compare 'migctl --version' with the migd package version.";
+    static const struct {
+        const char *body;
+        const char *reason;
+    } cases[] = {
+        { "{\"domain\":\"d\",\"state\":\"s\"}",
+          "Object item not found: id" },
+        { "{\"id\":\"\",\"domain\":\"d\",\"state\":\"s\"}", "its id is empty" },
+        { "{\"id\":\"x\",\"domain\":null,\"state\":\"s\"}",
+          "Expected string, got null" },
+        { "{\"id\":\"x\",\"domain\":\"d\",\"state\":1}",
+          "Expected string, got integer" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_t) record = load(cases[i].body);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *expected = g_strconcat(prefix, cases[i].reason,
+                                                suffix, NULL);
+        g_autofree char *text = ctl_job_format_status(record, &error);
+
+        g_assert_null(text);
+        g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+        g_assert_cmpstr(error->message, ==, expected);
+    }
+}
+
+static void
+test_job_list(void)
+{
+    g_autoptr(json_t) answer = load(
+        "{\"migrations\":[" RECORD_BODY ",{\"id\":\"0a1b2c3d4e5f\",\"domain\":"
+        "\"web\",\"destination\":{\"libvirt_uri\":\"qemu+tcp://h/system\"},"
+        "\"state\":\"pending\",\"progress\":null,\"created_at\":null}]}");
+    g_autoptr(json_t) empty = load("{\"migrations\":[]}");
+    g_autoptr(json_t) bad = load("{\"migrations\":[" RECORD_BODY ",{}]}");
+    g_autoptr(json_t) none = load("{\"jobs\":[]}");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = ctl_job_format_list(answer, &error);
+    g_autofree char *empty_text = ctl_job_format_list(empty, &error);
+    g_autofree char *bad_text = NULL;
+    g_autofree char *none_text = NULL;
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(text, ==,
+                    "ID        DOMAIN  DEST                 STATE      ELAPSED"
+                    "  PROGRESS  CREATED\n"
+                    "3f0c6a2e  labvm   B                    migrating  1.2 s  "
+                    "  57%       2026-11-22T02:40:00.123Z\n"
+                    "0a1b2c3d  web     qemu+tcp://h/system  pending    -      "
+                    "  -         -\n");
+    g_assert_cmpstr(empty_text, ==, "migd knows of no migrations that "
+                    "match.\n");
+
+    bad_text = ctl_job_format_list(bad, &error);
+    g_assert_null(bad_text);
+    g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+    g_clear_error(&error);
+    none_text = ctl_job_format_list(none, &error);
+    g_assert_null(none_text);
+    g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+    g_assert_cmpstr(error->message, ==, "migd's answer to GET /v1/migrations "
+                    "has no 'migrations' array. migd and migctl may come from "
+                    "different releases: compare 'migctl --version' with the "
+                    "migd package version.");
+}
+
+static void
+test_job_timeline_line(void)
+{
+    static const struct {
+        const char *entry;
+        const char *line;
+    } cases[] = {
+        { TIMELINE_1, " +0.877 s  policy   raised max downtime to 500 ms: "
+          "data remaining stayed near 70 MiB for 3 iterations" },
+        { TIMELINE_0, " +0.000 s  state    [pending] accepted: migrate labvm "
+          "to B" },
+        { "{\"t_ms\":123456,\"kind\":\"warning\",\"message\":\"slow\\nlink "
+          "\\u001b[2J\"}", "+123.456 s  warning  slow link ?[2J" },
+        { "{\"t_ms\":1.5,\"kind\":\"state\",\"state\":\"switchover\"}",
+          " +0.001 s  state    [switchover]" },
+        { "{\"t_ms\":\"5\",\"kind\":7,\"state\":\"x\",\"message\":\"m\"}",
+          "        ?  ?        m" },
+        { "{\"t_ms\":-1,\"kind\":\"error\",\"message\":\"no VF\"}",
+          "        ?  error    no VF" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_t) entry = load(cases[i].entry);
+        g_autofree char *line = ctl_job_timeline_line(entry);
+
+        g_assert_cmpstr(line, ==, cases[i].line);
+    }
+}
+
+static void
+test_job_progress_line(void)
+{
+    static const struct {
+        const char *state;
+        const char *progress;   /* NULL: none yet */
+        const char *line;
+    } cases[] = {
+        { "migrating", PROGRESS_BODY, "migrating   57% [###########.........]  "
+          "532 MiB/s  68 MiB left  ETA 0.4 s" },
+        { "migrating", "{\"postcopy\":true,\"percent\":99.5,\"memory_bps\":"
+          "1073741824,\"data_remaining\":1048576,\"eta_ms\":61000}",
+          "post-copy   99% [###################.]  1.0 GiB/s  1.0 MiB left  "
+          "ETA 1m 1s" },
+        { "switchover", "{\"percent\":100}", "switchover 100% "
+          "[####################]  ?/s  ? left  ETA ?" },
+        { "rolling-back", "{\"percent\":3}", "rolling-back   3% "
+          "[....................]  ?/s  ? left  ETA ?" },
+        { "migrating", "{\"percent\":null,\"memory_bps\":\"fast\"}",
+          "migrating    ?% [....................]  ?/s  ? left  ETA ?" },
+        { "checking", NULL, "checking" },
+        { NULL, NULL, "?" },
+        { "bad\x1b", NULL, "bad?" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_t) progress = cases[i].progress ?
+            load(cases[i].progress) : NULL;
+        g_autofree char *line = ctl_job_progress_line(cases[i].state,
+                                                      progress);
+
+        g_assert_cmpstr(line, ==, cases[i].line);
+    }
+}
+
+static void
+test_job_outcome(void)
+{
+    static const struct {
+        const char *changes;
+        gboolean completed;
+        const char *line;       /* after "migration ID of labvm to B " */
+        const char *failure;    /* in parentheses; NULL when completed */
+    } cases[] = {
+        { COMPLETED_CHANGES, TRUE,
+          "completed in 1.9 s with 93 ms of downtime", NULL },
+        { "{\"state\":\"completed\",\"outcome\":null,\"result\":null}", TRUE,
+          "completed", NULL },
+        { "{\"state\":\"completed\",\"result\":{\"total_time_ms\":61000}}",
+          TRUE, "completed in 1m 1s", NULL },
+        { FAILED_CHANGES, FALSE, "failed: the destination has no free VF for "
+          "the NIC 'net0'", "failed: the destination has no free VF for the "
+          "NIC 'net0'" },
+        { "{\"state\":\"cancelled\",\"outcome\":{\"result\":\"cancelled\","
+          "\"reason\":\"\"}}", FALSE, "cancelled", "cancelled" },
+        { "{\"state\":\"failed\",\"outcome\":{\"result\":\"exploded\","
+          "\"reason\":\"boom\\u0007\"}}", FALSE, "exploded: boom?",
+          "exploded: boom?" },
+        { "{\"state\":\"failed\",\"outcome\":null}", FALSE, "failed",
+          "failed" },
+        { "{}", FALSE, "ended without an outcome", "no outcome" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(json_t) record = record_with(cases[i].changes);
+        g_autofree char *line = ctl_job_outcome_line(record);
+        g_autofree char *failure = ctl_job_failure_message(record);
+        g_autofree char *expected_line = g_strconcat(
+            "migration " RECORD_ID " of labvm to B ", cases[i].line, NULL);
+        g_autofree char *expected_failure = g_strdup_printf(
+            "migration " RECORD_ID " did not complete (%s). 'migctl status "
+            RECORD_ID "' shows its whole timeline.", cases[i].failure);
+
+        g_test_message("case %zu", i);
+        g_assert_cmpint(ctl_job_completed(record), ==, cases[i].completed);
+        g_assert_cmpstr(line, ==, expected_line);
+        if (cases[i].failure)
+            g_assert_cmpstr(failure, ==, expected_failure);
+    }
+}
+
+/* ---- following a job's events ---- */
+
+#define PROGRESS_80_BODY \
+    "{\"state\":\"migrating\",\"progress\":{\"elapsed_ms\":1500,\"data_total\":" \
+    "168820736,\"data_processed\":140000000,\"data_remaining\":28000000," \
+    "\"memory_bps\":557842432,\"percent\":80,\"eta_ms\":50,\"postcopy\":false}}"
+#define SWITCHOVER_BODY \
+    "{\"t_ms\":1700,\"kind\":\"state\",\"state\":\"switchover\",\"message\":" \
+    "\"pausing labvm for the last 26 MiB\"}"
+
+#define LINE_T0 " +0.000 s  state    [pending] accepted: migrate labvm to B\n"
+#define LINE_T1 \
+    " +0.877 s  policy   raised max downtime to 500 ms: data remaining " \
+    "stayed near 70 MiB for 3 iterations\n"
+#define LINE_57 \
+    "migrating   57% [###########.........]  532 MiB/s  68 MiB left  ETA 0.4 s"
+#define LINE_80 \
+    "migrating   80% [################....]  532 MiB/s  26 MiB left  ETA 0.1 s"
+#define LINE_SWITCHOVER_80 \
+    "switchover  80% [################....]  532 MiB/s  26 MiB left  ETA 0.1 s"
+#define LINE_SWITCHOVER \
+    " +1.700 s  state    [switchover] pausing labvm for the last 26 MiB\n"
+#define LINE_COMPLETED \
+    "migration " RECORD_ID " of labvm to B completed in 1.9 s with 93 ms of " \
+    "downtime\n"
+
+/* The events of a migration that completes: name, data, name, data, ... */
+static char **
+watch_stream(void)
+{
+    g_autofree char *completed = record_text_with(COMPLETED_CHANGES);
+    const char *const events[] = {
+        "snapshot", RECORD_BODY,
+        "progress", PROGRESS_80_BODY,
+        "hello", "not JSON, not for this migctl",
+        "timeline", SWITCHOVER_BODY,
+        "end", completed,
+        "progress", PROGRESS_80_BODY,
+        NULL,
+    };
+
+    return g_strdupv((char **)events);
+}
+
+/* Feeds @events (name, data, ...) to a watch in @mode. */
+static char *
+watch_replay(CtlWatchMode mode, guint columns, char **events,
+             json_t **ret_end, GError **error)
+{
+    g_autoptr(CtlWatch) watch = ctl_watch_new(mode);
+    GString *out = g_string_new(NULL);
+
+    ctl_watch_set_columns(watch, columns);
+    for (size_t i = 0; events[i]; i += 2) {
+        CtlSseEvent event = {
+            .name = events[i], .data = events[i + 1],
+            .len = strlen(events[i + 1]),
+        };
+
+        if (!ctl_watch_handle(watch, &event, out, error))
+            break;
+    }
+    ctl_watch_close(watch, out);
+    if (ret_end)
+        *ret_end = json_incref(ctl_watch_get_end(watch));
+    return g_string_free(out, FALSE);
+}
+
+static void
+test_watch_plain(void)
+{
+    g_auto(GStrv) events = watch_stream();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) end = NULL;
+    g_autofree char *out = watch_replay(CTL_WATCH_PLAIN, 0, events, &end,
+                                        &error);
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(out, ==,
+                    LINE_T0 LINE_T1 LINE_57 "\n" LINE_80 "\n"
+                    LINE_SWITCHOVER LINE_COMPLETED);
+    g_assert_true(ctl_job_completed(end));
+}
+
+static void
+test_watch_tty(void)
+{
+    g_auto(GStrv) events = watch_stream();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) end = NULL;
+    g_autofree char *out = watch_replay(CTL_WATCH_TTY, 80, events, &end,
+                                        &error);
+    g_autofree char *erase = g_strdup_printf("\r%*s\r",
+                                             (int)strlen(LINE_57), "");
+    g_autofree char *expected = g_strconcat(
+        LINE_T0, LINE_T1, "\r" LINE_57, "\r" LINE_80,
+        erase, LINE_SWITCHOVER, "\r" LINE_SWITCHOVER_80,
+        erase, LINE_COMPLETED, NULL);
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(out, ==, expected);
+    g_assert_true(ctl_job_completed(end));
+}
+
+/* On a terminal, a shorter line wipes out what is left of a longer one,
+ * state changes show before any progress, and a line never wraps. */
+static void
+test_watch_tty_lines(void)
+{
+    g_autoptr(json_t) pending = load("{\"id\":\"j\",\"domain\":\"d\","
+                                     "\"state\":\"pending\",\"timeline\":[]}");
+    g_autofree char *snapshot = json_dumps(pending, JSON_COMPACT);
+    const char *const events[] = {
+        "snapshot", snapshot,
+        "timeline", "{\"t_ms\":5,\"kind\":\"state\",\"state\":\"checking\"}",
+        "progress", PROGRESS_80_BODY,
+        "progress", "{\"state\":\"verifying\"}",
+        NULL,
+    };
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = watch_replay(CTL_WATCH_TTY, 0, (char **)events,
+                                        NULL, &error);
+    g_autofree char *narrow = watch_replay(CTL_WATCH_TTY, 30, (char **)events,
+                                           NULL, &error);
+    g_autofree char *expected = g_strdup_printf(
+        "\rpending\r%7s\r%s\rchecking\r%s\rverifying%*s\n",
+        "", " +0.005 s  state    [checking]\n", LINE_80,
+        (int)(strlen(LINE_80) - strlen("verifying")), "");
+    g_autofree char *expected_narrow = g_strdup_printf(
+        "\rpending\r%7s\r%s\rchecking\r%.29s\rverifying%20s\n",
+        "", " +0.005 s  state    [checking]\n", LINE_80, "");
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(out, ==, expected);
+    g_assert_cmpstr(narrow, ==, expected_narrow);
+}
+
+static void
+test_watch_json(void)
+{
+    g_auto(GStrv) events = watch_stream();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) end = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *expected = NULL;
+
+    /* Data of several lines is one line of JSON all the same. */
+    g_free(events[3]);
+    events[3] = g_strdup("{\"state\":\"migrating\",\n\"progress\":null}");
+    out = watch_replay(CTL_WATCH_JSON, 0, events, &end, &error);
+    expected = g_strconcat(RECORD_BODY "\n",
+                           "{\"state\":\"migrating\", \"progress\":null}\n",
+                           SWITCHOVER_BODY "\n", events[9], "\n", NULL);
+    g_assert_no_error(error);
+    g_assert_cmpstr(out, ==, expected);
+    g_assert_true(ctl_job_completed(end));
+}
+
+static void
+test_watch_errors(void)
+{
+    static const char releases[] = ". migd and migctl may come from "
+        "different releases: compare 'migctl --version' with the migd "
+        "package version.";
+    static const struct {
+        CtlWatchMode mode;
+        const char *name;
+        const char *data;
+        const char *message;
+    } cases[] = {
+        { CTL_WATCH_PLAIN, "snapshot", "nope", "the data of the 'snapshot' "
+          "event in migd's event stream is not a JSON object (invalid token "
+          "near 'nope')" },
+        { CTL_WATCH_TTY, "progress", "[1]", "the data of the 'progress' event "
+          "in migd's event stream is not a JSON object (it is another JSON "
+          "value)" },
+        { CTL_WATCH_PLAIN, "timeline", "", "the data of the 'timeline' event "
+          "in migd's event stream is not a JSON object (unexpected token near "
+          "end of file)" },
+        { CTL_WATCH_PLAIN, "end", "{\"id\":\"x\"}", "the migration record "
+          "migd sent is not in the form migctl expects (Object item not "
+          "found: domain)" },
+        { CTL_WATCH_JSON, "end", "{}", "the migration record migd sent is not "
+          "in the form migctl expects (Object item not found: id)" },
+        { CTL_WATCH_JSON, "progress", "{", "the data of the 'progress' event "
+          "in migd's event stream is not a JSON object (string or '}' expected "
+          "near end of file)" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *events[] = { cases[i].name, cases[i].data, NULL };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(json_t) end = NULL;
+        g_autofree char *out = watch_replay(cases[i].mode, 0, (char **)events,
+                                            &end, &error);
+        g_autofree char *expected = g_strconcat(cases[i].message, releases,
+                                                NULL);
+
+        g_test_message("case %zu", i);
+        g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+        g_assert_cmpstr(error->message, ==, expected);
+        g_assert_cmpstr(out, ==, "");
+        g_assert_null(end);
+    }
+}
+
 /* ---- failures to reach migd ---- */
 
 static void
@@ -1210,6 +1769,18 @@ main(int argc, char **argv)
     }
     g_test_add_func("/migctl/sse/queue", test_sse_events_queue);
     g_test_add_func("/migctl/sse/too-large", test_sse_too_large);
+    g_test_add_func("/migctl/job/status", test_job_status);
+    g_test_add_func("/migctl/job/minimal", test_job_minimal);
+    g_test_add_func("/migctl/job/bad-record", test_job_bad_record);
+    g_test_add_func("/migctl/job/list", test_job_list);
+    g_test_add_func("/migctl/job/timeline-line", test_job_timeline_line);
+    g_test_add_func("/migctl/job/progress-line", test_job_progress_line);
+    g_test_add_func("/migctl/job/outcome", test_job_outcome);
+    g_test_add_func("/migctl/watch/plain", test_watch_plain);
+    g_test_add_func("/migctl/watch/tty", test_watch_tty);
+    g_test_add_func("/migctl/watch/tty-lines", test_watch_tty_lines);
+    g_test_add_func("/migctl/watch/json", test_watch_json);
+    g_test_add_func("/migctl/watch/errors", test_watch_errors);
     g_test_add_func("/migctl/http/describe-failure", test_describe_failure);
     g_test_add_func("/migctl/command/version", test_command_version);
     g_test_add_func("/migctl/command/health", test_command_health);
