@@ -20,9 +20,19 @@ typedef struct curl_slist CtlCurlList;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CtlCurlList, curl_slist_free_all)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CURL, curl_easy_cleanup)
 
+/* Where an answer's body goes: into @data, or, for an event stream, to
+ * @chunk as it arrives. */
 typedef struct {
-    GByteArray *data;
+    CURL *curl;
+    const char *path;
+    GByteArray *data;           /* the whole body, unless streamed */
     gboolean too_large;
+    CtlHttpChunkFunc chunk;     /* NULL: the body is read whole */
+    gpointer user_data;
+    gboolean started;           /* the first bytes of the body came */
+    gboolean streaming;         /* they go to @chunk */
+    gboolean stopped;           /* @chunk or a check stopped the transfer */
+    GError *error;              /* why, if it was not the stream's end */
 } HttpBody;
 
 CtlHttp *
@@ -130,15 +140,53 @@ ctl_http_describe_failure(const CtlTarget *target, CURLcode code,
                            where, reason, hint);
 }
 
+/* Whether the answer is a 2xx event stream, to hand to @body->chunk, and
+ * not an error answer to read whole. Sets @body->error when it is a 2xx
+ * answer of another type. */
+static gboolean
+http_is_stream(HttpBody *body)
+{
+    long status = 0;
+    const char *type = NULL;
+
+    (void)curl_easy_getinfo(body->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status >= 300)
+        return FALSE;
+    (void)curl_easy_getinfo(body->curl, CURLINFO_CONTENT_TYPE, &type);
+    if (type && g_ascii_strncasecmp(type, "text/event-stream", 17) == 0)
+        return TRUE;
+    g_set_error(&body->error, CTL_ERROR, CTL_ERROR_BAD_ANSWER,
+                "migd's answer to GET %s (HTTP %ld) is not an event stream "
+                "but %s%s%s. Check that the socket or URL is migd's.",
+                body->path, status, type ? "'" : "", type ? type : "untyped",
+                type ? "'" : "");
+    return FALSE;
+}
+
 static size_t
 http_write(char *data, size_t size, size_t nmemb, void *user_data)
 {
     HttpBody *body = user_data;
     size_t len = size * nmemb;
 
+    if (!body->started && body->chunk) {
+        body->streaming = http_is_stream(body);
+        if (body->error) {
+            body->stopped = TRUE;
+            return 0;
+        }
+    }
+    body->started = TRUE;
+    if (body->streaming) {
+        /* Returning less than was given makes curl stop with an error. */
+        if (!body->chunk(data, len, body->user_data, &body->error)) {
+            body->stopped = TRUE;
+            return 0;
+        }
+        return len;
+    }
     if (body->data->len + len > CTL_HTTP_MAX_BODY) {
         body->too_large = TRUE;
-        /* Returning less than was given makes curl stop with an error. */
         return 0;
     }
     g_byte_array_append(body->data, (const guint8 *)data, len);
@@ -169,6 +217,22 @@ http_setup(CtlHttp *http, CURL *curl, const char *url, CtlCurlList *headers)
                                http->target->address);
 }
 
+/* Why a stream that had begun broke off, e.g. when migd stopped. */
+static char *
+http_describe_break(CtlHttp *http, CURLcode code, const char *detail)
+{
+    g_autofree char *where = http_where(http->target);
+
+    return g_strdup_printf("the connection to migd at %s broke in the middle "
+                           "of its answer (%s). migd may have stopped or "
+                           "restarted: check 'systemctl status migd' and "
+                           "'journalctl -u migd'%s.", where,
+                           detail[0] != '\0' ? detail :
+                               curl_easy_strerror(code),
+                           http->target->kind == CTL_TARGET_URL ?
+                               " on its host" : "");
+}
+
 static gboolean
 http_perform(CtlHttp *http, CURL *curl, const char *method, const char *path,
              HttpBody *body, GError **error)
@@ -182,7 +246,11 @@ http_perform(CtlHttp *http, CURL *curl, const char *method, const char *path,
     (void)curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_write);
     (void)curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
     code = curl_easy_perform(curl);
-    if (code == CURLE_OK)
+    if (body->error) {
+        g_propagate_error(error, g_steal_pointer(&body->error));
+        return FALSE;
+    }
+    if (code == CURLE_OK || body->stopped)
         return TRUE;
 
     if (body->too_large) {
@@ -192,6 +260,11 @@ http_perform(CtlHttp *http, CURL *curl, const char *method, const char *path,
                     "migd's.", method, path, CTL_HTTP_MAX_BODY / (1024 * 1024));
         return FALSE;
     }
+    if (body->streaming) {
+        message = http_describe_break(http, code, detail);
+        g_set_error_literal(error, CTL_ERROR, CTL_ERROR_UNREACHABLE, message);
+        return FALSE;
+    }
     (void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
     message = ctl_http_describe_failure(http->target, code, (int)os_errno,
                                         detail, http->timeout_seconds);
@@ -199,16 +272,14 @@ http_perform(CtlHttp *http, CURL *curl, const char *method, const char *path,
     return FALSE;
 }
 
-CtlResponse *
-ctl_http_request(CtlHttp *http, const char *method, const char *path,
-                 const char *body, GError **error)
+/* A handle for @path with the options every request carries; NULL (and
+ * @error set) only when libcurl cannot make one. */
+static CURL *
+http_new_curl(CtlHttp *http, const char *path, CtlCurlList *headers,
+              GError **error)
 {
-    g_autoptr(CURL) curl = curl_easy_init();
-    g_autoptr(CtlCurlList) headers = NULL;
-    g_autoptr(GByteArray) data = g_byte_array_new();
+    CURL *curl = curl_easy_init();
     g_autofree char *url = NULL;
-    HttpBody answer = { .data = data, .too_large = FALSE };
-    CtlResponse *response;
 
     if (!curl) {
         g_set_error_literal(error, CTL_ERROR, CTL_ERROR_LOCAL,
@@ -217,28 +288,89 @@ ctl_http_request(CtlHttp *http, const char *method, const char *path,
                             "exhausted.");
         return NULL;
     }
+    /* libcurl keeps a copy of the URL. */
     url = g_strconcat(http->target->kind == CTL_TARGET_SOCKET ?
                           HTTP_SOCKET_BASE_URL : http->target->address,
                       path, NULL);
-    headers = curl_slist_append(headers, "Accept: application/json");
-    if (body)
-        headers = curl_slist_append(headers, "Content-Type: application/json");
     http_setup(http, curl, url, headers);
+    return curl;
+}
 
+/* The answer whose body is @data, as the caller gets it. */
+static CtlResponse *
+http_response(CURL *curl, GByteArray *data)
+{
+    CtlResponse *response = g_new0(CtlResponse, 1);
+
+    (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response->status);
+    response->len = data->len;
+    g_byte_array_append(data, (const guint8 *)"", 1);
+    response->body = (char *)g_byte_array_free(data, FALSE);
+    return response;
+}
+
+CtlResponse *
+ctl_http_request(CtlHttp *http, const char *method, const char *path,
+                 const char *body, GError **error)
+{
+    g_autoptr(CURL) curl = NULL;
+    g_autoptr(CtlCurlList) headers = NULL;
+    g_autoptr(GByteArray) data = g_byte_array_new();
+    gboolean post = strcmp(method, "POST") == 0;
+    HttpBody answer = { .path = path, .data = data };
+
+    headers = curl_slist_append(headers, "Accept: application/json");
     if (body) {
-        (void)curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        (void)curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        /* No "Expect: 100-continue" round trip before it. */
+        headers = curl_slist_append(headers, "Expect:");
+    } else if (post) {
+        /* No body, not an empty form as libcurl would label it. */
+        headers = curl_slist_append(headers, "Content-Type:");
     }
-    if (strcmp(method, body ? "POST" : "GET") != 0)
+    curl = http_new_curl(http, path, headers, error);
+    if (!curl)
+        return NULL;
+    answer.curl = curl;
+
+    if (body || post) {
+        (void)curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
+        (void)curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
+                               (long)(body ? strlen(body) : 0));
+    }
+    if (strcmp(method, body || post ? "POST" : "GET") != 0)
         (void)curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 
     if (!http_perform(http, curl, method, path, &answer, error))
         return NULL;
+    return http_response(curl, g_steal_pointer(&data));
+}
 
-    response = g_new0(CtlResponse, 1);
-    (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response->status);
-    response->len = data->len;
-    g_byte_array_append(data, (const guint8 *)"", 1);
-    response->body = (char *)g_byte_array_free(g_steal_pointer(&data), FALSE);
-    return response;
+CtlResponse *
+ctl_http_stream(CtlHttp *http, const char *path, CtlHttpChunkFunc chunk,
+                gpointer user_data, GError **error)
+{
+    g_autoptr(CURL) curl = NULL;
+    g_autoptr(CtlCurlList) headers = NULL;
+    g_autoptr(GByteArray) data = g_byte_array_new();
+    HttpBody answer = {
+        .path = path, .data = data, .chunk = chunk, .user_data = user_data,
+    };
+
+    headers = curl_slist_append(headers, "Accept: text/event-stream");
+    curl = http_new_curl(http, path, headers, error);
+    if (!curl)
+        return NULL;
+    answer.curl = curl;
+    /* A stream lasts as long as the migration: only connecting is timed. */
+    (void)curl_easy_setopt(curl, CURLOPT_TIMEOUT, 0L);
+    (void)curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
+                           (long)http->timeout_seconds);
+    /* So that a peer host that vanished is noticed, if only after a while. */
+    if (http->target->kind == CTL_TARGET_URL)
+        (void)curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+
+    if (!http_perform(http, curl, "GET", path, &answer, error))
+        return NULL;
+    return http_response(curl, g_steal_pointer(&data));
 }
