@@ -7,42 +7,84 @@
 #include "ctl-commands.h"
 #include "ctl-error.h"
 #include "ctl-format.h"
+#include "ctl-migration.h"
 
-typedef gboolean (*CommandFunc)(CtlContext *ctx, int argc, char **argv,
+typedef gboolean (*CommandFunc)(CtlContext *ctx, const CtlArgs *args,
                                 GError **error);
 
 typedef struct {
     const char *name;
-    const char *synopsis;       /* the arguments after the name */
+    const char *arguments;      /* the positional ones, e.g. "DOMAIN DEST" */
+    int min_args;
+    int max_args;
+    const CtlArgSpec *options;  /* the command's own, or NULL */
     const char *summary;        /* one sentence for the command list */
     const char *description;    /* more, for `migctl help NAME`, or NULL */
-    int max_args;               /* -1: the command checks its arguments */
     CommandFunc run;
 } Command;
 
-static gboolean cmd_version(CtlContext *ctx, int argc, char **argv,
+static gboolean cmd_version(CtlContext *ctx, const CtlArgs *args,
                             GError **error);
-static gboolean cmd_health(CtlContext *ctx, int argc, char **argv,
+static gboolean cmd_health(CtlContext *ctx, const CtlArgs *args,
                            GError **error);
-static gboolean cmd_help(CtlContext *ctx, int argc, char **argv,
+static gboolean cmd_help(CtlContext *ctx, const CtlArgs *args,
                          GError **error);
 
+#define COMMAND_ID_HELP \
+    "ID is a migration's ID, or its beginning as 'migctl list' shows it."
+
 static const Command command_table[] = {
-    { "version", "",
+    { "migrate", "DOMAIN DEST", 2, 2, ctl_migration_migrate_options,
+      "Live-migrate a domain to another host.",
+      "Asks migd to migrate DOMAIN to DEST, a peer's name from migd.conf or "
+      "a libvirt URI, and prints the migration's ID. What is not given is "
+      "left to migd's configuration. With --wait, migctl then follows the "
+      "migration as 'migctl watch' does, and exits with its status.",
+      ctl_migration_migrate },
+    { "status", "ID", 1, 1, NULL,
+      "Show a migration: its state, progress, results and timeline.",
+      COMMAND_ID_HELP,
+      ctl_migration_status },
+    { "list", "", 0, 0, ctl_migration_list_options,
+      "List the migrations migd knows of, or those in a state or of a "
+      "domain.",
+      "The ID column shows the beginning of each ID, which the other "
+      "commands accept; -o json shows whole records.",
+      ctl_migration_list },
+    { "watch", "ID", 1, 1, NULL,
+      "Follow a migration live until it ends.",
+      COMMAND_ID_HELP " On a terminal, a progress line is redrawn in place "
+      "and state changes and policy actions are printed above it; "
+      "otherwise, each event is a line. With -o json, each event's data is "
+      "one line of JSON. Exits with 0 when the migration completed, 1 when "
+      "it failed or was cancelled, and 3 when the connection broke before "
+      "it ended; --timeout limits only the wait for the connection.",
+      ctl_migration_watch },
+    { "cancel", "ID", 1, 1, NULL,
+      "Cancel a migration; migd rolls back what it did.",
+      COMMAND_ID_HELP " migd answers at once: 'migctl watch ID' shows the "
+      "rollback and how the migration ends.",
+      ctl_migration_cancel },
+    { "force-complete", "ID", 1, 1, NULL,
+      "Ask migd to make a migration that does not converge finish now.",
+      COMMAND_ID_HELP " migd answers at once; what it then does about it "
+      "shows in the migration's timeline ('migctl status ID').",
+      ctl_migration_force_complete },
+    { "version", "", 0, 0, NULL,
       "Show the versions of migd, libvirt, the hypervisor and migctl.",
       "With -o json, only migd's answer is printed; 'migctl --version' "
       "prints the version of migctl alone.",
-      0, cmd_version },
-    { "health", "",
+      cmd_version },
+    { "health", "", 0, 0, NULL,
       "Check that migd is up and connected to libvirt.",
       "Exits with status 0 when migd is healthy and 1 when it reports "
       "itself degraded, for example while its libvirt connection is down; "
       "the report is printed in both cases.",
-      0, cmd_health },
-    { "help", "[COMMAND]",
+      cmd_health },
+    { "help", "[COMMAND]", 0, 1, NULL,
       "Show this help, or the help of one command.",
       NULL,
-      1, cmd_help },
+      cmd_help },
 };
 
 CtlContext *
@@ -84,9 +126,8 @@ command_is_success(long status)
     return status >= 200 && status < 300;
 }
 
-static CtlResponse *
-command_request(CtlContext *ctx, const char *method, const char *path,
-                GError **error)
+CtlHttp *
+ctl_context_get_http(CtlContext *ctx, GError **error)
 {
     if (!ctx->http) {
         CtlTarget *target = ctl_target_resolve(ctx->options, ctx->env_url,
@@ -96,7 +137,30 @@ command_request(CtlContext *ctx, const char *method, const char *path,
             return NULL;
         ctx->http = ctl_http_new(target, ctx->options->timeout_seconds);
     }
-    return ctl_http_request(ctx->http, method, path, NULL, error);
+    return ctx->http;
+}
+
+void
+ctl_context_print(CtlContext *ctx, const char *text)
+{
+    if (!ctx->live) {
+        g_string_append(ctx->out, text);
+        return;
+    }
+    /* Errors show in ferror(), which main() checks at the end. */
+    (void)fputs(text, ctx->live);
+    (void)fflush(ctx->live);
+}
+
+static CtlResponse *
+command_request(CtlContext *ctx, const char *method, const char *path,
+                const char *body, GError **error)
+{
+    CtlHttp *http = ctl_context_get_http(ctx, error);
+
+    if (!http)
+        return NULL;
+    return ctl_http_request(http, method, path, body, error);
 }
 
 /* The JSON object of an answer; anything else means the socket or URL
@@ -122,8 +186,8 @@ command_parse(const CtlResponse *response, const char *method,
 
 /* Reports an error answer. With -o json, an error answer that is JSON also
  * goes to stdout, so that a script can read error.code from it. */
-static gboolean
-command_fail(CtlContext *ctx, const CtlResponse *response, GError **error)
+gboolean
+ctl_command_fail(CtlContext *ctx, const CtlResponse *response, GError **error)
 {
     g_autofree char *message = ctl_format_error_answer(response->status,
                                                        response->body,
@@ -143,25 +207,25 @@ command_fail(CtlContext *ctx, const CtlResponse *response, GError **error)
     return FALSE;
 }
 
-/* GET @path and the JSON object of its 2xx answer. */
-static json_t *
-command_get(CtlContext *ctx, const char *path, GError **error)
+json_t *
+ctl_command_call(CtlContext *ctx, const char *method, const char *path,
+                 const char *body, GError **error)
 {
-    g_autoptr(CtlResponse) response = command_request(ctx, "GET", path, error);
+    g_autoptr(CtlResponse) response = command_request(ctx, method, path, body,
+                                                      error);
 
     if (!response)
         return NULL;
     if (!command_is_success(response->status)) {
-        command_fail(ctx, response, error);
+        ctl_command_fail(ctx, response, error);
         return NULL;
     }
-    return command_parse(response, "GET", path, error);
+    return command_parse(response, method, path, error);
 }
 
-/* Puts @answer on stdout as JSON, or as the text @format makes of it. */
-static gboolean
-command_show(CtlContext *ctx, json_t *answer,
-             char *(*format)(json_t *answer, GError **error), GError **error)
+gboolean
+ctl_command_show(CtlContext *ctx, json_t *answer, CtlFormatFunc format,
+                 GError **error)
 {
     g_autofree char *text = NULL;
 
@@ -182,13 +246,14 @@ cmd_format_version(json_t *answer, GError **error)
 }
 
 static gboolean
-cmd_version(CtlContext *ctx, int argc, char **argv, GError **error)
+cmd_version(CtlContext *ctx, const CtlArgs *args, GError **error)
 {
-    g_autoptr(json_t) answer = command_get(ctx, "/v1/version", error);
+    g_autoptr(json_t) answer = ctl_command_call(ctx, "GET", "/v1/version",
+                                                NULL, error);
 
     if (!answer)
         return FALSE;
-    return command_show(ctx, answer, cmd_format_version, error);
+    return ctl_command_show(ctx, answer, cmd_format_version, error);
 }
 
 /* After the report is shown: the verdict, as an error when not healthy. */
@@ -228,10 +293,11 @@ cmd_health_verdict(const CtlResponse *response, json_t *answer,
 }
 
 static gboolean
-cmd_health(CtlContext *ctx, int argc, char **argv, GError **error)
+cmd_health(CtlContext *ctx, const CtlArgs *args, GError **error)
 {
     static const char path[] = "/v1/health";
-    g_autoptr(CtlResponse) response = command_request(ctx, "GET", path, error);
+    g_autoptr(CtlResponse) response = command_request(ctx, "GET", path, NULL,
+                                                      error);
     g_autoptr(json_t) answer = NULL;
 
     if (!response)
@@ -241,15 +307,15 @@ cmd_health(CtlContext *ctx, int argc, char **argv, GError **error)
     if (response->status == 503) {
         answer = json_loadb(response->body, response->len, 0, NULL);
         if (!answer || !json_is_string(json_object_get(answer, "status")))
-            return command_fail(ctx, response, error);
+            return ctl_command_fail(ctx, response, error);
     } else if (!command_is_success(response->status)) {
-        return command_fail(ctx, response, error);
+        return ctl_command_fail(ctx, response, error);
     } else {
         answer = command_parse(response, "GET", path, error);
         if (!answer)
             return FALSE;
     }
-    if (!command_show(ctx, answer, ctl_format_health, error))
+    if (!ctl_command_show(ctx, answer, ctl_format_health, error))
         return FALSE;
     return cmd_health_verdict(response, answer, error);
 }
@@ -257,63 +323,48 @@ cmd_health(CtlContext *ctx, int argc, char **argv, GError **error)
 static void
 command_append_help(GString *out, const Command *command)
 {
-    g_string_append_printf(out, "Usage: migctl [OPTION...] %s%s%s\n\n",
-                           command->name, command->synopsis[0] ? " " : "",
-                           command->synopsis);
+    g_string_append_printf(out, "Usage: migctl [OPTION...] %s%s%s%s\n\n",
+                           command->name, command->arguments[0] ? " " : "",
+                           command->arguments,
+                           command->options ? " [COMMAND OPTION...]" : "");
     ctl_format_append_entry(out, command->name, command->summary);
     if (command->description)
         ctl_format_append_entry(out, "", command->description);
-    g_string_append(out, "\nRun 'migctl --help' for the options and exit "
-                         "statuses.\n");
+    if (command->options) {
+        g_string_append_printf(out, "\nOptions of %s (after its name):\n",
+                               command->name);
+        ctl_args_append_help(out, command->options);
+    }
+    g_string_append(out, "\nRun 'migctl --help' for the global options and "
+                         "exit statuses.\n");
 }
 
 static gboolean
-cmd_help(CtlContext *ctx, int argc, char **argv, GError **error)
+cmd_help(CtlContext *ctx, const CtlArgs *args, GError **error)
 {
     const Command *command;
 
-    if (argc < 2) {
+    if (args->n_args == 0) {
         ctl_commands_append_usage(ctx->out);
         return TRUE;
     }
-    command = command_find(argv[1]);
+    command = command_find(args->args[0]);
     if (!command) {
         g_set_error(error, CTL_ERROR, CTL_ERROR_USAGE,
-                    "there is no command '%s' to show help for.", argv[1]);
+                    "there is no command '%s' to show help for.",
+                    args->args[0]);
         return FALSE;
     }
     command_append_help(ctx->out, command);
     return TRUE;
 }
 
-/* Says why @extra is one argument too many for @command; an option there is
- * most likely a global option put after the command. */
-static void
-command_set_too_many(const Command *command, const char *extra,
-                     GError **error)
-{
-    if (extra[0] == '-')
-        g_set_error(error, CTL_ERROR, CTL_ERROR_USAGE,
-                    "'migctl %s' has no option '%s'. Global options go before "
-                    "the command: migctl [OPTION...] %s.",
-                    command->name, extra, command->name);
-    else if (command->max_args == 0)
-        g_set_error(error, CTL_ERROR, CTL_ERROR_USAGE,
-                    "'migctl %s' takes no arguments, but was given '%s'.",
-                    command->name, extra);
-    else
-        g_set_error(error, CTL_ERROR, CTL_ERROR_USAGE,
-                    "'migctl %s' takes at most %d argument%s (%s), but was "
-                    "also given '%s'.",
-                    command->name, command->max_args,
-                    command->max_args == 1 ? "" : "s",
-                    command->synopsis, extra);
-}
-
 gboolean
 ctl_commands_run(CtlContext *ctx, int argc, char **argv, GError **error)
 {
     const Command *command = command_find(argv[0]);
+    CtlArgsSyntax syntax;
+    g_autoptr(CtlArgs) args = NULL;
 
     if (!command) {
         g_set_error(error, CTL_ERROR, CTL_ERROR_USAGE,
@@ -325,11 +376,15 @@ ctl_commands_run(CtlContext *ctx, int argc, char **argv, GError **error)
         command_append_help(ctx->out, command);
         return TRUE;
     }
-    if (command->max_args >= 0 && argc - 1 > command->max_args) {
-        command_set_too_many(command, argv[command->max_args + 1], error);
+    syntax = (CtlArgsSyntax){
+        .command = command->name, .arguments = command->arguments,
+        .min_args = command->min_args, .max_args = command->max_args,
+        .options = command->options,
+    };
+    args = ctl_args_parse(&syntax, argc - 1, argv + 1, error);
+    if (!args)
         return FALSE;
-    }
-    return command->run(ctx, argc, argv, error);
+    return command->run(ctx, args, error);
 }
 
 void
@@ -359,13 +414,17 @@ ctl_commands_append_usage(GString *out)
                     "  With -o text, a command that fails prints nothing on "
                     "stdout (except health,\n"
                     "  whose report is printed whether migd is healthy or "
-                    "not) and one line on\n"
+                    "not, and watch and\n"
+                    "  migrate --wait, which print as the migration goes on) "
+                    "and one line on\n"
                     "  stderr saying why. With -o json, migd's JSON answer "
                     "is printed on stdout,\n"
                     "  indented, even when it is an error answer, so that "
                     "scripts can read\n"
-                    "  error.code; the one-line reason still goes to "
-                    "stderr.\n");
+                    "  error.code; the one-line reason still goes to stderr. "
+                    "watch and migrate\n"
+                    "  --wait print each event's data as one line of JSON "
+                    "instead (JSON Lines).\n");
 
     g_string_append(out, "\nExit status:\n");
     for (CtlExit status = 0; status < CTL_EXIT_LAST; status++) {

@@ -6,15 +6,19 @@
 G_DEFINE_QUARK(migctl-error-quark, ctl_error)
 
 static const char *const exit_descriptions[CTL_EXIT_LAST] = {
-    [CTL_EXIT_OK] = "Success; for health, migd is healthy.",
+    [CTL_EXIT_OK] = "Success; for health, migd is healthy; for watch and "
+                    "migrate --wait, the migration completed.",
     [CTL_EXIT_FAILURE] = "migd answered with an error or with an answer migctl "
                          "cannot read; for health, migd reports itself "
-                         "degraded.",
+                         "degraded; for watch and migrate --wait, the "
+                         "migration failed or was cancelled.",
     [CTL_EXIT_USAGE] = "Usage error: unknown command or option, missing or "
                        "invalid argument.",
     [CTL_EXIT_UNREACHABLE] = "migd cannot be reached: no such socket, "
                              "connection refused, permission denied, "
-                             "timeout, unknown host.",
+                             "timeout, unknown host; for watch and migrate "
+                             "--wait, also when the event stream broke off "
+                             "before the migration ended.",
 };
 
 static const CtlExit error_exits[CTL_ERROR_LAST] = {
@@ -23,6 +27,7 @@ static const CtlExit error_exits[CTL_ERROR_LAST] = {
     [CTL_ERROR_DAEMON] = CTL_EXIT_FAILURE,
     [CTL_ERROR_BAD_ANSWER] = CTL_EXIT_FAILURE,
     [CTL_ERROR_LOCAL] = CTL_EXIT_FAILURE,
+    [CTL_ERROR_MIGRATION] = CTL_EXIT_FAILURE,
 };
 
 CtlExit

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -35,6 +37,17 @@ main_flush(GError **error)
     return FALSE;
 }
 
+/* The width of the terminal on stdout, or 0. */
+static guint
+main_columns(void)
+{
+    struct winsize size;
+
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) < 0)
+        return 0;
+    return size.ws_col;
+}
+
 static gboolean
 main_run(const CtlOptions *options, GError **error)
 {
@@ -49,6 +62,9 @@ main_run(const CtlOptions *options, GError **error)
     }
     ctx = ctl_context_new(options, g_getenv("MIGCTL_URL"),
                           g_getenv("MIGCTL_SOCKET"));
+    ctx->live = stdout;
+    ctx->tty = isatty(STDOUT_FILENO);
+    ctx->columns = main_columns();
     ok = ctl_commands_run(ctx, options->command_argc, options->command_argv,
                           error);
     /* On failure this is only the JSON error answer -o json promises. */

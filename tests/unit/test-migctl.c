@@ -5,17 +5,20 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 
+#include "ctl-args.h"
 #include "ctl-commands.h"
 #include "ctl-error.h"
 #include "ctl-format.h"
 #include "ctl-http.h"
 #include "ctl-job.h"
+#include "ctl-migration.h"
 #include "ctl-options.h"
 #include "ctl-sse.h"
 #include "ctl-watch.h"
@@ -313,6 +316,7 @@ test_exit_statuses(void)
         { CTL_ERROR_DAEMON, CTL_EXIT_FAILURE },
         { CTL_ERROR_BAD_ANSWER, CTL_EXIT_FAILURE },
         { CTL_ERROR_LOCAL, CTL_EXIT_FAILURE },
+        { CTL_ERROR_MIGRATION, CTL_EXIT_FAILURE },
     };
 
     G_STATIC_ASSERT(G_N_ELEMENTS(cases) == CTL_ERROR_LAST);
@@ -838,6 +842,177 @@ test_sse_too_large(void)
     g_assert_false(ok);
     g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
     g_assert_null(ctl_sse_next(many_lines));
+}
+
+/* ---- a command's own arguments ---- */
+
+static const CtlArgsSyntax migrate_syntax = {
+    "migrate", "DOMAIN DEST", 2, 2, ctl_migration_migrate_options,
+};
+static const CtlArgsSyntax status_syntax = { "status", "ID", 1, 1, NULL };
+static const CtlArgsSyntax list_syntax = {
+    "list", "", 0, 0, ctl_migration_list_options,
+};
+static const CtlArgsSyntax help_syntax = { "help", "[COMMAND]", 0, 1, NULL };
+
+static CtlArgs *
+parse_args(const CtlArgsSyntax *syntax, const char *const *args,
+           GError **error)
+{
+    return ctl_args_parse(syntax, (int)g_strv_length((char **)args),
+                          (char **)args, error);
+}
+
+static void
+test_args_migrate(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CtlArgs) args = NULL;
+    g_autoptr(json_t) expected = NULL;
+
+    args = parse_args(&migrate_syntax, ARGS(
+        "--strategy", "unplug", "labvm", "--bandwidth=100", "--parallel", "4",
+        "--compression", "zstd", "--compression=xbzrle", "--postcopy",
+        "--auto-converge", "--no-persist", "--keep-source", "B",
+        "--max-downtime", "300", "--downtime-steps", "500,1000,2000",
+        "--completion-timeout-per-gib", "150", "--progress-timeout=60",
+        "--wait"), &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(args->n_args, ==, 2);
+    g_assert_cmpstr(args->args[0], ==, "labvm");
+    g_assert_cmpstr(args->args[1], ==, "B");
+    g_assert_null(args->args[2]);
+    expected = load("{\"strategy\":\"unplug\",\"options\":{\"bandwidth_mibps\":"
+                    "100,\"parallel_connections\":4,\"compression\":[\"zstd\","
+                    "\"xbzrle\"],\"postcopy\":true,\"auto_converge\":true,"
+                    "\"persistent\":false,\"undefine_source\":false},"
+                    "\"policy\":{\"max_downtime_ms\":300,\"downtime_steps_ms\":"
+                    "[500,1000,2000],\"completion_timeout_per_gib_s\":150,"
+                    "\"progress_timeout_s\":60},\"wait\":true}");
+    g_assert_true(json_equal(args->options, expected));
+}
+
+static void
+test_args_order(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(CtlArgs) args = NULL;
+    g_autoptr(json_t) expected = NULL;
+
+    /* A later use overrides; after "--", what looks like an option is an
+     * argument. */
+    args = parse_args(&migrate_syntax, ARGS(
+        "--bandwidth", "1", "labvm", "--bandwidth", "2", "--", "--B"), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(args->args[0], ==, "labvm");
+    g_assert_cmpstr(args->args[1], ==, "--B");
+    expected = load("{\"options\":{\"bandwidth_mibps\":2}}");
+    g_assert_true(json_equal(args->options, expected));
+    g_clear_pointer(&args, ctl_args_free);
+
+    args = parse_args(&list_syntax, ARGS("--domain", "-", "--state=failed"),
+                      &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(args->n_args, ==, 0);
+    g_clear_pointer(&expected, json_decref);
+    expected = load("{\"domain\":\"-\",\"state\":\"failed\"}");
+    g_assert_true(json_equal(args->options, expected));
+    g_clear_pointer(&args, ctl_args_free);
+
+    args = parse_args(&help_syntax, ARGS("-"), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(args->args[0], ==, "-");
+    g_assert_cmpuint(json_object_size(args->options), ==, 0);
+}
+
+static void
+test_args_errors(void)
+{
+    static const struct {
+        const CtlArgsSyntax *syntax;
+        const char *args[6];
+        const char *message;
+    } cases[] = {
+        { &migrate_syntax, { "labvm" }, "'migctl migrate' needs 2 arguments "
+          "(DOMAIN DEST), but was given 1." },
+        { &migrate_syntax, { NULL }, "'migctl migrate' needs 2 arguments "
+          "(DOMAIN DEST), but was given none." },
+        { &migrate_syntax, { "a", "b", "c" }, "'migctl migrate' takes 2 "
+          "arguments (DOMAIN DEST), but was also given 'c'." },
+        { &migrate_syntax, { "a", "b", "--bogus" }, "'migctl migrate' has no "
+          "option '--bogus'. Global options go before the command: migctl "
+          "[OPTION...] migrate. 'migctl help migrate' lists its own "
+          "options." },
+        { &migrate_syntax, { "a", "b", "-o", "json" }, "'migctl migrate' has "
+          "no option '-o'. Global options go before the command: migctl "
+          "[OPTION...] migrate. 'migctl help migrate' lists its own "
+          "options." },
+        { &migrate_syntax, { "a", "b", "--wait=yes" }, "option --wait takes "
+          "no value, but was given 'yes'." },
+        { &migrate_syntax, { "a", "b", "--bandwidth" }, "option --bandwidth "
+          "needs a value (MIBPS)." },
+        { &migrate_syntax, { "a", "b", "--bandwidth", "fast" }, "invalid "
+          "value 'fast' for --bandwidth: give a whole number from 0 to "
+          "2147483647." },
+        { &migrate_syntax, { "a", "b", "--parallel=0" }, "invalid value '0' "
+          "for --parallel: give a whole number from 1 to 255." },
+        { &migrate_syntax, { "a", "b", "--max-downtime", "-5" }, "invalid "
+          "value '-5' for --max-downtime: give a whole number from 1 to "
+          "2147483647." },
+        { &migrate_syntax, { "a", "b", "--downtime-steps", "500,,1000" },
+          "invalid value '500,,1000' for --downtime-steps: give whole numbers "
+          "from 1 to 2147483647 separated by commas." },
+        { &migrate_syntax, { "a", "b", "--downtime-steps=" }, "invalid value "
+          "'' for --downtime-steps: give whole numbers from 1 to 2147483647 "
+          "separated by commas." },
+        { &migrate_syntax, { "a", "b", "--strategy", "fast" }, "invalid value "
+          "'fast' for --strategy: use one of auto, unplug, native, none." },
+        { &migrate_syntax, { "a", "b", "--compression", "" }, "the value of "
+          "--compression is empty: give a METHOD." },
+        { &migrate_syntax, { "a", "b", "--compression", "z\xff" }, "the value "
+          "of --compression is not valid UTF-8." },
+        { &list_syntax, { "--state" }, "option --state needs a value "
+          "(STATE)." },
+        { &list_syntax, { "x" }, "'migctl list' takes no arguments, but was "
+          "given 'x'." },
+        { &status_syntax, { NULL }, "'migctl status' needs 1 argument (ID), "
+          "but was given none." },
+        { &status_syntax, { "a", "b" }, "'migctl status' takes 1 argument "
+          "(ID), but was also given 'b'." },
+        { &status_syntax, { "a", "--x=1" }, "'migctl status' has no option "
+          "'--x'. Global options go before the command: migctl [OPTION...] "
+          "status." },
+        { &help_syntax, { "a", "b" }, "'migctl help' takes at most 1 argument "
+          "([COMMAND]), but was also given 'b'." },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(CtlArgs) args = parse_args(cases[i].syntax, cases[i].args,
+                                             &error);
+
+        g_test_message("case %zu", i);
+        g_assert_null(args);
+        g_assert_error(error, CTL_ERROR, CTL_ERROR_USAGE);
+        g_assert_cmpstr(error->message, ==, cases[i].message);
+    }
+}
+
+static void
+test_args_help(void)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    ctl_args_append_help(out, ctl_migration_list_options);
+    g_assert_cmpstr(out->str, ==,
+                    "  --state STATE           Only the migrations in this "
+                    "state, e.g. migrating or\n"
+                    "                          failed.\n"
+                    "  --domain NAME           Only the migrations of this "
+                    "domain.\n");
+    g_string_truncate(out, 0);
+    ctl_args_append_help(out, NULL);
+    g_assert_cmpstr(out->str, ==, "");
 }
 
 /* ---- migration job records ---- */
@@ -1432,33 +1607,85 @@ typedef struct {
     char *path;
     GSocket *listener;
     GThread *thread;
-    char *response;
-    char *request;              /* what migctl sent, once joined */
+    GPtrArray *answers;         /* GStrv: the pieces of each answer */
+    GPtrArray *requests;        /* char *: what migctl sent, in order */
 } FakeMigd;
+
+/* Between two pieces of an answer, so that they arrive apart; this one
+ * stands for a peer that keeps the connection open for a while. */
+#define FAKE_MIGD_STALL "(stall)"
+
+#define STREAM_HEAD \
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n" \
+    "Connection: close\r\n\r\n"
+
+/* One request: its head, and its body if Content-Length announces one. */
+static char *
+fake_migd_receive(GSocket *client)
+{
+    GString *request = g_string_new(NULL);
+    char buffer[4096];
+    gssize n = 1;
+    const char *end = NULL;
+    size_t want = 0;
+
+    while (n > 0 && !(end = strstr(request->str, "\r\n\r\n")) &&
+           (n = g_socket_receive(client, buffer, sizeof(buffer), NULL,
+                                 NULL)) > 0)
+        g_string_append_len(request, buffer, n);
+    if (end) {
+        g_autofree char *head = g_ascii_strdown(request->str,
+                                                end - request->str);
+        const char *length = strstr(head, "\r\ncontent-length:");
+
+        want = end - request->str + 4;
+        if (length)
+            want += strtoul(length + 17, NULL, 10);
+    }
+    while (request->len < want &&
+           (n = g_socket_receive(client, buffer, sizeof(buffer), NULL,
+                                 NULL)) > 0)
+        g_string_append_len(request, buffer, n);
+    return g_string_free(request, FALSE);
+}
+
+static void
+fake_migd_send(GSocket *client, char **pieces)
+{
+    for (size_t i = 0; pieces[i]; i++) {
+        if (i > 0)
+            g_usleep(5 * 1000);
+        if (strcmp(pieces[i], FAKE_MIGD_STALL) == 0) {
+            g_usleep(1500 * 1000);
+            continue;
+        }
+        /* migctl may have gone; GSocket does not raise SIGPIPE. */
+        if (g_socket_send(client, pieces[i], strlen(pieces[i]), NULL,
+                          NULL) < 0)
+            return;
+    }
+}
 
 static gpointer
 fake_migd_serve(gpointer data)
 {
     FakeMigd *fake = data;
-    g_autoptr(GSocket) client = g_socket_accept(fake->listener, NULL, NULL);
-    GString *request = g_string_new(NULL);
-    char buffer[4096];
-    gssize n;
 
-    g_assert_nonnull(client);
-    while (!strstr(request->str, "\r\n\r\n") &&
-           (n = g_socket_receive(client, buffer, sizeof(buffer), NULL,
-                                 NULL)) > 0)
-        g_string_append_len(request, buffer, n);
-    g_assert_cmpint(g_socket_send(client, fake->response,
-                                  strlen(fake->response), NULL, NULL),
-                    ==, (gssize)strlen(fake->response));
-    fake->request = g_string_free(request, FALSE);
+    for (guint i = 0; i < fake->answers->len; i++) {
+        /* Times out when migctl makes fewer requests, which tests see. */
+        g_autoptr(GSocket) client = g_socket_accept(fake->listener, NULL,
+                                                    NULL);
+
+        if (!client)
+            break;
+        g_ptr_array_add(fake->requests, fake_migd_receive(client));
+        fake_migd_send(client, g_ptr_array_index(fake->answers, i));
+    }
     return NULL;
 }
 
 static FakeMigd *
-fake_migd_start(long status, const char *body)
+fake_migd_new(void)
 {
     FakeMigd *fake = g_new0(FakeMigd, 1);
     g_autoptr(GSocketAddress) address = NULL;
@@ -1467,39 +1694,81 @@ fake_migd_start(long status, const char *body)
     fake->dir = g_dir_make_tmp("test-migctl-XXXXXX", &error);
     g_assert_no_error(error);
     fake->path = g_build_filename(fake->dir, "migd.sock", NULL);
-    fake->response = g_strdup_printf("HTTP/1.1 %ld Whatever\r\n"
-                                     "Content-Type: application/json\r\n"
-                                     "Content-Length: %zu\r\n"
-                                     "Connection: close\r\n\r\n%s",
-                                     status, strlen(body), body);
+    fake->answers = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+    fake->requests = g_ptr_array_new_with_free_func(g_free);
     fake->listener = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
                                   G_SOCKET_PROTOCOL_DEFAULT, &error);
     g_assert_no_error(error);
+    g_socket_set_timeout(fake->listener, 10);
     address = g_unix_socket_address_new(fake->path);
     g_assert_true(g_socket_bind(fake->listener, address, FALSE, &error));
     g_assert_true(g_socket_listen(fake->listener, &error));
-    fake->thread = g_thread_new("fake-migd", fake_migd_serve, fake);
     return fake;
 }
 
-/* Waits until the fake has answered; returns the request it got. */
+/* The next connection gets @pieces (NULL-terminated) one after the other,
+ * then the fake closes it. */
+static void
+fake_migd_add(FakeMigd *fake, const char *const *pieces)
+{
+    g_ptr_array_add(fake->answers, g_strdupv((char **)pieces));
+}
+
+/* The next connection gets an answer of @status with the JSON @body. */
+static void
+fake_migd_add_json(FakeMigd *fake, long status, const char *body)
+{
+    g_autofree char *answer = g_strdup_printf(
+        "HTTP/1.1 %ld Whatever\r\nContent-Type: application/json\r\n"
+        "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+        status, strlen(body), body);
+
+    fake_migd_add(fake, (const char *const[]){ answer, NULL });
+}
+
+static void
+fake_migd_run(FakeMigd *fake)
+{
+    fake->thread = g_thread_new("fake-migd", fake_migd_serve, fake);
+}
+
+static FakeMigd *
+fake_migd_start(long status, const char *body)
+{
+    FakeMigd *fake = fake_migd_new();
+
+    fake_migd_add_json(fake, status, body);
+    fake_migd_run(fake);
+    return fake;
+}
+
+/* Waits until the fake has answered all it will; returns the request
+ * @index it got. */
 static const char *
-fake_migd_join(FakeMigd *fake)
+fake_migd_request(FakeMigd *fake, guint index)
 {
     if (fake->thread)
         g_thread_join(g_steal_pointer(&fake->thread));
-    return fake->request;
+    g_assert_cmpuint(index, <, fake->requests->len);
+    return g_ptr_array_index(fake->requests, index);
+}
+
+static const char *
+fake_migd_join(FakeMigd *fake)
+{
+    return fake_migd_request(fake, 0);
 }
 
 static void
 fake_migd_free(FakeMigd *fake)
 {
-    fake_migd_join(fake);
+    if (fake->thread)
+        g_thread_join(g_steal_pointer(&fake->thread));
     g_object_unref(fake->listener);
     g_assert_cmpint(g_unlink(fake->path), ==, 0);
     g_assert_cmpint(g_rmdir(fake->dir), ==, 0);
-    g_free(fake->response);
-    g_free(fake->request);
+    g_ptr_array_unref(fake->answers);
+    g_ptr_array_unref(fake->requests);
     g_free(fake->path);
     g_free(fake->dir);
     g_free(fake);
@@ -1507,27 +1776,53 @@ fake_migd_free(FakeMigd *fake)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeMigd, fake_migd_free)
 
-/* Runs `migctl --socket FAKE [-o json] COMMAND`; returns what it would
- * print on stdout. */
+/* Runs `migctl --socket FAKE -o text|json ARGS...`, as on a terminal if
+ * @tty; returns what it would print on stdout. */
 static char *
-run_command(FakeMigd *fake, gboolean json, const char *command,
-            GError **error)
+run_args(FakeMigd *fake, gboolean json, gboolean tty, const char *const *args,
+         GError **error)
 {
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
     g_autoptr(CtlOptions) options = NULL;
     g_autoptr(CtlContext) ctx = NULL;
-    char *argv[] = { (char *)"migctl", (char *)"--socket", fake->path,
-                     (char *)"-o", (char *)(json ? "json" : "text"),
-                     (char *)command, NULL };
 
-    options = ctl_options_parse(G_N_ELEMENTS(argv) - 1, argv, error);
+    g_ptr_array_add(argv, (char *)"migctl");
+    g_ptr_array_add(argv, (char *)"--socket");
+    g_ptr_array_add(argv, fake->path);
+    g_ptr_array_add(argv, (char *)(json ? "-ojson" : "-otext"));
+    for (; *args; args++)
+        g_ptr_array_add(argv, (char *)*args);
+    g_ptr_array_add(argv, NULL);
+
+    options = ctl_options_parse(argv->len - 1, (char **)argv->pdata, error);
     g_assert_nonnull(options);
     ctx = ctl_context_new(options, NULL, NULL);
+    ctx->tty = tty;
     if (ctl_commands_run(ctx, options->command_argc, options->command_argv,
                          error))
         g_assert_no_error(*error);
     else
         g_assert_nonnull(*error);
     return g_strdup(ctx->out->str);
+}
+
+/* Runs `migctl --socket FAKE [-o json] COMMAND`. */
+static char *
+run_command(FakeMigd *fake, gboolean json, const char *command,
+            GError **error)
+{
+    return run_args(fake, json, FALSE, (const char *const[]){ command, NULL },
+                    error);
+}
+
+/* The body of a request the fake got. */
+static const char *
+request_body(const char *request)
+{
+    const char *end = strstr(request, "\r\n\r\n");
+
+    g_assert_nonnull(end);
+    return end + 4;
 }
 
 static void
@@ -1654,6 +1949,494 @@ test_command_unreachable(void)
     g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
+static void
+test_command_migrate(void)
+{
+    g_autofree char *pending = record_text_with("{\"state\":\"pending\"}");
+    static const struct {
+        const char *args[12];
+        const char *body;
+    } cases[] = {
+        { { "migrate", "labvm", "B" },
+          "{\"domain\":\"labvm\",\"destination\":\"B\"}" },
+        { { "migrate", "--compression", "zstd", "labvm", "--bandwidth", "100",
+            "--wait=", "qemu+ssh://b/system", "--compression=zlib",
+            "--max-downtime", "250", "--strategy=native" }, NULL },
+        { { "migrate", "--compression", "zstd", "labvm", "--bandwidth", "100",
+            "qemu+ssh://b/system", "--compression=zlib", "--max-downtime",
+            "250", "--strategy=native" },
+          "{\"domain\":\"labvm\",\"destination\":\"qemu+ssh://b/system\","
+          "\"strategy\":\"native\",\"options\":{\"compression\":[\"zstd\","
+          "\"zlib\"],\"bandwidth_mibps\":100},\"policy\":{\"max_downtime_ms\":"
+          "250}}" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(FakeMigd) fake = fake_migd_new();
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = NULL;
+        const char *request;
+
+        /* A usage error: migd never hears of it. */
+        if (cases[i].body)
+            fake_migd_add_json(fake, 202, pending);
+        fake_migd_run(fake);
+        out = run_args(fake, FALSE, FALSE, cases[i].args, &error);
+        if (!cases[i].body) {
+            g_assert_error(error, CTL_ERROR, CTL_ERROR_USAGE);
+            g_assert_cmpstr(out, ==, "");
+            continue;
+        }
+        g_assert_no_error(error);
+        g_assert_cmpstr(out, ==, "migration " RECORD_ID " of labvm to B "
+                        "accepted (state pending)\nfollow it with: migctl "
+                        "watch " RECORD_ID "\n");
+        request = fake_migd_join(fake);
+        g_assert_true(g_str_has_prefix(request, "POST /v1/migrations "
+                                       "HTTP/1.1\r\n"));
+        g_assert_nonnull(strstr(request, "\r\nContent-Type: "
+                                "application/json\r\n"));
+        g_assert_null(strstr(request, "\r\nExpect:"));
+        g_assert_cmpstr(request_body(request), ==, cases[i].body);
+    }
+}
+
+/* migd's answers to a request, as the other commands report them. */
+static void
+test_command_migrate_refused(void)
+{
+    static const char body[] = "{\"error\":{\"code\":\"busy\",\"message\":"
+        "\"labvm is already migrating.\"}}";
+    g_autoptr(json_t) envelope = load(body);
+    g_autofree char *expected_json = ctl_format_json(envelope);
+
+    for (int json = 0; json <= 1; json++) {
+        g_autoptr(FakeMigd) fake = fake_migd_start(409, body);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = run_args(fake, json, FALSE, ARGS(
+            "migrate", "labvm", "B", "--wait"), &error);
+
+        g_assert_error(error, CTL_ERROR, CTL_ERROR_DAEMON);
+        g_assert_cmpstr(error->message, ==, "labvm is already migrating. "
+                        "(busy, HTTP 409)");
+        g_assert_cmpstr(out, ==, json ? expected_json : "");
+    }
+}
+
+static void
+test_command_status(void)
+{
+    g_autoptr(json_t) record = load(RECORD_BODY);
+    g_autofree char *expected = ctl_job_format_status(record, NULL);
+    g_autofree char *expected_json = ctl_format_json(record);
+
+    for (int json = 0; json <= 1; json++) {
+        g_autoptr(FakeMigd) fake = fake_migd_start(200, RECORD_BODY);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = run_args(fake, json, FALSE, ARGS(
+            "status", RECORD_ID), &error);
+
+        g_assert_no_error(error);
+        g_assert_cmpstr(out, ==, json ? expected_json : expected);
+        g_assert_true(g_str_has_prefix(fake_migd_join(fake),
+                                       "GET /v1/migrations/" RECORD_ID
+                                       " HTTP/1.1\r\n"));
+    }
+}
+
+/* IDs as `migctl list` shows them, shortened. */
+static void
+test_command_short_id(void)
+{
+    static const char list[] = "{\"migrations\":[{\"id\":\"" RECORD_ID "\"},"
+        "{\"id\":\"3f1\"},{\"id\":\"job/1 x\"},{\"id\":\"ab\"},"
+        "{\"id\":\"abc\"},{\"id\":7},{}]}";
+    static const struct {
+        const char *id;
+        const char *path;       /* NULL: an error is expected */
+        int code;
+        const char *message;
+    } cases[] = {
+        { "3f0c", "/v1/migrations/" RECORD_ID, 0, NULL },
+        { "job/", "/v1/migrations/job%2F1%20x", 0, NULL },
+        { "ab", "/v1/migrations/ab", 0, NULL },
+        { "3f", NULL, CTL_ERROR_USAGE, "'3f' is the beginning of 2 migration "
+          "IDs (" RECORD_ID ", 3f1): give more of it." },
+        { "ffff", NULL, CTL_ERROR_DAEMON, "migd knows of no migration whose ID "
+          "begins with 'ffff'. 'migctl list' shows those it knows of." },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(FakeMigd) fake = fake_migd_new();
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = NULL;
+        g_autofree char *line = NULL;
+
+        fake_migd_add_json(fake, 200, list);
+        if (cases[i].path)
+            fake_migd_add_json(fake, 200, RECORD_BODY);
+        fake_migd_run(fake);
+        out = run_args(fake, FALSE, FALSE, ARGS("status", cases[i].id),
+                       &error);
+        g_test_message("case %zu", i);
+        g_assert_true(g_str_has_prefix(fake_migd_request(fake, 0),
+                                       "GET /v1/migrations HTTP/1.1\r\n"));
+        if (!cases[i].path) {
+            g_assert_error(error, CTL_ERROR, cases[i].code);
+            g_assert_cmpstr(error->message, ==, cases[i].message);
+            g_assert_cmpuint(fake->requests->len, ==, 1);
+            continue;
+        }
+        g_assert_no_error(error);
+        line = g_strdup_printf("GET %s HTTP/1.1\r\n", cases[i].path);
+        g_assert_true(g_str_has_prefix(fake_migd_request(fake, 1), line));
+    }
+}
+
+static void
+test_command_not_found(void)
+{
+    static const char *const commands[] = {
+        "status", "cancel", "force-complete", "watch",
+    };
+    static const char body[] = "{\"error\":{\"code\":\"not_found\",\"message\":"
+        "\"There is no migration " RECORD_ID ".\"}}";
+    g_autoptr(json_t) envelope = load(body);
+    g_autofree char *expected_json = ctl_format_json(envelope);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        for (int json = 0; json <= 1; json++) {
+            g_autoptr(FakeMigd) fake = fake_migd_start(404, body);
+            g_autoptr(GError) error = NULL;
+            g_autofree char *out = run_args(fake, json, FALSE, ARGS(
+                commands[i], RECORD_ID), &error);
+
+            g_assert_error(error, CTL_ERROR, CTL_ERROR_DAEMON);
+            g_assert_cmpstr(error->message, ==, "There is no migration "
+                            RECORD_ID ". (not_found, HTTP 404)");
+            g_assert_cmpstr(out, ==, json ? expected_json : "");
+        }
+    }
+}
+
+static void
+test_command_list(void)
+{
+    g_autofree char *answer = g_strdup_printf("{\"migrations\":[%s]}",
+                                              RECORD_BODY);
+    g_autoptr(json_t) answer_json = load(answer);
+    g_autofree char *expected = ctl_job_format_list(answer_json, NULL);
+    static const struct {
+        const char *args[6];
+        const char *path;
+    } cases[] = {
+        { { "list" }, "/v1/migrations" },
+        { { "list", "--state", "migrating", "--domain", "lab vm&x=1" },
+          "/v1/migrations?state=migrating&domain=lab%20vm%26x%3D1" },
+        { { "list", "--domain=caf\xc3\xa9" },
+          "/v1/migrations?domain=caf%C3%A9" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(FakeMigd) fake = fake_migd_start(200, answer);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = run_args(fake, FALSE, FALSE, cases[i].args,
+                                        &error);
+        g_autofree char *line = g_strdup_printf("GET %s HTTP/1.1\r\n",
+                                                cases[i].path);
+
+        g_assert_no_error(error);
+        g_assert_cmpstr(out, ==, expected);
+        g_assert_true(g_str_has_prefix(fake_migd_join(fake), line));
+    }
+}
+
+static void
+test_command_actions(void)
+{
+    static const struct {
+        const char *command;
+        const char *path;
+        const char *out;
+    } cases[] = {
+        { "cancel", "/v1/migrations/" RECORD_ID "/cancel",
+          "cancelling migration " RECORD_ID " (state migrating)\n" },
+        { "force-complete", "/v1/migrations/" RECORD_ID "/force-complete",
+          "asked migd to force migration " RECORD_ID " (state migrating) to "
+          "complete; its timeline will say what migd did: migctl status "
+          RECORD_ID "\n" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(FakeMigd) fake = fake_migd_start(202, RECORD_BODY);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = run_args(fake, FALSE, FALSE, ARGS(
+            cases[i].command, RECORD_ID), &error);
+        g_autofree char *line = g_strdup_printf("POST %s HTTP/1.1\r\n",
+                                                cases[i].path);
+        const char *request = fake_migd_join(fake);
+
+        g_assert_no_error(error);
+        g_assert_cmpstr(out, ==, cases[i].out);
+        g_assert_true(g_str_has_prefix(request, line));
+        /* No body, and none announced but an empty one. */
+        g_assert_nonnull(strstr(request, "\r\nContent-Length: 0\r\n"));
+        g_assert_null(strstr(request, "\r\nContent-Type:"));
+        g_assert_cmpstr(request_body(request), ==, "");
+    }
+}
+
+/* The pieces of an event stream: a head, then events as migd writes them,
+ * split at awkward places, with keepalives. */
+static char **
+stream_pieces(const char *head, const char *end_changes)
+{
+    g_autofree char *end = end_changes ?
+        record_text_with(end_changes) : NULL;
+    g_autoptr(GPtrArray) pieces = g_ptr_array_new_with_free_func(g_free);
+
+    g_ptr_array_add(pieces, g_strdup(head));
+    g_ptr_array_add(pieces, g_strdup(": hello\r\n\r\nevent: snapshot\r\n"
+                                     "data: " RECORD_BODY "\r\n\r\n"));
+    g_ptr_array_add(pieces, g_strdup("event: progress\ndata: {\"state\":"));
+    g_ptr_array_add(pieces, g_strdup("\"migrating\",\"progress\":"
+                                     "{\"percent\":80}}\n"));
+    g_ptr_array_add(pieces, g_strdup("\n:\n\n"));
+    if (end)
+        g_ptr_array_add(pieces, g_strdup_printf("event: end\ndata: %s\n\n",
+                                                end));
+    g_ptr_array_add(pieces, NULL);
+    return g_strdupv((char **)pieces->pdata);
+}
+
+#define PLAIN_UNTIL_END \
+    LINE_T0 LINE_T1 LINE_57 "\n" \
+    "migrating   80% [################....]  ?/s  ? left  ETA ?\n"
+
+static void
+test_command_watch(void)
+{
+    static const struct {
+        const char *end_changes;    /* NULL: the stream ends without "end" */
+        int code;                   /* 0: success */
+        const char *last_line;
+    } cases[] = {
+        { COMPLETED_CHANGES, 0, LINE_COMPLETED },
+        { FAILED_CHANGES, CTL_ERROR_MIGRATION, "migration " RECORD_ID " of "
+          "labvm to B failed: the destination has no free VF for the NIC "
+          "'net0'\n" },
+        { "{\"state\":\"cancelled\",\"outcome\":{\"result\":\"cancelled\","
+          "\"reason\":\"cancelled by migctl\"}}", CTL_ERROR_MIGRATION,
+          "migration " RECORD_ID " of labvm to B cancelled: cancelled by "
+          "migctl\n" },
+        { NULL, CTL_ERROR_UNREACHABLE, "" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(FakeMigd) fake = fake_migd_new();
+        g_auto(GStrv) pieces = stream_pieces(STREAM_HEAD,
+                                             cases[i].end_changes);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = NULL;
+        g_autofree char *record = record_text_with(cases[i].end_changes ?
+                                                   cases[i].end_changes :
+                                                   "{}");
+        g_autoptr(json_t) end = load(record);
+        g_autofree char *failure = ctl_job_failure_message(end);
+        const char *request;
+
+        fake_migd_add(fake, (const char *const *)pieces);
+        fake_migd_run(fake);
+        out = run_args(fake, FALSE, FALSE, ARGS("watch", RECORD_ID), &error);
+        request = fake_migd_join(fake);
+        g_test_message("case %zu", i);
+        g_assert_true(g_str_has_prefix(request, "GET /v1/migrations/"
+                                       RECORD_ID "/events HTTP/1.1\r\n"));
+        g_assert_nonnull(strstr(request, "\r\nAccept: text/event-stream\r\n"));
+        g_assert_true(g_str_has_prefix(out, PLAIN_UNTIL_END));
+        g_assert_cmpstr(out + strlen(PLAIN_UNTIL_END), ==,
+                        cases[i].last_line);
+        if (cases[i].code == 0) {
+            g_assert_no_error(error);
+        } else if (cases[i].code == CTL_ERROR_MIGRATION) {
+            g_assert_error(error, CTL_ERROR, CTL_ERROR_MIGRATION);
+            g_assert_cmpstr(error->message, ==, failure);
+        } else {
+            g_assert_error(error, CTL_ERROR, cases[i].code);
+            g_assert_cmpstr(error->message, ==, "migd's event stream of "
+                            "migration " RECORD_ID " ended before the "
+                            "migration did. migd may have stopped or "
+                            "restarted: check 'systemctl status migd', then "
+                            "follow the migration again with 'migctl watch "
+                            RECORD_ID "'.");
+        }
+    }
+}
+
+/* The connection breaks in the middle of the stream: exit status 3, and the
+ * progress line on a terminal is ended before the message. */
+static void
+test_command_watch_broken(void)
+{
+    static const char line_80[] = "migrating   80% [################....]  "
+        "?/s  ? left  ETA ?";
+    g_autoptr(FakeMigd) fake = fake_migd_new();
+    g_auto(GStrv) pieces = stream_pieces(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        "Content-Length: 100000\r\n\r\n", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *prefix = NULL;
+    g_autofree char *suffix = NULL;
+
+    fake_migd_add(fake, (const char *const *)pieces);
+    fake_migd_run(fake);
+    out = run_args(fake, FALSE, TRUE, ARGS("watch", RECORD_ID), &error);
+    prefix = g_strdup_printf("the connection to migd at %s broke in the "
+                             "middle of its answer (", fake->path);
+    g_assert_error(error, CTL_ERROR, CTL_ERROR_UNREACHABLE);
+    g_assert_true(g_str_has_prefix(error->message, prefix));
+    g_assert_true(g_str_has_suffix(error->message, "). migd may have stopped "
+                                   "or restarted: check 'systemctl status "
+                                   "migd' and 'journalctl -u migd'."));
+    suffix = g_strdup_printf("\r%s%*s\n", line_80,
+                             (int)(strlen(LINE_57) - strlen(line_80)), "");
+    g_assert_true(g_str_has_suffix(out, suffix));
+}
+
+/* After "end", migctl is done, whether or not migd closes the stream. */
+static void
+test_command_watch_end_early(void)
+{
+    g_autoptr(FakeMigd) fake = fake_migd_new();
+    g_autofree char *end = record_text_with(COMPLETED_CHANGES);
+    g_autofree char *end_event = g_strdup_printf("event: end\ndata: %s\n\n",
+                                                 end);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+    gint64 start;
+
+    fake_migd_add(fake, (const char *const[]){
+        STREAM_HEAD, end_event, FAKE_MIGD_STALL, "event: end\n", NULL });
+    fake_migd_run(fake);
+    start = g_get_monotonic_time();
+    out = run_args(fake, FALSE, FALSE, ARGS("watch", RECORD_ID), &error);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, G_USEC_PER_SEC);
+    g_assert_no_error(error);
+    g_assert_cmpstr(out, ==, LINE_COMPLETED);
+}
+
+static void
+test_command_watch_bad_answers(void)
+{
+    static const struct {
+        const char *answer;
+        const char *message;
+    } cases[] = {
+        { "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+          "Content-Length: 2\r\n\r\n{}", "migd's answer to GET "
+          "/v1/migrations/" RECORD_ID "/events (HTTP 200) is not an event "
+          "stream but 'application/json'. Check that the socket or URL is "
+          "migd's." },
+        { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", "migd's answer to "
+          "GET /v1/migrations/" RECORD_ID "/events (HTTP 200) is not an "
+          "event stream but untyped. Check that the socket or URL is "
+          "migd's." },
+        { STREAM_HEAD "event: snapshot\ndata: {\"id\":3}\n\n", "the migration "
+          "record migd sent is not in the form migctl expects (Expected "
+          "string, got integer). migd and migctl may come from different "
+          "releases: compare 'migctl --version' with the migd package "
+          "version." },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(FakeMigd) fake = fake_migd_new();
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = NULL;
+
+        fake_migd_add(fake, (const char *const[]){ cases[i].answer, NULL });
+        fake_migd_run(fake);
+        out = run_args(fake, FALSE, FALSE, ARGS("watch", RECORD_ID), &error);
+        g_assert_error(error, CTL_ERROR, CTL_ERROR_BAD_ANSWER);
+        g_assert_cmpstr(error->message, ==, cases[i].message);
+        g_assert_cmpstr(out, ==, "");
+    }
+}
+
+static void
+test_command_watch_tty(void)
+{
+    static const char line_80[] = "migrating   80% [################....]  "
+        "?/s  ? left  ETA ?";
+    g_autoptr(FakeMigd) fake = fake_migd_new();
+    g_auto(GStrv) pieces = stream_pieces(STREAM_HEAD, COMPLETED_CHANGES);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *expected = g_strdup_printf(
+        "%s\r%s%*s\r%*s\r%s", LINE_T0 LINE_T1 "\r" LINE_57,
+        line_80, (int)(strlen(LINE_57) - strlen(line_80)), "",
+        (int)strlen(LINE_57), "", LINE_COMPLETED);
+
+    fake_migd_add(fake, (const char *const *)pieces);
+    fake_migd_run(fake);
+    out = run_args(fake, FALSE, TRUE, ARGS("watch", RECORD_ID), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(out, ==, expected);
+}
+
+static void
+test_command_migrate_wait(void)
+{
+    g_autofree char *pending = record_text_with("{\"state\":\"pending\"}");
+    g_autofree char *completed = record_text_with(COMPLETED_CHANGES);
+    g_autofree char *json_lines = g_strdup_printf(
+        "%s\n{\"state\":\"migrating\",\"progress\":{\"percent\":80}}\n%s\n",
+        RECORD_BODY, completed);
+    static const struct {
+        gboolean json;
+        const char *end_changes;
+        int code;
+    } cases[] = {
+        { FALSE, COMPLETED_CHANGES, 0 },
+        { TRUE, COMPLETED_CHANGES, 0 },
+        { FALSE, FAILED_CHANGES, CTL_ERROR_MIGRATION },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(FakeMigd) fake = fake_migd_new();
+        g_auto(GStrv) pieces = stream_pieces(STREAM_HEAD,
+                                             cases[i].end_changes);
+        g_autoptr(json_t) end = record_with(cases[i].end_changes);
+        g_autofree char *end_line = ctl_job_outcome_line(end);
+        g_autofree char *expected = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = NULL;
+
+        fake_migd_add_json(fake, 202, pending);
+        fake_migd_add(fake, (const char *const *)pieces);
+        fake_migd_run(fake);
+        out = run_args(fake, cases[i].json, FALSE, ARGS(
+            "migrate", "labvm", "--wait", "B"), &error);
+        if (cases[i].json)
+            expected = g_strdup(json_lines);
+        else
+            expected = g_strconcat("migration " RECORD_ID " of labvm to B "
+                                   "accepted (state pending)\n",
+                                   PLAIN_UNTIL_END, end_line, "\n", NULL);
+        g_test_message("case %zu", i);
+        g_assert_cmpstr(out, ==, expected);
+        if (cases[i].code)
+            g_assert_error(error, CTL_ERROR, cases[i].code);
+        else
+            g_assert_no_error(error);
+        g_assert_cmpstr(request_body(fake_migd_request(fake, 0)), ==,
+                        "{\"domain\":\"labvm\",\"destination\":\"B\"}");
+        g_assert_true(g_str_has_prefix(fake_migd_request(fake, 1),
+                                       "GET /v1/migrations/" RECORD_ID
+                                       "/events HTTP/1.1\r\n"));
+    }
+}
+
 /* Commands that never reach migd: help, and every usage error. */
 static void
 test_command_usage(void)
@@ -1680,6 +2463,22 @@ test_command_usage(void)
         { { "health", "--url", "http://h" }, NULL,
           "'migctl health' has no option '--url'. Global options go before "
           "the command: migctl [OPTION...] health." },
+        { { "help", "migrate" }, "Usage: migctl [OPTION...] migrate DOMAIN "
+          "DEST [COMMAND OPTION...]\n", NULL },
+        { { "watch", "--help" }, "Usage: migctl [OPTION...] watch ID\n",
+          NULL },
+        { { "migrate", "labvm" }, NULL, "'migctl migrate' needs 2 arguments "
+          "(DOMAIN DEST), but was given 1." },
+        { { "migrate", "", "B" }, NULL,
+          "'migctl migrate' was given an empty DOMAIN." },
+        { { "migrate", "labvm", "\xff" }, NULL,
+          "the DEST given to 'migctl migrate' is not valid UTF-8." },
+        { { "status", "" }, NULL, "the migration ID is empty: give the ID "
+          "that 'migctl migrate' or 'migctl list' showed." },
+        { { "cancel" }, NULL,
+          "'migctl cancel' needs 1 argument (ID), but was given none." },
+        { { "list", "--state" }, NULL,
+          "option --state needs a value (STATE)." },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -1720,10 +2519,23 @@ test_usage_text(void)
              "--socket PATH", "--url URL", "--timeout SECONDS",
              "-o, --output FORMAT", "-h, --help", "-V, --version",
              "MIGCTL_URL", "MIGCTL_SOCKET", "\n  version ", "\n  health ",
-             "\n  help ", NULL };
+             "\n  help ", "\n  migrate ", "\n  status ", "\n  list ",
+             "\n  watch ", "\n  cancel ", "\n  force-complete ", NULL };
          *word; word++)
         g_assert_nonnull(strstr(usage->str, *word));
 
+    /* The help of each command too fits in 80 columns. */
+    for (const char *const *name = (const char *const[]){
+             "migrate", "status", "list", "watch", "cancel", "force-complete",
+             "version", "health", "help", NULL };
+         *name; name++) {
+        CtlOptions options = { .timeout_seconds = 1 };
+        char *argv[] = { (char *)"help", (char *)*name, NULL };
+        g_autoptr(CtlContext) ctx = ctl_context_new(&options, NULL, NULL);
+
+        g_assert_true(ctl_commands_run(ctx, 2, argv, NULL));
+        g_string_append(usage, ctx->out->str);
+    }
     lines = g_strsplit(usage->str, "\n", -1);
     for (size_t i = 0; lines[i]; i++)
         g_assert_cmpuint(strlen(lines[i]), <=, 79);
@@ -1769,6 +2581,10 @@ main(int argc, char **argv)
     }
     g_test_add_func("/migctl/sse/queue", test_sse_events_queue);
     g_test_add_func("/migctl/sse/too-large", test_sse_too_large);
+    g_test_add_func("/migctl/args/migrate", test_args_migrate);
+    g_test_add_func("/migctl/args/order", test_args_order);
+    g_test_add_func("/migctl/args/errors", test_args_errors);
+    g_test_add_func("/migctl/args/help", test_args_help);
     g_test_add_func("/migctl/job/status", test_job_status);
     g_test_add_func("/migctl/job/minimal", test_job_minimal);
     g_test_add_func("/migctl/job/bad-record", test_job_bad_record);
@@ -1785,6 +2601,22 @@ main(int argc, char **argv)
     g_test_add_func("/migctl/command/version", test_command_version);
     g_test_add_func("/migctl/command/health", test_command_health);
     g_test_add_func("/migctl/command/unreachable", test_command_unreachable);
+    g_test_add_func("/migctl/command/migrate", test_command_migrate);
+    g_test_add_func("/migctl/command/migrate-refused",
+                    test_command_migrate_refused);
+    g_test_add_func("/migctl/command/migrate-wait", test_command_migrate_wait);
+    g_test_add_func("/migctl/command/status", test_command_status);
+    g_test_add_func("/migctl/command/short-id", test_command_short_id);
+    g_test_add_func("/migctl/command/not-found", test_command_not_found);
+    g_test_add_func("/migctl/command/list", test_command_list);
+    g_test_add_func("/migctl/command/actions", test_command_actions);
+    g_test_add_func("/migctl/command/watch", test_command_watch);
+    g_test_add_func("/migctl/command/watch-tty", test_command_watch_tty);
+    g_test_add_func("/migctl/command/watch-broken", test_command_watch_broken);
+    g_test_add_func("/migctl/command/watch-end-early",
+                    test_command_watch_end_early);
+    g_test_add_func("/migctl/command/watch-bad-answers",
+                    test_command_watch_bad_answers);
     g_test_add_func("/migctl/command/usage", test_command_usage);
     g_test_add_func("/migctl/usage-text", test_usage_text);
 
