@@ -24,6 +24,8 @@ typedef struct {
     char *dest_uri;
     virConnectPtr dest;         /* the destination's libvirtd, for its events */
     int dest_callback;
+    virConnectPtr src;          /* a reference, for the source's iteration events */
+    int src_callback;
     guint poll_source;
     guint step_source;
     GCancellable *cancellable;  /* cancelled when the run goes away */
@@ -40,6 +42,10 @@ typedef struct {
     unsigned int flags;
     guint downtime_ms;
     virConnectPtr dest;         /* opened by the worker */
+    virConnectPtr src;          /* a reference, for work on the source in a worker */
+    guint bandwidth_mibps;      /* for the dirty-rate prediction; 0: none */
+    gint64 dirty_mibps;         /* measured; -1: not measured */
+    char *dirty_error;
     gboolean ok;
     gboolean dest_running;
     char *error;
@@ -56,6 +62,9 @@ work_free(gpointer data)
         (void)virDomainFree(w->dom);
     if (w->dest)
         (void)virConnectClose(w->dest);
+    if (w->src)
+        (void)virConnectClose(w->src);
+    g_free(w->dirty_error);
     virTypedParamsFree(w->params, w->nparams);
     g_free(w->dest_uri);
     g_free(w->domain);
@@ -76,6 +85,11 @@ run_free(gpointer data)
         if (run->dest_callback >= 0)
             (void)virConnectDomainEventDeregisterAny(run->dest, run->dest_callback);
         (void)virConnectClose(run->dest);
+    }
+    if (run->src) {
+        if (run->src_callback >= 0)
+            (void)virConnectDomainEventDeregisterAny(run->src, run->src_callback);
+        (void)virConnectClose(run->src);
     }
     g_free(run->id);
     g_free(run->domain);
@@ -127,6 +141,7 @@ migrator_run(Migrator *m, Job *job)
         run->domain = g_strdup(job->domain);
         run->dest_uri = g_strdup(job->dest.libvirt_uri);
         run->dest_callback = -1;
+        run->src_callback = -1;
         run->cancellable = g_cancellable_new();
         g_hash_table_insert(m->runs, run->id, run);
     }
@@ -181,11 +196,58 @@ lookup_source(Migrator *m, const char *domain, char **ret_error)
 
 /* --- checks ------------------------------------------------------------- */
 
+/* Measures how fast the guest dirties its memory (QEMU samples pages for
+ * @seconds). libvirt reports the result only through domain stats, so the
+ * worker asks until it is measured. */
+static gboolean
+measure_dirty_rate(Work *w, int seconds)
+{
+    virDomainPtr dom = virDomainLookupByName(w->src, w->domain);
+    virDomainPtr doms[] = { dom, NULL };
+    gint64 deadline = g_get_monotonic_time() + (seconds + 3) * G_USEC_PER_SEC;
+    gboolean measured = FALSE;
+
+    if (!dom || virDomainStartDirtyRateCalc(dom, seconds, 0) < 0) {
+        w->dirty_error = g_strdup(virGetLastErrorMessage());
+        if (dom)
+            (void)virDomainFree(dom);
+        return FALSE;
+    }
+    g_usleep(seconds * G_USEC_PER_SEC);
+    while (!measured && g_get_monotonic_time() < deadline) {
+        virDomainStatsRecordPtr *records = NULL;
+        int status = 0;
+        long long mibps = 0;
+
+        if (virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &records, 0) == 1 &&
+            virTypedParamsGetInt(records[0]->params, records[0]->nparams,
+                                 "dirtyrate.calc_status", &status) == 1 && status == 2 &&
+            virTypedParamsGetLLong(records[0]->params, records[0]->nparams,
+                                   "dirtyrate.megabytes_per_second", &mibps) == 1) {
+            w->dirty_mibps = mibps;
+            measured = TRUE;
+        }
+        virDomainStatsRecordListFree(records);
+        if (!measured)
+            g_usleep(100 * 1000);
+    }
+    if (!measured && !w->dirty_error)
+        w->dirty_error = g_strdup("QEMU did not finish measuring in time");
+    (void)virDomainFree(dom);
+    return measured;
+}
+
 static void
 checks_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     Work *w = data;
     virDomainPtr ddom;
+
+    /* Measuring takes a second, so only when a bandwidth cap makes a
+     * prediction possible. */
+    w->dirty_mibps = -1;
+    if (w->bandwidth_mibps > 0 && w->src)
+        (void)measure_dirty_rate(w, 1);
 
     w->dest = virConnectOpen(w->dest_uri);
     if (!w->dest) {
@@ -204,6 +266,37 @@ checks_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancell
     w->ok = TRUE;
 }
 
+/* Whether the guest can converge within the job's policy, from the dirty
+ * rate measured against the bandwidth cap; refuses with the figures. */
+static gboolean
+predict(MigRun *run, Work *w, char **ret_refusal, char **ret_note)
+{
+    Job *job = engine_lookup(run->m->engine, run->id);
+    g_autofree char *reason = NULL;
+    PolicyConfig effective;
+
+    if (!job)
+        return TRUE;
+    if (w->dirty_mibps < 0) {
+        *ret_note = w->bandwidth_mibps > 0
+                        ? g_strdup_printf("its dirty rate could not be measured (%s), so "
+                                          "convergence is not predicted", w->dirty_error)
+                        : g_strdup("convergence is predicted only with a bandwidth cap");
+        return TRUE;
+    }
+    effective = job->policy;
+    effective.allow_auto_converge &= job->options.auto_converge;
+    if (policy_predict(&effective, (guint64)w->dirty_mibps << 20,
+                       (guint64)w->bandwidth_mibps << 20, job->postcopy_forbidden, &reason)) {
+        *ret_note = g_strdup_printf("it dirties %" G_GINT64_FORMAT " MiB/s: %s", w->dirty_mibps,
+                                    reason ? reason : "it can converge");
+        return TRUE;
+    }
+    *ret_refusal = g_strdup_printf("%s cannot converge within the policy, so nothing was "
+                                   "started: %s", w->domain, reason);
+    return FALSE;
+}
+
 static void
 checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -212,6 +305,7 @@ checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
     JobEvent ev;
     g_autofree char *reason = NULL;
     g_autofree char *message = NULL;
+    g_autofree char *prediction = NULL;
     virDomainInfo info;
     virDomainPtr dom;
 
@@ -238,9 +332,14 @@ checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     }
     (void)virDomainFree(dom);
+    if (!predict(run, w, &reason, &prediction)) {
+        feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
+        return;
+    }
     run->dest = g_steal_pointer(&w->dest);
     message = g_strdup_printf("%s runs here with %lu MiB of memory; the destination's libvirt "
-                              "answers at %s", w->domain, info.maxMem / 1024, run->dest_uri);
+                              "answers at %s; %s", w->domain, info.maxMem / 1024, run->dest_uri,
+                              prediction);
     engine_event_init(&ev, JOB_EV_CHECKS_PASSED);
     ev.guest_memory = (guint64)info.maxMem * 1024;
     ev.message = message;
@@ -258,6 +357,10 @@ op_run_checks(gpointer ctx, Job *job)
     w->run = run;
     w->dest_uri = g_strdup(run->dest_uri);
     w->domain = g_strdup(job->domain);
+    w->bandwidth_mibps = job->options.bandwidth_mibps;
+    w->src = virt_connection(m->virt);
+    if (w->src)
+        (void)virConnectRef(w->src);
     g_task_set_task_data(task, w, work_free);
     g_task_run_in_thread(task, checks_thread);
 }
@@ -400,6 +503,31 @@ poll_stats(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* A new memory pass: sample now rather than at the next poll, so the
+ * policy sees every iteration. */
+static void
+on_source_iteration(virConnectPtr conn, virDomainPtr dom, int iteration, void *opaque)
+{
+    MigRun *run = opaque;
+
+    if (g_strcmp0(virDomainGetName(dom), run->domain) == 0)
+        (void)poll_stats(run);
+}
+
+static void
+watch_source_iterations(MigRun *run, virDomainPtr dom)
+{
+    virConnectPtr conn = virt_connection(run->m->virt);
+
+    if (!conn || run->src_callback >= 0)
+        return;
+    run->src = conn;
+    (void)virConnectRef(conn);
+    run->src_callback = virConnectDomainEventRegisterAny(
+        conn, dom, VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+        VIR_DOMAIN_EVENT_CALLBACK(on_source_iteration), run, NULL);
+}
+
 /* The destination's word that the guest runs there is the completion. */
 static int
 on_dest_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
@@ -469,6 +597,7 @@ op_start_migration(gpointer ctx, Job *job)
         feed(m, run->id, JOB_EV_MIGRATE_FAILED, error, NULL);
         return;
     }
+    watch_source_iterations(run, w->dom);
     migrate_params(job, w);
     w->downtime_ms = job->policy.max_downtime_ms;
     task = g_task_new(NULL, run->cancellable, migrate_done, NULL);
