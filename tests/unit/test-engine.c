@@ -1,0 +1,334 @@
+/* Tests of the engine with fake operations: the write-ahead store, the
+ * outgoing queue and its limit, refusals, loading after a restart, and
+ * subscribers. The operations record what was asked; the test plays
+ * libvirt by feeding the events back. */
+#include <config.h>
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "error.h"
+
+typedef struct {
+    Engine *engine;
+    Store *store;
+    char *dir;
+    GString *calls;         /* "op:domain;" for each operation */
+    char *state_on_disk;    /* the job's state in its file when run_checks ran */
+    GString *heard;         /* events a subscriber heard */
+} Fixture;
+
+static Fixture *current;
+
+/* Warnings and worse that the engine logged; each test expects none unless
+ * it says otherwise. */
+static GPtrArray *logged;
+
+static GLogWriterOutput
+record_log(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) {
+        for (gsize i = 0; i < n_fields; i++) {
+            if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
+                g_ptr_array_add(logged, g_strdup(fields[i].value));
+        }
+    }
+    return G_LOG_WRITER_HANDLED;
+}
+
+static char *
+state_on_disk(Fixture *f, const Job *job)
+{
+    g_autofree char *path = g_strdup_printf("%s/jobs/%s.json", f->dir, job->id);
+    g_autoptr(json_t) record = json_load_file(path, 0, NULL);
+
+    return record ? g_strdup(json_string_value(json_object_get(record, "state"))) : NULL;
+}
+
+static void
+record_call(const char *op, Job *job)
+{
+    g_string_append_printf(current->calls, "%s:%s;", op, job->domain);
+}
+
+static void
+fake_run_checks(gpointer ctx, Job *job)
+{
+    record_call("checks", job);
+    g_free(current->state_on_disk);
+    current->state_on_disk = state_on_disk(current, job);
+}
+
+static void fake_nic_step(gpointer ctx, Job *job) { record_call("nic", job); }
+static void fake_start(gpointer ctx, Job *job) { record_call("start", job); }
+static void fake_downtime(gpointer ctx, Job *job, guint ms) { record_call("downtime", job); }
+static void fake_auto_converge(gpointer ctx, Job *job) { record_call("auto-converge", job); }
+static void fake_postcopy(gpointer ctx, Job *job) { record_call("postcopy", job); }
+static void fake_abort(gpointer ctx, Job *job) { record_call("abort", job); }
+static void fake_reconcile(gpointer ctx, Job *job) { record_call("reconcile", job); }
+static void fake_watch(gpointer ctx, Job *job) { record_call("watch", job); }
+static void fake_finished(gpointer ctx, Job *job) { record_call("finished", job); }
+
+static const EngineOps fake_ops = {
+    fake_run_checks, fake_nic_step, fake_start, fake_downtime, fake_auto_converge,
+    fake_postcopy, fake_abort, fake_reconcile, fake_watch, fake_finished,
+};
+
+static void
+engine_start(Fixture *f, guint max_outgoing)
+{
+    EngineLimits limits = { max_outgoing, 24 };
+    g_autoptr(GError) error = NULL;
+
+    f->store = store_open(f->dir, &error);
+    g_assert_no_error(error);
+    f->engine = engine_new(f->store, &fake_ops, NULL, &limits);
+}
+
+static void
+engine_stop(Fixture *f)
+{
+    g_clear_pointer(&f->engine, engine_free);
+    g_clear_pointer(&f->store, store_free);
+}
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+    current = f;
+    f->dir = g_dir_make_tmp("test-engine-XXXXXX", NULL);
+    f->calls = g_string_new(NULL);
+    f->heard = g_string_new(NULL);
+    engine_start(f, 1);
+}
+
+static int
+rm_rf(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+
+        if (g_file_test(child, G_FILE_TEST_IS_DIR))
+            rm_rf(child);
+        else
+            (void)g_unlink(child);
+    }
+    return g_rmdir(path);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+    engine_stop(f);
+    (void)rm_rf(f->dir);
+    g_free(f->dir);
+    g_free(f->state_on_disk);
+    g_string_free(f->calls, TRUE);
+    g_string_free(f->heard, TRUE);
+    for (guint i = 0; i < logged->len; i++)
+        g_test_message("unexpected: %s", (char *)g_ptr_array_index(logged, i));
+    g_assert_cmpuint(logged->len, ==, 0);
+}
+
+static Job *
+submit(Fixture *f, const char *domain, GError **error)
+{
+    JobDestination dest = { "B", "qemu+tcp://b/system", NULL };
+    JobOptions options = { .persistent = TRUE };
+    PolicyConfig policy;
+
+    policy_config_init_defaults(&policy);
+    return engine_submit(f->engine, domain, &dest, "auto", &options, &policy, error);
+}
+
+static void
+feed(Fixture *f, Job *job, JobEventKind kind)
+{
+    JobEvent ev;
+    g_autofree char *id = g_strdup(job->id);
+
+    engine_event_init(&ev, kind);
+    ev.reason = "the fake says no";
+    engine_feed(f->engine, id, &ev);
+}
+
+static void
+test_write_ahead(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    Job *job = submit(f, "vm1", &error);
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(f->calls->str, ==, "checks:vm1;");
+    /* The record said "checking" before the checks began. */
+    g_assert_cmpstr(f->state_on_disk, ==, "checking");
+    feed(f, job, JOB_EV_CHECKS_FAILED);
+    g_autofree char *final = state_on_disk(f, job);
+    g_assert_cmpstr(final, ==, "failed");
+}
+
+static void
+test_queue_in_order(Fixture *f, gconstpointer data)
+{
+    Job *one = submit(f, "vm1", NULL);
+    Job *two = submit(f, "vm2", NULL);
+    Job *three = submit(f, "vm3", NULL);
+
+    /* One slot: the others wait in order. */
+    g_assert_cmpint(one->state, ==, JOB_CHECKING);
+    g_assert_cmpint(two->state, ==, JOB_PENDING);
+    g_assert_cmpint(three->state, ==, JOB_PENDING);
+    feed(f, one, JOB_EV_CHECKS_FAILED);
+    g_assert_cmpint(two->state, ==, JOB_CHECKING);
+    g_assert_cmpint(three->state, ==, JOB_PENDING);
+    /* A cancelled queued job gives up its place. */
+    g_assert_true(engine_cancel(f->engine, three->id, NULL));
+    g_assert_cmpint(three->state, ==, JOB_CANCELLED);
+    feed(f, two, JOB_EV_CHECKS_FAILED);
+    g_assert_cmpstr(f->calls->str, ==, "checks:vm1;finished:vm1;checks:vm2;finished:vm3;finished:vm2;");
+}
+
+static void
+test_raised_limit_lets_queue_in(Fixture *f, gconstpointer data)
+{
+    EngineLimits limits = { 2, 24 };
+    Job *two;
+
+    (void)submit(f, "vm1", NULL);
+    two = submit(f, "vm2", NULL);
+    g_assert_cmpint(two->state, ==, JOB_PENDING);
+    engine_set_limits(f->engine, &limits);
+    g_assert_cmpint(two->state, ==, JOB_CHECKING);
+}
+
+static void
+test_refusals(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) conflict = NULL, missing = NULL, late = NULL, force = NULL;
+    Job *one = submit(f, "vm1", NULL);
+
+    g_assert_null(submit(f, "vm1", &conflict));
+    g_assert_error(conflict, MIGD_ERROR, MIGD_ERROR_CONFLICT);
+    g_assert_nonnull(strstr(conflict->message, "domain 'vm1' already has an active migration"));
+    g_assert_false(engine_cancel(f->engine, "no-such-id", &missing));
+    g_assert_error(missing, MIGD_ERROR, MIGD_ERROR_NOT_FOUND);
+    g_assert_false(engine_force_complete(f->engine, one->id, &force));
+    g_assert_error(force, MIGD_ERROR, MIGD_ERROR_CONFLICT);
+    feed(f, one, JOB_EV_CHECKS_FAILED);
+    g_assert_false(engine_cancel(f->engine, one->id, &late));
+    g_assert_error(late, MIGD_ERROR, MIGD_ERROR_CONFLICT);
+    /* Once it ended, the domain may be migrated again. */
+    g_assert_nonnull(submit(f, "vm1", NULL));
+}
+
+static void
+test_unwritable_store_refuses(Fixture *f, gconstpointer data)
+{
+    g_autofree char *jobs = g_build_filename(f->dir, "jobs", NULL);
+    g_autoptr(GError) error = NULL;
+
+    /* A file where the jobs directory was: every write fails. */
+    g_assert_cmpint(rm_rf(jobs), ==, 0);
+    g_assert_true(g_file_set_contents(jobs, "", 0, NULL));
+    g_assert_null(submit(f, "vm1", &error));
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL);
+    g_assert_cmpstr(f->calls->str, ==, "");
+    g_assert_cmpuint(logged->len, ==, 1);
+    g_assert_true(g_pattern_match_simple("Cannot record migration *, so it will not act: cannot "
+                                         "write */jobs/*.json: Not a directory",
+                                         g_ptr_array_index(logged, 0)));
+    g_ptr_array_set_size(logged, 0);
+    {
+        g_autoptr(GPtrArray) listed = engine_list(f->engine, -1, NULL);
+
+        g_assert_cmpuint(listed->len, ==, 0);
+    }
+}
+
+static void
+on_heard(const char *event, json_t *data, gpointer user_data)
+{
+    Fixture *f = user_data;
+
+    g_string_append_printf(f->heard, "%s;", event);
+}
+
+static void
+test_subscribers(Fixture *f, gconstpointer data)
+{
+    Job *job = submit(f, "vm1", NULL);
+
+    (void)engine_subscribe(f->engine, job->id, on_heard, f);
+    feed(f, job, JOB_EV_CHECKS_FAILED);
+    g_assert_cmpstr(f->heard->str, ==, "timeline;end;");
+}
+
+/* After a restart: queued jobs queue again, running ones are reconciled,
+ * finished ones past the retention are removed. */
+static void
+test_load(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    Job *queued_a, *running, *old;
+    g_autofree char *old_id = NULL, *running_id = NULL, *old_path = NULL;
+    g_autoptr(GPtrArray) all = NULL;
+
+    running = submit(f, "vm1", NULL);
+    queued_a = submit(f, "vm2", NULL);
+    old = submit(f, "vm3", NULL);
+    g_assert_true(engine_cancel(f->engine, old->id, NULL));
+    old_id = g_strdup(old->id);
+    running_id = g_strdup(running->id);
+    (void)queued_a;
+    engine_stop(f);
+    /* Age the finished job's record past the 24 h retention. */
+    old_path = g_strdup_printf("%s/jobs/%s.json", f->dir, old_id);
+    {
+        g_autoptr(json_t) record = json_load_file(old_path, 0, NULL);
+        g_autoptr(Store) store = store_open(f->dir, NULL);
+
+        json_object_set_new(record, "finished_at", json_string("2020-01-01T00:00:00.000Z"));
+        g_assert_true(store_save(store, old_id, record, NULL));
+    }
+    g_string_truncate(f->calls, 0);
+    engine_start(f, 1);
+    g_assert_true(engine_load(f->engine, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(f->calls->str, ==, "reconcile:vm1;");
+    g_assert_false(g_file_test(old_path, G_FILE_TEST_EXISTS));
+    all = engine_list(f->engine, -1, NULL);
+    g_assert_cmpuint(all->len, ==, 2);
+    /* The reconciled job frees the slot, and the queued one goes. */
+    feed(f, engine_lookup(f->engine, running_id), JOB_EV_RECONCILED);
+    g_assert_cmpuint(logged->len, ==, 1);
+    g_assert_true(g_str_has_suffix(g_ptr_array_index(logged, 0),
+                                   "migd restarted while the job was checking"));
+    g_ptr_array_set_size(logged, 0);
+    g_assert_cmpstr(f->calls->str, ==, "reconcile:vm1;finished:vm1;checks:vm2;");
+}
+
+int
+main(int argc, char **argv)
+{
+    int rc;
+
+    g_test_init(&argc, &argv, NULL);
+    logged = g_ptr_array_new_with_free_func(g_free);
+    g_log_set_writer_func(record_log, NULL, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+    ADD("/engine/write-ahead", test_write_ahead);
+    ADD("/engine/queue-in-order", test_queue_in_order);
+    ADD("/engine/raised-limit-lets-queue-in", test_raised_limit_lets_queue_in);
+    ADD("/engine/refusals", test_refusals);
+    ADD("/engine/unwritable-store-refuses", test_unwritable_store_refuses);
+    ADD("/engine/subscribers", test_subscribers);
+    ADD("/engine/load", test_load);
+#undef ADD
+    rc = g_test_run();
+    g_ptr_array_unref(logged);
+    return rc;
+}
