@@ -346,23 +346,41 @@ checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
     engine_feed(run->m->engine, run->id, &ev);
 }
 
-static void
-op_run_checks(gpointer ctx, Job *job)
+/* Work for @job's run, about its domain and destination. */
+static Work *
+work_new(MigRun *run, const Job *job)
 {
-    Migrator *m = ctx;
-    MigRun *run = migrator_run(m, job);
-    g_autoptr(GTask) task = g_task_new(NULL, run->cancellable, checks_done, NULL);
     Work *w = g_new0(Work, 1);
 
     w->run = run;
     w->dest_uri = g_strdup(run->dest_uri);
     w->domain = g_strdup(job->domain);
+    return w;
+}
+
+/* Runs @thread on @w in a worker; @done gets it back on the loop, unless
+ * the run went away meanwhile (its cancellable says so). */
+static void
+work_start(MigRun *run, Work *w, GTaskThreadFunc thread, GAsyncReadyCallback done)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, run->cancellable, done, NULL);
+
+    g_task_set_task_data(task, w, work_free);
+    g_task_run_in_thread(task, thread);
+}
+
+static void
+op_run_checks(gpointer ctx, Job *job)
+{
+    Migrator *m = ctx;
+    MigRun *run = migrator_run(m, job);
+    Work *w = work_new(run, job);
+
     w->bandwidth_mibps = job->options.bandwidth_mibps;
     w->src = virt_connection(m->virt);
     if (w->src)
         (void)virConnectRef(w->src);
-    g_task_set_task_data(task, w, work_free);
-    g_task_run_in_thread(task, checks_thread);
+    work_start(run, w, checks_thread, checks_done);
 }
 
 /* --- NIC steps: nothing to do until passthrough NICs are handled -------- */
@@ -576,7 +594,6 @@ op_start_migration(gpointer ctx, Job *job)
 {
     Migrator *m = ctx;
     MigRun *run = migrator_run(m, job);
-    g_autoptr(GTask) task = NULL;
     g_autofree char *error = NULL;
     Work *w;
 
@@ -587,10 +604,7 @@ op_start_migration(gpointer ctx, Job *job)
     if (run->dest_callback < 0)
         note(m, run->id, "warning", "cannot watch the destination for the guest's resume (%s); "
              "completion will be taken from the migrate call", virGetLastErrorMessage());
-    w = g_new0(Work, 1);
-    w->run = run;
-    w->dest_uri = g_strdup(run->dest_uri);
-    w->domain = g_strdup(job->domain);
+    w = work_new(run, job);
     w->dom = lookup_source(m, job->domain, &error);
     if (!w->dom) {
         work_free(w);
@@ -600,9 +614,7 @@ op_start_migration(gpointer ctx, Job *job)
     watch_source_iterations(run, w->dom);
     migrate_params(job, w);
     w->downtime_ms = job->policy.max_downtime_ms;
-    task = g_task_new(NULL, run->cancellable, migrate_done, NULL);
-    g_task_set_task_data(task, w, work_free);
-    g_task_run_in_thread(task, migrate_thread);
+    work_start(run, w, migrate_thread, migrate_done);
     run->poll_source = g_timeout_add(m->poll_interval_ms, poll_stats, run);
 }
 
@@ -797,16 +809,9 @@ reconcile_done(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 op_reconcile(gpointer ctx, Job *job)
 {
-    Migrator *m = ctx;
-    MigRun *run = migrator_run(m, job);
-    g_autoptr(GTask) task = g_task_new(NULL, run->cancellable, reconcile_done, NULL);
-    Work *w = g_new0(Work, 1);
+    MigRun *run = migrator_run(ctx, job);
 
-    w->run = run;
-    w->dest_uri = g_strdup(run->dest_uri);
-    w->domain = g_strdup(job->domain);
-    g_task_set_task_data(task, w, work_free);
-    g_task_run_in_thread(task, reconcile_thread);
+    work_start(run, work_new(run, job), reconcile_thread, reconcile_done);
 }
 
 /* A libvirt migration job that outlived the previous migd: wait for it to

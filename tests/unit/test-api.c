@@ -5,31 +5,7 @@
 #include <string.h>
 
 #include "api.h"
-
-/* Warnings and worse that migd logged; a test that expects none fails on any. */
-static GPtrArray *logged_warnings;
-
-static GLogWriterOutput
-record_warnings(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
-{
-    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) {
-        for (gsize i = 0; i < n_fields; i++) {
-            if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
-                g_ptr_array_add(logged_warnings, g_strdup(fields[i].value));
-        }
-    }
-    return g_log_writer_standard_streams(level, fields, n_fields, data);
-}
-
-static gboolean
-warning_logged(const char *pattern)
-{
-    for (guint i = 0; i < logged_warnings->len; i++) {
-        if (g_pattern_match_simple(pattern, g_ptr_array_index(logged_warnings, i)))
-            return TRUE;
-    }
-    return FALSE;
-}
+#include "testutil.h"
 
 typedef struct {
     GMainLoop *loop;
@@ -127,7 +103,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
     api_free(f->api);
     conf_free(f->conf);
     virt_free(f->virt);
-    g_assert_cmpuint(logged_warnings->len, ==, 0);
+    g_assert_cmpuint(test_log_count(), ==, 0);
 }
 
 static void
@@ -176,9 +152,9 @@ test_health_degraded(void)
 
     virt = virt_settled("test:///no/such/driver-file.xml", &wait);
     /* The first failure is logged once as a warning that names the URI. */
-    g_assert_true(warning_logged("cannot connect to test:///no/such/driver-file.xml:*retrying*"));
-    g_assert_cmpuint(logged_warnings->len, ==, 1);
-    g_ptr_array_set_size(logged_warnings, 0);
+    g_assert_true(test_log_has("cannot connect to test:///no/such/driver-file.xml:*retrying*"));
+    g_assert_cmpuint(test_log_count(), ==, 1);
+    test_log_clear();
     conf = conf_new_defaults();
     api = api_new(virt, NULL, conf);
     g_assert_false(wait.connected);
@@ -238,11 +214,8 @@ test_body_where_none_belongs(Fixture *f, gconstpointer data)
 int
 main(int argc, char **argv)
 {
-    int rc;
-
     g_test_init(&argc, &argv, NULL);
-    logged_warnings = g_ptr_array_new_with_free_func(g_free);
-    g_log_set_writer_func(record_warnings, NULL, NULL);
+    test_log_capture();
     virt_global_init();
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_connected, fn, fixture_teardown)
     ADD("/api/version", test_version);
@@ -254,7 +227,5 @@ main(int argc, char **argv)
     ADD("/api/body-where-none-belongs", test_body_where_none_belongs);
 #undef ADD
     g_test_add_func("/api/health/degraded", test_health_degraded);
-    rc = g_test_run();
-    g_ptr_array_unref(logged_warnings);
-    return rc;
+    return g_test_run();
 }

@@ -4,6 +4,7 @@
 #include <config.h>
 
 #include "conf.c"
+#include "testutil.h"
 
 #define DATA_DIR SRCDIR "/data/conf"
 
@@ -14,19 +15,18 @@ test_conf_golden(gconstpointer data)
     g_autofree char *conf_path = g_strdup_printf("%s/%s.conf", DATA_DIR, name);
     g_autofree char *out_path = g_strdup_printf("%s/%s.out", DATA_DIR, name);
     g_autofree char *shown = g_strdup_printf("%s.conf", name);
-    g_autofree char *text = NULL, *expected = NULL, *actual = NULL;
+    g_autofree char *text = NULL, *actual = NULL;
     g_autoptr(MigdConf) conf = NULL;
     g_autoptr(GError) error = NULL;
 
     g_assert_true(g_file_get_contents(conf_path, &text, NULL, NULL));
-    g_assert_true(g_file_get_contents(out_path, &expected, NULL, NULL));
     conf = conf_load_data(shown, text, &error);
     if (conf)
         g_assert_no_error(error);
     else
         g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG);
     actual = g_strdup_printf("%s\n", conf ? "configuration OK" : error->message);
-    g_assert_cmpstr(actual, ==, expected);
+    test_assert_golden(out_path, actual);
 }
 
 static void
@@ -118,32 +118,11 @@ test_conf_missing_file(void)
     g_assert_nonnull(strstr(error->message, "no-such.conf"));
 }
 
-static int
-compare_names(gconstpointer a, gconstpointer b)
-{
-    return g_strcmp0(*(char *const *)a, *(char *const *)b);
-}
-
 int
 main(int argc, char **argv)
 {
-    g_autoptr(GDir) dir = NULL;
-    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    const char *entry;
-
     g_test_init(&argc, &argv, NULL);
-    dir = g_dir_open(DATA_DIR, 0, NULL);
-    g_assert_nonnull(dir);
-    while ((entry = g_dir_read_name(dir))) {
-        if (g_str_has_suffix(entry, ".conf"))
-            g_ptr_array_add(names, g_strndup(entry, strlen(entry) - 5));
-    }
-    g_ptr_array_sort(names, compare_names);
-    for (guint i = 0; i < names->len; i++) {
-        g_autofree char *path = g_strdup_printf("/conf/golden/%s",
-                                                (char *)g_ptr_array_index(names, i));
-        g_test_add_data_func(path, g_ptr_array_index(names, i), test_conf_golden);
-    }
+    test_add_golden(DATA_DIR, ".conf", "/conf/golden", test_conf_golden);
     g_test_add_func("/conf/full-values", test_conf_full_values);
     g_test_add_func("/conf/empty-disables-socket", test_conf_empty_disables_socket);
     g_test_add_func("/conf/shipped-documents-defaults", test_conf_shipped_documents_defaults);

@@ -9,6 +9,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "testutil.h"
 
 typedef struct {
     Engine *engine;
@@ -20,22 +21,6 @@ typedef struct {
 } Fixture;
 
 static Fixture *current;
-
-/* Warnings and worse that the engine logged; each test expects none unless
- * it says otherwise. */
-static GPtrArray *logged;
-
-static GLogWriterOutput
-record_log(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
-{
-    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) {
-        for (gsize i = 0; i < n_fields; i++) {
-            if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
-                g_ptr_array_add(logged, g_strdup(fields[i].value));
-        }
-    }
-    return G_LOG_WRITER_HANDLED;
-}
 
 static char *
 state_on_disk(Fixture *f, const Job *job)
@@ -129,9 +114,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
     g_free(f->state_on_disk);
     g_string_free(f->calls, TRUE);
     g_string_free(f->heard, TRUE);
-    for (guint i = 0; i < logged->len; i++)
-        g_test_message("unexpected: %s", (char *)g_ptr_array_index(logged, i));
-    g_assert_cmpuint(logged->len, ==, 0);
+    g_assert_cmpuint(test_log_count(), ==, 0);
 }
 
 static Job *
@@ -237,11 +220,10 @@ test_unwritable_store_refuses(Fixture *f, gconstpointer data)
     g_assert_null(submit(f, "vm1", &error));
     g_assert_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL);
     g_assert_cmpstr(f->calls->str, ==, "");
-    g_assert_cmpuint(logged->len, ==, 1);
-    g_assert_true(g_pattern_match_simple("Cannot record migration *, so it will not act: cannot "
-                                         "write */jobs/*.json: Not a directory",
-                                         g_ptr_array_index(logged, 0)));
-    g_ptr_array_set_size(logged, 0);
+    g_assert_cmpuint(test_log_count(), ==, 1);
+    g_assert_true(test_log_has("Cannot record migration *, so it will not act: cannot write "
+                               "*/jobs/*.json: Not a directory"));
+    test_log_clear();
     {
         g_autoptr(GPtrArray) listed = engine_list(f->engine, -1, NULL);
 
@@ -304,21 +286,17 @@ test_load(Fixture *f, gconstpointer data)
     g_assert_cmpuint(all->len, ==, 2);
     /* The reconciled job frees the slot, and the queued one goes. */
     feed(f, engine_lookup(f->engine, running_id), JOB_EV_RECONCILED);
-    g_assert_cmpuint(logged->len, ==, 1);
-    g_assert_true(g_str_has_suffix(g_ptr_array_index(logged, 0),
-                                   "migd restarted while the job was checking"));
-    g_ptr_array_set_size(logged, 0);
+    g_assert_cmpuint(test_log_count(), ==, 1);
+    g_assert_true(test_log_has("*migd restarted while the job was checking"));
+    test_log_clear();
     g_assert_cmpstr(f->calls->str, ==, "reconcile:vm1;finished:vm1;checks:vm2;");
 }
 
 int
 main(int argc, char **argv)
 {
-    int rc;
-
     g_test_init(&argc, &argv, NULL);
-    logged = g_ptr_array_new_with_free_func(g_free);
-    g_log_set_writer_func(record_log, NULL, NULL);
+    test_log_capture();
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("/engine/write-ahead", test_write_ahead);
     ADD("/engine/queue-in-order", test_queue_in_order);
@@ -328,7 +306,5 @@ main(int argc, char **argv)
     ADD("/engine/subscribers", test_subscribers);
     ADD("/engine/load", test_load);
 #undef ADD
-    rc = g_test_run();
-    g_ptr_array_unref(logged);
-    return rc;
+    return g_test_run();
 }

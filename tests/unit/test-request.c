@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "request.h"
+#include "testutil.h"
 
 #define DATA_DIR SRCDIR "/data/request"
 
@@ -38,7 +39,7 @@ test_request_golden(gconstpointer data)
     const char *name = data;
     g_autofree char *json_path = g_strdup_printf("%s/%s.json", DATA_DIR, name);
     g_autofree char *out_path = g_strdup_printf("%s/%s.out", DATA_DIR, name);
-    g_autofree char *expected = NULL, *actual = NULL;
+    g_autofree char *actual = NULL;
     g_auto(MigrationRequest) req = { 0 };
     g_autoptr(GError) error = NULL;
     PolicyConfig defaults;
@@ -55,39 +56,13 @@ test_request_golden(gconstpointer data)
         actual = g_strdup_printf("%s\n", error->message);
     }
     json_decref(body);
-    /* MIGD_TEST_REGENERATE=1 rewrites the golden files; read the diff. */
-    if (g_getenv("MIGD_TEST_REGENERATE")) {
-        g_assert_true(g_file_set_contents(out_path, actual, -1, NULL));
-        return;
-    }
-    g_assert_true(g_file_get_contents(out_path, &expected, NULL, NULL));
-    g_assert_cmpstr(actual, ==, expected);
-}
-
-static int
-compare_names(gconstpointer a, gconstpointer b)
-{
-    return g_strcmp0(*(char *const *)a, *(char *const *)b);
+    test_assert_golden(out_path, actual);
 }
 
 int
 main(int argc, char **argv)
 {
-    g_autoptr(GDir) dir = NULL;
-    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    const char *entry;
-
     g_test_init(&argc, &argv, NULL);
-    dir = g_dir_open(DATA_DIR, 0, NULL);
-    g_assert_nonnull(dir);
-    while ((entry = g_dir_read_name(dir))) {
-        if (g_str_has_suffix(entry, ".json"))
-            g_ptr_array_add(names, g_strndup(entry, strlen(entry) - 5));
-    }
-    g_ptr_array_sort(names, compare_names);
-    for (guint i = 0; i < names->len; i++) {
-        g_autofree char *path = g_strdup_printf("/request/%s", (char *)g_ptr_array_index(names, i));
-        g_test_add_data_func(path, g_ptr_array_index(names, i), test_request_golden);
-    }
+    test_add_golden(DATA_DIR, ".json", "/request", test_request_golden);
     return g_test_run();
 }

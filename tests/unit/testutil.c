@@ -1,0 +1,95 @@
+/* Helpers shared by the unit tests. */
+#include <config.h>
+
+#include <string.h>
+
+#include "testutil.h"
+
+static GPtrArray *golden_names;
+static GPtrArray *logged;
+
+static int
+compare_names(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0(*(char *const *)a, *(char *const *)b);
+}
+
+void
+test_add_golden(const char *dir, const char *suffix, const char *prefix, GTestDataFunc func)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    const char *entry;
+
+    g_assert_nonnull(d);
+    if (!golden_names)
+        golden_names = g_ptr_array_new_with_free_func(g_free);
+    while ((entry = g_dir_read_name(d))) {
+        if (g_str_has_suffix(entry, suffix))
+            g_ptr_array_add(names, g_strndup(entry, strlen(entry) - strlen(suffix)));
+    }
+    g_ptr_array_sort(names, compare_names);
+    for (guint i = 0; i < names->len; i++) {
+        char *name = g_ptr_array_index(names, i);
+        g_autofree char *path = g_strdup_printf("%s/%s", prefix, name);
+
+        g_ptr_array_add(golden_names, name);
+        g_test_add_data_func(path, name, func);
+    }
+}
+
+void
+test_assert_golden(const char *path, const char *actual)
+{
+    g_autofree char *expected = NULL;
+
+    if (g_getenv("MIGD_TEST_REGENERATE")) {
+        g_assert_true(g_file_set_contents(path, actual, -1, NULL));
+        return;
+    }
+    g_assert_true(g_file_get_contents(path, &expected, NULL, NULL));
+    g_assert_cmpstr(actual, ==, expected);
+}
+
+static GLogWriterOutput
+record_log(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+    if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) {
+        for (gsize i = 0; i < n_fields; i++) {
+            if (g_strcmp0(fields[i].key, "MESSAGE") == 0)
+                g_ptr_array_add(logged, g_strdup(fields[i].value));
+        }
+    }
+    return g_log_writer_standard_streams(level, fields, n_fields, data);
+}
+
+void
+test_log_capture(void)
+{
+    logged = g_ptr_array_new_with_free_func(g_free);
+    g_log_set_writer_func(record_log, NULL, NULL);
+}
+
+gboolean
+test_log_has(const char *pattern)
+{
+    for (guint i = 0; i < logged->len; i++) {
+        if (g_pattern_match_simple(pattern, g_ptr_array_index(logged, i)))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+guint
+test_log_count(void)
+{
+    for (guint i = 0; i < logged->len; i++)
+        g_test_message("logged: %s", (char *)g_ptr_array_index(logged, i));
+    return logged->len;
+}
+
+void
+test_log_clear(void)
+{
+    g_ptr_array_set_size(logged, 0);
+}

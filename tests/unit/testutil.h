@@ -1,0 +1,24 @@
+/* Helpers shared by the unit tests: data-driven golden cases, and a log
+ * writer that records warnings so a test can assert what was logged. */
+#pragma once
+
+#include <glib.h>
+
+/* Adds one test per DIR/NAME.SUFFIX, named PREFIX/NAME, in name order; the
+ * test gets NAME (owned by the harness) as its data. */
+void test_add_golden(const char *dir, const char *suffix, const char *prefix,
+                     GTestDataFunc func);
+
+/* Compares @actual with the golden file @path, or rewrites the file when
+ * MIGD_TEST_REGENERATE is set (read the diff before committing it). */
+void test_assert_golden(const char *path, const char *actual);
+
+/* Installs a writer that records warnings and worse (and prints all). */
+void test_log_capture(void);
+
+/* Whether a recorded warning matches the glob @pattern. */
+gboolean test_log_has(const char *pattern);
+
+/* How many warnings were recorded, and forgetting them. */
+guint test_log_count(void);
+void test_log_clear(void);
