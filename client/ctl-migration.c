@@ -54,6 +54,9 @@ const CtlArgSpec ctl_migration_migrate_options[] = {
       "downtime_steps_ms", 1, MIGRATION_MAX_NUMBER, NULL,
       "The longer pauses, in milliseconds, to allow one after the other "
       "while the migration stalls." },
+    { "stall-iterations", "N", CTL_ARG_UINT, "policy", "stall_iterations",
+      1, 1000, NULL,
+      "Take the policy's next step after N memory passes without progress." },
     { "completion-timeout-per-gib", "S", CTL_ARG_UINT, "policy",
       "completion_timeout_per_gib_s", 1, MIGRATION_MAX_NUMBER, NULL,
       "Give up after this many seconds per GiB of guest memory." },
