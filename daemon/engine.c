@@ -205,6 +205,34 @@ engine_execute(Engine *engine, Job *job, const JobAction *action)
     }
 }
 
+/* Finished jobs older than the retention go; their files with them. */
+static gboolean
+engine_expired(Engine *engine, const Job *job, gint64 now_us)
+{
+    return job_state_is_final(job->state) && job->finished_at_us > 0 &&
+           now_us - job->finished_at_us > (gint64)engine->limits.retention_hours * 3600 * G_USEC_PER_SEC;
+}
+
+/* Forgets finished jobs past the retention, in memory and on disk. */
+static void
+engine_prune(Engine *engine)
+{
+    gint64 now = g_get_real_time();
+
+    for (guint i = engine->jobs->len; i-- > 0;) {
+        Job *job = g_ptr_array_index(engine->jobs, i);
+        g_autoptr(GError) error = NULL;
+
+        if (!engine_expired(engine, job, now))
+            continue;
+        if (!store_remove(engine->store, job->id, &error)) {
+            g_warning("Cannot remove expired migration record %s: %s", job->id, error->message);
+            continue;
+        }
+        g_ptr_array_remove_index(engine->jobs, i);
+    }
+}
+
 /* One event through one job: persist what changed, tell the subscribers,
  * then act, and let the next queued job in when one finished. */
 static void
@@ -244,8 +272,10 @@ engine_run_event(Engine *engine, Job *job, JobEvent *event)
     job = engine_lookup(engine, id);
     if (finished && job)
         engine_publish(engine, job, "end", job_to_json(job));
-    if (finished)
+    if (finished) {
+        engine_prune(engine);
         engine_schedule(engine);
+    }
 }
 
 void
@@ -362,14 +392,6 @@ engine_list(Engine *engine, int state, const char *domain)
             g_ptr_array_add(out, job);
     }
     return out;
-}
-
-/* Finished jobs older than the retention go; their files with them. */
-static gboolean
-engine_expired(Engine *engine, const Job *job, gint64 now_us)
-{
-    return job_state_is_final(job->state) && job->finished_at_us > 0 &&
-           now_us - job->finished_at_us > (gint64)engine->limits.retention_hours * 3600 * G_USEC_PER_SEC;
 }
 
 static void

@@ -292,6 +292,24 @@ test_load(Fixture *f, gconstpointer data)
     g_assert_cmpstr(f->calls->str, ==, "reconcile:vm1;finished:vm1;checks:vm2;");
 }
 
+/* A job that finishes sweeps out those past the retention. */
+static void
+test_prune_when_a_job_finishes(Fixture *f, gconstpointer data)
+{
+    Job *old = submit(f, "vm1", NULL);
+    g_autofree char *old_id = g_strdup(old->id);
+    g_autofree char *old_path = g_strdup_printf("%s/jobs/%s.json", f->dir, old_id);
+    Job *next;
+
+    feed(f, old, JOB_EV_CHECKS_FAILED);
+    old->finished_at_us = 1;    /* 1970: well past 24 hours */
+    next = submit(f, "vm2", NULL);
+    g_assert_nonnull(engine_lookup(f->engine, old_id));
+    feed(f, next, JOB_EV_CHECKS_FAILED);
+    g_assert_null(engine_lookup(f->engine, old_id));
+    g_assert_false(g_file_test(old_path, G_FILE_TEST_EXISTS));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -305,6 +323,7 @@ main(int argc, char **argv)
     ADD("/engine/unwritable-store-refuses", test_unwritable_store_refuses);
     ADD("/engine/subscribers", test_subscribers);
     ADD("/engine/load", test_load);
+    ADD("/engine/prune-when-a-job-finishes", test_prune_when_a_job_finishes);
 #undef ADD
     return g_test_run();
 }
