@@ -2,15 +2,16 @@
  *
  * It answers line-based requests on the virtio-serial port named
  * org.migd.lab.0 ("ping" -> "pong", "state" -> one JSON line describing the
- * net_failover master, its slaves and every link, "dirty MIB" -> starts or
- * stops a memory dirtier) and sends a sequence-numbered UDP beacon to the
+ * net_failover master, its slaves and every link, "dirty MIB [MIB_PER_S]"
+ * -> starts or stops a memory dirtier) and sends a sequence-numbered UDP beacon to the
  * gateway every few milliseconds so the lab can measure the guest-visible
  * network outage of a migration.
  *
  * One poll() loop paced by the beacon interval. The dirtier is a child
  * process at SCHED_IDLE that rewrites one byte of every page of its region
- * in a loop, so the agent preempts it whenever it has work and keeps its
- * beacon pace; it counts its sweeps in a page shared with the agent.
+ * in a loop (flat out, or MIB_PER_S MiB of pages a second), so the agent
+ * preempts it whenever it has work and keeps its beacon pace; it counts its
+ * sweeps in a page shared with the agent.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -72,11 +73,20 @@ static struct {
     struct dirty_shared *shared; /* MAP_SHARED page, made once */
     pid_t pid;                   /* 0 when none runs */
     unsigned long mib;           /* region size of the running dirtier */
+    unsigned long rate;          /* its pace in MiB of pages a second, 0 = flat out */
     bool ack_pending;            /* a "dirty N" waits for the first sweep */
     char error[160];             /* why the last dirtier stopped, if not asked to */
 } dirtier;
 
 #define PAGE_BYTES 4096u
+#define PAGES_PER_MIB (1024u * 1024u / PAGE_BYTES)
+/* The paced dirtier works in ticks of this length... */
+#define DIRTY_TICK_NS 1000000ull
+/* ...and credits at most this much time to one tick: when the vCPU was
+ * stopped (QEMU's auto-converge throttle, a pause) the lost time is not
+ * caught up, so throttling the vCPU slows the dirtier down as it would a
+ * real workload. */
+#define DIRTY_TICK_MAX_NS 2000000ull
 
 static void logmsg(const char *fmt, ...)
 {
@@ -299,7 +309,7 @@ static void out_dirty(struct outbuf *o)
     out_add(o, "{\"mib\":%lu,\"passes\":%llu", dirtier.mib,
             sh && dirtier.pid > 0 ? (unsigned long long)__atomic_load_n(&sh->passes, __ATOMIC_ACQUIRE) : 0ull);
     if (sh && dirtier.pid > 0)
-        out_add(o, ",\"last_pass_us\":%llu",
+        out_add(o, ",\"rate_mibps\":%lu,\"last_pass_us\":%llu", dirtier.rate,
                 (unsigned long long)(__atomic_load_n(&sh->last_pass_ns, __ATOMIC_RELAXED) / 1000ull));
     if (dirtier.pid <= 0 && dirtier.error[0]) {
         out_add(o, ",\"error\":");
@@ -412,13 +422,18 @@ static void write_reply(int fd, const char *buf, size_t len)
     }
 }
 
-/* Child side: never returns. The first sweep faults the region in; every
- * later one rewrites the same byte of each page with a value that changes
- * per pass and is never zero, so no page ever looks like a zero page to
- * QEMU and every sweep really changes every page. */
-static void dirtier_run(unsigned long mib, struct dirty_shared *sh)
+/* Child side: never returns. The first sweep faults the region in, flat
+ * out; every later one rewrites the same byte of each page with a value
+ * that changes per pass and is never zero, so no page ever looks like a
+ * zero page to QEMU and every sweep really changes every page. With a RATE
+ * the later sweeps write RATE MiB worth of pages a second, in 1 ms ticks. */
+static void dirtier_run(unsigned long mib, unsigned long rate, struct dirty_shared *sh)
 {
-    size_t pages = (size_t)mib * (1024 * 1024 / PAGE_BYTES);
+    size_t pages = (size_t)mib * PAGES_PER_MIB;
+    uint64_t pages_per_s = (uint64_t)rate * PAGES_PER_MIB;
+    uint64_t pass = 1, t0, last, owed = 0;
+    unsigned char v;
+    size_t next = 0;
     struct sched_param sp = { .sched_priority = 0 };
     volatile unsigned char *mem;
     int fd;
@@ -442,14 +457,45 @@ static void dirtier_run(unsigned long mib, struct dirty_shared *sh)
         logmsg("dirtier: cannot map %lu MiB: %s", mib, strerror(errno));
         _exit(3);
     }
-    for (uint64_t pass = 1;; pass++) {
-        uint64_t t0 = mono_ns();
-        unsigned char v = (unsigned char)(pass % 255 + 1);
-
+    for (;; pass++) {
+        t0 = mono_ns();
+        v = (unsigned char)(pass % 255 + 1);
         for (size_t i = 0; i < pages; i++)
             mem[i * PAGE_BYTES] = v;
         __atomic_store_n(&sh->last_pass_ns, mono_ns() - t0, __ATOMIC_RELAXED);
         __atomic_store_n(&sh->passes, pass, __ATOMIC_RELEASE);
+        if (pages_per_s)
+            break;
+    }
+
+    /* Paced: every tick writes the pages the elapsed time (at most
+     * DIRTY_TICK_MAX_NS of it) is owed, then sleeps a tick. */
+    pass++;
+    v = (unsigned char)(pass % 255 + 1);
+    t0 = last = mono_ns();
+    for (;;) {
+        const struct timespec tick = { .tv_sec = 0, .tv_nsec = (long)DIRTY_TICK_NS };
+        uint64_t now = mono_ns(), el = now - last, n;
+
+        last = now;
+        if (el > DIRTY_TICK_MAX_NS)
+            el = DIRTY_TICK_MAX_NS;
+        owed += el * pages_per_s;
+        n = owed / 1000000000ull;
+        owed %= 1000000000ull;
+        while (n-- > 0) {
+            mem[next * PAGE_BYTES] = v;
+            if (++next < pages)
+                continue;
+            now = mono_ns();
+            __atomic_store_n(&sh->last_pass_ns, now - t0, __ATOMIC_RELAXED);
+            __atomic_store_n(&sh->passes, pass, __ATOMIC_RELEASE);
+            next = 0;
+            t0 = now;
+            pass++;
+            v = (unsigned char)(pass % 255 + 1);
+        }
+        nanosleep(&tick, NULL);
     }
 }
 
@@ -463,6 +509,7 @@ static void dirtier_stop(void)
     }
     dirtier.pid = 0;
     dirtier.mib = 0;
+    dirtier.rate = 0;
     dirtier.ack_pending = false;
 }
 
@@ -489,6 +536,7 @@ static void dirtier_reap(void)
     logmsg("%s", dirtier.error);
     dirtier.pid = 0;
     dirtier.mib = 0;
+    dirtier.rate = 0;
 }
 
 /* MemAvailable of /proc/meminfo, in MiB. */
@@ -513,19 +561,30 @@ static bool available_mib(unsigned long *mib)
     return true;
 }
 
-/* "dirty MIB": replaces the running dirtier (if any) by one over MIB MiB;
- * "dirty 0" just stops it. Returns true when the reply is in O now, false
- * when it is sent later, after the first full sweep (dirtier_poll). */
+/* A whole decimal number, no sign; *end is left after it. */
+static bool parse_count(const char *s, unsigned long *val, char **end)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    *val = strtoul(s, end, 10);
+    return errno == 0 && *val <= 1000000ul;
+}
+
+/* "dirty MIB [MIB_PER_S]": replaces the running dirtier (if any) by one
+ * over MIB MiB, flat out or at MIB_PER_S (0: flat out); "dirty 0" just
+ * stops it. Returns true when the reply is in O now, false when it is sent
+ * later, after the first full sweep (dirtier_poll). */
 static bool dirtier_request(struct outbuf *o, const char *arg, int port, int usock)
 {
-    unsigned long mib, limit;
+    unsigned long mib, rate = 0, limit;
     char *end;
     pid_t pid;
 
-    errno = 0;
-    mib = strtoul(arg, &end, 10);
-    if (errno || end == arg || *end || arg[0] == '-' || arg[0] == '+') {
-        out_add(o, "{\"error\":\"usage: dirty MIB (a whole number of MiB; 0 stops the dirtier)\"}");
+    if (!parse_count(arg, &mib, &end) ||
+        (*end && (*end != ' ' || !parse_count(end + 1, &rate, &end) || *end))) {
+        out_add(o, "{\"error\":\"usage: dirty MIB [MIB_PER_S] (whole numbers; MIB 0 stops the dirtier, "
+                   "no or 0 MIB_PER_S dirties flat out)\"}");
         return true;
     }
     /* What is free now plus what the running dirtier gives back, less a
@@ -570,12 +629,16 @@ static bool dirtier_request(struct outbuf *o, const char *arg, int port, int uso
             close(port);
         if (usock >= 0)
             close(usock);
-        dirtier_run(mib, dirtier.shared);
+        dirtier_run(mib, rate, dirtier.shared);
     }
     dirtier.pid = pid;
     dirtier.mib = mib;
+    dirtier.rate = rate;
     dirtier.ack_pending = true;
-    logmsg("dirtier started over %lu MiB (pid %d)", mib, (int)pid);
+    if (rate)
+        logmsg("dirtier started over %lu MiB at %lu MiB/s (pid %d)", mib, rate, (int)pid);
+    else
+        logmsg("dirtier started over %lu MiB, flat out (pid %d)", mib, (int)pid);
     return false;
 }
 
@@ -619,7 +682,7 @@ static void handle_request(int fd, int usock, char *line, const struct opts *opt
     } else if (line[0] == '\0') {
         return;
     } else {
-        out_add(&o, "{\"error\":\"unknown request; try ping, state or dirty MIB\"}");
+        out_add(&o, "{\"error\":\"unknown request; try ping, state or dirty MIB [MIB_PER_S]\"}");
     }
     out_add(&o, "\n");
     write_reply(fd, o.buf, o.len);
