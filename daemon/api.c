@@ -26,8 +26,7 @@ api_set_error(HttpResponse *resp, MigdErrorCode code, const char *fmt, ...)
     va_end(ap);
     http_response_clear(resp);
     resp->status = migd_error_code_to_http_status(code);
-    resp->body = json_pack("{s:{s:s,s:s}}", "error", "code", migd_error_code_to_string(code),
-                           "message", message);
+    resp->body = migd_error_to_json(code, message);
 }
 
 static json_t *
@@ -41,12 +40,6 @@ api_json_time(GDateTime *time)
     return json_string(text);
 }
 
-static json_t *
-api_json_string_or_null(const char *text)
-{
-    return text ? json_string(text) : json_null();
-}
-
 static void
 api_get_version(Api *api, const ApiRequest *req, HttpResponse *resp)
 {
@@ -58,7 +51,7 @@ api_get_version(Api *api, const ApiRequest *req, HttpResponse *resp)
     resp->status = 200;
     resp->body = json_pack("{s:s,s:s,s:{s:s,s:o}}", "version", PACKAGE_VERSION, "api", "v1",
                            "libvirt", "library", library, "hypervisor",
-                           api_json_string_or_null(virt_hypervisor(api->virt)));
+                           json_string_or_null(virt_hypervisor(api->virt)));
 }
 
 static void
@@ -74,9 +67,9 @@ api_get_health(Api *api, const ApiRequest *req, HttpResponse *resp)
                            "uri", virt_uri(api->virt),
                            "connected", connected,
                            "since", api_json_time(virt_state_since(api->virt)),
-                           "last_error", api_json_string_or_null(virt_last_error(api->virt)),
+                           "last_error", json_string_or_null(virt_last_error(api->virt)),
                            "reconnect_attempts", (int)virt_reconnect_attempts(api->virt),
-                           "hypervisor", api_json_string_or_null(virt_hypervisor(api->virt)));
+                           "hypervisor", json_string_or_null(virt_hypervisor(api->virt)));
     if (connected) {
         resp->status = 200;
         return;

@@ -36,3 +36,10 @@ migd_error_code_to_http_status(MigdErrorCode code)
         return 500;
     return error_codes[code].http_status;
 }
+
+json_t *
+migd_error_to_json(MigdErrorCode code, const char *message)
+{
+    return json_pack("{s:{s:s,s:s}}", "error", "code", migd_error_code_to_string(code),
+                     "message", message);
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <jansson.h>
 
 #define MIGD_ERROR (migd_error_quark())
 
@@ -24,6 +25,9 @@ GQuark migd_error_quark(void);
 
 /* "invalid_argument", ...: the code the API puts in error.code. */
 const char *migd_error_code_to_string(MigdErrorCode code);
+
+/* The API's error envelope {"error":{"code","message"}}, new reference. */
+json_t *migd_error_to_json(MigdErrorCode code, const char *message);
 
 /* The HTTP status an API response carries for this code. */
 unsigned int migd_error_code_to_http_status(MigdErrorCode code);

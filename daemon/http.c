@@ -98,19 +98,12 @@ http_log(void *cls, const char *fmt, va_list ap)
     g_debug("HTTP server: %s", g_strchomp(text));
 }
 
-static json_t *
-http_error_envelope(MigdErrorCode code, const char *message)
-{
-    return json_pack("{s:{s:s,s:s}}", "error", "code", migd_error_code_to_string(code),
-                     "message", message);
-}
-
 static void
 http_set_error(HttpResponse *resp, MigdErrorCode code, const char *message)
 {
     http_response_clear(resp);
     resp->status = migd_error_code_to_http_status(code);
-    resp->body = http_error_envelope(code, message);
+    resp->body = migd_error_to_json(code, message);
 }
 
 /* A handler that answers nothing is a bug the client should hear about. */
@@ -533,7 +526,7 @@ http_stream_overflow(HttpStream *stream, gsize max)
     g_autofree char *message = g_strdup_printf(
         "the client fell %" G_GSIZE_FORMAT " bytes behind reading this stream, so migd ended "
         "it; reconnect to follow it again", max);
-    json_t *envelope = http_error_envelope(MIGD_ERROR_PAYLOAD_TOO_LARGE, message);
+    json_t *envelope = migd_error_to_json(MIGD_ERROR_PAYLOAD_TOO_LARGE, message);
     g_autofree char *data = http_json_line(envelope);
     g_autofree char *event = g_strconcat("event: error\ndata: ", data, "\n", NULL);
 

@@ -631,12 +631,6 @@ json_time_parse(json_t *value)
 }
 
 static json_t *
-json_string_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *
 job_strv_to_json(GStrv v)
 {
     json_t *array = json_array();

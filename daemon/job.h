@@ -7,7 +7,7 @@
 #include <glib.h>
 #include <jansson.h>
 
-#include "jsonptr.h"
+#include "jsonutil.h"
 
 #include "policy.h"
 

@@ -8,7 +8,7 @@
 #include "store.c"
 
 /* Here rather than from a daemon header, which store.c does not include. */
-#include "jsonptr.h"
+#include "jsonutil.h"
 
 #define ID_A "00000000-0000-4000-8000-00000000000a"
 #define ID_B "00000000-0000-4000-8000-00000000000b"
