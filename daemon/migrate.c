@@ -495,11 +495,13 @@ poll_stats(gpointer data)
     virTypedParameterPtr params = NULL;
     int type = 0, n = 0;
     PolicySample sample = { 0 };
+    gboolean running;
     JobEvent ev;
 
     if (!dom)
         return G_SOURCE_CONTINUE;
-    if (virDomainGetJobStats(dom, &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE) {
+    running = virDomainGetJobStats(dom, &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE;
+    if (running) {
         sample.data_total = param_ull(params, n, VIR_DOMAIN_JOB_DATA_TOTAL);
         sample.data_processed = param_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
         sample.data_remaining = param_ull(params, n, VIR_DOMAIN_JOB_DATA_REMAINING);
@@ -507,17 +509,16 @@ poll_stats(gpointer data)
         sample.dirty_rate_pps = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE);
         sample.page_size = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE);
         sample.iteration = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
-        engine_event_init(&ev, JOB_EV_STATS);
-        sample.now_ms = ev.mono_ms;
-        ev.sample = &sample;
-        /* The feed may end the run; touch nothing of it afterwards. */
-        virTypedParamsFree(params, n);
-        (void)virDomainFree(dom);
-        engine_feed(run->m->engine, run->id, &ev);
-        return G_SOURCE_CONTINUE;
     }
     virTypedParamsFree(params, n);
     (void)virDomainFree(dom);
+    if (running) {
+        engine_event_init(&ev, JOB_EV_STATS);
+        sample.now_ms = ev.mono_ms;
+        ev.sample = &sample;
+        /* The feed may end the run: nothing of it is touched afterwards. */
+        engine_feed(run->m->engine, run->id, &ev);
+    }
     return G_SOURCE_CONTINUE;
 }
 
