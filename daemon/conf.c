@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "error.h"
@@ -19,6 +21,12 @@ typedef enum {
     CONF_BOOL,
     CONF_UINT_LIST,     /* comma-separated whole numbers, into the policy's downtime steps */
     CONF_URL,           /* http:// or https:// */
+    CONF_NIC_VERIFY,    /* none | lab-agent */
+    CONF_POOL_TYPE,
+    CONF_PCI_ADDRESS,   /* DDDD:BB:SS.F, stored in lower case as sysfs names it */
+    CONF_IFNAME,        /* a Linux network interface name */
+    CONF_MODEL,         /* a libvirt NIC model name */
+    CONF_TAP_LIST,      /* comma-separated tap names, into a GStrv */
 } ConfType;
 
 typedef struct {
@@ -43,7 +51,9 @@ static const ConfKey conf_keys[] = {
     { "daemon", "tcp_listen", CONF_HOST_PORT, FIELD(tcp_listen), 0, 0, TRUE },
     { "daemon", "state_dir", CONF_PATH, FIELD(state_dir), 0, 0, FALSE },
     { "daemon", "log_level", CONF_LOG_LEVEL, FIELD(log_level), 0, 0, FALSE },
+    { "daemon", "peer_token_file", CONF_PATH, FIELD(peer_token_file), 0, 0, TRUE },
     { "migration", "max_outgoing", CONF_UINT, FIELD(max_outgoing), 1, 64, FALSE },
+    { "migration", "max_incoming", CONF_UINT, FIELD(max_incoming), 1, 64, FALSE },
     { "migration", "poll_interval_ms", CONF_UINT, FIELD(poll_interval_ms), 50, 60000, FALSE },
     { "migration", "retention_hours", CONF_UINT, FIELD(retention_hours), 1, 87600, FALSE },
     { "policy", "max_downtime_ms", CONF_UINT, FIELD(policy.max_downtime_ms), 1, 600000, FALSE },
@@ -54,7 +64,16 @@ static const ConfKey conf_keys[] = {
     { "policy", "completion_timeout_per_gib_s", CONF_UINT,
       FIELD(policy.completion_timeout_per_gib_s), 1, 86400, FALSE },
     { "policy", "progress_timeout_s", CONF_UINT, FIELD(policy.progress_timeout_s), 1, 86400, FALSE },
+    { "nic", "unplug_timeout_s", CONF_UINT, FIELD(nic_unplug_timeout_s), 1, 600, FALSE },
+    { "nic", "replug_timeout_s", CONF_UINT, FIELD(nic_replug_timeout_s), 1, 600, FALSE },
+    { "nic", "replug_attempts", CONF_UINT, FIELD(nic_replug_attempts), 1, 10, FALSE },
+    { "nic", "lease_ttl_s", CONF_UINT, FIELD(nic_lease_ttl_s), 10, 3600, FALSE },
+    { "nic", "verify", CONF_NIC_VERIFY, FIELD(nic_verify), 0, 0, FALSE },
+    { "nic", "agent_socket_dir", CONF_PATH, FIELD(nic_agent_socket_dir), 0, 0, FALSE },
 };
+
+/* The groups that conf_keys covers, in the order they are read. */
+static const char *const conf_groups[] = { "daemon", "migration", "policy", "nic" };
 
 /* [peer.NAME] groups: one per destination host, NAME chosen by the operator. */
 #define PEER_PREFIX "peer."
@@ -62,6 +81,51 @@ static const ConfKey peer_keys[] = {
     { NULL, "libvirt_uri", CONF_URI, G_STRUCT_OFFSET(MigdPeer, libvirt_uri), 0, 0, FALSE },
     { NULL, "migd_url", CONF_URL, G_STRUCT_OFFSET(MigdPeer, migd_url), 0, 0, TRUE },
 };
+
+/* [pool.NAME] groups: one per pool of devices to plug. */
+#define POOL_PREFIX "pool."
+#define POOL_FIELD(name) G_STRUCT_OFFSET(MigdPoolConf, name)
+static const ConfKey pool_keys[] = {
+    { NULL, "type", CONF_POOL_TYPE, POOL_FIELD(type), 0, 0, FALSE },
+    { NULL, "pf", CONF_PCI_ADDRESS, POOL_FIELD(pf), 0, 0, FALSE },
+    { NULL, "sysfs_root", CONF_PATH, POOL_FIELD(sysfs_root), 0, 0, FALSE },
+    { NULL, "model", CONF_MODEL, POOL_FIELD(model), 0, 0, FALSE },
+    { NULL, "bridge", CONF_IFNAME, POOL_FIELD(bridge), 0, 0, FALSE },
+    { NULL, "slots", CONF_TAP_LIST, POOL_FIELD(slots), 0, 0, FALSE },
+    { NULL, "native", CONF_BOOL, POOL_FIELD(native), 0, 0, FALSE },
+};
+
+/* The keys that only one type of pool takes; @hint says what a required
+ * one is set to. */
+static const struct {
+    const char *key;
+    PoolType type;
+    const char *hint;       /* NULL: optional */
+} pool_type_keys[] = {
+    { "pf", POOL_SRIOV, "the PCI address of its physical function, such as 0000:3b:00.0" },
+    { "sysfs_root", POOL_SRIOV, NULL },
+    { "model", POOL_EMULATED, NULL },
+    { "bridge", POOL_EMULATED, "the host bridge its NICs join, such as virbr0" },
+    { "slots", POOL_EMULATED, "the tap names of its NICs, such as migd-tap0, migd-tap1" },
+};
+
+static const char *const pool_type_names[POOL_TYPE_LAST] = {
+    [POOL_SRIOV] = "sriov",
+    [POOL_EMULATED] = "emulated",
+};
+
+#define IFNAME_MAX 15     /* IFNAMSIZ - 1 */
+#define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+/* A token shorter than this is guessable. */
+#define PEER_TOKEN_MIN 16
+#define PEER_TOKEN_MAX 4096
+
+const char *
+conf_pool_type_to_string(PoolType type)
+{
+    return type < POOL_TYPE_LAST ? pool_type_names[type] : "unknown";
+}
 
 static void
 conf_peer_free(gpointer data)
@@ -73,6 +137,48 @@ conf_peer_free(gpointer data)
     g_free(peer->migd_url);
     g_free(peer);
 }
+
+static void
+conf_pool_free(gpointer data)
+{
+    MigdPoolConf *pool = data;
+
+    g_free(pool->name);
+    g_free(pool->pf);
+    g_free(pool->sysfs_root);
+    g_free(pool->model);
+    g_free(pool->bridge);
+    g_strfreev(pool->slots);
+    g_free(pool);
+}
+
+static gboolean conf_check_peer(MigdConf *conf, const char *text, GKeyFile *kf,
+                                const char *group, gpointer item, GError **error);
+static gboolean conf_check_pool(MigdConf *conf, const char *text, GKeyFile *kf,
+                                const char *group, gpointer item, GError **error);
+
+/* Groups named PREFIX.NAME, one per thing the operator names; each becomes
+ * a struct whose first member is its char *name, in a MigdConf array. */
+typedef struct {
+    const char *prefix;
+    const char *what;
+    const ConfKey *keys;
+    gsize n_keys;
+    gsize size;
+    gsize array_offset;     /* of the GPtrArray * in MigdConf */
+    gboolean (*check)(MigdConf *conf, const char *text, GKeyFile *kf, const char *group,
+                      gpointer item, GError **error);
+} ConfNamedGroup;
+
+G_STATIC_ASSERT(G_STRUCT_OFFSET(MigdPeer, name) == 0);
+G_STATIC_ASSERT(G_STRUCT_OFFSET(MigdPoolConf, name) == 0);
+
+static const ConfNamedGroup named_groups[] = {
+    { PEER_PREFIX, "peer", peer_keys, G_N_ELEMENTS(peer_keys), sizeof(MigdPeer),
+      FIELD(peers), conf_check_peer },
+    { POOL_PREFIX, "pool", pool_keys, G_N_ELEMENTS(pool_keys), sizeof(MigdPoolConf),
+      FIELD(pools), conf_check_pool },
+};
 
 MigdConf *
 conf_new_defaults(void)
@@ -89,22 +195,44 @@ conf_new_defaults(void)
     conf->log_level = MIGD_LOG_INFO;
     conf->max_outgoing = 2;
     conf->poll_interval_ms = 500;
+    conf->max_incoming = 2;
     conf->retention_hours = 168;
     policy_config_init_defaults(&conf->policy);
     conf->peers = g_ptr_array_new_with_free_func(conf_peer_free);
+    conf->nic_unplug_timeout_s = 30;
+    conf->nic_replug_timeout_s = 10;
+    conf->nic_replug_attempts = 3;
+    conf->nic_lease_ttl_s = 120;
+    conf->nic_verify = g_strdup("none");
+    conf->nic_agent_socket_dir = g_strdup("/var/lib/libvirt/qemu/channel");
+    conf->pools = g_ptr_array_new_with_free_func(conf_pool_free);
     return conf;
+}
+
+/* The item of @array (of structs whose first member is their name) called
+ * @name, or NULL. */
+static gconstpointer
+conf_find_named(const GPtrArray *array, const char *name)
+{
+    for (guint i = 0; i < array->len; i++) {
+        gconstpointer item = g_ptr_array_index(array, i);
+
+        if (g_strcmp0(*(char *const *)item, name) == 0)
+            return item;
+    }
+    return NULL;
 }
 
 const MigdPeer *
 conf_find_peer(const MigdConf *conf, const char *name)
 {
-    for (guint i = 0; i < conf->peers->len; i++) {
-        const MigdPeer *peer = g_ptr_array_index(conf->peers, i);
+    return conf_find_named(conf->peers, name);
+}
 
-        if (g_strcmp0(peer->name, name) == 0)
-            return peer;
-    }
-    return NULL;
+const MigdPoolConf *
+conf_find_pool(const MigdConf *conf, const char *name)
+{
+    return conf_find_named(conf->pools, name);
 }
 
 void
@@ -118,7 +246,12 @@ conf_free(MigdConf *conf)
     g_free(conf->unix_socket_group);
     g_free(conf->tcp_listen);
     g_free(conf->state_dir);
+    g_free(conf->peer_token_file);
+    g_free(conf->peer_token);
     g_clear_pointer(&conf->peers, g_ptr_array_unref);
+    g_free(conf->nic_verify);
+    g_free(conf->nic_agent_socket_dir);
+    g_clear_pointer(&conf->pools, g_ptr_array_unref);
     g_free(conf);
 }
 
@@ -191,23 +324,28 @@ conf_check_syntax(const char *path, const char *text, GError **error)
     return TRUE;
 }
 
-static gboolean
-conf_is_peer_group(const char *group)
+static const ConfNamedGroup *
+conf_named_group(const char *group)
 {
-    return g_str_has_prefix(group, PEER_PREFIX);
+    for (gsize i = 0; i < G_N_ELEMENTS(named_groups); i++) {
+        if (g_str_has_prefix(group, named_groups[i].prefix))
+            return &named_groups[i];
+    }
+    return NULL;
 }
 
 static const ConfKey *
 conf_key_lookup(const char *group, const char *key)
 {
+    const ConfNamedGroup *named = conf_named_group(group);
     const ConfKey *table = conf_keys;
     gsize n = G_N_ELEMENTS(conf_keys);
 
-    if (conf_is_peer_group(group)) {
+    if (named) {
         if (!key)
-            return peer_keys;
-        table = peer_keys;
-        n = G_N_ELEMENTS(peer_keys);
+            return named->keys;
+        table = named->keys;
+        n = named->n_keys;
         group = NULL;
     }
     for (gsize i = 0; i < n; i++) {
@@ -218,16 +356,17 @@ conf_key_lookup(const char *group, const char *key)
 }
 
 static gboolean
-conf_check_peer_name(const char *path, const char *text, const char *group, GError **error)
+conf_check_group_name(const char *path, const char *text, const char *group,
+                      const ConfNamedGroup *named, GError **error)
 {
-    const char *name = group + strlen(PEER_PREFIX);
+    const char *name = group + strlen(named->prefix);
 
-    if (name[0] != '\0' && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                         "0123456789_-") == strlen(name))
+    if (name[0] != '\0' && strspn(name, NAME_CHARS) == strlen(name))
         return TRUE;
     g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                "%s:%u: [%s] does not name a peer: use [peer.NAME] with letters, digits, '-' "
-                "or '_'", path, conf_find_line(text, group, NULL), group);
+                "%s:%u: [%s] does not name a %s: use [%sNAME] with letters, digits, '-' "
+                "or '_'", path, conf_find_line(text, group, NULL), group, named->what,
+                named->prefix);
     return FALSE;
 }
 
@@ -237,15 +376,17 @@ conf_check_names(const char *path, const char *text, GKeyFile *kf, GError **erro
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
     for (guint g = 0; groups[g]; g++) {
+        const ConfNamedGroup *named = conf_named_group(groups[g]);
         g_auto(GStrv) keys = NULL;
 
         if (!conf_key_lookup(groups[g], NULL)) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                        "%s:%u: unknown group [%s]; migd knows [daemon], [migration], [policy] "
-                        "and [peer.NAME]", path, conf_find_line(text, groups[g], NULL), groups[g]);
+                        "%s:%u: unknown group [%s]; migd knows [daemon], [migration], [policy], "
+                        "[nic], [peer.NAME] and [pool.NAME]", path,
+                        conf_find_line(text, groups[g], NULL), groups[g]);
             return FALSE;
         }
-        if (conf_is_peer_group(groups[g]) && !conf_check_peer_name(path, text, groups[g], error))
+        if (named && !conf_check_group_name(path, text, groups[g], named, error))
             return FALSE;
         keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
         for (guint k = 0; keys && keys[k]; k++) {
@@ -322,9 +463,134 @@ conf_parse_list(const ConfKey *ck, const char *value, PolicyConfig *policy, GErr
     return TRUE;
 }
 
+gboolean
+conf_is_pci_address(const char *value)
+{
+    static const char shape[] = "xxxx:xx:xx.x";
+
+    for (gsize i = 0; i < sizeof(shape); i++) {
+        if (shape[i] == 'x' ? !g_ascii_isxdigit(value[i]) : value[i] != shape[i])
+            return FALSE;
+    }
+    return g_ascii_strtoull(value + 8, NULL, 16) <= 0x1f &&
+           g_ascii_strtoull(value + 11, NULL, 16) <= 7;
+}
+
+/* What the kernel takes as a network interface name (dev_valid_name()). */
+static gboolean
+conf_is_ifname(const char *value)
+{
+    gsize len = strlen(value);
+
+    if (len == 0 || len > IFNAME_MAX || g_str_equal(value, ".") || g_str_equal(value, ".."))
+        return FALSE;
+    for (const char *c = value; *c; c++) {
+        if (*c == '/' || *c == ':' || g_ascii_isspace(*c) || g_ascii_iscntrl(*c))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Tap names that migd creates: plain ones, so that nothing needs quoting. */
+static GStrv
+conf_parse_tap_list(const char *value, GError **error)
+{
+    g_auto(GStrv) names = g_strsplit(value, ",", -1);
+
+    for (guint i = 0; names[i]; i++) {
+        const char *name = g_strstrip(names[i]);
+        gsize len = strlen(name);
+
+        if (len == 0 || len > IFNAME_MAX || strspn(name, NAME_CHARS) != len) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "'%s' is not a tap name: use 1 to %u letters, digits, '-' or '_', "
+                        "and commas between names", name, IFNAME_MAX);
+            return NULL;
+        }
+        for (guint j = 0; j < i; j++) {
+            if (g_str_equal(names[j], name)) {
+                g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                            "the slot '%s' is listed twice", name);
+                return NULL;
+            }
+        }
+    }
+    return g_steal_pointer(&names);
+}
+
+/* Validates the values that are a choice or a name; the caller stores them. */
+static gboolean
+conf_check_word(const ConfKey *ck, const char *value, GError **error)
+{
+    switch (ck->type) {
+    case CONF_NIC_VERIFY:
+        if (g_str_equal(value, "none") || g_str_equal(value, "lab-agent"))
+            return TRUE;
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "'%s' is not a way to verify a replugged NIC; use none or lab-agent", value);
+        return FALSE;
+    case CONF_IFNAME:
+        if (conf_is_ifname(value))
+            return TRUE;
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "'%s' is not a network interface name: use 1 to %u characters other than "
+                    "'/', ':' and white space", value, IFNAME_MAX);
+        return FALSE;
+    case CONF_MODEL:
+        if (value[0] != '\0' && strspn(value, NAME_CHARS ".") == strlen(value))
+            return TRUE;
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "'%s' is not a NIC model such as vmxnet3, e1000e or virtio", value);
+        return FALSE;
+    default:
+        return TRUE;
+    }
+}
+
+/* The values that are not a plain string; FALSE with @error when @value is
+ * not one. */
+static gboolean
+conf_store_special(gpointer field, const ConfKey *ck, const char *value, GError **error)
+{
+    GStrv names;
+
+    switch (ck->type) {
+    case CONF_POOL_TYPE:
+        for (int t = 0; t < POOL_TYPE_LAST; t++) {
+            if (g_str_equal(value, pool_type_names[t])) {
+                *(PoolType *)field = (PoolType)t;
+                return TRUE;
+            }
+        }
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "'%s' is not a pool type; use sriov or emulated", value);
+        return FALSE;
+    case CONF_PCI_ADDRESS:
+        if (!conf_is_pci_address(value)) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "'%s' is not a PCI address such as 0000:3b:00.0 (domain:bus:slot.function "
+                        "in hexadecimal, slot at most 1f, function at most 7)", value);
+            return FALSE;
+        }
+        /* Lower case, as sysfs and libvirt write it. */
+        g_free(*(char **)field);
+        *(char **)field = g_ascii_strdown(value, -1);
+        return TRUE;
+    case CONF_TAP_LIST:
+        names = conf_parse_tap_list(value, error);
+        if (!names)
+            return FALSE;
+        g_strfreev(*(GStrv *)field);
+        *(GStrv *)field = names;
+        return TRUE;
+    default:
+        g_assert_not_reached();
+    }
+}
+
 /* Validates one value and stores it at @ck's offset in @base (a MigdConf or
- * a MigdPeer); the error says what a valid value looks like, the caller
- * adds where it stands. */
+ * the struct of a named group); the error says what a valid value looks
+ * like, the caller adds where it stands. */
 static gboolean
 conf_store_value(gpointer base, const ConfKey *ck, const char *value, GError **error)
 {
@@ -402,6 +668,16 @@ conf_store_value(gpointer base, const ConfKey *ck, const char *value, GError **e
         if (!conf_parse_host_port(value, NULL, NULL, error))
             return FALSE;
         break;
+    case CONF_NIC_VERIFY:
+    case CONF_IFNAME:
+    case CONF_MODEL:
+        if (!conf_check_word(ck, value, error))
+            return FALSE;
+        break;
+    case CONF_POOL_TYPE:
+    case CONF_PCI_ADDRESS:
+    case CONF_TAP_LIST:
+        return conf_store_special(field, ck, value, error);
     }
     g_free(*(char **)field);
     *(char **)field = g_strdup(value);
@@ -435,39 +711,207 @@ conf_read_group(const char *path, const char *text, GKeyFile *kf, const char *gr
 }
 
 static gboolean
-conf_read_peers(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
+conf_check_peer(MigdConf *conf, const char *text, GKeyFile *kf, const char *group,
+                gpointer item, GError **error)
 {
-    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+    MigdPeer *peer = item;
 
-    for (guint g = 0; groups[g]; g++) {
-        MigdPeer *peer;
+    if (peer->libvirt_uri)
+        return TRUE;
+    g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                "%s:%u: [%s] has no libvirt_uri; migd needs it to migrate there",
+                conf->path, conf_find_line(text, group, NULL), group);
+    return FALSE;
+}
 
-        if (!conf_is_peer_group(groups[g]))
-            continue;
-        peer = g_new0(MigdPeer, 1);
-        peer->name = g_strdup(groups[g] + strlen(PEER_PREFIX));
-        g_ptr_array_add(conf->peers, peer);
-        if (!conf_read_group(conf->path, text, kf, groups[g], peer_keys,
-                             G_N_ELEMENTS(peer_keys), peer, error))
-            return FALSE;
-        if (!peer->libvirt_uri) {
+/* The keys of the other type of pool are refused and the required ones of
+ * this type demanded, before the defaults of this type are filled in. */
+static gboolean
+conf_check_pool_keys(MigdConf *conf, const char *text, GKeyFile *kf, const char *group,
+                     MigdPoolConf *pool, GError **error)
+{
+    const char *type = pool_type_names[pool->type];
+
+    if (!g_key_file_has_key(kf, group, "type", NULL)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "%s:%u: [%s] has no type; set type = sriov or type = emulated",
+                    conf->path, conf_find_line(text, group, NULL), group);
+        return FALSE;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(pool_type_keys); i++) {
+        const char *key = pool_type_keys[i].key;
+        gboolean has = g_key_file_has_key(kf, group, key, NULL);
+
+        if (has && pool_type_keys[i].type != pool->type) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                        "%s:%u: [%s] has no libvirt_uri; migd needs it to migrate there",
-                        conf->path, conf_find_line(text, groups[g], NULL), groups[g]);
+                        "%s:%u: key '%s' in [%s]: only %s pools take it, and this pool is %s",
+                        conf->path, conf_find_line(text, group, key), key, group,
+                        pool_type_names[pool_type_keys[i].type], type);
+            return FALSE;
+        }
+        if (!has && pool_type_keys[i].type == pool->type && pool_type_keys[i].hint) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "%s:%u: [%s] is an %s pool without %s; set %s to %s", conf->path,
+                        conf_find_line(text, group, NULL), group, type, key, key,
+                        pool_type_keys[i].hint);
             return FALSE;
         }
     }
     return TRUE;
 }
 
+/* A device belongs to one pool: no PF or slot is claimed twice. */
+static gboolean
+conf_check_pool_unique(MigdConf *conf, const char *text, const char *group,
+                       const MigdPoolConf *pool, GError **error)
+{
+    for (guint i = 0; i + 1 < conf->pools->len; i++) {
+        const MigdPoolConf *other = g_ptr_array_index(conf->pools, i);
+
+        if (pool->pf && g_strcmp0(pool->pf, other->pf) == 0) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "%s:%u: key 'pf' in [%s]: %s is already the PF of [" POOL_PREFIX "%s]; "
+                        "a PF's VFs belong to one pool", conf->path,
+                        conf_find_line(text, group, "pf"), group, pool->pf, other->name);
+            return FALSE;
+        }
+        for (guint s = 0; pool->slots && pool->slots[s]; s++) {
+            if (other->slots && g_strv_contains((const char *const *)other->slots,
+                                                pool->slots[s])) {
+                g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                            "%s:%u: key 'slots' in [%s]: the slot '%s' is already in ["
+                            POOL_PREFIX "%s]; a slot belongs to one pool", conf->path,
+                            conf_find_line(text, group, "slots"), group, pool->slots[s],
+                            other->name);
+                return FALSE;
+            }
+        }
+    }
+    return TRUE;
+}
+
+static gboolean
+conf_check_pool(MigdConf *conf, const char *text, GKeyFile *kf, const char *group,
+                gpointer item, GError **error)
+{
+    MigdPoolConf *pool = item;
+
+    if (!conf_check_pool_keys(conf, text, kf, group, pool, error) ||
+        !conf_check_pool_unique(conf, text, group, pool, error))
+        return FALSE;
+    if (pool->type == POOL_SRIOV && !pool->sysfs_root)
+        pool->sysfs_root = g_strdup("/sys");
+    if (pool->type == POOL_EMULATED && !pool->model)
+        pool->model = g_strdup("vmxnet3");
+    return TRUE;
+}
+
+/* Every [PREFIX.NAME] group of @named, in file order, into its array. */
+static gboolean
+conf_read_named(MigdConf *conf, const char *text, GKeyFile *kf, const ConfNamedGroup *named,
+                GError **error)
+{
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+    GPtrArray *items = G_STRUCT_MEMBER(GPtrArray *, conf, named->array_offset);
+
+    for (guint g = 0; groups[g]; g++) {
+        gpointer item;
+
+        if (!g_str_has_prefix(groups[g], named->prefix))
+            continue;
+        item = g_malloc0(named->size);
+        *(char **)item = g_strdup(groups[g] + strlen(named->prefix));
+        g_ptr_array_add(items, item);
+        if (!conf_read_group(conf->path, text, kf, groups[g], named->keys, named->n_keys, item,
+                             error) ||
+            !named->check(conf, text, kf, groups[g], item, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Why the token file's content is no token, or NULL. */
+static const char *
+conf_check_token(const char *token)
+{
+    gsize len = strlen(token);
+
+    if (len == 0)
+        return "it is empty";
+    if (len < PEER_TOKEN_MIN)
+        return "it holds fewer than 16 characters, which is too easy to guess; write a longer "
+               "token, such as the output of `openssl rand -hex 32`";
+    for (const char *c = token; *c; c++) {
+        if (*c < 0x21 || *c > 0x7e)
+            return "it holds a space, a control character or a non-ASCII character; a token "
+                   "is one word of printable ASCII";
+    }
+    return NULL;
+}
+
+/* The content of @path, refused unless it is a regular file of at most
+ * PEER_TOKEN_MAX bytes that only its owner may read or write. */
+static char *
+conf_read_token_file(const char *path, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    char *content = NULL;
+    struct stat st;
+    int err;
+
+    if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+        err = errno;
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG, "cannot read %s: %s", path,
+                    g_strerror(err));
+    } else if (!S_ISREG(st.st_mode)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG, "%s is not a regular file", path);
+    } else if (st.st_mode & 077) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "%s may be read or written by its group or others (mode %04o), and whoever "
+                    "reads it may ask this migd for changes; run chmod 600 %s", path,
+                    (guint)(st.st_mode & 07777), path);
+    } else if (st.st_size > PEER_TOKEN_MAX) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "%s holds more than %u bytes, too many for a token", path, PEER_TOKEN_MAX);
+    } else if (!g_file_get_contents(path, &content, NULL, &local)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG, "%s", local->message);
+    }
+    return content;
+}
+
+/* The shared secret that peers send with every change they ask for. */
+static gboolean
+conf_read_peer_token(MigdConf *conf, const char *text, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autofree char *content = NULL;
+    const char *why;
+
+    if (!conf->peer_token_file)
+        return TRUE;
+    content = conf_read_token_file(conf->peer_token_file, &local);
+    if (content) {
+        why = conf_check_token(g_strstrip(content));
+        if (!why) {
+            conf->peer_token = g_steal_pointer(&content);
+            return TRUE;
+        }
+        local = g_error_new(MIGD_ERROR, MIGD_ERROR_CONFIG, "%s is not a peer token: %s",
+                            conf->peer_token_file, why);
+    }
+    g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                "%s:%u: key 'peer_token_file' in [daemon]: %s", conf->path,
+                conf_find_line(text, "daemon", "peer_token_file"), local->message);
+    return FALSE;
+}
+
 static gboolean
 conf_read_values(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
 {
-    static const char *const groups[] = { "daemon", "migration", "policy" };
     g_autoptr(GError) local = NULL;
 
-    for (gsize g = 0; g < G_N_ELEMENTS(groups); g++) {
-        if (!conf_read_group(conf->path, text, kf, groups[g], conf_keys,
+    for (gsize g = 0; g < G_N_ELEMENTS(conf_groups); g++) {
+        if (!conf_read_group(conf->path, text, kf, conf_groups[g], conf_keys,
                              G_N_ELEMENTS(conf_keys), conf, error))
             return FALSE;
     }
@@ -476,7 +920,11 @@ conf_read_values(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
                     conf_find_line(text, "policy", NULL), local->message);
         return FALSE;
     }
-    return conf_read_peers(conf, text, kf, error);
+    for (gsize i = 0; i < G_N_ELEMENTS(named_groups); i++) {
+        if (!conf_read_named(conf, text, kf, &named_groups[i], error))
+            return FALSE;
+    }
+    return conf_read_peer_token(conf, text, error);
 }
 
 MigdConf *

@@ -16,6 +16,28 @@ typedef struct {
     char *migd_url;             /* NULL when not set */
 } MigdPeer;
 
+/* How a pool's devices exist on this host. */
+typedef enum {
+    POOL_SRIOV,                 /* the VFs of a PF, read from sysfs */
+    POOL_EMULATED,              /* emulated NICs on a bridge: the lab's and CI's stand-ins */
+    POOL_TYPE_LAST
+} PoolType;
+
+/* "sriov", "emulated". */
+const char *conf_pool_type_to_string(PoolType type);
+
+/* A pool of devices that migd may plug into guests, from [pool.NAME]. */
+typedef struct {
+    char *name;
+    PoolType type;              /* key type = sriov | emulated (required) */
+    char *pf;                   /* sriov: the PF's PCI address, lower case ("0000:3b:00.0") */
+    char *sysfs_root;           /* sriov: "/sys" unless tests point it at a fixture tree */
+    char *model;                /* emulated: the NIC model ("vmxnet3") */
+    char *bridge;               /* emulated: the host bridge the NIC joins */
+    GStrv slots;                /* emulated: tap names, unique across all pools */
+    gboolean native;            /* its devices are vouched for as able to migrate */
+} MigdPoolConf;
+
 typedef struct {
     char *path;                 /* the file it came from; NULL for defaults */
     char *libvirt_uri;
@@ -28,16 +50,30 @@ typedef struct {
     char *tcp_listen;           /* NULL: no TCP listener; else ADDRESS:PORT */
     char *state_dir;
     MigdLogLevel log_level;
+    char *peer_token_file;      /* NULL: no token, so peers cannot ask for changes */
+    char *peer_token;           /* its content without surrounding whitespace, read at load */
 
     guint max_outgoing;         /* [migration] */
+    guint max_incoming;
     guint poll_interval_ms;
     guint retention_hours;
     PolicyConfig policy;        /* [policy]: the defaults a request may override */
     GPtrArray *peers;           /* MigdPeer*, in file order */
+
+    guint nic_unplug_timeout_s; /* [nic] */
+    guint nic_replug_timeout_s;
+    guint nic_replug_attempts;
+    guint nic_lease_ttl_s;
+    char *nic_verify;           /* "none" or "lab-agent" */
+    char *nic_agent_socket_dir;
+    GPtrArray *pools;           /* MigdPoolConf*, in file order */
 } MigdConf;
 
 /* The peer called @name, or NULL. */
 const MigdPeer *conf_find_peer(const MigdConf *conf, const char *name);
+
+/* The pool called @name, or NULL. */
+const MigdPoolConf *conf_find_pool(const MigdConf *conf, const char *name);
 
 MigdConf *conf_new_defaults(void);
 
@@ -46,11 +82,15 @@ MigdConf *conf_new_defaults(void);
  * defaults hides a typo in --config. */
 MigdConf *conf_load(const char *path, GError **error);
 
-/* Same, from text in memory; @path only names it in messages. */
+/* Same, from text in memory; @path only names it in messages. Files the
+ * text names (peer_token_file) are still read. */
 MigdConf *conf_load_data(const char *path, const char *text, GError **error);
 
 void conf_free(MigdConf *conf);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigdConf, conf_free)
+
+/* Whether @value is a PCI address DDDD:BB:SS.F (hexadecimal, either case). */
+gboolean conf_is_pci_address(const char *value);
 
 /* Splits conf->tcp_listen into a numeric address and a port. */
 gboolean conf_parse_host_port(const char *value, char **ret_host, guint16 *ret_port,

@@ -17,9 +17,6 @@
 #define STORE_ID_CHARS "0123456789abcdef-"
 #define STORE_RECORD_SUFFIX ".json"
 #define STORE_CORRUPT_SUFFIX ".corrupt"
-/* Hidden and not ending in .json: neither store_load_all() nor an operator's
- * "ls *.json" can take a half-written file for a record. */
-#define STORE_TEMP_PREFIX ".tmp-"
 
 struct _Store {
     char *dir;
@@ -61,12 +58,15 @@ store_record_path(Store *store, const char *id)
     return g_strdup_printf("%s/%s" STORE_RECORD_SUFFIX, store->dir, id);
 }
 
-/* The g_mkstemp() template of the file that store_save() writes @id's next
- * record to before renaming it into place. */
+/* The g_mkstemp() template of the file that store_write_json() writes
+ * @path's next content to before renaming it into place. */
 static char *
-store_temp_template(Store *store, const char *id)
+store_temp_template(const char *path)
 {
-    return g_strdup_printf("%s/" STORE_TEMP_PREFIX "%s-XXXXXX", store->dir, id);
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *name = g_path_get_basename(path);
+
+    return g_strdup_printf("%s/" STORE_TEMP_PREFIX "%s-XXXXXX", dir, name);
 }
 
 /* A new, renamed or removed entry is durable only once its directory is. */
@@ -180,27 +180,24 @@ store_write_temp(char *tmpl, const char *text)
 }
 
 gboolean
-store_save(Store *store, const char *id, json_t *record, GError **error)
+store_write_json(const char *path, json_t *value, GError **error)
 {
-    g_autofree char *path = NULL;
+    g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *tmp = NULL;
     g_autofree char *text = NULL;
     char *dumped;
     int err;
 
-    if (!store_check_id(id, error) || !store_check_record(id, record, error))
-        return FALSE;
-    path = store_record_path(store, id);
-    dumped = json_dumps(record, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    dumped = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (!dumped) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL,
-                    "cannot write %s: jansson could not serialise the record", path);
+                    "cannot write %s: jansson could not serialise what belongs in it", path);
         return FALSE;
     }
     text = g_strconcat(dumped, "\n", NULL);
     free(dumped);
 
-    tmp = store_temp_template(store, id);
+    tmp = store_temp_template(path);
     err = store_write_temp(tmp, text);
     if (err == 0 && rename(tmp, path) < 0) {
         err = errno;
@@ -211,7 +208,18 @@ store_save(Store *store, const char *id, json_t *record, GError **error)
                     g_strerror(err));
         return FALSE;
     }
-    return store_sync_dir(store->dir, error);
+    return store_sync_dir(dir, error);
+}
+
+gboolean
+store_save(Store *store, const char *id, json_t *record, GError **error)
+{
+    g_autofree char *path = NULL;
+
+    if (!store_check_id(id, error) || !store_check_record(id, record, error))
+        return FALSE;
+    path = store_record_path(store, id);
+    return store_write_json(path, record, error);
 }
 
 gboolean

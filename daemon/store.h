@@ -30,6 +30,18 @@ gboolean store_save(Store *store, const char *id, json_t *record, GError **error
 /* Removes <id>.json; removing a record that is not there succeeds. */
 gboolean store_remove(Store *store, const char *id, GError **error);
 
+/* Replaces the file @path with @value as indented JSON, atomically and
+ * durably: the text goes to a temp file in the same directory (named
+ * STORE_TEMP_PREFIX, @path's name, '-' and a random suffix), which is
+ * flushed, renamed over @path, and the directory flushed; a crash at any
+ * point leaves the old file or the new one. Fails with MIGD_ERROR_INTERNAL,
+ * naming @path and the system error, leaving no temp file behind. */
+gboolean store_write_json(const char *path, json_t *value, GError **error);
+
+/* Hidden and not ending in .json: neither a loader nor an operator's
+ * "ls *.json" can take a half-written file for the real one. */
+#define STORE_TEMP_PREFIX ".tmp-"
+
 /* Loads every record, sorted by its "created_at" string member (ISO 8601
  * UTC, so string order is time order; records without one come first), then
  * by id. A record that does not parse, is not an object, or whose "id"

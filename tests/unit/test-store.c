@@ -429,7 +429,8 @@ test_store_other_files_left_alone(Fixture *f, gconstpointer data)
 static void
 stage_crash_before_rename(Fixture *f, const char *id, const char *text)
 {
-    g_autofree char *tmp = store_temp_template(f->store, id);
+    g_autofree char *path = store_record_path(f->store, id);
+    g_autofree char *tmp = store_temp_template(path);
     int fd = g_mkstemp(tmp);
 
     g_assert_cmpint(fd, >=, 0);
@@ -461,6 +462,31 @@ test_store_crash_before_rename(Fixture *f, gconstpointer data)
     g_assert_true(json_equal(g_ptr_array_index(records, 0), old));
     files = listing(f->jobs);
     g_assert_cmpstr(files, ==, ID_A ".json");
+}
+
+/* The writer under store_save() serves other files too (the lease table):
+ * same format, nothing left beside the file, errors that name it. */
+static void
+test_store_write_json_any_file(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = g_build_filename(f->state_dir, "other.json", NULL);
+    g_autofree char *missing = g_build_filename(f->state_dir, "no-such-dir", "x.json", NULL);
+    g_autoptr(json_t) value = json_pack("{s:i,s:[]}", "version", 1, "items");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *files = NULL;
+    g_autofree char *expected = NULL;
+
+    g_assert_true(store_write_json(path, value, &error));
+    g_assert_no_error(error);
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    g_assert_cmpstr(text, ==, "{\n  \"version\": 1,\n  \"items\": []\n}\n");
+    files = listing(f->state_dir);
+    g_assert_cmpstr(files, ==, "jobs other.json");
+    g_assert_false(store_write_json(missing, value, &error));
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL);
+    expected = g_strdup_printf("cannot write %s: %s", missing, g_strerror(ENOENT));
+    g_assert_cmpstr(error->message, ==, expected);
 }
 
 /* Oldest first whatever the file names; ties by id; no created_at first. */
@@ -515,5 +541,6 @@ main(int argc, char **argv)
     add("/store/load/other-files-left-alone", NULL, test_store_other_files_left_alone);
     add("/store/load/crash-before-rename", NULL, test_store_crash_before_rename);
     add("/store/load/sorted-by-creation", NULL, test_store_sorted_by_creation);
+    add("/store/write-json/any-file", NULL, test_store_write_json_any_file);
     return g_test_run();
 }
