@@ -7,6 +7,7 @@
 struct _Api {
     Virt *virt;
     Engine *engine;
+    Incoming *incoming;
     const MigdConf *conf;
     gint64 started;     /* monotonic, µs */
 };
@@ -24,6 +25,16 @@ void api_get_migration(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_cancel_migration(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_force_complete_migration(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_migration_events(Api *api, const ApiRequest *req, HttpResponse *resp);
+
+/* api-nics.c */
+void api_list_vfs(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_list_reservations(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_create_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_prepare_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_renew_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_replug_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_release_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_qemu_hook(Api *api, const ApiRequest *req, HttpResponse *resp);
 
 /* Sets @resp from @error (its code gives the status). */
 void api_set_gerror(HttpResponse *resp, const GError *error);

@@ -93,6 +93,14 @@ static const ApiRoute api_routes[] = {
     { "POST", "/v1/migrations/*/cancel", api_cancel_migration, FALSE },
     { "POST", "/v1/migrations/*/force-complete", api_force_complete_migration, FALSE },
     { "GET", "/v1/migrations/*/events", api_migration_events, FALSE },
+    { "GET", "/v1/vfs", api_list_vfs, FALSE },
+    { "GET", "/v1/reservations", api_list_reservations, FALSE },
+    { "POST", "/v1/reservations", api_create_reservation, TRUE },
+    { "POST", "/v1/reservations/*/prepare", api_prepare_reservation, FALSE },
+    { "POST", "/v1/reservations/*/renew", api_renew_reservation, FALSE },
+    { "POST", "/v1/reservations/*/replug", api_replug_reservation, FALSE },
+    { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE },
+    { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE },
 };
 
 /* Whether @path matches @pattern; the segment under '*' goes to @ret_id. */
@@ -170,6 +178,48 @@ api_parse_body(const ApiRoute *route, const HttpRequest *req, json_t **ret_json,
     return TRUE;
 }
 
+/* Whether @a and @b are equal, in a time that does not tell how much of a
+ * guess was right. */
+static gboolean
+api_token_equal(const char *a, const char *b)
+{
+    gsize la = strlen(a), lb = strlen(b);
+    guint diff = la != lb;
+
+    for (gsize i = 0; i < la; i++)
+        diff |= (guint)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+/* The unix socket is guarded by its file mode. Over TCP anyone may read,
+ * but a change must come with the peer token that the hosts share. */
+static gboolean
+api_authenticated(Api *api, const HttpRequest *req, HttpResponse *resp)
+{
+    const char *token = api->conf->peer_token;
+    const char *given = req->authorization;
+
+    if (!req->remote || strcmp(req->method, "GET") == 0)
+        return TRUE;
+    if (!token) {
+        api_set_error(resp, MIGD_ERROR_UNAUTHENTICATED,
+                      "%s %s was refused: migd accepts changes over TCP only from peers that "
+                      "send the shared token, and migd.conf sets no peer_token_file; use the "
+                      "unix socket", req->method, req->path);
+        return FALSE;
+    }
+    if (!given || !g_str_has_prefix(given, "Bearer ") ||
+        !api_token_equal(given + strlen("Bearer "), token)) {
+        api_set_error(resp, MIGD_ERROR_UNAUTHENTICATED,
+                      "%s %s was refused: a change over TCP needs the peer token "
+                      "(\"Authorization: Bearer TOKEN\", TOKEN from peer_token_file) and %s",
+                      req->method, req->path,
+                      given ? "the one sent is not it" : "none was sent");
+        return FALSE;
+    }
+    return TRUE;
+}
+
 void
 api_handle(const HttpRequest *req, HttpResponse *resp, gpointer data)
 {
@@ -177,7 +227,8 @@ api_handle(const HttpRequest *req, HttpResponse *resp, gpointer data)
     const ApiRoute *route = api_route(req, resp);
     ApiRequest areq = { .http = req };
 
-    if (route && api_parse_body(route, req, &areq.json, resp)) {
+    if (route && api_authenticated(api, req, resp) &&
+        api_parse_body(route, req, &areq.json, resp)) {
         (void)api_path_match(route->path, req->path, &areq.id);
         route->handler(api, &areq, resp);
     }
@@ -203,6 +254,12 @@ void
 api_free(Api *api)
 {
     g_free(api);
+}
+
+void
+api_set_incoming(Api *api, Incoming *incoming)
+{
+    api->incoming = incoming;
 }
 
 void

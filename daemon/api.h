@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "error.h"
 #include "http.h"
+#include "incoming.h"
 #include "virt.h"
 
 typedef struct _Api Api;
@@ -15,6 +16,9 @@ typedef struct _Api Api;
 /* @conf is borrowed; api_set_conf() replaces it after a reload. */
 Api *api_new(Virt *virt, Engine *engine, const MigdConf *conf);
 void api_set_conf(Api *api, const MigdConf *conf);
+
+/* The destination's side of migrations, for the VF and peer endpoints. */
+void api_set_incoming(Api *api, Incoming *incoming);
 void api_free(Api *api);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Api, api_free)
 

@@ -19,6 +19,9 @@ static const struct {
     [MIGD_ERROR_LIBVIRT_DISCONNECTED] = { "libvirt_disconnected", 503 },
     [MIGD_ERROR_CONFIG] = { "invalid_configuration", 500 },
     [MIGD_ERROR_UNREACHABLE] = { "destination_unreachable", 422 },
+    [MIGD_ERROR_UNAUTHENTICATED] = { "unauthenticated", 401 },
+    [MIGD_ERROR_NO_FREE_VF] = { "no_free_vf", 409 },
+    [MIGD_ERROR_BUSY] = { "busy", 503 },
 };
 
 const char *

@@ -29,6 +29,7 @@ typedef struct {
     HttpServer *server;
     struct MHD_Daemon *mhd;
     char *name;
+    gboolean remote;            /* TCP rather than a unix socket */
     guint io_source;
     guint timer_source;         /* when MHD next wants to run */
     guint run_source;           /* a run that http_listener_run_soon() asked for */
@@ -342,6 +343,9 @@ http_exchange_handle(HttpExchange *ex, const char *method, const char *url)
         g_byte_array_append(ex->body, (const guint8 *)"", 1);
         req.body = (const char *)ex->body->data;
         req.query = ex->query;
+        req.authorization = MHD_lookup_connection_value(ex->connection, MHD_HEADER_KIND,
+                                                        MHD_HTTP_HEADER_AUTHORIZATION);
+        req.remote = ex->listener->remote;
         req.exchange = ex;
         ex->state = HTTP_EXCHANGE_HANDLING;
         server->handler(&req, &resp, server->user_data);
@@ -639,9 +643,13 @@ http_server_add_listener(HttpServer *server, int fd, const char *name, GError **
 {
     const union MHD_DaemonInfo *info;
     HttpListener *l = g_new0(HttpListener, 1);
+    struct sockaddr_storage addr = { 0 };
+    socklen_t len = sizeof(addr);
 
     l->server = server;
     l->name = g_strdup(name);
+    /* Anything but a unix socket may be reached from another host. */
+    l->remote = getsockname(fd, (struct sockaddr *)&addr, &len) < 0 || addr.ss_family != AF_UNIX;
     g_queue_init(&l->exchanges);
     l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
                               NULL, NULL, http_access, l,

@@ -15,6 +15,8 @@ typedef struct {
      * repeated name keeps its last value. Owned by http.c and valid while
      * the handler runs; NULL only in requests that tests build by hand. */
     GHashTable *query;
+    const char *authorization;  /* the Authorization header; NULL when absent */
+    gboolean remote;            /* it came over TCP, not over the unix socket */
     struct _HttpExchange *exchange;     /* http.c's own */
 } HttpRequest;
 

@@ -174,14 +174,43 @@ job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
 
 /* Completed only when both halves agree: the guest runs on the destination
  * with its NICs verified, and libvirt's migrate call has returned. */
+/* The passthrough NICs the guest lost on the way, as a phrase such as
+ * "ua-vf0, hostdev1"; NULL when it has them all. */
+static char *
+job_missing_nics(const Job *job)
+{
+    g_autoptr(GString) missing = g_string_new(NULL);
+    json_t *devices = json_object_get(job->nics, "devices");
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(devices, i, d) {
+        const char *state = json_string_value(json_object_get(d, "state"));
+
+        if (g_strcmp0(state, "unplugged") == 0 || g_strcmp0(state, "lost") == 0)
+            g_string_append_printf(missing, "%s%s", missing->len ? ", " : "",
+                                   json_string_value(json_object_get(d, "alias")));
+    }
+    return missing->len ? g_string_free(g_steal_pointer(&missing), FALSE) : NULL;
+}
+
 static void
 job_maybe_complete(Job *job, const JobEvent *ev, GArray *actions)
 {
     g_autofree char *reason = NULL;
+    g_autofree char *missing = NULL;
 
     if (job->state != JOB_VERIFYING || !job->verified || !job->migrate_returned)
         return;
-    reason = g_strdup_printf("%s runs on %s", job->domain, job_dest_name(job));
+    missing = job_missing_nics(job);
+    if (missing) {
+        reason = g_strdup_printf("%s runs on %s WITHOUT its passthrough NIC (%s): it uses its "
+                                 "standby NIC; plug a VF in by hand or migrate it again",
+                                 job->domain, job_dest_name(job), missing);
+        job_note(job, ev, "error", "%s", reason);
+    } else {
+        reason = g_strdup_printf("%s runs on %s", job->domain, job_dest_name(job));
+    }
     job_finish(job, ev, JOB_COMPLETED, reason, actions);
 }
 
@@ -381,11 +410,23 @@ static void
 job_on_reconciled(Job *job, const JobEvent *ev, GArray *actions)
 {
     g_autofree char *reason = NULL;
+    g_autofree char *missing = NULL;
 
     job_note(job, ev, "warning", "migd restarted while the job was %s",
              job_state_to_string(job->state));
     if (job->state == JOB_PENDING) {
         job_note(job, ev, "info", "queued again");
+        return;
+    }
+    missing = job_missing_nics(job);
+    if (missing && (job->state < JOB_SWITCHOVER || job->state == JOB_ROLLING_BACK) &&
+        ev->placement == JOB_GUEST_ON_SOURCE && !ev->source_job_active) {
+        reason = g_strdup_printf("migd restarted after it had unplugged %s from %s, which runs "
+                                 "on this host WITHOUT that passthrough NIC (on its standby "
+                                 "NIC): plug it in again by hand or migrate the guest again",
+                                 missing, job->domain);
+        job_note(job, ev, "error", "%s", reason);
+        job_finish(job, ev, JOB_FAILED, reason, actions);
         return;
     }
     if (job->state < JOB_MIGRATING || job->state == JOB_ROLLING_BACK) {
@@ -518,6 +559,10 @@ job_handle(Job *job, const JobEvent *event)
 {
     GArray *actions = g_array_new(FALSE, FALSE, sizeof(JobAction));
 
+    if (event->nics) {
+        json_decref(job->nics);
+        job->nics = json_deep_copy(event->nics);
+    }
     if (!job_state_is_final(job->state))
         job_dispatch(job, event, actions);
     return actions;
@@ -598,37 +643,11 @@ job_free(Job *job)
     g_free(job->abort_reason);
     g_clear_pointer(&job->policy_state, policy_state_free);
     g_ptr_array_unref(job->timeline);
+    json_decref(job->nics);
     g_free(job);
 }
 
 /* --- the record ------------------------------------------------------------ */
-
-/* ISO 8601 UTC with milliseconds, the precision a timeline is read in. */
-static json_t *
-json_time(gint64 us)
-{
-    g_autoptr(GDateTime) t = NULL;
-    g_autofree char *seconds = NULL;
-    g_autofree char *text = NULL;
-
-    if (us <= 0)
-        return json_null();
-    t = g_date_time_new_from_unix_utc(us / G_USEC_PER_SEC);
-    seconds = g_date_time_format(t, "%Y-%m-%dT%H:%M:%S");
-    text = g_strdup_printf("%s.%03dZ", seconds, (int)(us % G_USEC_PER_SEC / 1000));
-    return json_string(text);
-}
-
-static gint64
-json_time_parse(json_t *value)
-{
-    g_autoptr(GDateTime) t = NULL;
-
-    if (!json_is_string(value))
-        return 0;
-    t = g_date_time_new_from_iso8601(json_string_value(value), NULL);
-    return t ? g_date_time_to_unix(t) * G_USEC_PER_SEC + g_date_time_get_microsecond(t) : 0;
-}
 
 static json_t *
 job_strv_to_json(GStrv v)
@@ -701,14 +720,14 @@ job_result_to_json(const Job *job)
                      "data_transferred", job->have_figures
                                              ? json_integer((json_int_t)f->data_transferred)
                                              : json_null(),
-                     "dest_resumed_at", json_time(job->dest_resumed_at_us),
-                     "migrate_returned_at", json_time(job->migrate_returned_at_us));
+                     "dest_resumed_at", json_time_ms(job->dest_resumed_at_us),
+                     "migrate_returned_at", json_time_ms(job->migrate_returned_at_us));
 }
 
 json_t *
 job_entry_to_json(const JobEntry *e)
 {
-    return json_pack("{s:o,s:I,s:s,s:s,s:s}", "at", json_time(e->at_us), "t_ms",
+    return json_pack("{s:o,s:I,s:s,s:s,s:s}", "at", json_time_ms(e->at_us), "t_ms",
                      (json_int_t)e->t_ms, "kind", e->kind, "state", job_state_to_string(e->state),
                      "message", e->message);
 }
@@ -725,7 +744,7 @@ job_to_json(const Job *job)
         outcome = json_pack("{s:s,s:s}", "result", job_state_to_string(job->state), "reason",
                             job->reason ? job->reason : "");
     return json_pack("{s:s,s:s,s:{s:o,s:s,s:o},s:s,"
-                     "s:{s:i,s:i,s:o,s:b,s:b,s:b,s:b},s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+                     "s:{s:i,s:i,s:o,s:b,s:b,s:b,s:b},s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:O,s:o,"
                      "s:{s:I,s:b,s:b}}",
                      "id", job->id,
                      "domain", job->domain,
@@ -745,11 +764,12 @@ job_to_json(const Job *job)
                      "policy", job_policy_to_json(&job->policy),
                      "state", job_state_to_string(job->state),
                      "outcome", outcome,
-                     "created_at", json_time(job->created_at_us),
-                     "started_at", json_time(job->started_at_us),
-                     "finished_at", json_time(job->finished_at_us),
+                     "created_at", json_time_ms(job->created_at_us),
+                     "started_at", json_time_ms(job->started_at_us),
+                     "finished_at", json_time_ms(job->finished_at_us),
                      "progress", job_progress_to_json(job),
                      "result", job_result_to_json(job),
+                     "nics", job->nics ? job->nics : json_null(),
                      "timeline", timeline,
                      "internal",
                      "guest_memory", (json_int_t)job->guest_memory,
@@ -874,6 +894,8 @@ job_from_json(json_t *record, GError **error)
     job->cancel_requested = json_is_true(json_object_get(internal, "cancel_requested"));
     timeline = json_object_get(record, "timeline");
     job_timeline_from_json(job, timeline);
+    if (json_is_object(json_object_get(record, "nics")))
+        job->nics = json_incref(json_object_get(record, "nics"));
     return g_steal_pointer(&job);
 }
 

@@ -91,6 +91,10 @@ typedef struct {
     JobFigures figures;
     gint64 dest_resumed_at_us, migrate_returned_at_us;
     GPtrArray *timeline;        /* JobEntry* */
+    /* The passthrough NICs: what the NIC steps found, chose, did and
+     * measured (the record's "nics" object, documented in the README). The
+     * machine keeps it as the steps report it. */
+    json_t *nics;
 
     /* What the machine needs to remember between events. */
     guint64 guest_memory;
@@ -139,6 +143,7 @@ typedef struct {
     gboolean postcopy_forbidden;
     JobPlacement placement;
     gboolean source_job_active;
+    json_t *nics;               /* any event: when set, the job's new "nics" (borrowed) */
 } JobEvent;
 
 typedef enum {

@@ -3,6 +3,7 @@
  * main loop, signals and a clean shutdown. */
 #include <config.h>
 
+#include <curl/curl.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "api.h"
 #include "conf.h"
 #include "http.h"
+#include "incoming.h"
 #include "listen.h"
 #include "log.h"
 #include "migrate.h"
@@ -24,6 +26,7 @@ typedef struct {
     Virt *virt;
     Store *store;
     Migrator *migrator;
+    Incoming *incoming;
     Engine *engine;
     gboolean jobs_loaded;
     Api *api;
@@ -153,9 +156,10 @@ migd_on_sighup(gpointer data)
     log_set_level(fresh->log_level);
     options = migd_virt_options(fresh);
     virt_reconfigure(migd->virt, fresh->libvirt_uri, &options);
-    migrator_set_poll_interval(migd->migrator, fresh->poll_interval_ms);
+    migrator_set_conf(migd->migrator, fresh);
     engine_set_limits(migd->engine, &(EngineLimits){ fresh->max_outgoing, fresh->retention_hours });
     api_set_conf(migd->api, fresh);
+    incoming_set_conf(migd->incoming, fresh);
     conf_free(migd->conf);
     migd->conf = g_steal_pointer(&fresh);
     g_message("Configuration reloaded from %s", migd->config_path);
@@ -183,6 +187,7 @@ migd_cleanup(Migd *migd)
     g_clear_pointer(&migd->listeners, g_ptr_array_unref);
     g_clear_pointer(&migd->api, api_free);
     g_clear_pointer(&migd->engine, engine_free);
+    g_clear_pointer(&migd->incoming, incoming_free);
     g_clear_pointer(&migd->migrator, migrator_free);
     g_clear_pointer(&migd->store, store_free);
     g_clear_pointer(&migd->virt, virt_free);
@@ -206,12 +211,18 @@ migd_run(Migd *migd)
         g_critical("Cannot start: %s", error->message);
         return EXIT_FAILURE;
     }
-    migd->migrator = migrator_new(migd->virt, migd->conf->poll_interval_ms);
+    migd->incoming = incoming_new(migd->virt, migd->conf, &error);
+    if (!migd->incoming) {
+        g_critical("Cannot start: %s", error->message);
+        return EXIT_FAILURE;
+    }
+    migd->migrator = migrator_new(migd->virt, migd->conf);
     migd->engine = engine_new(migd->store, migrator_ops(), migd->migrator,
                               &(EngineLimits){ migd->conf->max_outgoing,
                                                migd->conf->retention_hours });
     migrator_set_engine(migd->migrator, migd->engine);
     migd->api = api_new(migd->virt, migd->engine, migd->conf);
+    api_set_incoming(migd->api, migd->incoming);
     if (!migd_open_listeners(migd, &error) || !migd_start_http(migd, &error)) {
         g_critical("Cannot start: %s", error->message);
         return EXIT_FAILURE;
@@ -248,6 +259,7 @@ main(int argc, char **argv)
     int rc;
 
     setlocale(LC_ALL, "");
+    (void)curl_global_init(CURL_GLOBAL_DEFAULT);
     g_option_context_set_summary(context, "Live-migrates libvirt guests that own passthrough "
                                           "NICs; driven by its REST API and migctl.");
     g_option_context_add_main_entries(context, entries, NULL);

@@ -8,10 +8,12 @@
 #include <libvirt/virterror.h>
 
 #include "migrate.h"
+#include "nicsteps.h"
 
 struct _Migrator {
     Virt *virt;
     Engine *engine;
+    const MigdConf *conf;
     guint poll_interval_ms;
     GHashTable *runs;           /* job id -> MigRun */
 };
@@ -27,7 +29,8 @@ typedef struct {
     virConnectPtr src;          /* a reference, for the source's iteration events */
     int src_callback;
     guint poll_source;
-    guint step_source;
+    gboolean polling;           /* a sample is being read */
+    NicSteps *nics;
     GCancellable *cancellable;  /* cancelled when the run goes away */
 } MigRun;
 
@@ -39,6 +42,7 @@ typedef struct {
     virDomainPtr dom;           /* for the migrate call */
     virTypedParameterPtr params;
     int nparams;
+    int maxparams;
     unsigned int flags;
     guint downtime_ms;
     virConnectPtr dest;         /* opened by the worker */
@@ -51,6 +55,7 @@ typedef struct {
     char *error;
     JobFigures figures;
     gboolean have_figures;
+    PolicySample sample;
 } Work;
 
 static void
@@ -80,7 +85,7 @@ run_free(gpointer data)
     g_cancellable_cancel(run->cancellable);
     g_clear_object(&run->cancellable);
     g_clear_handle_id(&run->poll_source, g_source_remove);
-    g_clear_handle_id(&run->step_source, g_source_remove);
+    g_clear_pointer(&run->nics, nic_steps_free);
     if (run->dest) {
         if (run->dest_callback >= 0)
             (void)virConnectDomainEventDeregisterAny(run->dest, run->dest_callback);
@@ -98,12 +103,13 @@ run_free(gpointer data)
 }
 
 Migrator *
-migrator_new(Virt *virt, guint poll_interval_ms)
+migrator_new(Virt *virt, const MigdConf *conf)
 {
     Migrator *m = g_new0(Migrator, 1);
 
     m->virt = virt;
-    m->poll_interval_ms = poll_interval_ms;
+    m->conf = conf;
+    m->poll_interval_ms = conf->poll_interval_ms;
     m->runs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, run_free);
     return m;
 }
@@ -124,9 +130,10 @@ migrator_set_engine(Migrator *m, Engine *engine)
 }
 
 void
-migrator_set_poll_interval(Migrator *m, guint poll_interval_ms)
+migrator_set_conf(Migrator *m, const MigdConf *conf)
 {
-    m->poll_interval_ms = poll_interval_ms;
+    m->conf = conf;
+    m->poll_interval_ms = conf->poll_interval_ms;
 }
 
 static MigRun *
@@ -143,6 +150,7 @@ migrator_run(Migrator *m, Job *job)
         run->dest_callback = -1;
         run->src_callback = -1;
         run->cancellable = g_cancellable_new();
+        run->nics = nic_steps_new(m->engine, m->virt, m->conf, job);
         g_hash_table_insert(m->runs, run->id, run);
     }
     return run;
@@ -306,8 +314,12 @@ checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autofree char *reason = NULL;
     g_autofree char *message = NULL;
     g_autofree char *prediction = NULL;
+    g_autofree char *nic_summary = NULL;
+    g_autoptr(json_t) nics = NULL;
+    gboolean postcopy_forbidden = FALSE;
     virDomainInfo info;
     virDomainPtr dom;
+    Job *job;
 
     if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
         return;
@@ -331,18 +343,30 @@ checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
         feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
         return;
     }
+    job = engine_lookup(run->m->engine, run->id);
+    if (job && !nic_steps_classify(run->nics, run->m->conf, dom, job, &postcopy_forbidden,
+                                   &reason, &nic_summary)) {
+        (void)virDomainFree(dom);
+        feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
+        return;
+    }
     (void)virDomainFree(dom);
+    if (job)
+        job->postcopy_forbidden = postcopy_forbidden;   /* the prediction weighs it */
     if (!predict(run, w, &reason, &prediction)) {
         feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
         return;
     }
     run->dest = g_steal_pointer(&w->dest);
     message = g_strdup_printf("%s runs here with %lu MiB of memory; the destination's libvirt "
-                              "answers at %s; %s", w->domain, info.maxMem / 1024, run->dest_uri,
-                              prediction);
+                              "answers at %s; %s; %s", w->domain, info.maxMem / 1024,
+                              run->dest_uri, prediction, nic_summary ? nic_summary : "");
+    nics = nic_steps_to_json(run->nics);
     engine_event_init(&ev, JOB_EV_CHECKS_PASSED);
     ev.guest_memory = (guint64)info.maxMem * 1024;
+    ev.postcopy_forbidden = postcopy_forbidden;
     ev.message = message;
+    ev.nics = nics;
     engine_feed(run->m->engine, run->id, &ev);
 }
 
@@ -383,26 +407,14 @@ op_run_checks(gpointer ctx, Job *job)
     work_start(run, w, checks_thread, checks_done);
 }
 
-/* --- NIC steps: nothing to do until passthrough NICs are handled -------- */
-
-static gboolean
-step_done_idle(gpointer data)
-{
-    MigRun *run = data;
-
-    run->step_source = 0;
-    feed(run->m, run->id, JOB_EV_STEP_DONE, NULL, NULL);
-    return G_SOURCE_REMOVE;
-}
+/* --- NIC steps ------------------------------------------------------------ */
 
 static void
 op_nic_step(gpointer ctx, Job *job)
 {
     MigRun *run = migrator_run(ctx, job);
 
-    /* From the loop, not from inside the engine's own call. */
-    if (!run->step_source)
-        run->step_source = g_idle_add(step_done_idle, run);
+    nic_steps_run(run->nics, job);
 }
 
 /* --- the migration ------------------------------------------------------ */
@@ -486,39 +498,74 @@ migrate_done(GObject *source, GAsyncResult *result, gpointer user_data)
     engine_feed(run->m->engine, run->id, &ev);
 }
 
-static gboolean
-poll_stats(gpointer data)
+/* Reads the source's job statistics in a worker: at the end of a
+ * migration libvirt holds the domain while it runs the qemu hook, and the
+ * hook asks this migd, so the loop must never wait for the domain. */
+static void
+stats_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
-    MigRun *run = data;
-    g_autofree char *error = NULL;
-    virDomainPtr dom = lookup_source(run->m, run->domain, &error);
+    Work *w = data;
+    virDomainPtr dom = virDomainLookupByName(w->src, w->domain);
     virTypedParameterPtr params = NULL;
     int type = 0, n = 0;
-    PolicySample sample = { 0 };
-    gboolean running;
-    JobEvent ev;
 
     if (!dom)
-        return G_SOURCE_CONTINUE;
-    running = virDomainGetJobStats(dom, &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE;
-    if (running) {
-        sample.data_total = param_ull(params, n, VIR_DOMAIN_JOB_DATA_TOTAL);
-        sample.data_processed = param_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
-        sample.data_remaining = param_ull(params, n, VIR_DOMAIN_JOB_DATA_REMAINING);
-        sample.memory_bps = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_BPS);
-        sample.dirty_rate_pps = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE);
-        sample.page_size = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE);
-        sample.iteration = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
+        return;
+    w->ok = virDomainGetJobStats(dom, &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE;
+    if (w->ok) {
+        w->sample.data_total = param_ull(params, n, VIR_DOMAIN_JOB_DATA_TOTAL);
+        w->sample.data_processed = param_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
+        w->sample.data_remaining = param_ull(params, n, VIR_DOMAIN_JOB_DATA_REMAINING);
+        w->sample.memory_bps = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_BPS);
+        w->sample.dirty_rate_pps = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE);
+        w->sample.page_size = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE);
+        w->sample.iteration = param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
     }
     virTypedParamsFree(params, n);
     (void)virDomainFree(dom);
-    if (running) {
-        engine_event_init(&ev, JOB_EV_STATS);
-        sample.now_ms = ev.mono_ms;
-        ev.sample = &sample;
-        /* The feed may end the run: nothing of it is touched afterwards. */
-        engine_feed(run->m->engine, run->id, &ev);
-    }
+}
+
+static void
+stats_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Work *w = g_task_get_task_data(G_TASK(result));
+    MigRun *run;
+    JobEvent ev;
+
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+        return;
+    run = w->run;
+    run->polling = FALSE;
+    if (!w->ok)
+        return;
+    engine_event_init(&ev, JOB_EV_STATS);
+    w->sample.now_ms = ev.mono_ms;
+    ev.sample = &w->sample;
+    engine_feed(run->m->engine, run->id, &ev);
+}
+
+/* Starts one sample, unless one is still being read. */
+static void
+sample_stats(MigRun *run)
+{
+    virConnectPtr conn = virt_connection(run->m->virt);
+    Work *w;
+
+    if (run->polling || !conn)
+        return;
+    run->polling = TRUE;
+    w = g_new0(Work, 1);
+    w->run = run;
+    w->domain = g_strdup(run->domain);
+    w->src = conn;
+    (void)virConnectRef(conn);
+    work_start(run, w, stats_thread, stats_done);
+}
+
+static gboolean
+poll_stats(gpointer data)
+{
+    sample_stats(data);
     return G_SOURCE_CONTINUE;
 }
 
@@ -530,7 +577,7 @@ on_source_iteration(virConnectPtr conn, virDomainPtr dom, int iteration, void *o
     MigRun *run = opaque;
 
     if (g_strcmp0(virDomainGetName(dom), run->domain) == 0)
-        (void)poll_stats(run);
+        sample_stats(run);
 }
 
 static void
@@ -556,6 +603,7 @@ on_dest_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, v
     if (g_strcmp0(virDomainGetName(dom), run->domain) != 0 || event != VIR_DOMAIN_EVENT_RESUMED ||
         (detail != VIR_DOMAIN_EVENT_RESUMED_MIGRATED && detail != VIR_DOMAIN_EVENT_RESUMED_POSTCOPY))
         return 0;
+    nic_steps_dest_resumed(run->nics);
     feed(run->m, run->id, JOB_EV_DEST_RESUMED, NULL, NULL);
     return 0;
 }
@@ -563,7 +611,7 @@ on_dest_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, v
 static void
 migrate_params(const Job *job, Work *w)
 {
-    int max = 0;
+    int *max = &w->maxparams;
 
     w->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
     if (job->options.persistent)
@@ -575,17 +623,17 @@ migrate_params(const Job *job, Work *w)
     if (job->policy.allow_postcopy && !job->postcopy_forbidden)
         w->flags |= VIR_MIGRATE_POSTCOPY;
     if (job->options.bandwidth_mibps > 0)
-        (void)virTypedParamsAddULLong(&w->params, &w->nparams, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
+        (void)virTypedParamsAddULLong(&w->params, &w->nparams, max, VIR_MIGRATE_PARAM_BANDWIDTH,
                                       job->options.bandwidth_mibps);
     if (job->options.parallel_connections > 0) {
         w->flags |= VIR_MIGRATE_PARALLEL;
-        (void)virTypedParamsAddInt(&w->params, &w->nparams, &max,
+        (void)virTypedParamsAddInt(&w->params, &w->nparams, max,
                                    VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
                                    (int)job->options.parallel_connections);
     }
     for (guint i = 0; job->options.compression && job->options.compression[i]; i++) {
         w->flags |= VIR_MIGRATE_COMPRESSED;
-        (void)virTypedParamsAddString(&w->params, &w->nparams, &max,
+        (void)virTypedParamsAddString(&w->params, &w->nparams, max,
                                       VIR_MIGRATE_PARAM_COMPRESSION, job->options.compression[i]);
     }
 }
@@ -614,6 +662,7 @@ op_start_migration(gpointer ctx, Job *job)
     }
     watch_source_iterations(run, w->dom);
     migrate_params(job, w);
+    nic_steps_migrate_params(run->nics, w->dom, job, &w->params, &w->nparams, &w->maxparams);
     w->downtime_ms = job->policy.max_downtime_ms;
     work_start(run, w, migrate_thread, migrate_done);
     run->poll_source = g_timeout_add(m->poll_interval_ms, poll_stats, run);
@@ -853,7 +902,10 @@ static void
 op_finished(gpointer ctx, Job *job)
 {
     Migrator *m = ctx;
+    MigRun *run = g_hash_table_lookup(m->runs, job->id);
 
+    if (run)
+        nic_steps_finish(run->nics);
     /* Drops the poll, the destination connection and any worker's result. */
     g_hash_table_remove(m->runs, job->id);
 }

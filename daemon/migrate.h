@@ -4,18 +4,20 @@
  * left by a previous migd. */
 #pragma once
 
+#include "conf.h"
 #include "engine.h"
 #include "virt.h"
 
 typedef struct _Migrator Migrator;
 
-Migrator *migrator_new(Virt *virt, guint poll_interval_ms);
+/* @conf is borrowed; migrator_set_conf() replaces it after a reload. */
+Migrator *migrator_new(Virt *virt, const MigdConf *conf);
 void migrator_free(Migrator *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Migrator, migrator_free)
 
 /* The engine the results are fed to; set once, before the first job. */
 void migrator_set_engine(Migrator *m, Engine *engine);
-void migrator_set_poll_interval(Migrator *m, guint poll_interval_ms);
+void migrator_set_conf(Migrator *m, const MigdConf *conf);
 
 /* The operations, for engine_new() with the Migrator as context. */
 const EngineOps *migrator_ops(void);

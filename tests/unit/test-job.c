@@ -316,6 +316,73 @@ test_replug_failed_is_loud(Fixture *f, gconstpointer data)
     g_assert_true(timeline_has(f->job, "error", "a reason from libvirt"));
 }
 
+static void reconcile(Fixture *f, JobPlacement placement, gboolean active);
+
+/* A NIC step's event that reports the job's NICs with @alias in @state. */
+static void
+send_nics(Fixture *f, JobEventKind kind, const char *alias, const char *state)
+{
+    g_autoptr(json_t) nics = json_pack("{s:s,s:[{s:s,s:s}]}", "strategy", "unplug", "devices",
+                                       "alias", alias, "state", state);
+    JobEvent ev = { .kind = kind, .reason = "a reason from the destination", .nics = nics };
+
+    send_full(f, &ev, 10);
+}
+
+static void
+test_nics_recorded(Fixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) record = NULL;
+    g_autoptr(Job) back = NULL;
+
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    send_nics(f, JOB_EV_CHECKS_PASSED, "ua-vf0", "attached");
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "reserving");
+    record = job_to_json(f->job);
+    g_assert_cmpstr(json_string_value(json_object_get(json_object_get(record, "nics"), "strategy")),
+                    ==, "unplug");
+    back = job_from_json(record, NULL);
+    g_assert_nonnull(back);
+    g_assert_true(json_equal(back->nics, f->job->nics));
+}
+
+static void
+test_completed_without_vf_says_so(Fixture *f, gconstpointer data)
+{
+    to_migrating(f);
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "replugging", "nic-step");
+    send_nics(f, JOB_EV_STEP_FAILED, "ua-vf0", "unplugged");
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "verifying");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "");
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "completed", "finished");
+    g_assert_true(g_pattern_match_simple("vm1 runs on B WITHOUT its passthrough NIC (ua-vf0)*",
+                                         f->job->reason));
+    g_assert_true(timeline_has(f->job, "error", "*WITHOUT its passthrough NIC*"));
+}
+
+static void
+test_completed_with_vf(Fixture *f, gconstpointer data)
+{
+    to_migrating(f);
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "replugging", "nic-step");
+    send_nics(f, JOB_EV_STEP_DONE, "ua-vf0", "replugged");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "");
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "completed", "finished");
+    g_assert_cmpstr(f->job->reason, ==, "vm1 runs on B");
+}
+
+static void
+test_reconcile_unplugged(Fixture *f, gconstpointer data)
+{
+    to_migrating(f);
+    send_nics(f, JOB_EV_NOTE, "ua-vf0", "unplugged");
+    reconcile(f, JOB_GUEST_ON_SOURCE, FALSE);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "failed");
+    g_assert_true(g_pattern_match_simple("*unplugged ua-vf0 from vm1*WITHOUT*", f->job->reason));
+}
+
 static void
 test_events_out_of_place(Fixture *f, gconstpointer data)
 {
@@ -484,6 +551,10 @@ main(int argc, char **argv)
     ADD("/job/reconcile/after-migrating", test_reconcile);
     ADD("/job/reconcile/before-migrating", test_reconcile_before_migrating);
     ADD("/job/json/round-trip", test_json_round_trip);
+    ADD("/job/nics/recorded", test_nics_recorded);
+    ADD("/job/nics/completed-with-vf", test_completed_with_vf);
+    ADD("/job/nics/completed-without-vf-says-so", test_completed_without_vf_says_so);
+    ADD("/job/nics/reconcile-unplugged", test_reconcile_unplugged);
 #undef ADD
     g_test_add_func("/job/json/rejects", test_from_json_rejects);
     return g_test_run();

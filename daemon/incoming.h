@@ -1,0 +1,49 @@
+/* Incoming migrations on this host, as the destination's migd sees them:
+ * the per-host limit on incoming migrations, VF leases for the guest's
+ * passthrough NICs, the replug as soon as the guest resumes here, and the
+ * qemu hook's rewrite of the incoming XML. The source's migd drives it
+ * through the peer endpoints (/v1/reservations). */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "conf.h"
+#include "virt.h"
+
+typedef struct _Incoming Incoming;
+
+Incoming *incoming_new(Virt *virt, const MigdConf *conf, GError **error);
+void incoming_free(Incoming *in);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Incoming, incoming_free)
+
+/* After a reload: new limits, pools and timeouts for what comes next. */
+void incoming_set_conf(Incoming *in, const MigdConf *conf);
+
+/* POST /v1/reservations: takes an incoming slot and leases one VF per NIC.
+ * Returns the reservation (new reference) or NULL: MIGD_ERROR_BUSY when
+ * the incoming limit is reached (the source asks again; jobs are served in
+ * the order they first asked), MIGD_ERROR_NO_FREE_VF, or a bad request. */
+json_t *incoming_reserve(Incoming *in, json_t *request, GError **error);
+
+/* POST /v1/reservations/{id}/prepare: arms the replug for the guest's
+ * resume here and renews the leases. */
+json_t *incoming_prepare(Incoming *in, const char *id, GError **error);
+gboolean incoming_renew(Incoming *in, const char *id, GError **error);
+
+/* POST /v1/reservations/{id}/replug: @answer runs once the replug and its
+ * verification have finished (at once if they already have). */
+typedef void (*IncomingAnswer)(json_t *result, const GError *error, gpointer data);
+void incoming_replug(Incoming *in, const char *id, IncomingAnswer answer, gpointer data);
+
+/* DELETE /v1/reservations/{id}: frees the slot and the leases. */
+gboolean incoming_release(Incoming *in, const char *id, GError **error);
+
+json_t *incoming_list(Incoming *in);
+
+/* GET /v1/vfs. */
+json_t *incoming_vfs(Incoming *in, GError **error);
+
+/* POST /v1/hooks/qemu: "migrate" returns the rewritten XML; "stopped" and
+ * "release" free what the domain held. */
+json_t *incoming_hook(Incoming *in, json_t *request, GError **error);

@@ -1,0 +1,290 @@
+/* Pools of devices to plug: the VFs of an SR-IOV PF as sysfs shows them
+ * (<root>/bus/pci/devices/<pf>/virtfnN -> ../<vf>, each VF with its driver
+ * link and net/<ifname>), or the slots of an emulated pool. */
+#include <config.h>
+
+#include <string.h>
+
+#include "error.h"
+#include "pool.h"
+
+struct _PoolSet {
+    const GPtrArray *confs;     /* MigdPoolConf*, borrowed */
+    GHashTable *vf_pools;       /* VF address -> its pool's name (borrowed), as last read */
+};
+
+void
+pool_vf_free(PoolVf *vf)
+{
+    if (!vf)
+        return;
+    g_free(vf->pool);
+    g_free(vf->address);
+    g_free(vf->driver);
+    g_free(vf->netdev);
+    g_free(vf);
+}
+
+PoolSet *
+pool_set_new(const GPtrArray *pool_confs)
+{
+    PoolSet *set = g_new0(PoolSet, 1);
+
+    set->confs = pool_confs;
+    set->vf_pools = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    return set;
+}
+
+void
+pool_set_free(PoolSet *set)
+{
+    if (!set)
+        return;
+    g_hash_table_unref(set->vf_pools);
+    g_free(set);
+}
+
+static const MigdPoolConf *
+pool_set_find(PoolSet *set, const char *name)
+{
+    for (guint i = 0; i < set->confs->len; i++) {
+        const MigdPoolConf *pc = g_ptr_array_index(set->confs, i);
+
+        if (g_strcmp0(pc->name, name) == 0)
+            return pc;
+    }
+    return NULL;
+}
+
+/* The last component of where the link @dir/@name points, or NULL. */
+static char *
+pool_link_name(const char *dir, const char *name)
+{
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *target = g_file_read_link(path, NULL);
+
+    return target ? g_path_get_basename(target) : NULL;
+}
+
+/* The network interface a net driver made of the VF in @vf_dir, or NULL;
+ * should there be several, the first by name, so the answer is stable. */
+static char *
+pool_vf_netdev(const char *vf_dir)
+{
+    g_autofree char *net = g_build_filename(vf_dir, "net", NULL);
+    g_autoptr(GDir) dir = g_dir_open(net, 0, NULL);
+    const char *name;
+    char *first = NULL;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        if (!first || strcmp(name, first) < 0) {
+            g_free(first);
+            first = g_strdup(name);
+        }
+    }
+    return first;
+}
+
+static int
+pool_vf_compare_index(gconstpointer a, gconstpointer b)
+{
+    const PoolVf *va = *(const PoolVf *const *)a;
+    const PoolVf *vb = *(const PoolVf *const *)b;
+
+    return va->index < vb->index ? -1 : va->index > vb->index;
+}
+
+/* The VF that <pf_dir>/@entry links to, or NULL when @entry is no virtfnN. */
+static PoolVf *
+pool_read_virtfn(const MigdPoolConf *pc, const char *pf_dir, const char *entry)
+{
+    g_autofree char *vf_dir = NULL;
+    guint64 index;
+    PoolVf *vf;
+    char *address;
+
+    if (!g_str_has_prefix(entry, "virtfn") ||
+        !g_ascii_string_to_unsigned(entry + strlen("virtfn"), 10, 0, G_MAXUINT, &index, NULL))
+        return NULL;
+    address = pool_link_name(pf_dir, entry);
+    if (!address)
+        return NULL;
+    vf_dir = g_build_filename(pf_dir, entry, NULL);
+    vf = g_new0(PoolVf, 1);
+    vf->pool = g_strdup(pc->name);
+    vf->address = address;
+    vf->index = (guint)index;
+    vf->driver = pool_link_name(vf_dir, "driver");
+    vf->netdev = pool_vf_netdev(vf_dir);
+    return vf;
+}
+
+/* Appends the VFs of sriov pool @pc to @vfs, in virtfn order. */
+static gboolean
+pool_read_sriov(const MigdPoolConf *pc, GPtrArray *vfs, GError **error)
+{
+    g_autofree char *pf_dir = g_build_filename(pc->sysfs_root, "bus", "pci", "devices", pc->pf,
+                                               NULL);
+    g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify)pool_vf_free);
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GDir) dir = NULL;
+    const char *entry;
+
+    if (!g_file_test(pf_dir, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "the PF %s of pool '%s' is not on this host: %s does not exist; check pf "
+                    "in [pool.%s]", pc->pf, pc->name, pf_dir, pc->name);
+        return FALSE;
+    }
+    dir = g_dir_open(pf_dir, 0, &local);
+    if (!dir) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "cannot read the PF %s of pool '%s': %s", pc->pf, pc->name, local->message);
+        return FALSE;
+    }
+    while ((entry = g_dir_read_name(dir))) {
+        PoolVf *vf = pool_read_virtfn(pc, pf_dir, entry);
+
+        if (vf)
+            g_ptr_array_add(found, vf);
+    }
+    if (found->len == 0) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "the PF %s of pool '%s' has no VFs: %s has no virtfnN links; create them "
+                    "with echo N > %s/sriov_numvfs", pc->pf, pc->name, pf_dir, pf_dir);
+        return FALSE;
+    }
+    g_ptr_array_sort(found, pool_vf_compare_index);
+    g_ptr_array_extend_and_steal(vfs, g_steal_pointer(&found));
+    return TRUE;
+}
+
+static void
+pool_read_emulated(const MigdPoolConf *pc, GPtrArray *vfs)
+{
+    for (guint i = 0; pc->slots[i]; i++) {
+        PoolVf *vf = g_new0(PoolVf, 1);
+
+        vf->pool = g_strdup(pc->name);
+        vf->address = g_strdup(pc->slots[i]);
+        vf->index = i;
+        vf->driver = g_strdup(pc->model);
+        g_ptr_array_add(vfs, vf);
+    }
+}
+
+/* Remembers which pool each VF of @vfs belongs to, for pool_set_lookup(). */
+static void
+pool_set_remember(PoolSet *set, const GPtrArray *vfs)
+{
+    for (guint i = 0; i < vfs->len; i++) {
+        const PoolVf *vf = g_ptr_array_index(vfs, i);
+        const MigdPoolConf *pc = pool_set_find(set, vf->pool);
+
+        if (pc && pc->type == POOL_SRIOV)
+            g_hash_table_replace(set->vf_pools, g_ascii_strdown(vf->address, -1), pc->name);
+    }
+}
+
+GPtrArray *
+pool_set_vfs(PoolSet *set, GError **error)
+{
+    g_autoptr(GPtrArray) vfs = g_ptr_array_new_with_free_func((GDestroyNotify)pool_vf_free);
+
+    for (guint i = 0; i < set->confs->len; i++) {
+        const MigdPoolConf *pc = g_ptr_array_index(set->confs, i);
+
+        if (pc->type == POOL_EMULATED)
+            pool_read_emulated(pc, vfs);
+        else if (!pool_read_sriov(pc, vfs, error))
+            return NULL;
+    }
+    g_hash_table_remove_all(set->vf_pools);
+    pool_set_remember(set, vfs);
+    return g_steal_pointer(&vfs);
+}
+
+/* Reads every PF that can be read again: a VF may have appeared since, or
+ * another PF may be missing while this one is fine. */
+static void
+pool_set_reread(PoolSet *set)
+{
+    for (guint i = 0; i < set->confs->len; i++) {
+        const MigdPoolConf *pc = g_ptr_array_index(set->confs, i);
+        g_autoptr(GPtrArray) vfs = g_ptr_array_new_with_free_func((GDestroyNotify)pool_vf_free);
+
+        if (pc->type == POOL_SRIOV && pool_read_sriov(pc, vfs, NULL))
+            pool_set_remember(set, vfs);
+    }
+}
+
+static const char *
+pool_set_lookup_slot(PoolSet *set, const char *slot, const char *model)
+{
+    for (guint i = 0; i < set->confs->len; i++) {
+        const MigdPoolConf *pc = g_ptr_array_index(set->confs, i);
+
+        if (pc->type == POOL_EMULATED && g_strcmp0(pc->model, model) == 0 &&
+            g_strv_contains((const char *const *)pc->slots, slot))
+            return pc->name;
+    }
+    return NULL;
+}
+
+const char *
+pool_set_lookup(DomNicKind kind, const char *address, const char *model, gpointer data)
+{
+    PoolSet *set = data;
+    g_autofree char *key = NULL;
+    const char *pool;
+
+    if (!address)
+        return NULL;
+    if (kind == DOM_NIC_EMULATED)
+        return pool_set_lookup_slot(set, address, model);
+    key = g_ascii_strdown(address, -1);
+    pool = g_hash_table_lookup(set->vf_pools, key);
+    if (!pool) {
+        pool_set_reread(set);
+        pool = g_hash_table_lookup(set->vf_pools, key);
+    }
+    return pool;
+}
+
+gboolean
+pool_set_is_native(PoolSet *set, const char *pool)
+{
+    const MigdPoolConf *pc = pool_set_find(set, pool);
+
+    return pc && pc->native;
+}
+
+char *
+pool_device_xml(PoolSet *set, const PoolVf *vf, const char *alias, const char *mac, guint vlan)
+{
+    const MigdPoolConf *pc = pool_set_find(set, vf->pool);
+    g_autofree char *pci = NULL;
+    g_autofree char *head = NULL;
+    g_autofree char *tag = NULL;
+    g_autofree char *tail = NULL;
+
+    if (!pc || !alias || !mac)
+        return NULL;
+    if (pc->type == POOL_EMULATED)
+        return g_markup_printf_escaped("<interface type='bridge'><mac address='%s'/>"
+                                       "<source bridge='%s'/><target dev='%s'/>"
+                                       "<model type='%s'/><alias name='%s'/></interface>",
+                                       mac, pc->bridge, vf->address, pc->model, alias);
+    if (!conf_is_pci_address(vf->address))
+        return NULL;
+    /* "dddd:bb:ss.f" cut into its four fields. */
+    pci = g_ascii_strdown(vf->address, -1);
+    pci[4] = pci[7] = pci[10] = '\0';
+    head = g_markup_printf_escaped("<interface type='hostdev' managed='yes'>"
+                                   "<mac address='%s'/><source><address type='pci' "
+                                   "domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/>"
+                                   "</source>", mac, pci, pci + 5, pci + 8, pci + 11);
+    tag = vlan ? g_strdup_printf("<vlan><tag id='%u'/></vlan>", vlan) : NULL;
+    tail = g_markup_printf_escaped("<alias name='%s'/></interface>", alias);
+    return g_strconcat(head, tag ? tag : "", tail, NULL);
+}

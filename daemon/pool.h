@@ -1,0 +1,60 @@
+/* The host's pools of devices that migd plugs into guests: the VFs of an
+ * SR-IOV PF, read from sysfs, or the slots of an emulated pool; and the
+ * device XML that plugs one. */
+#pragma once
+
+#include <glib.h>
+
+#include "conf.h"
+#include "domxml.h"
+
+/* One device of a pool. */
+typedef struct {
+    char *pool;         /* the pool's name */
+    char *address;      /* sriov: the VF's PCI address "0000:3b:02.1"; emulated: the slot's tap name */
+    guint index;        /* sriov: N of virtfnN; emulated: the slot's position */
+    char *driver;       /* sriov: the VF's driver ("iavf", "vfio-pci"), NULL when unbound;
+                         * emulated: the NIC model */
+    char *netdev;       /* sriov: the VF's network interface when a net driver has it;
+                         * emulated: NULL */
+} PoolVf;
+
+void pool_vf_free(PoolVf *vf);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PoolVf, pool_vf_free)
+
+typedef struct _PoolSet PoolSet;
+
+/* The pools of @pool_confs (MigdPoolConf*), which the set borrows for its
+ * whole life. */
+PoolSet *pool_set_new(const GPtrArray *pool_confs);
+
+void pool_set_free(PoolSet *set);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PoolSet, pool_set_free)
+
+/* Every device of every pool (PoolVf*, owning), pool by pool in
+ * configuration order, each sriov pool's VFs in virtfn order, read now from
+ * <sysfs_root>/bus/pci/devices/<pf>. A PF that is not there or has no VFs
+ * fails the whole call (MIGD_ERROR_CONFIG, naming the PF and the path):
+ * a pool that silently lists nothing would look exhausted. */
+GPtrArray *pool_set_vfs(PoolSet *set, GError **error);
+
+/* A DomPoolLookup for domxml_find_nics(), with @set as its data: the name
+ * of the pool owning the device, or NULL. PCI kinds: @address is a VF of an
+ * sriov pool's PF (from the last pool_set_vfs(), else read from sysfs now).
+ * DOM_NIC_EMULATED: @address is a slot of an emulated pool whose model is
+ * @model. */
+const char *pool_set_lookup(DomNicKind kind, const char *address, const char *model,
+                            gpointer set);
+
+/* Whether @pool's devices are vouched for as able to migrate (the native
+ * strategy); FALSE for a pool the set does not know. */
+gboolean pool_set_is_native(PoolSet *set, const char *pool);
+
+/* The <interface> element that plugs @vf into a guest with the guest's
+ * @mac and @alias: a managed hostdev interface with @vlan as its tag (0:
+ * untagged) for sriov, a bridge interface on the pool's bridge with the slot
+ * as its tap for emulated (a Linux bridge carries no tag, so @vlan is not
+ * used). NULL when @vf's pool is not in the set or its address is not a PCI
+ * address. */
+char *pool_device_xml(PoolSet *set, const PoolVf *vf, const char *alias, const char *mac,
+                      guint vlan);
