@@ -8,6 +8,7 @@
 #include "ctl-error.h"
 #include "ctl-format.h"
 #include "ctl-migration.h"
+#include "ctl-vfs.h"
 
 typedef gboolean (*CommandFunc)(CtlContext *ctx, const CtlArgs *args,
                                 GError **error);
@@ -70,6 +71,12 @@ static const Command command_table[] = {
       COMMAND_ID_HELP " migd answers at once; what it then does about it "
       "shows in the migration's timeline ('migctl status ID').",
       ctl_migration_force_complete },
+    { "vfs", "", 0, 0, NULL,
+      "List this host's VFs: free, leased to an incoming migration, or in "
+      "use by a domain.",
+      "The VFs come from the pools in migd.conf ([pool.NAME]). A leased VF "
+      "shows the migration job that holds it and when the lease expires.",
+      ctl_vfs_list },
     { "version", "", 0, 0, NULL,
       "Show the versions of migd, libvirt, the hypervisor and migctl.",
       "With -o json, only migd's answer is printed; 'migctl --version' "
