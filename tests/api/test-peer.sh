@@ -71,6 +71,36 @@ check "a refused reservation leaves nothing behind" json_is "$BODY" '.reservatio
 api GET /v1/vfs
 check "GET /v1/vfs answers 200 with the list (no pools here)" json_is "$BODY" '.vfs | length' 0
 
+# --- leases: never twice, and they survive a restart ---------------------------
+stop_migd TERM >/dev/null 2>&1
+write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port" "peer_token_file=$T/peer.token"
+printf '\n[migration]\nmax_incoming = 10\n\n[pool.lab]\ntype = emulated\nbridge = br0\nslots = tvf0, tvf1\n' >> "$T/migd.conf"
+start_migd "$T/migd.conf" || not_ok "migd starts with an emulated pool of two VFs"
+racers=()
+for i in 1 2 3 4 5 6; do
+    reserve "race-$i" "vm-$i" "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:0$i\",\"pool\":\"lab\"}]" &
+    racers+=($!)
+done
+wait "${racers[@]}"
+api GET /v1/vfs
+check "six concurrent reservations for two VFs: both VFs leased, each to one job" json_is "$BODY" \
+    '[.vfs[] | select(.state == "leased") | .job] | unique | length' 2
+api GET /v1/reservations
+check "exactly two reservations were granted" json_is "$BODY" '.reservations | length' 2
+check "they hold different VFs" json_is "$BODY" '[.reservations[].nics[0].address] | unique | length' 2
+reserve late vm-late '[{"alias":"ua-vf0","mac":"52:54:00:00:00:09","pool":"lab"}]'
+check "a seventh is refused: 409 no_free_vf naming the pool and its leases" json_is "$BODY" \
+    '.error.code + ": " + .error.message' "no_free_vf: no free VF in pool 'lab': 2 leased, 0 in use"
+stop_migd TERM >/dev/null 2>&1
+start_migd "$T/migd.conf" || not_ok "migd starts again"
+api GET /v1/vfs
+check "after a restart both VFs are still leased" json_is "$BODY" '[.vfs[] | .state] | join(",")' "leased,leased"
+holder=$(jq -r '[.vfs[] | select(.address == "tvf0") | .job][0]' <<<"$BODY")
+api POST /v1/hooks/qemu -d "{\"domain\":\"vm-${holder#race-}\",\"operation\":\"release\",\"sub_operation\":\"end\"}"
+check "the hook's release frees the stopped domain's lease" json_is "$BODY" .released 1
+api GET /v1/vfs
+check "tvf0 is free again" json_is "$BODY" '[.vfs[] | select(.address == "tvf0") | .state] | join(",")' free
+
 # --- the qemu hook --------------------------------------------------------------
 plain='<domain type="qemu"><name>vm5</name><devices><interface type="bridge"><mac address="52:54:00:00:00:05"/><source bridge="br0"/><model type="virtio"/><alias name="net0"/></interface></devices></domain>'
 api POST /v1/hooks/qemu -d "$(jq -cn --arg x "$plain" '{domain:"vm5",operation:"migrate",sub_operation:"begin",xml:$x}')"
