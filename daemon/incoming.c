@@ -60,6 +60,8 @@ typedef struct {
     Hotplug *hp;
     GCancellable *cancellable;
     gint64 replug_ms, verify_ms;
+    gint64 guest_outage_ms;     /* -1: the guest has no probe */
+    char *detail_verify;        /* what the verification said, until the probe answers */
     gboolean ok;
     GString *detail;
     GPtrArray *answers; /* ResAnswer*: replug calls waiting for the outcome */
@@ -135,6 +137,7 @@ res_free(gpointer data)
     g_free(r->domain);
     g_free(r->source);
     g_free(r->strategy);
+    g_free(r->detail_verify);
     g_free(r);
 }
 
@@ -163,8 +166,11 @@ res_to_json(const Reservation *r)
                                               "device_xml", n->device_xml));
     }
     if (r->state == RES_DONE)
-        replug = json_pack("{s:b,s:I,s:I,s:i,s:s}", "ok", r->ok, "replug_ms",
+        replug = json_pack("{s:b,s:I,s:I,s:o,s:i,s:s}", "ok", r->ok, "replug_ms",
                            (json_int_t)r->replug_ms, "verify_ms", (json_int_t)r->verify_ms,
+                           "guest_outage_ms",
+                           r->guest_outage_ms >= 0 ? json_integer(r->guest_outage_ms)
+                                                   : json_null(),
                            "attempts", (int)r->attempt, "detail",
                            r->detail ? r->detail->str : "");
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "id", r->id, "domain", r->domain,
@@ -378,6 +384,7 @@ incoming_reserve(Incoming *in, json_t *request, GError **error)
     r->nics = g_ptr_array_new_with_free_func(res_nic_free);
     r->answers = g_ptr_array_new();
     r->lifecycle_cb = -1;
+    r->guest_outage_ms = -1;
     r->cancellable = g_cancellable_new();
     r->expires_us = g_get_real_time() + (gint64)in->conf->nic_lease_ttl_s * G_USEC_PER_SEC;
     if (!incoming_lease_nics(in, r, nics, &local)) {
@@ -487,12 +494,26 @@ res_done(Reservation *r, gboolean ok, const char *fmt, ...)
 static void res_plug_next(Reservation *r);
 
 static void
+res_on_probed(gint64 max_gap_ms, const char *detail, gpointer data)
+{
+    Reservation *r = data;
+
+    r->guest_outage_ms = max_gap_ms;
+    res_done(r, r->ok, "%s", r->detail_verify);
+    g_clear_pointer(&r->detail_verify, g_free);
+}
+
+/* Once verified, the guest's own probe says what outage it saw. */
+static void
 res_on_verified(gboolean ok, gint64 elapsed_ms, const char *detail, gpointer data)
 {
     Reservation *r = data;
 
     r->verify_ms = elapsed_ms;
-    res_done(r, ok, "%s", detail);
+    r->ok = ok;
+    r->detail_verify = g_strdup(detail);
+    verify_probe(r->in->conf->nic_verify, r->in->conf->nic_agent_socket_dir, r->domain, FALSE,
+                 r->cancellable, res_on_probed, r);
 }
 
 static void

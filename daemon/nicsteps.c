@@ -516,6 +516,17 @@ nic_unplug_next(NicSteps *ns)
                             ns->unplug_timeout_s * 1000, nic_unplugged, ns);
 }
 
+static void
+nic_probe_reset(gint64 max_gap_ms, const char *detail, gpointer data)
+{
+    NicSteps *ns = data;
+
+    if (max_gap_ms < 0 && strcmp(ns->verify, "none") != 0)
+        nic_feed(ns, JOB_EV_NOTE, "warning", "the guest's probe could not be reset, so its "
+                 "outage will not be measured: %s", detail);
+    nic_unplug_next(ns);
+}
+
 /* --- after the resume: the destination's replug ----------------------------- */
 
 void
@@ -541,6 +552,8 @@ nic_replugged(guint status, json_t *body, const char *error, gpointer data)
     }
     ns->replug_ms = json_integer_value(json_object_get(replug, "replug_ms"));
     ns->verify_ms = json_integer_value(json_object_get(replug, "verify_ms"));
+    if (json_is_integer(json_object_get(replug, "guest_outage_ms")))
+        ns->guest_outage_ms = json_integer_value(json_object_get(replug, "guest_outage_ms"));
     for (guint i = 0; ok && i < ns->nics->len; i++) {
         Nic *n = g_ptr_array_index(ns->nics, i);
 
@@ -679,8 +692,10 @@ nic_steps_run(NicSteps *ns, Job *job)
             nic_noop(ns);
         break;
     case JOB_UNPLUGGING:
+        /* The guest's probe counts the outage from here; then unplug. */
         ns->index = 0;
-        nic_unplug_next(ns);
+        verify_probe(ns->verify, ns->agent_dir, ns->domain, TRUE, ns->cancellable,
+                     nic_probe_reset, ns);
         break;
     case JOB_REPLUGGING:
         if (handled && ns->reserved)

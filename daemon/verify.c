@@ -24,10 +24,16 @@ typedef struct {
     guint timeout_ms;
     gint64 start_us;
     VerifyDone done;
+    VerifyProbeDone probe_done;
+    gboolean reset;
+    gint64 max_gap_ms;
     gpointer data;
     gboolean ok;
     char *detail;
 } Verify;
+
+static Verify *verify_new(const char *method, const char *socket_dir, const char *domain,
+                          gpointer data);
 
 static void
 verify_free(gpointer data)
@@ -41,9 +47,10 @@ verify_free(gpointer data)
     g_free(v);
 }
 
-/* One "state" request: the answer line, or NULL with @ret_error set. */
+/* One request (@request ends with a newline): the answer line, or NULL
+ * with @ret_error set. */
 static char *
-verify_ask(const char *path, int timeout_ms, char **ret_error)
+verify_ask(const char *path, const char *request, int timeout_ms, char **ret_error)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     GString *line = g_string_new(NULL);
@@ -52,7 +59,7 @@ verify_ask(const char *path, int timeout_ms, char **ret_error)
 
     (void)g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-        write(fd, "state\n", 6) != 6) {
+        write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
         *ret_error = g_strdup_printf("cannot talk to the guest agent at %s: %s", path,
                                      g_strerror(errno));
         goto fail;
@@ -97,7 +104,8 @@ verify_answer(const char *answer, const char *driver, char **ret_detail)
     *ret_detail = g_strdup_printf("the guest's failover primary is %s (%s), active path: %s",
                                   primary ? primary : "absent", pdriver ? pdriver : "no driver",
                                   active ? active : "none");
-    return primary && g_strcmp0(pdriver, driver) == 0 && g_strcmp0(active, "primary") == 0;
+    return primary && (!driver || g_strcmp0(pdriver, driver) == 0) &&
+           g_strcmp0(active, "primary") == 0;
 }
 
 static void
@@ -108,7 +116,7 @@ verify_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancell
 
     while (!g_cancellable_is_cancelled(cancellable)) {
         g_autofree char *error = NULL;
-        g_autofree char *answer = verify_ask(v->path, 1000, &error);
+        g_autofree char *answer = verify_ask(v->path, "state\n", 1000, &error);
 
         g_free(v->detail);
         v->detail = NULL;
@@ -148,17 +156,71 @@ verify_primary(const char *method, const char *socket_dir, const char *domain, c
                guint timeout_ms, GCancellable *cancellable, VerifyDone done, gpointer data)
 {
     g_autoptr(GTask) task = g_task_new(NULL, cancellable, verify_done, NULL);
+    Verify *v = verify_new(method, socket_dir, domain, data);
+
+    v->driver = g_strdup(driver);
+    v->timeout_ms = timeout_ms;
+    v->done = done;
+    g_task_set_task_data(task, v, verify_free);
+    g_task_run_in_thread(task, g_strcmp0(method, "lab-agent") == 0 ? verify_thread
+                                                                   : verify_trust_thread);
+}
+
+static Verify *
+verify_new(const char *method, const char *socket_dir, const char *domain, gpointer data)
+{
     Verify *v = g_new0(Verify, 1);
     g_autofree char *name = g_strdup_printf("%s.agent", domain);
 
     v->method = g_strdup(method);
     v->path = g_build_filename(socket_dir, name, NULL);
-    v->driver = g_strdup(driver);
-    v->timeout_ms = timeout_ms;
     v->start_us = g_get_monotonic_time();
-    v->done = done;
     v->data = data;
+    return v;
+}
+
+static void
+verify_probe_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    Verify *v = data;
+    g_autofree char *error = NULL;
+    g_autofree char *answer = NULL;
+    g_autoptr(json_t) probe = NULL;
+
+    v->max_gap_ms = -1;
+    if (g_strcmp0(v->method, "lab-agent") != 0) {
+        v->detail = g_strdup("the guest has no probe (verify = none)");
+        return;
+    }
+    answer = verify_ask(v->path, v->reset ? "probe reset\n" : "probe\n", 1000, &error);
+    probe = answer ? json_loads(answer, 0, NULL) : NULL;
+    if (json_is_integer(json_object_get(probe, "max_gap_ms")))
+        v->max_gap_ms = json_integer_value(json_object_get(probe, "max_gap_ms"));
+    else
+        v->detail = error ? g_steal_pointer(&error)
+                          : g_strdup_printf("the guest agent at %s has no probe", v->path);
+}
+
+static void
+verify_probe_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Verify *v = g_task_get_task_data(G_TASK(result));
+    GCancellable *cancellable = g_task_get_cancellable(G_TASK(result));
+
+    if (cancellable && g_cancellable_is_cancelled(cancellable))
+        return;
+    v->probe_done(v->max_gap_ms, v->detail, v->data);
+}
+
+void
+verify_probe(const char *method, const char *socket_dir, const char *domain, gboolean reset,
+             GCancellable *cancellable, VerifyProbeDone done, gpointer data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, cancellable, verify_probe_done, NULL);
+    Verify *v = verify_new(method, socket_dir, domain, data);
+
+    v->reset = reset;
+    v->probe_done = done;
     g_task_set_task_data(task, v, verify_free);
-    g_task_run_in_thread(task, g_strcmp0(method, "lab-agent") == 0 ? verify_thread
-                                                                   : verify_trust_thread);
+    g_task_run_in_thread(task, verify_probe_thread);
 }

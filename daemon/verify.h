@@ -15,3 +15,13 @@ typedef void (*VerifyDone)(gboolean ok, gint64 elapsed_ms, const char *detail, g
 void verify_primary(const char *method, const char *socket_dir, const char *domain,
                     const char *driver, guint timeout_ms, GCancellable *cancellable,
                     VerifyDone done, gpointer data);
+
+/* The guest's own view of its network outage: "lab-agent" asks the lab
+ * agent for the largest gap in its probe since the last reset (and resets
+ * it with @reset). @max_gap_ms is -1 when there is no probe ("none") or it
+ * could not be read; @detail then says why. */
+typedef void (*VerifyProbeDone)(gint64 max_gap_ms, const char *detail, gpointer data);
+
+void verify_probe(const char *method, const char *socket_dir, const char *domain,
+                  gboolean reset, GCancellable *cancellable, VerifyProbeDone done,
+                  gpointer data);

@@ -3,9 +3,16 @@
  * It answers line-based requests on the virtio-serial port named
  * org.migd.lab.0 ("ping" -> "pong", "state" -> one JSON line describing the
  * net_failover master, its slaves and every link, "dirty MIB [MIB_PER_S]"
- * -> starts or stops a memory dirtier) and sends a sequence-numbered UDP beacon to the
- * gateway every few milliseconds so the lab can measure the guest-visible
+ * -> starts or stops a memory dirtier, "probe" / "probe reset" -> the guest's own
+ * view of its network outage, see below) and sends a sequence-numbered UDP beacon to
+ * the gateway every few milliseconds so the lab can measure the guest-visible
  * network outage of a migration.
+ *
+ * The probe: the host's beacon receiver echoes every beacon, and the agent
+ * keeps the largest gap between two echoes since the last "probe reset", on
+ * the guest's clock. It is the outage as the guest saw it; the guest's clock
+ * does not run while the VM is stopped, so the stop-and-copy downtime is
+ * not in it (libvirt reports that one).
  *
  * One poll() loop paced by the beacon interval. The dirtier is a child
  * process at SCHED_IDLE that rewrites one byte of every page of its region
@@ -61,6 +68,12 @@ struct outbuf {
 };
 
 static uint64_t beacon_seq;
+
+/* The probe: echoes of our beacons since the last reset. */
+static struct {
+    uint64_t since_ns, last_echo_ns, max_gap_ns;
+    uint64_t sent_at_reset, echoes;
+} probe;
 
 /* Written by the dirtier child, read by the agent. */
 struct dirty_shared {
@@ -667,6 +680,44 @@ static void dirtier_poll(int port)
         write_reply(port, o.buf, o.len);
 }
 
+static void probe_reset(void)
+{
+    probe.since_ns = probe.last_echo_ns = mono_ns();
+    probe.max_gap_ns = 0;
+    probe.sent_at_reset = beacon_seq;
+    probe.echoes = 0;
+}
+
+/* Drains the echoes the beacon receiver sent back. */
+static void probe_poll(int usock)
+{
+    char buf[160];
+
+    while (usock >= 0 && recv(usock, buf, sizeof(buf), 0) > 0) {
+        uint64_t now = mono_ns();
+
+        if (now - probe.last_echo_ns > probe.max_gap_ns)
+            probe.max_gap_ns = now - probe.last_echo_ns;
+        probe.last_echo_ns = now;
+        probe.echoes++;
+    }
+}
+
+static void probe_report(struct outbuf *o)
+{
+    uint64_t now = mono_ns();
+    uint64_t gap = probe.max_gap_ns;
+
+    /* No echo since the last one counts too, while it lasts. */
+    if (now - probe.last_echo_ns > gap)
+        gap = now - probe.last_echo_ns;
+    out_add(o, "{\"max_gap_ms\":%llu,\"since_ms\":%llu,\"sent\":%llu,\"echoed\":%llu}",
+            (unsigned long long)(gap / 1000000ull),
+            (unsigned long long)((now - probe.since_ns) / 1000000ull),
+            (unsigned long long)(beacon_seq - probe.sent_at_reset),
+            (unsigned long long)probe.echoes);
+}
+
 static void handle_request(int fd, int usock, char *line, const struct opts *opt)
 {
     struct outbuf o = { .len = 0 };
@@ -679,10 +730,15 @@ static void handle_request(int fd, int usock, char *line, const struct opts *opt
     } else if (strncmp(line, "dirty", 5) == 0 && (line[5] == ' ' || line[5] == '\0')) {
         if (!dirtier_request(&o, line[5] ? line + 6 : "", fd, usock))
             return;
+    } else if (strcmp(line, "probe") == 0 || strcmp(line, "probe reset") == 0) {
+        probe_poll(usock);
+        if (line[5])
+            probe_reset();
+        probe_report(&o);
     } else if (line[0] == '\0') {
         return;
     } else {
-        out_add(&o, "{\"error\":\"unknown request; try ping, state or dirty MIB [MIB_PER_S]\"}");
+        out_add(&o, "{\"error\":\"unknown request; try ping, state, probe [reset] or dirty MIB [MIB_PER_S]\"}");
     }
     out_add(&o, "\n");
     write_reply(fd, o.buf, o.len);
@@ -759,6 +815,7 @@ int main(int argc, char **argv)
 
     interval = (uint64_t)opt.interval_ms * 1000000ull;
     next_beacon = mono_ns();
+    probe_reset();
     for (;;) {
         uint64_t now = mono_ns();
         struct pollfd p = { .fd = port, .events = POLLIN };
@@ -785,6 +842,7 @@ int main(int argc, char **argv)
         }
 
         dirtier_poll(port);
+        probe_poll(usock);
 
         timeout_ms = usock >= 0 ? (int)((next_beacon - now + 999999ull) / 1000000ull) : 200;
         if (timeout_ms > 200)

@@ -4,7 +4,8 @@
  *     <CLOCK_MONOTONIC ns at arrival> <source ip> <guest name> <boot id> <seq>
  *
  * Both lab hosts share the machine's monotonic clock, so `lab outage` can
- * merge the two hosts' logs and measure the guest-visible outage.
+ * merge the two hosts' logs and measure the guest-visible outage. Each
+ * beacon is echoed back to its sender, for the guest agent's own probe.
  *
  * usage: beacon-recv --bind IP [--port N] --log FILE
  */
@@ -105,6 +106,8 @@ int main(int argc, char **argv)
                 src, name, boot, seq);
         /* Line by line, so `lab outage` always reads whole lines. */
         fflush(log);
+        /* The echo is the guest agent's own probe of its network path. */
+        (void)sendto(fd, buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&from, fromlen);
     }
     fclose(log);
     return 0;
