@@ -61,7 +61,8 @@ struct _NicSteps {
     gboolean reserved;
     guint index;            /* the NIC being unplugged or restored */
     Hotplug *hp;
-    guint timer;            /* a busy retry or the lease renewal */
+    guint timer;            /* a busy retry, or a step with nothing to do */
+    const char *noop_message;   /* static */
     guint renew_source;
     gboolean busy_noted;
     GCancellable *cancellable;
@@ -322,16 +323,23 @@ static gboolean
 nic_noop_idle(gpointer data)
 {
     NicSteps *ns = data;
+    g_autoptr(json_t) nics = nic_steps_to_json(ns);
+    JobEvent ev;
 
     ns->timer = 0;
-    nic_step_done(ns, "nothing to do for the NICs (%s)", ns->why ? ns->why : "none");
+    engine_event_init(&ev, JOB_EV_STEP_DONE);
+    ev.message = ns->noop_message;
+    ev.nics = nics;
+    engine_feed(ns->engine, ns->id, &ev);
     return G_SOURCE_REMOVE;
 }
 
+/* Finishes the step with @message (NULL: nothing worth the timeline). */
 static void
-nic_noop(NicSteps *ns)
+nic_noop(NicSteps *ns, const char *message)
 {
     g_clear_handle_id(&ns->timer, g_source_remove);
+    ns->noop_message = message;
     ns->timer = g_idle_add(nic_noop_idle, ns);
 }
 
@@ -683,13 +691,13 @@ nic_steps_run(NicSteps *ns, Job *job)
         if (ns->migd_url)
             nic_reserve(ns);
         else
-            nic_noop(ns);
+            nic_noop(ns, "the destination has no migd_url, so no incoming slot was asked for");
         break;
     case JOB_PREPARING:
         if (handled && ns->reserved)
             nic_prepare(ns);
         else
-            nic_noop(ns);
+            nic_noop(ns, NULL);
         break;
     case JOB_UNPLUGGING:
         /* The guest's probe counts the outage from here; then unplug. */
@@ -701,13 +709,17 @@ nic_steps_run(NicSteps *ns, Job *job)
         if (handled && ns->reserved)
             nic_replug(ns);
         else
-            nic_noop(ns);
+            nic_noop(ns, NULL);
         break;
     case JOB_SWITCHOVER:
+        /* The destination saw the resume too and plugs in by itself. */
+        nic_noop(ns, handled && ns->reserved && ns->nics->len
+                         ? "the destination's migd plugs the leased VFs in on its own"
+                         : NULL);
+        break;
     case JOB_VERIFYING:
-        /* The destination plugs and verifies in one go, and the replug
-         * step's answer already carries the verification. */
-        nic_noop(ns);
+        /* The replug step's answer already carried the verification. */
+        nic_noop(ns, NULL);
         break;
     case JOB_ROLLING_BACK:
         g_clear_pointer(&ns->hp, hotplug_cancel);
@@ -715,7 +727,7 @@ nic_steps_run(NicSteps *ns, Job *job)
         nic_restore_next(ns);
         break;
     default:
-        nic_noop(ns);
+        nic_noop(ns, NULL);
         break;
     }
 }

@@ -72,30 +72,11 @@ fixture_set_up(Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree(const char *path)
-{
-    g_autoptr(GDir) dir = NULL;
-    const char *name;
-
-    if (g_file_test(path, G_FILE_TEST_IS_SYMLINK) || !g_file_test(path, G_FILE_TEST_IS_DIR)) {
-        (void)g_unlink(path);
-        return;
-    }
-    dir = g_dir_open(path, 0, NULL);
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-
-        remove_tree(child);
-    }
-    (void)g_rmdir(path);
-}
-
-static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
     lease_table_free(f->table);
     g_ptr_array_unref(f->vfs);
-    remove_tree(f->state_dir);
+    test_remove_tree(f->state_dir);
     g_free(f->path);
     g_free(f->state_dir);
     g_assert_cmpuint(test_log_count(), ==, 0);

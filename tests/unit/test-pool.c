@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "error.h"
 #include "pool.h"
+#include "testutil.h"
 
 #define PF_A "0000:3b:00.0"
 #define PF_B "0000:af:00.0"
@@ -32,30 +33,11 @@ fixture_set_up(Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree(const char *path)
-{
-    g_autoptr(GDir) dir = NULL;
-    const char *name;
-
-    if (g_file_test(path, G_FILE_TEST_IS_SYMLINK) || !g_file_test(path, G_FILE_TEST_IS_DIR)) {
-        (void)g_unlink(path);
-        return;
-    }
-    dir = g_dir_open(path, 0, NULL);
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-
-        remove_tree(child);
-    }
-    (void)g_rmdir(path);
-}
-
-static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
     pool_set_free(f->set);
     conf_free(f->conf);
-    remove_tree(f->root);
+    test_remove_tree(f->root);
     g_free(f->root);
 }
 
@@ -252,7 +234,7 @@ test_pool_reads_now(Fixture *f, gconstpointer data)
     before = read_vfs(f);
     g_assert_cmpstr(before, ==, "a 0000:3b:02.0 0 iavf ens1f0v0\n");
     g_assert_cmpint(g_unlink(driver), ==, 0);
-    remove_tree(net);
+    test_remove_tree(net);
     bind_driver(f, vf_dir, "vfio-pci");
     after = read_vfs(f);
     g_assert_cmpstr(after, ==, "a 0000:3b:02.0 0 vfio-pci -\n");

@@ -9,6 +9,7 @@
 
 /* Here rather than from a daemon header, which store.c does not include. */
 #include "jsonutil.h"
+#include "testutil.h"
 
 #define ID_A "00000000-0000-4000-8000-00000000000a"
 #define ID_B "00000000-0000-4000-8000-00000000000b"
@@ -35,29 +36,10 @@ fixture_set_up(Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree(const char *path)
-{
-    g_autoptr(GDir) dir = NULL;
-    const char *name;
-
-    if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
-        (void)unlink(path);
-        return;
-    }
-    dir = g_dir_open(path, 0, NULL);
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-
-        remove_tree(child);
-    }
-    (void)rmdir(path);
-}
-
-static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
     store_free(f->store);
-    remove_tree(f->state_dir);
+    test_remove_tree(f->state_dir);
     g_free(f->jobs);
     g_free(f->state_dir);
 }
@@ -172,7 +154,7 @@ test_store_open_jobs_is_a_file(Fixture *f, gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autoptr(Store) store = NULL;
 
-    remove_tree(f->jobs);
+    test_remove_tree(f->jobs);
     write_file(f->jobs, "not a directory\n");
     store = store_open(f->state_dir, &error);
     g_assert_null(store);
@@ -326,7 +308,7 @@ test_store_save_error_names_file(Fixture *f, gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autofree char *expected = NULL;
 
-    remove_tree(f->jobs);
+    test_remove_tree(f->jobs);
     g_assert_false(store_save(f->store, ID_A, record, &error));
     g_assert_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL);
     expected = g_strdup_printf("cannot write %s/%s.json: %s", f->jobs, ID_A, g_strerror(ENOENT));
@@ -341,7 +323,7 @@ test_store_load_error_leaves_problems(Fixture *f, gconstpointer data)
     g_autoptr(GPtrArray) records = NULL;
     g_autoptr(GError) error = NULL;
 
-    remove_tree(f->jobs);
+    test_remove_tree(f->jobs);
     records = store_load_all(f->store, &problems, &error);
     g_assert_null(records);
     g_assert_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL);

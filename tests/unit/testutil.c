@@ -1,6 +1,7 @@
 /* Helpers shared by the unit tests. */
 #include <config.h>
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -92,4 +93,23 @@ void
 test_log_clear(void)
 {
     g_ptr_array_set_size(logged, 0);
+}
+
+void
+test_remove_tree(const char *path)
+{
+    g_autoptr(GDir) dir = NULL;
+    const char *name;
+
+    if (g_file_test(path, G_FILE_TEST_IS_SYMLINK) || !g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        (void)g_unlink(path);
+        return;
+    }
+    dir = g_dir_open(path, 0, NULL);
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+
+        test_remove_tree(child);
+    }
+    (void)g_rmdir(path);
 }

@@ -22,3 +22,6 @@ gboolean test_log_has(const char *pattern);
 /* How many warnings were recorded, and forgetting them. */
 guint test_log_count(void);
 void test_log_clear(void);
+
+/* Removes @path and everything below it; symlinks are removed, not followed. */
+void test_remove_tree(const char *path);
