@@ -28,6 +28,9 @@ typedef struct {
     int dest_callback;
     virConnectPtr src;          /* a reference, for the source's iteration events */
     int src_callback;
+    int src_completed_callback;
+    gboolean have_event_figures;
+    JobFigures event_figures;   /* from the source's JOB_COMPLETED event */
     guint poll_source;
     gboolean polling;           /* a sample is being read */
     NicSteps *nics;
@@ -94,6 +97,8 @@ run_free(gpointer data)
     if (run->src) {
         if (run->src_callback >= 0)
             (void)virConnectDomainEventDeregisterAny(run->src, run->src_callback);
+        if (run->src_completed_callback >= 0)
+            (void)virConnectDomainEventDeregisterAny(run->src, run->src_completed_callback);
         (void)virConnectClose(run->src);
     }
     g_free(run->id);
@@ -149,6 +154,7 @@ migrator_run(Migrator *m, Job *job)
         run->dest_uri = g_strdup(job->dest.libvirt_uri);
         run->dest_callback = -1;
         run->src_callback = -1;
+        run->src_completed_callback = -1;
         run->cancellable = g_cancellable_new();
         run->nics = nic_steps_new(m->engine, m->virt, m->conf, job);
         g_hash_table_insert(m->runs, run->id, run);
@@ -495,6 +501,11 @@ migrate_done(GObject *source, GAsyncResult *result, gpointer user_data)
     engine_event_init(&ev, w->ok ? JOB_EV_MIGRATE_RETURNED : JOB_EV_MIGRATE_FAILED);
     ev.reason = w->error;
     ev.figures = w->have_figures ? &w->figures : NULL;
+    if (w->ok && !w->have_figures && run->have_event_figures) {
+        note(run->m, run->id, "warning", "the destination's completed statistics could not be "
+             "read; the figures are those of libvirt's JOB_COMPLETED event here");
+        ev.figures = &run->event_figures;
+    }
     engine_feed(run->m->engine, run->id, &ev);
 }
 
@@ -580,6 +591,30 @@ on_source_iteration(virConnectPtr conn, virDomainPtr dom, int iteration, void *o
         sample_stats(run);
 }
 
+/* libvirt's own account of the finished job, on the source. The figures
+ * come from the destination's completed statistics (what `virsh domjobinfo
+ * --completed` shows there); these stand in when those cannot be read. */
+static void
+on_source_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
+                        int nparams, void *opaque)
+{
+    MigRun *run = opaque;
+
+    if (g_strcmp0(virDomainGetName(dom), run->domain) != 0)
+        return;
+    run->event_figures.downtime_ms = (gint64)param_ull(params, nparams, VIR_DOMAIN_JOB_DOWNTIME);
+    run->event_figures.setup_time_ms = (gint64)param_ull(params, nparams,
+                                                         VIR_DOMAIN_JOB_SETUP_TIME);
+    run->event_figures.total_time_ms = (gint64)param_ull(params, nparams,
+                                                         VIR_DOMAIN_JOB_TIME_ELAPSED);
+    run->event_figures.data_transferred = param_ull(params, nparams,
+                                                    VIR_DOMAIN_JOB_DATA_PROCESSED);
+    run->have_event_figures = TRUE;
+    note(run->m, run->id, "info", "libvirt reports the job completed (JOB_COMPLETED): %" G_GINT64_FORMAT
+         " ms of downtime, %" G_GINT64_FORMAT " ms in all", run->event_figures.downtime_ms,
+         run->event_figures.total_time_ms);
+}
+
 static void
 watch_source_iterations(MigRun *run, virDomainPtr dom)
 {
@@ -592,6 +627,9 @@ watch_source_iterations(MigRun *run, virDomainPtr dom)
     run->src_callback = virConnectDomainEventRegisterAny(
         conn, dom, VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
         VIR_DOMAIN_EVENT_CALLBACK(on_source_iteration), run, NULL);
+    run->src_completed_callback = virConnectDomainEventRegisterAny(
+        conn, dom, VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+        VIR_DOMAIN_EVENT_CALLBACK(on_source_job_completed), run, NULL);
 }
 
 /* The destination's word that the guest runs there is the completion. */
