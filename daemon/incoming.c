@@ -14,6 +14,7 @@
 #include "incoming.h"
 #include "jsonutil.h"
 #include "lease.h"
+#include "log.h"
 #include "pool.h"
 #include "verify.h"
 
@@ -394,8 +395,9 @@ incoming_reserve(Incoming *in, json_t *request, GError **error)
         return NULL;
     }
     g_hash_table_insert(in->reservations, r->id, r);
-    g_message("Reserved an incoming slot%s for %s from %s (job %s)",
-              r->nics->len ? " and VFs" : "", domain, source, id);
+    log_structured(G_LOG_LEVEL_MESSAGE, LOG_FIELDS("MIGD_JOB", id, "MIGD_DOMAIN", domain),
+                   "Reserved an incoming slot%s for %s from %s (job %s)",
+                   r->nics->len ? " and VFs" : "", domain, source, id);
     return res_to_json(r);
 }
 
@@ -431,7 +433,8 @@ incoming_release(Incoming *in, const char *id, GError **error)
     if (!r)
         return FALSE;
     (void)lease_release_job(in->leases, id, NULL);
-    g_message("Released the reservation of job %s (%s)", id, r->domain);
+    log_structured(G_LOG_LEVEL_MESSAGE, LOG_FIELDS("MIGD_JOB", id, "MIGD_DOMAIN", r->domain),
+                   "Released the reservation of job %s (%s)", id, r->domain);
     g_hash_table_remove(in->reservations, id);
     return TRUE;
 }
@@ -484,10 +487,11 @@ res_done(Reservation *r, gboolean ok, const char *fmt, ...)
     r->ok = ok;
     r->state = RES_DONE;
     res_disarm(r);
-    if (ok)
-        g_message("Replugged %s's passthrough NICs: %s", r->domain, r->detail->str);
-    else
-        g_warning("The replug of %s's passthrough NICs failed: %s", r->domain, r->detail->str);
+    log_structured(ok ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
+                   LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
+                   ok ? "Replugged %s's passthrough NICs: %s"
+                      : "The replug of %s's passthrough NICs failed: %s",
+                   r->domain, r->detail->str);
     res_answer_all(r, NULL);
 }
 
@@ -549,8 +553,9 @@ res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
                      error);
             return;
         }
-        g_warning("Plugging %s into %s failed (attempt %u of %u), trying again: %s", n->alias,
-                  r->domain, r->attempt, r->in->conf->nic_replug_attempts, error);
+        log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
+                       "Plugging %s into %s failed (attempt %u of %u), trying again: %s", n->alias,
+                       r->domain, r->attempt, r->in->conf->nic_replug_attempts, error);
         /* Backoff: 100 ms, 200 ms, 400 ms, ... */
         r->retry_source = g_timeout_add(100u << MIN(r->attempt - 1, 5u), res_retry, r);
         return;
@@ -795,7 +800,8 @@ incoming_hook(Incoming *in, json_t *request, GError **error)
         released = lease_release_domain(in->leases, domain, NULL);
         /* A guest that stopped here before its replug is not coming back. */
         if (r && r->state != RES_DONE) {
-            g_message("%s stopped on this host; releasing job %s's reservation", domain, r->id);
+            log_structured(G_LOG_LEVEL_MESSAGE, LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", domain),
+                           "%s stopped on this host; releasing job %s's reservation", domain, r->id);
             g_hash_table_remove(in->reservations, r->id);
         }
         return json_pack("{s:i}", "released", (int)released);
@@ -820,8 +826,10 @@ incoming_expire(gpointer data)
         Reservation *r = value;
 
         if (r->expires_us < now && r->state != RES_REPLUGGING) {
-            g_warning("The reservation of job %s (%s from %s) expired: its source stopped "
-                      "renewing it", r->id, r->domain, r->source);
+            log_structured(G_LOG_LEVEL_WARNING,
+                           LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
+                           "The reservation of job %s (%s from %s) expired: its source stopped "
+                           "renewing it", r->id, r->domain, r->source);
             (void)lease_release_job(in->leases, r->id, NULL);
             g_hash_table_iter_remove(&it);
         }
