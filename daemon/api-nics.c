@@ -4,18 +4,31 @@
 
 #include "api-priv.h"
 
+/* A deferred request's answer: @result (borrowed) or @error. */
+static void
+api_deferred_answer(json_t *result, const GError *error, gpointer data, guint status)
+{
+    HttpResponse resp = { 0 };
+
+    if (result) {
+        resp.status = status;
+        resp.body = json_incref(result);
+    } else {
+        api_set_gerror(&resp, error);
+    }
+    http_deferred_finish(data, &resp);
+}
+
+static void
+api_vfs_answered(json_t *result, const GError *error, gpointer data)
+{
+    api_deferred_answer(result, error, data, 200);
+}
+
 void
 api_list_vfs(Api *api, const ApiRequest *req, HttpResponse *resp)
 {
-    g_autoptr(GError) error = NULL;
-    json_t *body = incoming_vfs(api->incoming, &error);
-
-    if (!body) {
-        api_set_gerror(resp, error);
-        return;
-    }
-    resp->status = 200;
-    resp->body = body;
+    incoming_vfs(api->incoming, api_vfs_answered, http_request_defer(req->http));
 }
 
 void
@@ -48,16 +61,18 @@ api_require_body(const ApiRequest *req, HttpResponse *resp)
     return FALSE;
 }
 
+static void
+api_reservation_created(json_t *result, const GError *error, gpointer data)
+{
+    api_deferred_answer(result, error, data, 201);
+}
+
 void
 api_create_reservation(Api *api, const ApiRequest *req, HttpResponse *resp)
 {
-    g_autoptr(GError) error = NULL;
-    json_t *reservation;
-
-    if (!api_require_body(req, resp))
-        return;
-    reservation = incoming_reserve(api->incoming, req->json, &error);
-    api_reservation_answer(resp, reservation, error, 201);
+    if (api_require_body(req, resp))
+        incoming_reserve(api->incoming, req->json, api_reservation_created,
+                         http_request_defer(req->http));
 }
 
 void
@@ -98,10 +113,7 @@ api_release_reservation(Api *api, const ApiRequest *req, HttpResponse *resp)
 static void
 api_replug_answered(json_t *result, const GError *error, gpointer data)
 {
-    HttpResponse resp = { 0 };
-
-    api_reservation_answer(&resp, result ? json_incref(result) : NULL, error, 200);
-    http_deferred_finish(data, &resp);
+    api_deferred_answer(result, error, data, 200);
 }
 
 void

@@ -80,6 +80,7 @@ typedef struct {
 
 struct _Incoming {
     Virt *virt;
+    GCancellable *cancellable;  /* cancelled when migd stops */
     const MigdConf *conf;
     PoolSet *pools;
     LeaseTable *leases;
@@ -188,47 +189,163 @@ incoming_pool_lookup(DomNicKind kind, const char *address, const char *model, gp
     return pool_set_lookup(kind, address, model, data);
 }
 
-/* address -> domain: every pool device that a domain on this host uses. */
-static GHashTable *
-incoming_in_use(Incoming *in)
+/* The running domains' live XML is read in a worker: libvirt holds a
+ * domain while its qemu hook runs, and the hook asks this migd, so the loop
+ * must never wait for one. What the XML says is worked out on the loop. */
+typedef void (*IncomingScanned)(Incoming *in, GHashTable *in_use, gpointer data);
+
+typedef struct {
+    Incoming *in;
+    virConnectPtr conn;
+    GPtrArray *names;           /* the domains ... */
+    GPtrArray *xmls;            /* ... and their live XML */
+    IncomingScanned scanned;
+    IncomingAnswer answer;      /* for a shutdown in between */
+    gpointer data;
+} IncomingScan;
+
+static void
+incoming_scan_free(gpointer p)
 {
-    GHashTable *in_use = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    virConnectPtr conn = virt_connection(in->virt);
+    IncomingScan *scan = p;
+
+    if (scan->conn)
+        (void)virConnectClose(scan->conn);
+    g_ptr_array_unref(scan->names);
+    g_ptr_array_unref(scan->xmls);
+    g_free(scan);
+}
+
+static void
+incoming_scan_thread(GTask *task, gpointer source, gpointer p, GCancellable *cancellable)
+{
+    IncomingScan *scan = p;
     virDomainPtr *doms = NULL;
-    int n;
+    int n = virConnectListAllDomains(scan->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
 
-    if (!conn)
-        return in_use;
-    n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
     for (int i = 0; i < n; i++) {
-        g_autofree char *xml = virDomainGetXMLDesc(doms[i], 0);
-        g_autoptr(GPtrArray) nics = NULL;
+        char *xml = virDomainGetXMLDesc(doms[i], 0);
 
-        if (xml)
-            nics = domxml_find_nics(xml, incoming_pool_lookup, in->pools, NULL);
+        if (xml) {
+            g_ptr_array_add(scan->names, g_strdup(virDomainGetName(doms[i])));
+            g_ptr_array_add(scan->xmls, xml);
+        }
+        (void)virDomainFree(doms[i]);
+    }
+    g_free(doms);
+}
+
+static void
+incoming_scan_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    IncomingScan *scan = g_task_get_task_data(G_TASK(result));
+    g_autoptr(GHashTable) in_use = NULL;
+    Incoming *in = scan->in;
+
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result)))) {
+        g_autoptr(GError) error = g_error_new(MIGD_ERROR, MIGD_ERROR_BUSY,
+                                              "migd is shutting down; ask again once it is back");
+
+        scan->answer(NULL, error, scan->data);
+        return;
+    }
+    /* address -> domain: every pool device that a domain here uses. */
+    in_use = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (guint i = 0; i < scan->xmls->len; i++) {
+        g_autoptr(GPtrArray) nics = domxml_find_nics(g_ptr_array_index(scan->xmls, i),
+                                                      incoming_pool_lookup, in->pools, NULL);
+
         for (guint j = 0; nics && j < nics->len; j++) {
             const DomNic *nic = g_ptr_array_index(nics, j);
 
             if (nic->pool && nic->address)
                 g_hash_table_replace(in_use, g_strdup(nic->address),
-                                     g_strdup(virDomainGetName(doms[i])));
+                                     g_strdup(g_ptr_array_index(scan->names, i)));
         }
-        (void)virDomainFree(doms[i]);
     }
-    g_free(doms);
-    return in_use;
+    scan->scanned(in, in_use, scan->data);
 }
 
-json_t *
-incoming_vfs(Incoming *in, GError **error)
+/* Reads what the running domains use, then calls @scanned on the loop; if
+ * migd shuts down meanwhile, @answer gets the error instead. */
+static void
+incoming_scan(Incoming *in, IncomingScanned scanned, IncomingAnswer answer, gpointer data)
 {
-    g_autoptr(GPtrArray) vfs = pool_set_vfs(in->pools, error);
-    g_autoptr(GHashTable) in_use = NULL;
+    virConnectPtr conn = virt_connection(in->virt);
+    g_autoptr(GTask) task = NULL;
+    IncomingScan *scan;
 
-    if (!vfs)
-        return NULL;
-    in_use = incoming_in_use(in);
-    return lease_vfs_to_json(in->leases, vfs, in_use);
+    if (!conn) {
+        /* Without libvirt nothing can be known to be in use; say so. */
+        g_autoptr(GError) error = g_error_new(MIGD_ERROR, MIGD_ERROR_LIBVIRT_DISCONNECTED,
+                                              "migd is not connected to libvirt at %s, so it "
+                                              "cannot tell which VFs are in use",
+                                              virt_uri(in->virt));
+
+        answer(NULL, error, data);
+        return;
+    }
+    scan = g_new0(IncomingScan, 1);
+    scan->in = in;
+    scan->conn = conn;
+    (void)virConnectRef(conn);
+    scan->names = g_ptr_array_new_with_free_func(g_free);
+    scan->xmls = g_ptr_array_new_with_free_func(g_free);
+    scan->scanned = scanned;
+    scan->answer = answer;
+    scan->data = data;
+    task = g_task_new(NULL, in->cancellable, incoming_scan_done, NULL);
+    g_task_set_task_data(task, scan, incoming_scan_free);
+    g_task_run_in_thread(task, incoming_scan_thread);
+}
+
+typedef struct {
+    IncomingAnswer answer;
+    gpointer data;
+    json_t *request;
+} IncomingCall;
+
+static IncomingCall *
+incoming_call_new(IncomingAnswer answer, gpointer data, json_t *request)
+{
+    IncomingCall *call = g_new0(IncomingCall, 1);
+
+    call->answer = answer;
+    call->data = data;
+    call->request = request ? json_incref(request) : NULL;
+    return call;
+}
+
+static void
+incoming_call_finish(IncomingCall *call, json_t *result, const GError *error)
+{
+    call->answer(result, error, call->data);
+    json_decref(call->request);
+    g_free(call);
+}
+
+/* After a shutdown cut a scan short: the caller still gets its answer. */
+static void
+incoming_call_failed(json_t *result, const GError *error, gpointer data)
+{
+    incoming_call_finish(data, result, error);
+}
+
+static void
+incoming_vfs_scanned(Incoming *in, GHashTable *in_use, gpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) vfs = pool_set_vfs(in->pools, &error);
+    g_autoptr(json_t) result = vfs ? lease_vfs_to_json(in->leases, vfs, in_use) : NULL;
+
+    incoming_call_finish(data, result, error);
+}
+
+void
+incoming_vfs(Incoming *in, IncomingAnswer answer, gpointer data)
+{
+    incoming_scan(in, incoming_vfs_scanned, incoming_call_failed,
+                  incoming_call_new(answer, data, NULL));
 }
 
 /* --- reserving ------------------------------------------------------------ */
@@ -284,10 +401,10 @@ incoming_take_slot(Incoming *in, const char *id, guint *ret_position)
 }
 
 static gboolean
-incoming_lease_nics(Incoming *in, Reservation *r, json_t *nics, GError **error)
+incoming_lease_nics(Incoming *in, Reservation *r, json_t *nics, GHashTable *in_use,
+                    GError **error)
 {
     g_autoptr(GPtrArray) vfs = NULL;
-    g_autoptr(GHashTable) in_use = NULL;
     gint64 now = g_get_real_time();
     size_t i;
     json_t *item;
@@ -297,7 +414,6 @@ incoming_lease_nics(Incoming *in, Reservation *r, json_t *nics, GError **error)
     vfs = pool_set_vfs(in->pools, error);
     if (!vfs)
         return FALSE;
-    in_use = incoming_in_use(in);
     json_array_foreach(nics, i, item) {
         const char *alias = NULL, *mac = NULL, *pool = NULL;
         int vlan = 0;
@@ -341,29 +457,43 @@ incoming_lease_nics(Incoming *in, Reservation *r, json_t *nics, GError **error)
     return TRUE;
 }
 
-json_t *
-incoming_reserve(Incoming *in, json_t *request, GError **error)
+/* The request's members; FALSE with @error when it is not valid. */
+static gboolean
+incoming_parse_reservation(json_t *request, const char **ret_id, const char **ret_domain,
+                           const char **ret_source, const char **ret_strategy, json_t **ret_nics,
+                           GError **error)
+{
+    json_error_t jerr;
+
+    *ret_nics = NULL;
+    if (json_unpack_ex(request, &jerr, JSON_STRICT, "{s:s,s:s,s:s,s:s,s:o}", "job", ret_id,
+                       "domain", ret_domain, "source", ret_source, "strategy", ret_strategy,
+                       "nics", ret_nics) < 0 || !json_is_array(*ret_nics)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "the reservation request is not valid: %s",
+                    json_is_array(*ret_nics) ? jerr.text : "'nics' must be an array");
+        return FALSE;
+    }
+    if (!g_strv_contains((const char *const[]){ "unplug", "native", "none", NULL },
+                         *ret_strategy)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "strategy '%s' is not one of unplug, native, none", *ret_strategy);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static json_t *
+incoming_reserve_now(Incoming *in, json_t *request, GHashTable *in_use, GError **error)
 {
     const char *id = NULL, *domain = NULL, *source = NULL, *strategy = NULL;
     json_t *nics = NULL;
-    json_error_t jerr;
     Reservation *r;
     guint position = 0;
     g_autoptr(GError) local = NULL;
 
-    if (json_unpack_ex(request, &jerr, JSON_STRICT, "{s:s,s:s,s:s,s:s,s:o}", "job", &id,
-                       "domain", &domain, "source", &source, "strategy", &strategy, "nics",
-                       &nics) < 0 || !json_is_array(nics)) {
-        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
-                    "the reservation request is not valid: %s",
-                    json_is_array(nics) ? jerr.text : "'nics' must be an array");
+    if (!incoming_parse_reservation(request, &id, &domain, &source, &strategy, &nics, error))
         return NULL;
-    }
-    if (!g_strv_contains((const char *const[]){ "unplug", "native", "none", NULL }, strategy)) {
-        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
-                    "strategy '%s' is not one of unplug, native, none", strategy);
-        return NULL;
-    }
     r = g_hash_table_lookup(in->reservations, id);
     if (r) {
         /* The source asked again (its answer was lost): same answer. */
@@ -388,7 +518,7 @@ incoming_reserve(Incoming *in, json_t *request, GError **error)
     r->guest_outage_ms = -1;
     r->cancellable = g_cancellable_new();
     r->expires_us = g_get_real_time() + (gint64)in->conf->nic_lease_ttl_s * G_USEC_PER_SEC;
-    if (!incoming_lease_nics(in, r, nics, &local)) {
+    if (!incoming_lease_nics(in, r, nics, in_use, &local)) {
         (void)lease_release_job(in->leases, id, NULL);
         res_free(r);
         g_propagate_error(error, g_steal_pointer(&local));
@@ -399,6 +529,32 @@ incoming_reserve(Incoming *in, json_t *request, GError **error)
                    "Reserved an incoming slot%s for %s from %s (job %s)",
                    r->nics->len ? " and VFs" : "", domain, source, id);
     return res_to_json(r);
+}
+
+static void
+incoming_reserve_scanned(Incoming *in, GHashTable *in_use, gpointer data)
+{
+    IncomingCall *call = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) result = incoming_reserve_now(in, call->request, in_use, &error);
+
+    incoming_call_finish(call, result, error);
+}
+
+void
+incoming_reserve(Incoming *in, json_t *request, IncomingAnswer answer, gpointer data)
+{
+    const char *id, *domain, *source, *strategy;
+    json_t *nics;
+    g_autoptr(GError) error = NULL;
+
+    /* A bad request is refused at once, without a look at libvirt. */
+    if (!incoming_parse_reservation(request, &id, &domain, &source, &strategy, &nics, &error)) {
+        answer(NULL, error, data);
+        return;
+    }
+    incoming_scan(in, incoming_reserve_scanned, incoming_call_failed,
+                  incoming_call_new(answer, data, request));
 }
 
 static Reservation *
@@ -845,6 +1001,7 @@ incoming_new(Virt *virt, const MigdConf *conf, GError **error)
 
     in->virt = virt;
     in->conf = conf;
+    in->cancellable = g_cancellable_new();
     in->reservations = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, res_free);
     g_queue_init(&in->waiting);
     in->pools = pool_set_new(conf->pools);
@@ -869,6 +1026,8 @@ incoming_free(Incoming *in)
     if (!in)
         return;
     g_clear_handle_id(&in->expire_source, g_source_remove);
+    g_cancellable_cancel(in->cancellable);
+    g_clear_object(&in->cancellable);
     if (in->reservations)
         g_hash_table_unref(in->reservations);
     g_queue_clear_full(&in->waiting, waiter_free);

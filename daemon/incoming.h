@@ -20,11 +20,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Incoming, incoming_free)
 /* After a reload: new limits, pools and timeouts for what comes next. */
 void incoming_set_conf(Incoming *in, const MigdConf *conf);
 
+/* How a call that must look at libvirt first answers: @result (borrowed)
+ * or @error, on the main loop. */
+typedef void (*IncomingAnswer)(json_t *result, const GError *error, gpointer data);
+
 /* POST /v1/reservations: takes an incoming slot and leases one VF per NIC.
- * Returns the reservation (new reference) or NULL: MIGD_ERROR_BUSY when
- * the incoming limit is reached (the source asks again; jobs are served in
- * the order they first asked), MIGD_ERROR_NO_FREE_VF, or a bad request. */
-json_t *incoming_reserve(Incoming *in, json_t *request, GError **error);
+ * Answers the reservation, or MIGD_ERROR_BUSY when the incoming limit is
+ * reached (the source asks again; jobs are served in the order they first
+ * asked), MIGD_ERROR_NO_FREE_VF, or a bad request. */
+void incoming_reserve(Incoming *in, json_t *request, IncomingAnswer answer, gpointer data);
 
 /* POST /v1/reservations/{id}/prepare: arms the replug for the guest's
  * resume here and renews the leases. */
@@ -33,7 +37,6 @@ gboolean incoming_renew(Incoming *in, const char *id, GError **error);
 
 /* POST /v1/reservations/{id}/replug: @answer runs once the replug and its
  * verification have finished (at once if they already have). */
-typedef void (*IncomingAnswer)(json_t *result, const GError *error, gpointer data);
 void incoming_replug(Incoming *in, const char *id, IncomingAnswer answer, gpointer data);
 
 /* DELETE /v1/reservations/{id}: frees the slot and the leases. */
@@ -42,7 +45,7 @@ gboolean incoming_release(Incoming *in, const char *id, GError **error);
 json_t *incoming_list(Incoming *in);
 
 /* GET /v1/vfs. */
-json_t *incoming_vfs(Incoming *in, GError **error);
+void incoming_vfs(Incoming *in, IncomingAnswer answer, gpointer data);
 
 /* POST /v1/hooks/qemu: "migrate" returns the rewritten XML; "stopped" and
  * "release" free what the domain held. */
