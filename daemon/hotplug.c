@@ -89,8 +89,9 @@ hotplug_matches(Hotplug *hp, virDomainPtr dom, const char *alias)
            g_strcmp0(alias, hp->alias) == 0;
 }
 
+/* DEVICE_REMOVED for a detach, DEVICE_ADDED for an attach: the guest's answer. */
 static void
-on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
+on_device_event(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
 {
     Hotplug *hp = opaque;
 
@@ -109,15 +110,6 @@ on_device_removal_failed(virConnectPtr conn, virDomainPtr dom, const char *alias
     error = g_strdup_printf("the guest refused to release %s (DEVICE_REMOVAL_FAILED); it is "
                             "still attached", alias);
     hotplug_finish(hp, FALSE, error);
-}
-
-static void
-on_device_added(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque)
-{
-    Hotplug *hp = opaque;
-
-    if (hotplug_matches(hp, dom, alias))
-        hotplug_finish(hp, TRUE, NULL);
 }
 
 static gboolean
@@ -192,11 +184,11 @@ hotplug_start(virConnectPtr conn, const char *domain, const char *alias, const c
     if (device_xml) {
         hp->callbacks[0] = virConnectDomainEventRegisterAny(
             conn, dom, VIR_DOMAIN_EVENT_ID_DEVICE_ADDED,
-            VIR_DOMAIN_EVENT_CALLBACK(on_device_added), hp, NULL);
+            VIR_DOMAIN_EVENT_CALLBACK(on_device_event), hp, NULL);
     } else {
         hp->callbacks[0] = virConnectDomainEventRegisterAny(
             conn, dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-            VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), hp, NULL);
+            VIR_DOMAIN_EVENT_CALLBACK(on_device_event), hp, NULL);
         hp->callbacks[1] = virConnectDomainEventRegisterAny(
             conn, dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
             VIR_DOMAIN_EVENT_CALLBACK(on_device_removal_failed), hp, NULL);

@@ -80,6 +80,16 @@ work_free(gpointer data)
     g_free(w);
 }
 
+/* In a done callback: the worker's Work, or NULL when its run went away
+ * meanwhile and nothing of it may be touched. */
+static Work *
+work_finished(GAsyncResult *result)
+{
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+        return NULL;
+    return g_task_get_task_data(G_TASK(result));
+}
+
 static void
 run_free(gpointer data)
 {
@@ -314,7 +324,7 @@ predict(MigRun *run, Work *w, char **ret_refusal, char **ret_note)
 static void
 checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    Work *w = g_task_get_task_data(G_TASK(result));
+    Work *w = work_finished(result);
     MigRun *run;
     JobEvent ev;
     g_autofree char *reason = NULL;
@@ -327,7 +337,7 @@ checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
     virDomainPtr dom;
     Job *job;
 
-    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+    if (!w)
         return;
     run = w->run;
     if (!w->ok) {
@@ -490,11 +500,11 @@ migrate_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
 static void
 migrate_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    Work *w = g_task_get_task_data(G_TASK(result));
+    Work *w = work_finished(result);
     MigRun *run;
     JobEvent ev;
 
-    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+    if (!w)
         return;
     run = w->run;
     g_clear_handle_id(&run->poll_source, g_source_remove);
@@ -539,11 +549,11 @@ stats_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancella
 static void
 stats_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    Work *w = g_task_get_task_data(G_TASK(result));
+    Work *w = work_finished(result);
     MigRun *run;
     JobEvent ev;
 
-    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+    if (!w)
         return;
     run = w->run;
     run->polling = FALSE;
@@ -858,7 +868,7 @@ reconcile_thread(GTask *task, gpointer source, gpointer data, GCancellable *canc
 static void
 reconcile_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    Work *w = g_task_get_task_data(G_TASK(result));
+    Work *w = work_finished(result);
     g_autofree char *error = NULL;
     MigRun *run;
     virDomainPtr dom;
@@ -867,7 +877,7 @@ reconcile_done(GObject *source, GAsyncResult *result, gpointer user_data)
     JobEvent ev;
     int state = 0;
 
-    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+    if (!w)
         return;
     run = w->run;
     dom = lookup_source(run->m, w->domain, &error);

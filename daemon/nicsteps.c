@@ -296,20 +296,7 @@ nic_feed(NicSteps *ns, JobEventKind kind, const char *reason, const char *fmt, .
     engine_feed(ns->engine, ns->id, &ev);
 }
 
-static void
-nic_step_done(NicSteps *ns, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void
-nic_step_done(NicSteps *ns, const char *fmt, ...)
-{
-    g_autofree char *message = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    message = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    nic_feed(ns, JOB_EV_STEP_DONE, NULL, "%s", message);
-}
+#define nic_step_done(ns, ...) nic_feed((ns), JOB_EV_STEP_DONE, NULL, __VA_ARGS__)
 
 static void
 nic_step_failed(NicSteps *ns, const char *reason)
@@ -323,14 +310,12 @@ static gboolean
 nic_noop_idle(gpointer data)
 {
     NicSteps *ns = data;
-    g_autoptr(json_t) nics = nic_steps_to_json(ns);
-    JobEvent ev;
 
     ns->timer = 0;
-    engine_event_init(&ev, JOB_EV_STEP_DONE);
-    ev.message = ns->noop_message;
-    ev.nics = nics;
-    engine_feed(ns->engine, ns->id, &ev);
+    if (ns->noop_message)
+        nic_step_done(ns, "%s", ns->noop_message);
+    else
+        nic_feed(ns, JOB_EV_STEP_DONE, NULL, NULL);
     return G_SOURCE_REMOVE;
 }
 
