@@ -22,6 +22,7 @@ static const struct {
     [MIGD_ERROR_UNAUTHENTICATED] = { "unauthenticated", 401 },
     [MIGD_ERROR_NO_FREE_VF] = { "no_free_vf", 409 },
     [MIGD_ERROR_BUSY] = { "busy", 503 },
+    [MIGD_ERROR_SHUTTING_DOWN] = { "shutting_down", 503 },
 };
 
 const char *

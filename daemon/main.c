@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "conf.h"
+#include "failpoint.h"
 #include "http.h"
 #include "incoming.h"
 #include "listen.h"
@@ -243,7 +244,7 @@ int
 main(int argc, char **argv)
 {
     g_autofree char *config_path = NULL;
-    gboolean check_only = FALSE, show_version = FALSE;
+    gboolean check_only = FALSE, show_version = FALSE, list_failpoints = FALSE;
     GOptionEntry entries[] = {
         { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
           "Read the configuration from PATH (default " CONF_DEFAULT_PATH ")", "PATH" },
@@ -251,6 +252,8 @@ main(int argc, char **argv)
           "Check the configuration, print \"configuration OK\" or the problem, and exit", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit",
           NULL },
+        { "list-failpoints", 0, 0, G_OPTION_ARG_NONE, &list_failpoints,
+          "Print the failpoints MIGD_FAILPOINTS may arm (for fault tests) and exit", NULL },
         { NULL }
     };
     g_autoptr(GOptionContext) context = g_option_context_new(NULL);
@@ -270,6 +273,15 @@ main(int argc, char **argv)
     if (show_version) {
         printf("migd %s\n", PACKAGE_VERSION);
         return EXIT_SUCCESS;
+    }
+    if (list_failpoints) {
+        for (const char *const *name = failpoint_names(); *name; name++)
+            printf("%s\n", *name);
+        return EXIT_SUCCESS;
+    }
+    if (!failpoint_init(&error)) {
+        fprintf(stderr, "migd: %s\n", error->message);
+        return EXIT_FAILURE;
     }
     migd.config_path = g_strdup(config_path ? config_path : CONF_DEFAULT_PATH);
     migd.conf = conf_load(migd.config_path, &error);
