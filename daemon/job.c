@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "job.h"
+#include "nic-types.h"
 
 static const char *const state_names[JOB_STATE_LAST] = {
     [JOB_PENDING] = "pending",
@@ -185,9 +186,9 @@ job_missing_nics(const Job *job)
     json_t *d;
 
     json_array_foreach(devices, i, d) {
-        const char *state = json_string_value(json_object_get(d, "state"));
+        int state = nic_state_from_string(json_string_value(json_object_get(d, "state")));
 
-        if (g_strcmp0(state, "unplugged") == 0 || g_strcmp0(state, "lost") == 0)
+        if (state == NIC_UNPLUGGED || state == NIC_LOST)
             g_string_append_printf(missing, "%s%s", missing->len ? ", " : "",
                                    json_string_value(json_object_get(d, "alias")));
     }

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "hotplug.h"
 #include "jsonutil.h"
+#include "nic-types.h"
 #include "nicsteps.h"
 #include "peer.h"
 #include "pool.h"
@@ -19,19 +20,6 @@
 #define NIC_PEER_TIMEOUT_MS 10000
 /* A busy destination is asked again this often. */
 #define NIC_BUSY_RETRY_MS 1000
-
-typedef enum {
-    NIC_ATTACHED,
-    NIC_UNPLUGGED,
-    NIC_REPLUGGED,      /* on the destination */
-    NIC_RESTORED,       /* plugged back in here by a rollback */
-    NIC_LOST,           /* unplugged here, and plugging it back failed */
-    NIC_STATE_LAST
-} NicState;
-
-static const char *const nic_state_names[NIC_STATE_LAST] = {
-    "attached", "unplugged", "replugged", "restored", "lost",
-};
 
 typedef struct {
     DomNic *dom;
@@ -151,7 +139,7 @@ nic_steps_to_json(NicSteps *ns)
         described = domxml_nics_to_json(one);
         device = json_incref(json_array_get(described, 0));
         json_object_set_new(device, "strategy", json_string(n->strategy));
-        json_object_set_new(device, "state", json_string(nic_state_names[n->state]));
+        json_object_set_new(device, "state", json_string(nic_state_to_string(n->state)));
         json_object_set_new(device, "destination",
                             n->dest_address ? json_pack("{s:s,s:s}", "address", n->dest_address,
                                                         "pool", n->dest_pool)
