@@ -16,8 +16,8 @@
 #include "incoming.h"
 #include "listen.h"
 #include "log.h"
-#include "migrate.h"
 #include "notify.h"
+#include "src-migrator.h"
 #include "virt.h"
 
 typedef struct {

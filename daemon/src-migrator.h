@@ -1,7 +1,7 @@
-/* The engine's operations carried out with libvirt: checks, the p2p live
- * migration in a worker, progress from job statistics, the destination's
- * report that the guest resumed, policy actions, abort, and reconciling jobs
- * left by a previous migd. */
+/* The source side of a migration: the engine's operations carried out with
+ * libvirt on the host the guest leaves. The object and its EngineOps are in
+ * src-migrator.c; each concern has its own src-*.c file (src-migrator-priv.h
+ * lists them). */
 #pragma once
 
 #include "conf.h"

@@ -1,0 +1,109 @@
+/* The source's migrate call: its flags and parameters from the job, the
+ * p2p live migration in a worker, and its outcome fed to the job as
+ * MIGRATE_RETURNED (with libvirt's figures) or MIGRATE_FAILED. */
+#include <config.h>
+
+#include <libvirt/virterror.h>
+
+#include "src-migrator-priv.h"
+
+static void
+migrate_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    SrcWork *w = data;
+    virConnectPtr dest;
+
+    /* libvirt takes the max downtime before a migration starts; during
+     * its setup phase the call would wait for the job lock instead. */
+    if (virDomainMigrateSetMaxDowntime(w->dom, w->downtime_ms, 0) < 0) {
+        w->error = g_strdup_printf("cannot set the max downtime to %u ms: %s", w->downtime_ms,
+                                   virGetLastErrorMessage());
+        return;
+    }
+    w->ok = virDomainMigrateToURI3(w->dom, w->dest_uri, w->params, w->nparams, w->flags) == 0;
+    if (!w->ok) {
+        w->error = g_strdup(virGetLastErrorMessage());
+        return;
+    }
+    dest = virConnectOpen(w->dest_uri);
+    if (dest) {
+        w->have_figures = src_stats_completed_figures(dest, w->domain, &w->figures);
+        (void)virConnectClose(dest);
+    }
+}
+
+static void
+migrate_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    SrcWork *w = migrator_work_finished(result);
+    SrcRun *run;
+    JobEvent ev;
+
+    if (!w)
+        return;
+    run = w->run;
+    src_stats_stop_polling(run);
+    engine_event_init(&ev, w->ok ? JOB_EV_MIGRATE_RETURNED : JOB_EV_MIGRATE_FAILED);
+    ev.reason = w->error;
+    ev.figures = w->have_figures ? &w->figures : NULL;
+    if (w->ok && !w->have_figures && run->have_event_figures) {
+        migrator_note(run->m, run->id, "warning", "the destination's completed statistics could "
+                      "not be read; the figures are those of libvirt's JOB_COMPLETED event here");
+        ev.figures = &run->event_figures;
+    }
+    engine_feed(run->m->engine, run->id, &ev);
+}
+
+static void
+migrate_params(const Job *job, SrcWork *w)
+{
+    int *max = &w->maxparams;
+
+    w->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
+    if (job->options.persistent)
+        w->flags |= VIR_MIGRATE_PERSIST_DEST;
+    if (job->options.undefine_source)
+        w->flags |= VIR_MIGRATE_UNDEFINE_SOURCE;
+    if (job->options.auto_converge)
+        w->flags |= VIR_MIGRATE_AUTO_CONVERGE;
+    if (job->policy.allow_postcopy && !job->postcopy_forbidden)
+        w->flags |= VIR_MIGRATE_POSTCOPY;
+    if (job->options.bandwidth_mibps > 0)
+        (void)virTypedParamsAddULLong(&w->params, &w->nparams, max, VIR_MIGRATE_PARAM_BANDWIDTH,
+                                      job->options.bandwidth_mibps);
+    if (job->options.parallel_connections > 0) {
+        w->flags |= VIR_MIGRATE_PARALLEL;
+        (void)virTypedParamsAddInt(&w->params, &w->nparams, max,
+                                   VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+                                   (int)job->options.parallel_connections);
+    }
+    for (guint i = 0; job->options.compression && job->options.compression[i]; i++) {
+        w->flags |= VIR_MIGRATE_COMPRESSED;
+        (void)virTypedParamsAddString(&w->params, &w->nparams, max,
+                                      VIR_MIGRATE_PARAM_COMPRESSION, job->options.compression[i]);
+    }
+}
+
+void
+src_migrate_start(gpointer migrator, Job *job)
+{
+    Migrator *m = migrator;
+    SrcRun *run = migrator_run(m, job);
+    g_autofree char *error = NULL;
+    SrcWork *w;
+
+    src_resume_watch(run);
+    w = migrator_work_new(run, job);
+    w->dom = migrator_lookup_source(m, job->domain, &error);
+    if (!w->dom) {
+        migrator_work_free(w);
+        migrator_feed(m, run->id, JOB_EV_MIGRATE_FAILED, error, NULL);
+        return;
+    }
+    src_stats_watch_events(run, w->dom);
+    migrate_params(job, w);
+    nic_steps_migrate_params(run->nics, w->dom, job, &w->params, &w->nparams, &w->maxparams);
+    w->downtime_ms = job->policy.max_downtime_ms;
+    migrator_work_start(run, w, migrate_thread, migrate_done);
+    src_stats_start_polling(run);
+}

@@ -1,0 +1,120 @@
+/* The source side's insides, shared by its files and their tests: the
+ * Migrator, what it holds for one job (SrcRun), the Work a worker thread
+ * carries, and each concern's entry points:
+ *   src-migrator.c  the object, its runs, workers, the EngineOps table
+ *   src-checks.c    the checks before anything is touched
+ *   src-migrate.c   the migrate call and its parameters
+ *   src-stats.c     job statistics: polling, iteration and completion events
+ *   src-resume.c    the destination's report that the guest resumed there
+ *   src-policy.c    the policy's actions on the source domain, abort
+ *   src-reconcile.c jobs left by a previous migd */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "nicsteps.h"
+#include "src-migrator.h"
+
+struct _Migrator {
+    Virt *virt;
+    Engine *engine;
+    const MigdConf *conf;
+    guint poll_interval_ms;
+    GHashTable *runs;           /* job id -> SrcRun */
+};
+
+/* What migd holds for one job while it runs. */
+typedef struct {
+    Migrator *m;
+    char *id;
+    char *domain;
+    char *dest_uri;
+    virConnectPtr dest;         /* the destination's libvirtd, for its events */
+    int dest_callback;
+    virConnectPtr src;          /* a reference, for the source's iteration events */
+    int src_callback;
+    int src_completed_callback;
+    gboolean have_event_figures;
+    JobFigures event_figures;   /* from the source's JOB_COMPLETED event */
+    guint poll_source;
+    gboolean polling;           /* a sample is being read */
+    NicSteps *nics;
+    GCancellable *cancellable;  /* cancelled when the run goes away */
+} SrcRun;
+
+/* A worker's input and result, handed back to the loop. */
+typedef struct {
+    SrcRun *run;                /* borrowed; valid unless cancelled */
+    char *dest_uri;
+    char *domain;
+    virDomainPtr dom;           /* for the migrate call */
+    virTypedParameterPtr params;
+    int nparams;
+    int maxparams;
+    unsigned int flags;
+    guint downtime_ms;
+    virConnectPtr dest;         /* opened by the worker */
+    virConnectPtr src;          /* a reference, for work on the source in a worker */
+    guint bandwidth_mibps;      /* for the dirty-rate prediction; 0: none */
+    gint64 dirty_mibps;         /* measured; -1: not measured */
+    char *dirty_error;
+    gboolean ok;
+    gboolean dest_running;
+    char *error;
+    JobFigures figures;
+    gboolean have_figures;
+    PolicySample sample;
+} SrcWork;
+
+/* src-migrator.c */
+SrcRun *migrator_run(Migrator *m, Job *job);
+void migrator_feed(Migrator *m, const char *id, JobEventKind kind, const char *reason,
+                   const char *message);
+void migrator_note(Migrator *m, const char *id, const char *kind, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+/* The source domain, or NULL with @ret_error set to a sentence. */
+virDomainPtr migrator_lookup_source(Migrator *m, const char *domain, char **ret_error);
+/* Work for @job's run, about its domain and destination. */
+SrcWork *migrator_work_new(SrcRun *run, const Job *job);
+void migrator_work_free(gpointer data);
+/* Runs @thread on @w in a worker; @done gets it back on the loop, unless
+ * the run went away meanwhile (its cancellable says so). */
+void migrator_work_start(SrcRun *run, SrcWork *w, GTaskThreadFunc thread,
+                         GAsyncReadyCallback done);
+/* In a done callback: the worker's SrcWork, or NULL when its run went away
+ * meanwhile and nothing of it may be touched. */
+SrcWork *migrator_work_finished(GAsyncResult *result);
+
+/* The operations below have EngineOps' signatures, with the Migrator as
+ * their context. */
+
+/* src-checks.c */
+void src_checks_run(gpointer migrator, Job *job);
+
+/* src-migrate.c */
+void src_migrate_start(gpointer migrator, Job *job);
+
+/* src-stats.c */
+guint64 src_stats_param_ull(virTypedParameterPtr params, int n, const char *name);
+/* libvirt's completed job statistics on the destination: what
+ * `virsh domjobinfo --completed` shows there. */
+gboolean src_stats_completed_figures(virConnectPtr dest, const char *domain, JobFigures *ret);
+/* Samples on every memory pass and keeps libvirt's JOB_COMPLETED figures. */
+void src_stats_watch_events(SrcRun *run, virDomainPtr dom);
+/* Samples every poll interval until src_stats_stop_polling(). */
+void src_stats_start_polling(SrcRun *run);
+void src_stats_stop_polling(SrcRun *run);
+
+/* src-resume.c */
+/* Watches the destination for the guest's resume (DEST_RESUMED). */
+void src_resume_watch(SrcRun *run);
+
+/* src-policy.c */
+void src_policy_set_downtime(gpointer migrator, Job *job, guint downtime_ms);
+void src_policy_auto_converge(gpointer migrator, Job *job);
+void src_policy_postcopy(gpointer migrator, Job *job);
+void src_policy_abort(gpointer migrator, Job *job);
+
+/* src-reconcile.c */
+void src_reconcile_run(gpointer migrator, Job *job);
+void src_reconcile_watch_job(gpointer migrator, Job *job);

@@ -1,0 +1,221 @@
+/* The source side's object: one SrcRun per job, the workers that carry
+ * libvirt calls off the loop, and the EngineOps table that hands each
+ * operation to the file of its concern. Calls that may block for long run
+ * in GTask workers and report back on the main loop; every outcome reaches
+ * the job as an event through engine_feed(). */
+#include <config.h>
+
+#include <libvirt/virterror.h>
+
+#include "src-migrator-priv.h"
+
+void
+migrator_work_free(gpointer data)
+{
+    SrcWork *w = data;
+
+    if (w->dom)
+        (void)virDomainFree(w->dom);
+    if (w->dest)
+        (void)virConnectClose(w->dest);
+    if (w->src)
+        (void)virConnectClose(w->src);
+    g_free(w->dirty_error);
+    virTypedParamsFree(w->params, w->nparams);
+    g_free(w->dest_uri);
+    g_free(w->domain);
+    g_free(w->error);
+    g_free(w);
+}
+
+SrcWork *
+migrator_work_finished(GAsyncResult *result)
+{
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+        return NULL;
+    return g_task_get_task_data(G_TASK(result));
+}
+
+SrcWork *
+migrator_work_new(SrcRun *run, const Job *job)
+{
+    SrcWork *w = g_new0(SrcWork, 1);
+
+    w->run = run;
+    w->dest_uri = g_strdup(run->dest_uri);
+    w->domain = g_strdup(job->domain);
+    return w;
+}
+
+void
+migrator_work_start(SrcRun *run, SrcWork *w, GTaskThreadFunc thread, GAsyncReadyCallback done)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, run->cancellable, done, NULL);
+
+    g_task_set_task_data(task, w, migrator_work_free);
+    g_task_run_in_thread(task, thread);
+}
+
+static void
+run_free(gpointer data)
+{
+    SrcRun *run = data;
+
+    g_cancellable_cancel(run->cancellable);
+    g_clear_object(&run->cancellable);
+    g_clear_handle_id(&run->poll_source, g_source_remove);
+    g_clear_pointer(&run->nics, nic_steps_free);
+    if (run->dest) {
+        if (run->dest_callback >= 0)
+            (void)virConnectDomainEventDeregisterAny(run->dest, run->dest_callback);
+        (void)virConnectClose(run->dest);
+    }
+    if (run->src) {
+        if (run->src_callback >= 0)
+            (void)virConnectDomainEventDeregisterAny(run->src, run->src_callback);
+        if (run->src_completed_callback >= 0)
+            (void)virConnectDomainEventDeregisterAny(run->src, run->src_completed_callback);
+        (void)virConnectClose(run->src);
+    }
+    g_free(run->id);
+    g_free(run->domain);
+    g_free(run->dest_uri);
+    g_free(run);
+}
+
+Migrator *
+migrator_new(Virt *virt, const MigdConf *conf)
+{
+    Migrator *m = g_new0(Migrator, 1);
+
+    m->virt = virt;
+    m->conf = conf;
+    m->poll_interval_ms = conf->poll_interval_ms;
+    m->runs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, run_free);
+    return m;
+}
+
+void
+migrator_free(Migrator *m)
+{
+    if (!m)
+        return;
+    g_hash_table_unref(m->runs);
+    g_free(m);
+}
+
+void
+migrator_set_engine(Migrator *m, Engine *engine)
+{
+    m->engine = engine;
+}
+
+void
+migrator_set_conf(Migrator *m, const MigdConf *conf)
+{
+    m->conf = conf;
+    m->poll_interval_ms = conf->poll_interval_ms;
+}
+
+SrcRun *
+migrator_run(Migrator *m, Job *job)
+{
+    SrcRun *run = g_hash_table_lookup(m->runs, job->id);
+
+    if (!run) {
+        run = g_new0(SrcRun, 1);
+        run->m = m;
+        run->id = g_strdup(job->id);
+        run->domain = g_strdup(job->domain);
+        run->dest_uri = g_strdup(job->dest.libvirt_uri);
+        run->dest_callback = -1;
+        run->src_callback = -1;
+        run->src_completed_callback = -1;
+        run->cancellable = g_cancellable_new();
+        run->nics = nic_steps_new(m->engine, m->virt, m->conf, job);
+        g_hash_table_insert(m->runs, run->id, run);
+    }
+    return run;
+}
+
+void
+migrator_feed(Migrator *m, const char *id, JobEventKind kind, const char *reason,
+              const char *message)
+{
+    JobEvent ev;
+
+    engine_event_init(&ev, kind);
+    ev.reason = reason;
+    ev.message = message;
+    engine_feed(m->engine, id, &ev);
+}
+
+void
+migrator_note(Migrator *m, const char *id, const char *kind, const char *fmt, ...)
+{
+    g_autofree char *message = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    migrator_feed(m, id, JOB_EV_NOTE, kind, message);
+}
+
+virDomainPtr
+migrator_lookup_source(Migrator *m, const char *domain, char **ret_error)
+{
+    virConnectPtr conn = virt_connection(m->virt);
+    virDomainPtr dom;
+
+    if (!conn) {
+        *ret_error = g_strdup_printf("migd is not connected to libvirt at %s",
+                                     virt_uri(m->virt));
+        return NULL;
+    }
+    dom = virDomainLookupByName(conn, domain);
+    if (!dom)
+        *ret_error = g_strdup_printf("domain '%s' does not exist on this host", domain);
+    return dom;
+}
+
+/* --- the operations ------------------------------------------------------- */
+
+static void
+op_nic_step(gpointer ctx, Job *job)
+{
+    SrcRun *run = migrator_run(ctx, job);
+
+    nic_steps_run(run->nics, job);
+}
+
+static void
+op_finished(gpointer ctx, Job *job)
+{
+    Migrator *m = ctx;
+    SrcRun *run = g_hash_table_lookup(m->runs, job->id);
+
+    if (run)
+        nic_steps_finish(run->nics);
+    /* Drops the poll, the destination connection and any worker's result. */
+    g_hash_table_remove(m->runs, job->id);
+}
+
+static const EngineOps ops = {
+    .run_checks = src_checks_run,
+    .nic_step = op_nic_step,
+    .start_migration = src_migrate_start,
+    .set_downtime = src_policy_set_downtime,
+    .auto_converge = src_policy_auto_converge,
+    .postcopy = src_policy_postcopy,
+    .abort_migration = src_policy_abort,
+    .reconcile = src_reconcile_run,
+    .watch_libvirt_job = src_reconcile_watch_job,
+    .finished = op_finished,
+};
+
+const EngineOps *
+migrator_ops(void)
+{
+    return &ops;
+}
