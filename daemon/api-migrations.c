@@ -4,9 +4,11 @@
 
 #include <gio/gio.h>
 #include <libvirt/virterror.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api-priv.h"
+#include "log.h"
 #include "request.h"
 
 void
@@ -100,13 +102,17 @@ api_force_complete_migration(Api *api, const ApiRequest *req, HttpResponse *resp
 
 /* --- create --------------------------------------------------------------- */
 
-/* A request on its way: validated, waiting for the destination to answer. */
+/* A request on its way: validated on the loop, checked in a worker (the
+ * guest on this host, the destination's libvirt: libvirt calls that can take
+ * seconds), answered on the loop. */
 typedef struct {
     Api *api;
     HttpDeferred *deferred;
     MigrationRequest req;
     JobDestination dest;
-    char *error;
+    virConnectPtr conn;         /* this host's libvirt: the worker's own reference */
+    MigdErrorCode code;         /* when message is set */
+    char *message;              /* why a check refused the request */
 } Creation;
 
 static void
@@ -118,94 +124,112 @@ creation_free(gpointer data)
     g_free(c->dest.name);
     g_free(c->dest.libvirt_uri);
     g_free(c->dest.migd_url);
-    g_free(c->error);
+    if (c->conn)
+        (void)virConnectClose(c->conn);
+    g_free(c->message);
     g_free(c);
 }
 
-/* A peer from migd.conf, or a libvirt URI given as is. */
 static gboolean
-api_resolve_destination(Api *api, const char *destination, JobDestination *ret,
-                        HttpResponse *resp)
-{
-    const MigdPeer *peer = conf_find_peer(api->conf, destination);
-    g_autoptr(GString) known = g_string_new(NULL);
+creation_refuse(Creation *c, MigdErrorCode code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
-    if (peer) {
-        ret->name = g_strdup(peer->name);
-        ret->libvirt_uri = g_strdup(peer->libvirt_uri);
-        ret->migd_url = g_strdup(peer->migd_url);
-        return TRUE;
-    }
-    if (strstr(destination, ":/")) {
-        ret->libvirt_uri = g_strdup(destination);
-        return TRUE;
-    }
-    for (guint i = 0; i < api->conf->peers->len; i++)
-        g_string_append_printf(known, "%s%s", known->len ? ", " : "",
-                               ((MigdPeer *)g_ptr_array_index(api->conf->peers, i))->name);
-    api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
-                  "destination '%s' is neither a peer in migd.conf ([peer.%s]) nor a libvirt "
-                  "URI; known peers: %s", destination, destination,
-                  known->len ? known->str : "none");
+static gboolean
+creation_refuse(Creation *c, MigdErrorCode code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    c->message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    c->code = code;
     return FALSE;
 }
 
 /* The guest must exist and run here before anything is queued. */
 static gboolean
-api_check_domain(Api *api, const char *domain, HttpResponse *resp)
+creation_check_domain(Creation *c)
 {
-    virConnectPtr conn = virt_connection(api->virt);
-    virDomainPtr dom;
+    virDomainPtr dom = virDomainLookupByName(c->conn, c->req.domain);
     int state = 0;
+    gboolean running;
 
-    if (!conn) {
-        api_set_error(resp, MIGD_ERROR_LIBVIRT_DISCONNECTED,
-                      "migd is not connected to libvirt at %s, so it cannot migrate now",
-                      virt_uri(api->virt));
-        return FALSE;
-    }
-    dom = virDomainLookupByName(conn, domain);
-    if (!dom) {
-        api_set_error(resp, MIGD_ERROR_NOT_FOUND, "domain '%s' does not exist on this host",
-                      domain);
-        return FALSE;
-    }
-    if (virDomainGetState(dom, &state, NULL, 0) < 0 || state != VIR_DOMAIN_RUNNING) {
-        api_set_error(resp, MIGD_ERROR_CONFLICT,
-                      "domain '%s' is not running on this host, so it cannot be live-migrated",
-                      domain);
-        (void)virDomainFree(dom);
-        return FALSE;
-    }
+    if (!dom)
+        return creation_refuse(c, MIGD_ERROR_NOT_FOUND, "domain '%s' does not exist on this host",
+                               c->req.domain);
+    running = virDomainGetState(dom, &state, NULL, 0) == 0 && state == VIR_DOMAIN_RUNNING;
     (void)virDomainFree(dom);
+    if (!running)
+        return creation_refuse(c, MIGD_ERROR_CONFLICT,
+                               "domain '%s' is not running on this host, so it cannot be "
+                               "live-migrated", c->req.domain);
+    return TRUE;
+}
+
+static char *
+creation_host_uuid(virConnectPtr conn)
+{
+    char *caps = virConnectGetCapabilities(conn);
+    char *uuid = caps ? api_destination_host_uuid(caps) : NULL;
+
+    free(caps);
+    return uuid;
+}
+
+/* The destination's libvirt must answer and be another host's. The host
+ * UUID is what libvirt itself compares (and refuses a migration on, but only
+ * once the guest's NICs may be unplugged); the test driver reports none. A
+ * URI's error text is logged, never answered: it can quote a file. */
+static gboolean
+creation_probe_destination(Creation *c)
+{
+    virConnectPtr dest = virConnectOpen(c->dest.libvirt_uri);
+    g_autofree char *here = NULL;
+    g_autofree char *there = NULL;
+
+    if (!dest) {
+        log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_DOMAIN", c->req.domain),
+                       "The destination's libvirt at %s does not answer: %s",
+                       c->dest.libvirt_uri, virGetLastErrorMessage());
+        if (c->dest.name)
+            return creation_refuse(c, MIGD_ERROR_UNREACHABLE,
+                                   "the destination %s does not answer at %s: %s; nothing was "
+                                   "started", c->dest.name, c->dest.libvirt_uri,
+                                   virGetLastErrorMessage());
+        return creation_refuse(c, MIGD_ERROR_UNREACHABLE,
+                               "the destination's libvirt does not answer at %s; nothing was "
+                               "started (migd's log says what libvirt reported)",
+                               c->dest.libvirt_uri);
+    }
+    here = creation_host_uuid(c->conn);
+    there = creation_host_uuid(dest);
+    (void)virConnectClose(dest);
+    if (here && there && g_ascii_strcasecmp(here, there) == 0)
+        return creation_refuse(c, MIGD_ERROR_INVALID_ARGUMENT,
+                               "destination '%s' is this host: its libvirt at %s reports this "
+                               "host's UUID %s; migrate the guest to another host",
+                               c->req.destination, c->dest.libvirt_uri, here);
     return TRUE;
 }
 
 static void
-creation_probe_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+creation_check_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     Creation *c = data;
-    virConnectPtr conn = virConnectOpen(c->dest.libvirt_uri);
 
-    if (!conn) {
-        c->error = g_strdup(virGetLastErrorMessage());
-        return;
-    }
-    (void)virConnectClose(conn);
+    if (creation_check_domain(c))
+        (void)creation_probe_destination(c);
 }
 
 static void
-creation_probe_done(GObject *source, GAsyncResult *result, gpointer user_data)
+creation_checked(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     Creation *c = g_task_get_task_data(G_TASK(result));
     HttpResponse resp = { 0 };
     g_autoptr(GError) error = NULL;
     Job *job;
 
-    if (c->error) {
-        api_set_error(&resp, MIGD_ERROR_UNREACHABLE,
-                      "the destination %s does not answer at %s: %s; nothing was started",
-                      c->dest.name ? c->dest.name : "libvirt", c->dest.libvirt_uri, c->error);
+    if (c->message) {
+        api_set_error(&resp, c->code, "%s", c->message);
     } else {
         job = engine_submit(c->api->engine, c->req.domain, &c->dest, c->req.strategy,
                             &c->req.options, &c->req.policy, &error);
@@ -220,35 +244,49 @@ creation_probe_done(GObject *source, GAsyncResult *result, gpointer user_data)
     http_response_clear(&resp);
 }
 
+/* Everything that needs no libvirt call; fills @resp when it refuses. */
+static gboolean
+creation_validate(Api *api, const ApiRequest *req, Creation *c, HttpResponse *resp)
+{
+    g_autoptr(GError) error = NULL;
+    virConnectPtr conn = virt_connection(api->virt);
+
+    if (!req->json) {
+        api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
+                      "POST /v1/migrations needs a JSON body with at least domain and destination");
+        return FALSE;
+    }
+    if (!migration_request_parse(req->json, &api->conf->policy, &c->req, &error) ||
+        !api_destination_resolve(api->conf, c->req.destination, &c->dest, &error)) {
+        api_set_gerror(resp, error);
+        return FALSE;
+    }
+    if (!conn) {
+        api_set_error(resp, MIGD_ERROR_LIBVIRT_DISCONNECTED,
+                      "migd is not connected to libvirt at %s, so it cannot migrate now",
+                      virt_uri(api->virt));
+        return FALSE;
+    }
+    c->conn = conn;
+    (void)virConnectRef(conn);
+    return TRUE;
+}
+
 void
 api_create_migration(Api *api, const ApiRequest *req, HttpResponse *resp)
 {
     g_autoptr(GTask) task = NULL;
-    g_autoptr(GError) error = NULL;
     Creation *c = g_new0(Creation, 1);
 
     c->api = api;
-    if (!req->json) {
-        api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
-                      "POST /v1/migrations needs a JSON body with at least domain and destination");
+    if (!creation_validate(api, req, c, resp)) {
         creation_free(c);
         return;
     }
-    if (!migration_request_parse(req->json, &api->conf->policy, &c->req, &error)) {
-        api_set_gerror(resp, error);
-        creation_free(c);
-        return;
-    }
-    if (!api_resolve_destination(api, c->req.destination, &c->dest, resp) ||
-        !api_check_domain(api, c->req.domain, resp)) {
-        creation_free(c);
-        return;
-    }
-    /* Opening the destination may take seconds: answer when it has. */
     c->deferred = http_request_defer(req->http);
-    task = g_task_new(NULL, NULL, creation_probe_done, NULL);
+    task = g_task_new(NULL, NULL, creation_checked, NULL);
     g_task_set_task_data(task, c, creation_free);
-    g_task_run_in_thread(task, creation_probe_thread);
+    g_task_run_in_thread(task, creation_check_thread);
 }
 
 /* --- the event stream ------------------------------------------------------- */

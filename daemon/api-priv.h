@@ -26,6 +26,20 @@ void api_cancel_migration(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_force_complete_migration(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_migration_events(Api *api, const ApiRequest *req, HttpResponse *resp);
 
+/* api-destination.c */
+
+/* Fills @ret from @destination: a [peer.NAME] of @conf, or (only with
+ * [migration] allow_uri_destinations) a qemu+tcp, qemu+tls or qemu+ssh URI
+ * of another host without parameters, rebuilt from its checked parts. A
+ * destination that is this host by @conf is refused. On error (a sentence
+ * that says what to do, MIGD_ERROR_INVALID_ARGUMENT) @ret is untouched. */
+gboolean api_destination_resolve(const MigdConf *conf, const char *destination,
+                                 JobDestination *ret, GError **error);
+
+/* The host UUID in libvirt's capabilities XML, or NULL when it has none
+ * (the test driver) or the XML does not parse. */
+char *api_destination_host_uuid(const char *capabilities);
+
 /* api-nics.c */
 void api_list_vfs(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_list_reservations(Api *api, const ApiRequest *req, HttpResponse *resp);

@@ -56,6 +56,7 @@ static const ConfKey conf_keys[] = {
     { "migration", "max_incoming", CONF_UINT, FIELD(max_incoming), 1, 64, FALSE },
     { "migration", "poll_interval_ms", CONF_UINT, FIELD(poll_interval_ms), 50, 60000, FALSE },
     { "migration", "retention_hours", CONF_UINT, FIELD(retention_hours), 1, 87600, FALSE },
+    { "migration", "allow_uri_destinations", CONF_BOOL, FIELD(allow_uri_destinations), 0, 0, FALSE },
     { "policy", "max_downtime_ms", CONF_UINT, FIELD(policy.max_downtime_ms), 1, 600000, FALSE },
     { "policy", "downtime_steps_ms", CONF_UINT_LIST, FIELD(policy), 1, 600000, TRUE },
     { "policy", "stall_iterations", CONF_UINT, FIELD(policy.stall_iterations), 1, 1000, FALSE },

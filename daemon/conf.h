@@ -57,6 +57,7 @@ typedef struct {
     guint max_incoming;
     guint poll_interval_ms;
     guint retention_hours;
+    gboolean allow_uri_destinations;    /* a request may name a qemu+tcp/tls/ssh URI, not only a peer */
     PolicyConfig policy;        /* [policy]: the defaults a request may override */
     GPtrArray *peers;           /* MigdPeer*, in file order */
 

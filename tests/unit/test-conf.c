@@ -113,6 +113,7 @@ test_conf_shipped_documents_defaults(void)
     g_assert_cmpstr(conf->nic_agent_socket_dir, ==, defaults->nic_agent_socket_dir);
     g_assert_cmpuint(conf->poll_interval_ms, ==, defaults->poll_interval_ms);
     g_assert_cmpuint(conf->retention_hours, ==, defaults->retention_hours);
+    g_assert_false(conf->allow_uri_destinations);
     g_assert_cmpmem(&conf->policy, sizeof(conf->policy), &defaults->policy, sizeof(defaults->policy));
     g_assert_cmpuint(conf->peers->len, ==, 1);
     g_assert_cmpstr(conf_find_peer(conf, "B")->libvirt_uri, ==, "qemu+tcp://10.0.0.2/system");
@@ -135,6 +136,7 @@ test_conf_defaults(void)
     g_autoptr(MigdConf) conf = conf_new_defaults();
 
     g_assert_cmpuint(conf->max_incoming, ==, 2);
+    g_assert_false(conf->allow_uri_destinations);
     g_assert_cmpuint(conf->nic_unplug_timeout_s, ==, 30);
     g_assert_cmpuint(conf->nic_replug_timeout_s, ==, 10);
     g_assert_cmpuint(conf->nic_replug_attempts, ==, 3);
