@@ -26,6 +26,7 @@ struct _Virt {
     GDateTime *since;
     char *last_error;
     char *hypervisor;
+    const VirtOps *ops;
 };
 
 typedef struct {
@@ -261,6 +262,7 @@ virt_new(const char *uri, const VirtOptions *options, VirtStateFunc state_cb, gp
     virt->state_cb = state_cb;
     virt->user_data = user_data;
     virt->backoff = 1;
+    virt->ops = virt_ops_libvirt();
     return virt;
 }
 
@@ -353,4 +355,22 @@ const char *
 virt_hypervisor(Virt *virt)
 {
     return virt->hypervisor;
+}
+
+const VirtOps *
+virt_ops(Virt *virt)
+{
+    return virt->ops;
+}
+
+void
+virt_set_ops(Virt *virt, const VirtOps *ops)
+{
+    virt->ops = ops;
+}
+
+VirtConn *
+virt_conn(Virt *virt)
+{
+    return virt->conn ? virt->ops->wrap(virt->ops, virt->conn, virt->uri) : NULL;
 }

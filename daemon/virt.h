@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
+#include "virt-ops.h"
+
 typedef struct _Virt Virt;
 
 typedef struct {
@@ -48,3 +50,12 @@ guint virt_reconnect_attempts(Virt *virt);
 
 /* "QEMU 7.2.22", or NULL while disconnected. */
 const char *virt_hypervisor(Virt *virt);
+
+/* The libvirt operations of the steps (virt-ops.h): libvirt's, or a fake's
+ * set with virt_set_ops() by a unit test before virt_start(). */
+const VirtOps *virt_ops(Virt *virt);
+void virt_set_ops(Virt *virt, const VirtOps *ops);
+
+/* A new reference to the open connection as a VirtConn, or NULL while
+ * disconnected. */
+VirtConn *virt_conn(Virt *virt);
