@@ -123,12 +123,12 @@ job_enter(Job *job, const JobEvent *ev, JobState state, const char *fmt, ...)
 static void
 job_finish(Job *job, const JobEvent *ev, JobState state, const char *reason, GArray *actions)
 {
-    char *copy = g_strdup(reason);  /* @reason may be job->reason itself */
+    char *copy = g_strdup(reason);  /* @reason may be job->reason itself: use only the copy */
 
     g_free(job->reason);
     job->reason = copy;
     job->finished_at_us = ev->wall_us;
-    job_enter(job, ev, state, "%s", reason);
+    job_enter(job, ev, state, "%s", copy);
     job_act(actions, JOB_ACT_FINISHED, 0);
 }
 

@@ -297,6 +297,51 @@ test_step_failed(Fixture *f, gconstpointer data)
     g_assert_cmpstr(f->job->reason, ==, "a reason from libvirt");
 }
 
+/* The last timeline entry: the final state, saying why. */
+static void
+assert_final_entry(Fixture *f, const char *state, const char *message)
+{
+    const JobEntry *last = g_ptr_array_index(f->job->timeline, f->job->timeline->len - 1);
+
+    g_assert_cmpstr(last->kind, ==, "state");
+    g_assert_cmpstr(job_state_to_string(last->state), ==, state);
+    g_assert_cmpstr(last->message, ==, message);
+    g_assert_cmpstr(f->job->reason, ==, message);
+}
+
+/* Every way a rollback ends: the final entry carries the reason the rollback
+ * began with (job_finish is handed job->reason itself). */
+static void
+test_rollback_final_entry(Fixture *f, gconstpointer data)
+{
+    JobEvent failed = { .kind = JOB_EV_STEP_FAILED, .reason = "the destination has no free VF" };
+    JobEvent undo_failed = { .kind = JOB_EV_STEP_FAILED, .reason = "the VF did not come back" };
+
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    send_full(f, &failed, 10);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "rolling-back");
+    assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
+    assert_final_entry(f, "failed", "the destination has no free VF");
+
+    job_free(f->job);
+    fixture_setup(f, NULL);
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    send_full(f, &failed, 10);
+    send_full(f, &undo_failed, 10);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "failed");
+    assert_final_entry(f, "failed", "the destination has no free VF");
+
+    job_free(f->job);
+    fixture_setup(f, NULL);
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    assert_step(f, JOB_EV_CANCEL, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "cancelled", "finished");
+    assert_final_entry(f, "cancelled", "cancelled");
+}
+
 static void
 test_rollback_failed(Fixture *f, gconstpointer data)
 {
@@ -544,6 +589,7 @@ main(int argc, char **argv)
     ADD("/job/migrate-failed-after-resume", test_migrate_failed_after_resume);
     ADD("/job/step-failed", test_step_failed);
     ADD("/job/rollback-failed", test_rollback_failed);
+    ADD("/job/rollback/final-entry", test_rollback_final_entry);
     ADD("/job/replug-failed-is-loud", test_replug_failed_is_loud);
     ADD("/job/events-out-of-place", test_events_out_of_place);
     ADD("/job/policy/steps-then-abort", test_policy_steps_then_abort);
