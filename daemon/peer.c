@@ -96,10 +96,10 @@ peer_call_done(GObject *source, GAsyncResult *result, gpointer user_data)
     c->reply((guint)c->status, body, c->error, c->data);
 }
 
-void
-peer_call(const char *base_url, const char *token, const char *method, const char *path,
-          json_t *body, guint timeout_ms, GCancellable *cancellable, PeerReply reply,
-          gpointer data)
+static void
+peer_curl_call(const PeerOps *ops, const char *base_url, const char *token, const char *method,
+               const char *path, json_t *body, guint timeout_ms, GCancellable *cancellable,
+               PeerReply reply, gpointer data)
 {
     g_autoptr(GTask) task = g_task_new(NULL, cancellable, peer_call_done, NULL);
     PeerCall *c = g_new0(PeerCall, 1);
@@ -114,6 +114,40 @@ peer_call(const char *base_url, const char *token, const char *method, const cha
     c->answer = g_string_new(NULL);
     g_task_set_task_data(task, c, peer_call_free);
     g_task_run_in_thread(task, peer_call_thread);
+}
+
+static const PeerOps curl_ops = {
+    .name = "curl",
+    .call = peer_curl_call,
+};
+
+static const PeerOps *current_ops = &curl_ops;
+
+const PeerOps *
+peer_ops_curl(void)
+{
+    return &curl_ops;
+}
+
+const PeerOps *
+peer_ops(void)
+{
+    return current_ops;
+}
+
+void
+peer_set_ops(const PeerOps *ops)
+{
+    current_ops = ops ? ops : &curl_ops;
+}
+
+void
+peer_call(const char *base_url, const char *token, const char *method, const char *path,
+          json_t *body, guint timeout_ms, GCancellable *cancellable, PeerReply reply,
+          gpointer data)
+{
+    current_ops->call(current_ops, base_url, token, method, path, body, timeout_ms, cancellable,
+                      reply, data);
 }
 
 char *
