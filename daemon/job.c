@@ -154,16 +154,25 @@ job_enter_step(Job *job, const JobEvent *ev, JobState state, GArray *actions)
     job_act(actions, JOB_ACT_NIC_STEP, 0);
 }
 
-static void
-job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
+/* The policy the migration runs under. QEMU takes auto-converge only when a
+ * migration starts, and libvirt cannot turn it on later: the policy may
+ * count on QEMU's throttling only when the migration was started with it. */
+static PolicyConfig
+job_effective_policy(const Job *job)
 {
     PolicyConfig effective = job->policy;
 
-    /* QEMU takes auto-converge only when a migration starts, and libvirt
-     * cannot turn it on later: the policy may count on QEMU's throttling
-     * only when the migration was started with it. */
     effective.allow_auto_converge &= job->options.auto_converge;
+    return effective;
+}
+
+static void
+job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
+{
+    PolicyConfig effective = job_effective_policy(job);
+
     job->migration_start_mono_ms = ev->mono_ms;
+    job->migration_started_at_us = ev->wall_us;
     /* The engine sets the policy's first downtime with the migration. */
     job->progress.max_downtime_ms = job->policy.max_downtime_ms;
     g_clear_pointer(&job->policy_state, policy_state_free);
@@ -733,6 +742,40 @@ job_entry_to_json(const JobEntry *e)
                      "message", e->message);
 }
 
+static json_t *
+job_figures_to_json(const Job *job)
+{
+    const JobFigures *f = &job->figures;
+
+    if (!job->have_figures)
+        return json_null();
+    return json_pack("{s:I,s:I,s:I,s:I}", "downtime_ms", (json_int_t)f->downtime_ms,
+                     "setup_time_ms", (json_int_t)f->setup_time_ms,
+                     "total_time_ms", (json_int_t)f->total_time_ms,
+                     "data_transferred", (json_int_t)f->data_transferred);
+}
+
+/* What the machine remembers between events, beyond what the record shows:
+ * a restarted migd rebuilds the job from it (job_from_json). */
+static json_t *
+job_internal_to_json(const Job *job)
+{
+    return json_pack("{s:I,s:b,s:b,s:b,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o}",
+                     "guest_memory", (json_int_t)job->guest_memory,
+                     "postcopy_forbidden", job->postcopy_forbidden,
+                     "cancel_requested", job->cancel_requested,
+                     "migrate_returned", job->migrate_returned,
+                     "verified", job->verified,
+                     "abort_sent", job->abort_sent,
+                     "abort_reason", json_string_or_null(job->abort_reason),
+                     "migration_started_at", json_time_ms(job->migration_started_at_us),
+                     "dest_resumed_at", json_time_ms(job->dest_resumed_at_us),
+                     "migrate_returned_at", json_time_ms(job->migrate_returned_at_us),
+                     "figures", job_figures_to_json(job),
+                     "policy_state", job->policy_state ? policy_state_to_json(job->policy_state)
+                                                       : json_null());
+}
+
 json_t *
 job_to_json(const Job *job)
 {
@@ -746,7 +789,7 @@ job_to_json(const Job *job)
                             job->reason ? job->reason : "");
     return json_pack("{s:s,s:s,s:{s:o,s:s,s:o},s:s,"
                      "s:{s:i,s:i,s:o,s:b,s:b,s:b,s:b},s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:O,s:o,"
-                     "s:{s:I,s:b,s:b}}",
+                     "s:o}",
                      "id", job->id,
                      "domain", job->domain,
                      "destination",
@@ -772,10 +815,7 @@ job_to_json(const Job *job)
                      "result", job_result_to_json(job),
                      "nics", job->nics ? job->nics : json_null(),
                      "timeline", timeline,
-                     "internal",
-                     "guest_memory", (json_int_t)job->guest_memory,
-                     "postcopy_forbidden", job->postcopy_forbidden,
-                     "cancel_requested", job->cancel_requested);
+                     "internal", job_internal_to_json(job));
 }
 
 static gboolean
@@ -843,6 +883,83 @@ job_timeline_from_json(Job *job, json_t *timeline)
     }
 }
 
+static void
+job_progress_from_json(Job *job, json_t *progress)
+{
+    JobProgress *p = &job->progress;
+
+    if (!json_is_object(progress))
+        return;
+    job->have_progress = TRUE;
+    p->elapsed_ms = json_integer_value(json_object_get(progress, "elapsed_ms"));
+    p->data_total = json_integer_value(json_object_get(progress, "data_total"));
+    p->data_processed = json_integer_value(json_object_get(progress, "data_processed"));
+    p->data_remaining = json_integer_value(json_object_get(progress, "data_remaining"));
+    p->memory_bps = json_integer_value(json_object_get(progress, "memory_bps"));
+    p->dirty_rate_pps = json_integer_value(json_object_get(progress, "dirty_rate_pps"));
+    p->iteration = json_integer_value(json_object_get(progress, "iteration"));
+    p->max_downtime_ms = json_integer_value(json_object_get(progress, "max_downtime_ms"));
+    p->postcopy = json_is_true(json_object_get(progress, "postcopy"));
+}
+
+static void
+job_figures_from_json(Job *job, json_t *figures)
+{
+    JobFigures *f = &job->figures;
+
+    if (!json_is_object(figures))
+        return;
+    job->have_figures = TRUE;
+    f->downtime_ms = json_integer_value(json_object_get(figures, "downtime_ms"));
+    f->setup_time_ms = json_integer_value(json_object_get(figures, "setup_time_ms"));
+    f->total_time_ms = json_integer_value(json_object_get(figures, "total_time_ms"));
+    f->data_transferred = json_integer_value(json_object_get(figures, "data_transferred"));
+}
+
+/* The policy of a migration that was under way: as saved, or, from a record
+ * written before migd saved it, from the start of the ladder. Its clock is
+ * set by job_resume_clock(). */
+static gboolean
+job_policy_state_from_json(Job *job, json_t *saved, GError **error)
+{
+    PolicyConfig effective = job_effective_policy(job);
+    g_autoptr(GError) local = NULL;
+
+    if (json_is_object(saved)) {
+        job->policy_state = policy_state_from_json(&effective, job->migration_start_mono_ms,
+                                                   job->guest_memory, job->postcopy_forbidden,
+                                                   saved, &local);
+        if (!job->policy_state) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                        "the job record is malformed: %s", local->message);
+            return FALSE;
+        }
+    } else if (job->state >= JOB_MIGRATING && !job_state_is_final(job->state)) {
+        job->policy_state = policy_state_new(&effective, job->migration_start_mono_ms,
+                                             job->guest_memory, job->postcopy_forbidden);
+    }
+    return TRUE;
+}
+
+static gboolean
+job_internal_from_json(Job *job, json_t *internal, GError **error)
+{
+    job->guest_memory = json_integer_value(json_object_get(internal, "guest_memory"));
+    job->postcopy_forbidden = json_is_true(json_object_get(internal, "postcopy_forbidden"));
+    job->cancel_requested = json_is_true(json_object_get(internal, "cancel_requested"));
+    job->migrate_returned = json_is_true(json_object_get(internal, "migrate_returned"));
+    job->verified = json_is_true(json_object_get(internal, "verified"));
+    job->abort_sent = json_is_true(json_object_get(internal, "abort_sent"));
+    job->abort_reason = g_strdup(json_string_value(json_object_get(internal, "abort_reason")));
+    job->migration_started_at_us =
+        json_time_parse(json_object_get(internal, "migration_started_at"));
+    job->dest_resumed_at_us = json_time_parse(json_object_get(internal, "dest_resumed_at"));
+    job->migrate_returned_at_us =
+        json_time_parse(json_object_get(internal, "migrate_returned_at"));
+    job_figures_from_json(job, json_object_get(internal, "figures"));
+    return job_policy_state_from_json(job, json_object_get(internal, "policy_state"), error);
+}
+
 Job *
 job_from_json(json_t *record, GError **error)
 {
@@ -889,21 +1006,27 @@ job_from_json(json_t *record, GError **error)
     job->created_at_us = json_time_parse(json_object_get(record, "created_at"));
     job->started_at_us = json_time_parse(json_object_get(record, "started_at"));
     job->finished_at_us = json_time_parse(json_object_get(record, "finished_at"));
-    internal = json_object_get(record, "internal");
-    job->guest_memory = json_integer_value(json_object_get(internal, "guest_memory"));
-    job->postcopy_forbidden = json_is_true(json_object_get(internal, "postcopy_forbidden"));
-    job->cancel_requested = json_is_true(json_object_get(internal, "cancel_requested"));
     timeline = json_object_get(record, "timeline");
     job_timeline_from_json(job, timeline);
     if (json_is_object(json_object_get(record, "nics")))
         job->nics = json_incref(json_object_get(record, "nics"));
+    job_progress_from_json(job, json_object_get(record, "progress"));
+    internal = json_object_get(record, "internal");
+    if (!job_internal_from_json(job, internal, error))
+        return NULL;
     return g_steal_pointer(&job);
 }
 
 void
 job_resume_clock(Job *job, gint64 wall_us, gint64 mono_ms)
 {
-    /* Offsets in the timeline keep counting from the job's creation. */
+    /* Offsets in the timeline keep counting from the job's creation, and the
+     * policy's timeouts from the migration's start: the migration ran on
+     * while migd was down. */
     job->created_mono_ms = mono_ms - (wall_us - job->created_at_us) / 1000;
-    job->migration_start_mono_ms = job->created_mono_ms;
+    job->migration_start_mono_ms = job->migration_started_at_us
+                                       ? mono_ms - (wall_us - job->migration_started_at_us) / 1000
+                                       : job->created_mono_ms;
+    if (job->policy_state)
+        policy_state_rebase(job->policy_state, job->migration_start_mono_ms);
 }

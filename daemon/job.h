@@ -85,6 +85,7 @@ typedef struct {
     char *reason;               /* why it ended; set in a final state */
     gint64 created_at_us, started_at_us, finished_at_us;   /* wall clock; 0: not yet */
     gint64 created_mono_ms, migration_start_mono_ms;
+    gint64 migration_started_at_us;     /* wall clock; 0: not started */
     gboolean have_progress;
     JobProgress progress;
     gboolean have_figures;

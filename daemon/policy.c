@@ -178,6 +178,81 @@ policy_state_free(PolicyState *state)
     g_free(state);
 }
 
+json_t *
+policy_state_to_json(const PolicyState *state)
+{
+    return json_pack("{s:i,s:i,s:b,s:b,s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
+                     "downtime_ms", (int)state->downtime_ms,
+                     "next_step", (int)state->next_step,
+                     "auto_converge_on", state->auto_converge_on,
+                     "postcopy_on", state->postcopy_on,
+                     "aborted", state->aborted,
+                     "completion_reported", state->completion_reported,
+                     "low_remaining", state->low_remaining == G_MAXUINT64
+                                          ? json_null()
+                                          : json_integer((json_int_t)state->low_remaining),
+                     "low_at_ms", (json_int_t)(state->low_ms - state->start_ms),
+                     "last_iteration", (json_int_t)state->last_iteration,
+                     "polls_since_low", (json_int_t)state->polls_since_low,
+                     "polls_since_step", (json_int_t)state->polls_since_step,
+                     "iterations_since_low", (json_int_t)state->iterations_since_low,
+                     "iterations_since_step", (json_int_t)state->iterations_since_step);
+}
+
+PolicyState *
+policy_state_from_json(const PolicyConfig *cfg, gint64 start_ms, guint64 guest_memory_bytes,
+                       gboolean postcopy_forbidden, json_t *saved, GError **error)
+{
+    g_autoptr(PolicyState) state = policy_state_new(cfg, start_ms, guest_memory_bytes,
+                                                    postcopy_forbidden);
+    json_int_t low_at = 0, last_it = 0, polls_low = 0, polls_step = 0, it_low = 0, it_step = 0;
+    int downtime = 0, next_step = 0, ac = 0, pc = 0, aborted = 0, reported = 0;
+    json_t *low = NULL;
+    json_error_t jerr;
+
+    if (json_unpack_ex(saved, &jerr, JSON_STRICT,
+                       "{s:i,s:i,s:b,s:b,s:b,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I}",
+                       "downtime_ms", &downtime, "next_step", &next_step,
+                       "auto_converge_on", &ac, "postcopy_on", &pc, "aborted", &aborted,
+                       "completion_reported", &reported, "low_remaining", &low,
+                       "low_at_ms", &low_at, "last_iteration", &last_it,
+                       "polls_since_low", &polls_low, "polls_since_step", &polls_step,
+                       "iterations_since_low", &it_low, "iterations_since_step", &it_step) < 0) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "the saved policy state is malformed: %s", jerr.text);
+        return NULL;
+    }
+    if (downtime < 1 || downtime > POLICY_DOWNTIME_LIMIT_MS || next_step < 0 ||
+        (guint)next_step > cfg->n_downtime_steps || (!json_is_null(low) && !json_is_integer(low)) ||
+        last_it < 0 || polls_low < 0 || polls_step < 0 || it_low < 0 || it_step < 0) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "the saved policy state is out of range (downtime %d ms, step %d of %u)",
+                    downtime, next_step, cfg->n_downtime_steps);
+        return NULL;
+    }
+    state->downtime_ms = (guint)downtime;
+    state->next_step = (guint)next_step;
+    state->auto_converge_on = ac;
+    state->postcopy_on = pc;
+    state->aborted = aborted;
+    state->completion_reported = reported;
+    state->low_remaining = json_is_null(low) ? G_MAXUINT64 : (guint64)json_integer_value(low);
+    state->low_ms = start_ms + low_at;
+    state->last_iteration = (guint64)last_it;
+    state->polls_since_low = (guint64)polls_low;
+    state->polls_since_step = (guint64)polls_step;
+    state->iterations_since_low = (guint64)it_low;
+    state->iterations_since_step = (guint64)it_step;
+    return g_steal_pointer(&state);
+}
+
+void
+policy_state_rebase(PolicyState *state, gint64 start_ms)
+{
+    state->low_ms += start_ms - state->start_ms;
+    state->start_ms = start_ms;
+}
+
 static guint
 policy_largest_downtime(const PolicyConfig *cfg)
 {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include <jansson.h>
 
 #define POLICY_MAX_DOWNTIME_STEPS 8
 
@@ -73,6 +74,21 @@ PolicyState *policy_state_new(const PolicyConfig *cfg, gint64 start_ms,
                               guint64 guest_memory_bytes, gboolean postcopy_forbidden);
 void policy_state_free(PolicyState *state);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PolicyState, policy_state_free)
+
+/* Everything the policy counted and climbed, for the job record, so that a
+ * restarted migd goes on where it stopped: times are kept as offsets from
+ * the start, since the monotonic clock does not survive a restart. */
+json_t *policy_state_to_json(const PolicyState *state);
+
+/* The state policy_state_to_json() saved, under @cfg (which the caller
+ * rebuilds from the record), with the start at @start_ms of this clock. On
+ * error (MIGD_ERROR_INVALID_ARGUMENT) returns NULL. */
+PolicyState *policy_state_from_json(const PolicyConfig *cfg, gint64 start_ms,
+                                    guint64 guest_memory_bytes, gboolean postcopy_forbidden,
+                                    json_t *saved, GError **error);
+
+/* Moves @state to another clock, on which the migration started at @start_ms. */
+void policy_state_rebase(PolicyState *state, gint64 start_ms);
 
 /* Feeds one sample and overwrites @ret_action with at most one action,
  * POLICY_NONE most of the time. The policy assumes the caller carries out

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "jsonutil.h"
 #include "policy.h"
 
 #define MIB (G_GUINT64_CONSTANT(1024) * 1024)
@@ -766,6 +767,61 @@ test_policy_action_clear(void)
 #define add_scenario(path, data, func) \
     g_test_add(path, Scenario, data, scenario_setup, func, scenario_teardown)
 
+/* A state saved (for the job record) and restored on a restarted migd's
+ * clock decides exactly as the one that never stopped: the ladder goes on
+ * from its rung, the stall and the progress timeout go on counting. */
+static void
+test_policy_saved_state(Scenario *s, gconstpointer data)
+{
+    const gint64 offset = 5000000;  /* the restarted migd's clock minus the first one's */
+    g_autoptr(json_t) saved = NULL;
+    g_autoptr(PolicyState) restored = NULL;
+    g_autoptr(GError) error = NULL;
+
+    scenario_start(s, 4 * GIB, FALSE);
+    scenario_feed_stalled(s, 5);
+    g_assert_cmpstr(s->summary->str, ==, "3:set-downtime=500");
+    saved = policy_state_to_json(s->state);
+    restored = policy_state_from_json(&s->cfg, 0, 4 * GIB, FALSE, saved, &error);
+    g_assert_no_error(error);
+    policy_state_rebase(restored, offset);
+    for (guint i = 0; i < 200; i++, s->polls++) {
+        PolicySample a = sample_at(s->polls * 1000, 512 * MIB, s->polls + 1);
+        PolicySample b = a;
+        g_auto(PolicyAction) act_a = { 0 };
+        g_auto(PolicyAction) act_b = { 0 };
+
+        b.now_ms += offset;
+        policy_evaluate(s->state, &a, &act_a);
+        policy_evaluate(restored, &b, &act_b);
+        g_assert_cmpint(act_b.kind, ==, act_a.kind);
+        g_assert_cmpuint(act_b.downtime_ms, ==, act_a.downtime_ms);
+        g_assert_cmpstr(act_b.reason, ==, act_a.reason);
+        scenario_record(s, &act_a);
+    }
+    g_assert_true(g_str_has_suffix(s->summary->str, ":abort"));
+}
+
+static void
+test_policy_saved_state_rejects(Scenario *s, gconstpointer data)
+{
+    static const char *const edits[] = {
+        "{\"downtime_ms\": 0}", "{\"next_step\": 4}", "{\"low_remaining\": \"x\"}",
+        "{\"polls_since_low\": -1}", "{\"surprise\": 1}",
+    };
+
+    scenario_start(s, 4 * GIB, FALSE);
+    for (gsize i = 0; i < G_N_ELEMENTS(edits); i++) {
+        g_autoptr(json_t) saved = policy_state_to_json(s->state);
+        g_autoptr(json_t) edit = json_loads(edits[i], 0, NULL);
+        g_autoptr(GError) error = NULL;
+
+        g_assert_cmpint(json_object_update(saved, edit), ==, 0);
+        g_assert_null(policy_state_from_json(&s->cfg, 0, 4 * GIB, FALSE, saved, &error));
+        g_assert_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -786,6 +842,8 @@ main(int argc, char **argv)
                  test_policy_completion_timeout_small_guest);
     add_scenario("/policy/completion-timeout/postcopy", NULL,
                  test_policy_completion_timeout_postcopy);
+    add_scenario("/policy/saved-state/resumes", NULL, test_policy_saved_state);
+    add_scenario("/policy/saved-state/rejects", NULL, test_policy_saved_state_rejects);
     add_scenario("/policy/progress-timeout/at-limit", NULL, test_policy_progress_timeout_at_limit);
     add_scenario("/policy/progress-timeout/aborts", NULL, test_policy_progress_timeout_aborts);
     add_scenario("/policy/progress-timeout/forbidden-postcopy", NULL,
