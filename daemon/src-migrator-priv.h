@@ -12,7 +12,7 @@
 
 #include <gio/gio.h>
 
-#include "nicsteps.h"
+#include "src-nics.h"
 #include "src-migrator.h"
 
 struct _Migrator {

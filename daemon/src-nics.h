@@ -2,7 +2,9 @@
  * choosing the strategy during the checks, then the NIC steps of the job
  * (reserve and prepare on the destination's migd, unplug here, ask for the
  * replug there, verify) and the rollback. Outcomes reach the job as
- * STEP_DONE / STEP_FAILED events that carry the job's "nics" record. */
+ * STEP_DONE / STEP_FAILED events that carry the job's "nics" record.
+ * One file per step: src-nic-{classify,reserve,unplug,replug,rollback,
+ * migrate}.c, and src-nics.c for the object and its record. */
 #pragma once
 
 #include <libvirt/libvirt.h>

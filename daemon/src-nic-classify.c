@@ -1,0 +1,121 @@
+/* The source's NIC steps, during the checks: finding the guest's
+ * passthrough NICs and choosing how each one crosses (unplugged or
+ * migrated natively), or refusing before anything is touched. */
+#include <config.h>
+
+#include <libvirt/virterror.h>
+#include <string.h>
+
+#include "pool.h"
+#include "src-nic-priv.h"
+
+static const char *
+nic_pool_lookup(DomNicKind kind, const char *address, const char *model, gpointer data)
+{
+    return pool_set_lookup(kind, address, model, data);
+}
+
+/* The strategy for @nic under the job's request, or NIC_STRATEGY_NONE with
+ * @ret_refusal. */
+static NicStrategy
+nic_choose(const Job *job, PoolSet *pools, const DomNic *nic, char **ret_refusal)
+{
+    gboolean vouched = nic->pool && pool_set_is_native(pools, nic->pool);
+
+    if (!nic->pool) {
+        *ret_refusal = g_strdup_printf("%s's passthrough device %s (%s) belongs to no pool in "
+                                       "migd.conf, so no VF can be found for it on the "
+                                       "destination", job->domain, nic->alias,
+                                       nic->address ? nic->address : "no address");
+        return NIC_STRATEGY_NONE;
+    }
+    if (strcmp(job->strategy, "native") == 0 && !vouched) {
+        *ret_refusal = g_strdup_printf("strategy native was asked for, but %s (pool %s) is not "
+                                       "vouched for as able to migrate (native = true in "
+                                       "[pool.%s])", nic->alias, nic->pool, nic->pool);
+        return NIC_STRATEGY_NONE;
+    }
+    if (strcmp(job->strategy, "native") == 0 ||
+        (strcmp(job->strategy, "auto") == 0 && vouched))
+        return NIC_STRATEGY_NATIVE;
+    if (!nic->standby_alias) {
+        *ret_refusal = g_strdup_printf("%s has no standby NIC for %s (no virtio NIC with MAC %s "
+                                       "and <teaming type='persistent'/>, and no bond pair in "
+                                       "its metadata), so unplugging it would cut the guest off "
+                                       "the network", job->domain, nic->alias,
+                                       nic->mac ? nic->mac : "(none)");
+        return NIC_STRATEGY_NONE;
+    }
+    return NIC_STRATEGY_UNPLUG;
+}
+
+/* The job's strategy and its reason, once every NIC has its own. */
+static void
+nic_summarize(NicSteps *ns, const Job *job, guint native)
+{
+    if (ns->nics->len == 0) {
+        ns->why = g_strdup_printf("%s has no passthrough NICs", job->domain);
+        return;
+    }
+    ns->strategy = native == ns->nics->len ? NIC_STRATEGY_NATIVE
+                   : native == 0           ? NIC_STRATEGY_UNPLUG
+                                           : NIC_STRATEGY_MIXED;
+    ns->why = native ? g_strdup_printf("%u of %u passthrough NICs are vouched for as able "
+                                       "to migrate (native = true in their pool); the others "
+                                       "are unplugged", native, ns->nics->len)
+                     : g_strdup_printf("no passthrough NIC is vouched for as able to "
+                                       "migrate, so %s unplugged before the migration and "
+                                       "plugged in again on the destination",
+                                       ns->nics->len == 1 ? "it is" : "they are");
+}
+
+gboolean
+nic_steps_classify(NicSteps *ns, const MigdConf *conf, virDomainPtr dom, const Job *job,
+                   gboolean *ret_postcopy_forbidden, char **ret_refusal, char **ret_summary)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    g_autoptr(PoolSet) pools = pool_set_new(conf->pools);
+    g_autoptr(GPtrArray) found = NULL;
+    g_autoptr(GError) error = NULL;
+    guint native = 0;
+
+    *ret_postcopy_forbidden = FALSE;
+    if (strcmp(job->strategy, "none") == 0) {
+        ns->why = g_strdup("strategy none was asked for: passthrough NICs are not handled");
+        *ret_summary = g_strdup(ns->why);
+        return TRUE;
+    }
+    ns->xml_before = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
+    found = xml ? domxml_find_nics(xml, nic_pool_lookup, pools, &error) : NULL;
+    if (!found) {
+        *ret_refusal = g_strdup_printf("cannot read %s's devices: %s", job->domain,
+                                       error ? error->message : virGetLastErrorMessage());
+        return FALSE;
+    }
+    for (guint i = 0; i < found->len; i++) {
+        Nic *n = g_new0(Nic, 1);
+
+        n->dom = g_ptr_array_steal_index(found, i--);
+        g_ptr_array_add(ns->nics, n);
+        n->strategy = nic_choose(job, pools, n->dom, ret_refusal);
+        if (n->strategy == NIC_STRATEGY_NONE)
+            return FALSE;
+        native += n->strategy == NIC_STRATEGY_NATIVE;
+    }
+    if (ns->nics->len && !ns->migd_url) {
+        *ret_refusal = g_strdup_printf("%s has passthrough NICs, and the destination has no "
+                                       "migd_url in migd.conf, so no VF can be leased there",
+                                       job->domain);
+        return FALSE;
+    }
+    nic_summarize(ns, job, native);
+    if (native && job->options.postcopy) {
+        *ret_refusal = g_strdup_printf("post-copy was asked for, but %s keeps a passthrough "
+                                       "device attached during the migration (strategy native), "
+                                       "and its DMA would escape post-copy", job->domain);
+        return FALSE;
+    }
+    *ret_postcopy_forbidden = native > 0;
+    *ret_summary = g_strdup_printf("NICs: %s", ns->why);
+    return TRUE;
+}
