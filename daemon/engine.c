@@ -142,19 +142,13 @@ engine_unsubscribe(Engine *engine, guint subscription)
     }
 }
 
-/* Write-ahead: the record reaches the disk before any action starts. A job
- * whose record cannot be written must not act, so it fails loudly. */
+/* Write-ahead: the record reaches the disk before any action starts. */
 static gboolean
-engine_persist(Engine *engine, Job *job)
+engine_persist(Engine *engine, Job *job, GError **error)
 {
     g_autoptr(json_t) record = job_to_json(job);
-    g_autoptr(GError) error = NULL;
 
-    if (store_save(engine->store, job->id, record, &error))
-        return TRUE;
-    log_structured(G_LOG_LEVEL_CRITICAL, LOG_FIELDS("MIGD_JOB", job->id, "MIGD_DOMAIN", job->domain),
-                   "Cannot record migration %s, so it will not act: %s", job->id, error->message);
-    return FALSE;
+    return store_save(engine->store, job->id, record, error);
 }
 
 static void
@@ -233,6 +227,26 @@ engine_prune(Engine *engine)
     }
 }
 
+/* A job whose record cannot be written must not act on what it did not
+ * record: it fails at once, loudly, and gives its slot and domain back. */
+static GArray *
+engine_abandon(Engine *engine, Job *job, const JobEvent *event, JobState before,
+               const GError *error)
+{
+    GArray *actions = job_abandon(job, event, before, error->message);
+    g_autoptr(GError) again = NULL;
+
+    log_structured(G_LOG_LEVEL_CRITICAL, LOG_FIELDS("MIGD_JOB", job->id, "MIGD_DOMAIN", job->domain),
+                   "Cannot record migration %s, so it fails without acting further: %s",
+                   job->id, error->message);
+    /* The record on disk keeps the last state that was written; a migd
+     * restarted on a writable state directory reconciles it with libvirt. */
+    if (!engine_persist(engine, job, &again))
+        g_debug("The failed migration %s could not be recorded either: %s", job->id,
+                again->message);
+    return actions;
+}
+
 /* One event through one job: persist what changed, tell the subscribers,
  * then act, and let the next queued job in when one finished. */
 static void
@@ -242,11 +256,13 @@ engine_run_event(Engine *engine, Job *job, JobEvent *event)
     JobState before = job->state;
     g_autoptr(GArray) actions = job_handle(job, event);
     g_autofree char *id = g_strdup(job->id);
+    g_autoptr(GError) error = NULL;
     gboolean finished = FALSE;
 
-    if (job->timeline->len != entries || job->state != before) {
-        if (!engine_persist(engine, job))
-            return;
+    if ((job->timeline->len != entries || job->state != before) &&
+        !engine_persist(engine, job, &error)) {
+        g_array_unref(actions);
+        actions = engine_abandon(engine, job, event, before, error);
     }
     for (guint i = entries; i < job->timeline->len; i++) {
         const JobEntry *entry = g_ptr_array_index(job->timeline, i);
@@ -321,6 +337,7 @@ engine_submit(Engine *engine, const char *domain, const JobDestination *dest,
               GError **error)
 {
     Job *active = engine_active_for_domain(engine, domain);
+    g_autoptr(GError) local = NULL;
     g_autofree char *id = NULL;
     JobEvent ev;
     Job *job;
@@ -334,7 +351,10 @@ engine_submit(Engine *engine, const char *domain, const JobDestination *dest,
     id = g_uuid_string_random();
     engine_event_init(&ev, JOB_EV_LAST);
     job = job_new(id, domain, dest, strategy, options, policy, ev.wall_us, ev.mono_ms);
-    if (!engine_persist(engine, job)) {
+    if (!engine_persist(engine, job, &local)) {
+        log_structured(G_LOG_LEVEL_CRITICAL, LOG_FIELDS("MIGD_JOB", id, "MIGD_DOMAIN", domain),
+                       "Cannot record the new migration %s of %s, so it is refused: %s", id,
+                       domain, local->message);
         job_free(job);
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL,
                     "migd cannot write its state directory, so it accepts no migration; see its log");

@@ -578,6 +578,47 @@ job_handle(Job *job, const JobEvent *event)
     return actions;
 }
 
+/* What a person must check when migd stopped following the job in @was. */
+static const char *
+job_abandoned_check(JobState was)
+{
+    if (was <= JOB_CHECKING)
+        return "the guest was not touched";
+    if (was <= JOB_UNPLUGGING || was == JOB_ROLLING_BACK)
+        return "check that the guest has its passthrough NICs on this host";
+    if (was <= JOB_SWITCHOVER)
+        return "libvirt's migration may still be running or done: check on which host the "
+               "guest runs and that it has its passthrough NICs";
+    return "the guest runs on the destination: check that it has its passthrough NICs there";
+}
+
+GArray *
+job_abandon(Job *job, const JobEvent *ev, JobState was, const char *why)
+{
+    GArray *actions = g_array_new(FALSE, FALSE, sizeof(JobAction));
+    g_autofree char *reason = NULL;
+
+    if (job_state_is_final(job->state)) {
+        job_note(job, ev, "error", "migd could not record that the job ended (%s)", why);
+        job_act(actions, JOB_ACT_FINISHED, 0);
+        return actions;
+    }
+    if (job->state == was)
+        reason = g_strdup_printf("migd could not record the job while it was %s (%s), so it "
+                                 "stopped following it: %s; make the state directory writable "
+                                 "(is its disk full?)", job_state_to_string(was), why,
+                                 job_abandoned_check(was));
+    else
+        reason = g_strdup_printf("migd could not record the job as it went from %s to %s (%s), "
+                                 "so it did nothing for %s and stopped following it: %s; make "
+                                 "the state directory writable (is its disk full?)",
+                                 job_state_to_string(was), job_state_to_string(job->state), why,
+                                 job_state_to_string(job->state), job_abandoned_check(was));
+    job_note(job, ev, "error", "%s", reason);
+    job_finish(job, ev, JOB_FAILED, reason, actions);
+    return actions;
+}
+
 gboolean
 job_can_cancel(const Job *job, char **ret_reason)
 {

@@ -180,6 +180,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Job, job_free)
  * returns no action. */
 GArray *job_handle(Job *job, const JobEvent *event);
 
+/* The job's record could not be written (@why) after an event moved it on
+ * from @was: the job ends failed at once, saying so and what to check,
+ * without the actions that event asked for. Returns the actions (FINISHED
+ * only: the job's slot and resources are released). */
+GArray *job_abandon(Job *job, const JobEvent *ev, JobState was, const char *why);
+
 /* Whether the API may cancel or force-complete it now; if not, why. */
 gboolean job_can_cancel(const Job *job, char **ret_reason);
 gboolean job_can_force_complete(const Job *job, char **ret_reason);

@@ -221,14 +221,53 @@ test_unwritable_store_refuses(Fixture *f, gconstpointer data)
     g_assert_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL);
     g_assert_cmpstr(f->calls->str, ==, "");
     g_assert_cmpuint(test_log_count(), ==, 1);
-    g_assert_true(test_log_has("Cannot record migration *, so it will not act: cannot write "
-                               "*/jobs/*.json: Not a directory"));
+    g_assert_true(test_log_has("Cannot record the new migration * of vm1, so it is refused: "
+                               "cannot write */jobs/*.json: Not a directory"));
     test_log_clear();
     {
         g_autoptr(GPtrArray) listed = engine_list(f->engine, -1, NULL);
 
         g_assert_cmpuint(listed->len, ==, 0);
     }
+}
+
+/* A write-ahead that fails after the job started: the job fails at once,
+ * runs nothing of what the event asked for, says why, and lets the next
+ * job have its slot and its domain be migrated again. */
+static void
+test_unwritable_record_fails_the_job(Fixture *f, gconstpointer data)
+{
+    Job *one = submit(f, "vm1", NULL);
+    Job *two = submit(f, "vm2", NULL);
+    g_autofree char *record = g_strdup_printf("%s/jobs/%s.json", f->dir, one->id);
+    g_autofree char *on_disk = NULL;
+    const JobEntry *last;
+
+    g_assert_cmpint(two->state, ==, JOB_PENDING);
+    /* A directory where vm1's record is: its writes fail, vm2's do not. */
+    g_assert_cmpint(g_unlink(record), ==, 0);
+    g_assert_cmpint(g_mkdir(record, 0700), ==, 0);
+    g_string_truncate(f->calls, 0);
+    feed(f, one, JOB_EV_CHECKS_PASSED);
+    /* No NIC step for vm1: its end released it, and vm2 took the slot. */
+    g_assert_cmpstr(f->calls->str, ==, "finished:vm1;checks:vm2;");
+    g_assert_cmpint(one->state, ==, JOB_FAILED);
+    g_assert_cmpint(two->state, ==, JOB_CHECKING);
+    g_assert_true(g_pattern_match_simple(
+        "migd could not record the job as it went from checking to reserving (cannot write "
+        "*/jobs/*.json: Is a directory), so it did nothing for reserving and stopped following "
+        "it: the guest was not touched; make the state directory writable (is its disk full?)",
+        one->reason));
+    last = g_ptr_array_index(one->timeline, one->timeline->len - 1);
+    g_assert_cmpstr(last->message, ==, one->reason);
+    g_assert_cmpint(last->state, ==, JOB_FAILED);
+    g_assert_true(test_log_has("Cannot record migration *, so it fails without acting further: "
+                               "cannot write */jobs/*.json*"));
+    test_log_clear();
+    /* The domain is free again. */
+    g_rmdir(record);
+    g_assert_nonnull(submit(f, "vm1", NULL));
+    g_assert_cmpuint(test_log_count(), ==, 0);
 }
 
 static void
@@ -321,6 +360,7 @@ main(int argc, char **argv)
     ADD("/engine/raised-limit-lets-queue-in", test_raised_limit_lets_queue_in);
     ADD("/engine/refusals", test_refusals);
     ADD("/engine/unwritable-store-refuses", test_unwritable_store_refuses);
+    ADD("/engine/unwritable-record-fails-the-job", test_unwritable_record_fails_the_job);
     ADD("/engine/subscribers", test_subscribers);
     ADD("/engine/load", test_load);
     ADD("/engine/prune-when-a-job-finishes", test_prune_when_a_job_finishes);

@@ -349,6 +349,35 @@ test_rollback_final_entry(Fixture *f, gconstpointer data)
     assert_final_entry(f, "cancelled", "cancelled");
 }
 
+/* The record could not be written: the job ends failed saying what the
+ * person on call must check, and asks only to be released. */
+static void
+test_abandon(Fixture *f, gconstpointer data)
+{
+    JobEvent ev = { .kind = JOB_EV_STATS, .wall_us = WALL0, .mono_ms = f->now_ms };
+    g_autoptr(GArray) actions = NULL;
+    g_autoptr(GArray) again = NULL;
+    g_autofree char *acts = NULL;
+
+    to_migrating(f);
+    actions = job_abandon(f->job, &ev, JOB_MIGRATING, "cannot write jobs/x.json: No space left");
+    acts = actions_to_string(actions);
+    g_assert_cmpstr(acts, ==, "finished");
+    assert_final_entry(f, "failed", "migd could not record the job while it was migrating "
+                                    "(cannot write jobs/x.json: No space left), so it stopped "
+                                    "following it: libvirt's migration may still be running or "
+                                    "done: check on which host the guest runs and that it has "
+                                    "its passthrough NICs; make the state directory writable "
+                                    "(is its disk full?)");
+    /* A job that had just ended is released too, and keeps its reason. */
+    again = job_abandon(f->job, &ev, JOB_FAILED, "cannot write jobs/x.json: No space left");
+    g_clear_pointer(&acts, g_free);
+    acts = actions_to_string(again);
+    g_assert_cmpstr(acts, ==, "finished");
+    g_assert_true(g_str_has_prefix(f->job->reason, "migd could not record the job while it "
+                                                   "was migrating"));
+}
+
 static void
 test_rollback_failed(Fixture *f, gconstpointer data)
 {
@@ -692,6 +721,7 @@ main(int argc, char **argv)
     ADD("/job/step-failed", test_step_failed);
     ADD("/job/rollback-failed", test_rollback_failed);
     ADD("/job/rollback/final-entry", test_rollback_final_entry);
+    ADD("/job/abandon", test_abandon);
     ADD("/job/replug-failed-is-loud", test_replug_failed_is_loud);
     ADD("/job/events-out-of-place", test_events_out_of_place);
     ADD("/job/policy/steps-then-abort", test_policy_steps_then_abort);
