@@ -612,7 +612,7 @@ http_listener_shutdown(HttpListener *l)
         if (ex->state == HTTP_EXCHANGE_DEFERRED) {
             HttpResponse resp = { 0 };
 
-            http_set_error(&resp, MIGD_ERROR_INTERNAL,
+            http_set_error(&resp, MIGD_ERROR_SHUTTING_DOWN,
                            "migd is shutting down and cannot answer this request; "
                            "retry once it is back");
             http_exchange_answer(ex, &resp);

@@ -107,12 +107,26 @@ check "GET /v1/health answers while the check is pending" [ "$STATUS" = 200 ]
 api GET /v1/migrations
 check "GET /v1/migrations answers while the check is pending" [ "$STATUS" = 200 ]
 check "the POST is still waiting for its check" kill -0 "$post_pid"
-exec 8>&-
 kill "$hold_pid" 2>/dev/null
 wait "$hold_pid" 2>/dev/null
 wait "$post_pid"
 check "the POST is answered once the destination hangs up" [ "$(cat "$T/pending.status")" = 422 ]
 check "and nothing was queued" json_is "$(curl -s --unix-socket "$T/migd.sock" http://localhost/v1/migrations)" '.migrations | length' 0
 
-stop_migd
+# --- a check pending at shutdown is answered 503 shutting_down -----------------
+python3 "$T/hold.py" "$hold_port" <&8 >"$T/hold2.log" 2>&1 &
+hold_pid=$!
+wait_log "$T/hold2.log" 0 listening 10
+curl -s --max-time 30 --unix-socket "$T/migd.sock" -o "$T/stopped.body" -w '%{http_code}' \
+    -H 'Content-Type: application/json' -d '{"domain":"test","destination":"hold"}' \
+    http://localhost/v1/migrations > "$T/stopped.status" &
+post_pid=$!
+check "a second check reached the listener" wait_log "$T/hold2.log" 0 accepted 10
+rc=0; stop_migd || rc=$?
+check "migd stops cleanly with a check pending" [ $rc -eq 0 ]
+wait "$post_pid"
+check "the pending request is answered 503" [ "$(cat "$T/stopped.status")" = 503 ]
+check "with the code shutting_down" json_is "$(cat "$T/stopped.body")" .error.code shutting_down
+kill "$hold_pid" 2>/dev/null
+wait "$hold_pid" 2>/dev/null
 tap_finish

@@ -567,10 +567,10 @@ test_shutdown(Fixture *fx, gconstpointer data)
     g_assert_cmpint(streamer.code, ==, CURLE_OK);
     g_assert_cmpstr(streamer.body->str, ==, event_hello);
     g_assert_cmpint(waiter.code, ==, CURLE_OK);
-    g_assert_cmpint(waiter.status, ==, 500);
+    g_assert_cmpint(waiter.status, ==, 503);
     json = body_json(&waiter);
     g_assert_cmpstr(json_string_value(json_object_get(json_object_get(json, "error"), "code")),
-                    ==, "internal_error");
+                    ==, "shutting_down");
     json_decref(json);
     client_clear(&streamer);
     client_clear(&waiter);
