@@ -1,8 +1,8 @@
-/* Incoming migrations on this host, as the destination's migd sees them:
- * the per-host limit on incoming migrations, VF leases for the guest's
- * passthrough NICs, the replug as soon as the guest resumes here, and the
- * qemu hook's rewrite of the incoming XML. The source's migd drives it
- * through the peer endpoints (/v1/reservations). */
+/* Incoming migrations on this host: the destination side's API (its files
+ * are dest-*.c). The per-host limit on incoming migrations, VF leases for
+ * the guest's passthrough NICs, the replug as soon as the guest resumes
+ * here, and the qemu hook's rewrite of the incoming XML. The source's migd
+ * drives it through the peer endpoints (/v1/reservations). */
 #pragma once
 
 #include <glib.h>
