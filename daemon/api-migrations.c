@@ -110,7 +110,7 @@ typedef struct {
     HttpDeferred *deferred;
     MigrationRequest req;
     JobDestination dest;
-    virConnectPtr conn;         /* this host's libvirt: the worker's own reference */
+    virConnectPtr conn;         /* this host's libvirt: the worker's own reference, which it drops */
     MigdErrorCode code;         /* when message is set */
     char *message;              /* why a check refused the request */
 } Creation;
@@ -218,6 +218,9 @@ creation_check_thread(GTask *task, gpointer source, gpointer data, GCancellable 
 
     if (creation_check_domain(c))
         (void)creation_probe_destination(c);
+    /* Here, not on the loop: if virt.c dropped its connection meanwhile,
+     * this is the last reference and closing it talks to libvirtd. */
+    (void)virConnectClose(g_steal_pointer(&c->conn));
 }
 
 static void

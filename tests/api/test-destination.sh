@@ -94,14 +94,22 @@ sys.stdin.read()
 EOS
 mkfifo "$T/hold.in"
 exec 8<>"$T/hold.in"
-python3 "$T/hold.py" "$hold_port" <&8 >"$T/hold.log" 2>&1 &
-hold_pid=$!
-wait_log "$T/hold.log" 0 listening 10
-curl -s --max-time 30 --unix-socket "$T/migd.sock" -o "$T/pending.body" -w '%{http_code}' \
-    -H 'Content-Type: application/json' -d '{"domain":"test","destination":"hold"}' \
-    http://localhost/v1/migrations > "$T/pending.status" &
-post_pid=$!
-check "the destination's check reached the listener" wait_log "$T/hold.log" 0 accepted 10
+
+# post_held NAME: starts the listener and a POST to peer hold in the
+# background (answer in $T/NAME.status and NAME.body; sets hold_pid,
+# post_pid); succeeds once the check has reached the listener.
+post_held() {
+    python3 "$T/hold.py" "$hold_port" <&8 >"$T/$1.log" 2>&1 &
+    hold_pid=$!
+    wait_log "$T/$1.log" 0 listening 10
+    curl -s --max-time 30 --unix-socket "$T/migd.sock" -o "$T/$1.body" -w '%{http_code}' \
+        -H 'Content-Type: application/json' -d '{"domain":"test","destination":"hold"}' \
+        http://localhost/v1/migrations > "$T/$1.status" &
+    post_pid=$!
+    wait_log "$T/$1.log" 0 accepted 10
+}
+
+check "the destination's check reached the listener" post_held pending
 api GET /v1/health
 check "GET /v1/health answers while the check is pending" [ "$STATUS" = 200 ]
 api GET /v1/migrations
@@ -114,14 +122,7 @@ check "the POST is answered once the destination hangs up" [ "$(cat "$T/pending.
 check "and nothing was queued" json_is "$(curl -s --unix-socket "$T/migd.sock" http://localhost/v1/migrations)" '.migrations | length' 0
 
 # --- a check pending at shutdown is answered 503 shutting_down -----------------
-python3 "$T/hold.py" "$hold_port" <&8 >"$T/hold2.log" 2>&1 &
-hold_pid=$!
-wait_log "$T/hold2.log" 0 listening 10
-curl -s --max-time 30 --unix-socket "$T/migd.sock" -o "$T/stopped.body" -w '%{http_code}' \
-    -H 'Content-Type: application/json' -d '{"domain":"test","destination":"hold"}' \
-    http://localhost/v1/migrations > "$T/stopped.status" &
-post_pid=$!
-check "a second check reached the listener" wait_log "$T/hold2.log" 0 accepted 10
+check "a second check reached the listener" post_held stopped
 rc=0; stop_migd || rc=$?
 check "migd stops cleanly with a check pending" [ $rc -eq 0 ]
 wait "$post_pid"
