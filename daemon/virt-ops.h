@@ -18,21 +18,27 @@
  *   caller may need to tell apart (no such domain, not valid now, lost
  *   connection, ...). Outputs named ret_ are untouched on failure.
  *
- * Example (a worker detaching a NIC; the test drives the same code):
+ * Example (a worker detaching a NIC; the unit test drives the same code):
  *
- *     // in the daemon: VirtConn *conn = virt_conn(virt), kept for the worker
- *     const VirtOps *ops = virt_ops(virt);
+ *     // on the loop: take a reference for the worker, drop it in the done callback
+ *     VirtConn *conn = virt_conn(virt);      // NULL: not connected, say so
+ *     // in the worker:
+ *     const VirtOps *ops = virt_conn_ops(conn);        // or virt_ops(virt)
  *     g_autoptr(GError) error = NULL;
  *     if (!ops->detach_alias(conn, "labvm", "ua-vf0", &error))
- *         ... error->message, e.g. "internal error: no device found with alias ua-vf0"
- *     virt_conn_unref(conn);
+ *         ... error->message: "internal error: no device found with alias ua-vf0"
+ *     // events: ops->event_register(conn, "labvm", VIRT_EVENT_DEVICE_REMOVED, cb, data,
+ *     //                             NULL, &error) on the loop; cb runs on the loop.
  *
- *     // in a unit test (link libtestutil.a; see tests/unit/fake-virt.h):
- *     g_autoptr(FakeVirt) fv = fake_virt_new();
+ *     // in a unit test (libtestutil.a has the fake; see tests/unit/fake-virt.h):
+ *     g_autoptr(FakeVirt) fv = fake_virt_new();        // host FAKE_VIRT_LOCAL
+ *     fake_virt_add_host(fv, "qemu+tcp://10.200.0.2/system");   // a destination
  *     fake_virt_add_domain(fv, FAKE_VIRT_LOCAL, "labvm", xml, VIR_DOMAIN_RUNNING);
  *     fake_virt_script_unplug(fv, FAKE_VIRT_LOCAL, "labvm", "ua-vf0", FAKE_UNPLUG_NEVER);
- *     g_autoptr(Virt) virt = fake_virt_new_virt(fv);   // connected, virt_ops() is the fake
- *     ... run the step; fake_virt_wait_idle(fv) or fake_virt_remove_device(...) later.
+ *     g_autoptr(Virt) virt = fake_virt_new_virt(fv);   // connected; virt_ops() is the fake
+ *     ... start the step; fake_virt_flush(fv) delivers what is queued;
+ *     fake_virt_remove_device(fv, FAKE_VIRT_LOCAL, "labvm", "ua-vf0") answers late;
+ *     g_assert_false(fake_virt_has_device(fv, FAKE_VIRT_LOCAL, "labvm", "ua-vf0"));
  */
 #pragma once
 

@@ -77,7 +77,18 @@ struct _FakeVirt {
     GQueue events;
     guint idle;
     guint64 queued, delivered;
+    guint unplug_delay_ms;
+    GSList *timers;                 /* DelayedRemoval* waiting on the loop */
 };
+
+/* A DEVICE_REMOVED that the guest sends @unplug_delay_ms after the detach. */
+typedef struct {
+    FakeVirt *fv;
+    guint source;
+    char *uri, *domain, *alias;
+} DelayedRemoval;
+
+static void delayed_free(DelayedRemoval *r);
 
 static const VirtOps fake_ops_template;
 
@@ -168,6 +179,7 @@ fake_virt_free(FakeVirt *fv)
     if (!fv)
         return;
     g_clear_handle_id(&fv->idle, g_source_remove);
+    g_slist_free_full(fv->timers, (GDestroyNotify)delayed_free);
     g_queue_clear_full(&fv->events, (GDestroyNotify)fake_event_free);
     g_hash_table_iter_init(&it, fv->watches);
     while (g_hash_table_iter_next(&it, NULL, &w))
@@ -325,6 +337,63 @@ xml_remove_alias(FakeDomain *d, const char *alias)
 /* --- events ------------------------------------------------------------- */
 
 static gboolean watch_live(FakeVirt *fv, FakeWatch *w);
+static guint64 event_device(FakeVirt *fv, const char *uri, const char *domain, VirtEventKind kind,
+                            const char *alias);
+static gboolean events_drain(gpointer data);
+
+static void
+delayed_free(DelayedRemoval *r)
+{
+    g_source_remove(r->source);
+    g_free(r->uri);
+    g_free(r->domain);
+    g_free(r->alias);
+    g_free(r);
+}
+
+static gboolean
+delayed_fire(gpointer data)
+{
+    DelayedRemoval *r = data;
+    FakeVirt *fv = r->fv;
+
+    g_mutex_lock(&fv->lock);
+    (void)event_device(fv, r->uri, r->domain, VIRT_EVENT_DEVICE_REMOVED, r->alias);
+    fv->timers = g_slist_remove(fv->timers, r);
+    g_mutex_unlock(&fv->lock);
+    g_free(r->uri);
+    g_free(r->domain);
+    g_free(r->alias);
+    g_free(r);
+    return G_SOURCE_REMOVE;
+}
+
+/* Queues DEVICE_REMOVED after the guest's delay (lock held). */
+static void
+event_removed_later(FakeVirt *fv, const char *uri, const char *domain, const char *alias)
+{
+    DelayedRemoval *r;
+
+    if (fv->unplug_delay_ms == 0) {
+        (void)event_device(fv, uri, domain, VIRT_EVENT_DEVICE_REMOVED, alias);
+        return;
+    }
+    r = g_new0(DelayedRemoval, 1);
+    r->fv = fv;
+    r->uri = g_strdup(uri);
+    r->domain = g_strdup(domain);
+    r->alias = g_strdup(alias);
+    r->source = g_timeout_add(fv->unplug_delay_ms, delayed_fire, r);
+    fv->timers = g_slist_prepend(fv->timers, r);
+}
+
+void
+fake_virt_set_unplug_delay(FakeVirt *fv, guint ms)
+{
+    g_mutex_lock(&fv->lock);
+    fv->unplug_delay_ms = ms;
+    g_mutex_unlock(&fv->lock);
+}
 
 /* Removes the device a DEVICE_REMOVED is about, as QEMU's DEVICE_DELETED
  * does in libvirt just before it emits the event. */
@@ -463,7 +532,7 @@ fake_virt_flush(FakeVirt *fv)
         gboolean empty;
 
         g_mutex_lock(&fv->lock);
-        empty = g_queue_is_empty(&fv->events);
+        empty = g_queue_is_empty(&fv->events) && !fv->timers;
         g_mutex_unlock(&fv->lock);
         if (empty)
             return;
@@ -607,13 +676,17 @@ fake_virt_restore(FakeVirt *fv, const char *uri)
     g_mutex_unlock(&fv->lock);
 }
 
-/* The host part of a URI, for libvirt's connect error. */
+/* HOST:PORT of a URI (libvirtd's TCP port by default), for libvirt's
+ * connect error. */
 static char *
 uri_server(const char *uri)
 {
     g_autoptr(GUri) parsed = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
+    int port = parsed ? g_uri_get_port(parsed) : -1;
 
-    return g_strdup(parsed && g_uri_get_host(parsed) ? g_uri_get_host(parsed) : "localhost");
+    return g_strdup_printf("%s:%d", parsed && g_uri_get_host(parsed) ? g_uri_get_host(parsed)
+                                                                     : "localhost",
+                           port > 0 ? port : 16509);
 }
 
 static VirtConn *
@@ -636,20 +709,25 @@ fake_open(const VirtOps *ops, const char *uri, GError **error)
 
         /* assumed: libvirt 9.0's remote driver when nothing listens */
         g_set_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_FAILED,
-                    "unable to connect to server at '%s:16509': Connection refused", server);
+                    "unable to connect to server at '%s': Connection refused", server);
     }
     g_mutex_unlock(&fv->lock);
     return conn;
 }
 
+/* virt_conn() of a Virt on host @uri: NULL while that host is dropped, as
+ * once Virt saw its connection close. */
 static VirtConn *
 fake_wrap(const VirtOps *ops, virConnectPtr conn, const char *uri)
 {
     FakeVirt *fv = ops->data;
-    VirtConn *c;
+    FakeHost *h;
+    VirtConn *c = NULL;
 
     g_mutex_lock(&fv->lock);
-    c = conn_new(fv, host_get(fv, uri));
+    h = host_get(fv, uri);
+    if (h->up)
+        c = conn_new(fv, h);
     g_mutex_unlock(&fv->lock);
     return c;
 }
@@ -780,11 +858,11 @@ fake_detach_alias(VirtConn *conn, const char *domain, const char *alias, GError 
         how = GPOINTER_TO_INT(g_hash_table_lookup(d->unplug, alias));
         how = how ? how - 1 : FAKE_UNPLUG_REMOVED;
         g_hash_table_add(d->pending, g_strdup(alias));
-        if (how == FAKE_UNPLUG_REMOVED || how == FAKE_UNPLUG_REMOVED_EARLY) {
-            guint64 seq = event_device(fv, fc(conn)->uri, domain, VIRT_EVENT_DEVICE_REMOVED, alias);
-
-            if (how == FAKE_UNPLUG_REMOVED_EARLY)
-                event_wait(fv, seq);
+        if (how == FAKE_UNPLUG_REMOVED) {
+            event_removed_later(fv, fc(conn)->uri, domain, alias);
+        } else if (how == FAKE_UNPLUG_REMOVED_EARLY) {
+            event_wait(fv, event_device(fv, fc(conn)->uri, domain, VIRT_EVENT_DEVICE_REMOVED,
+                                        alias));
         } else if (how == FAKE_UNPLUG_FAILED) {
             (void)event_device(fv, fc(conn)->uri, domain, VIRT_EVENT_DEVICE_REMOVAL_FAILED,
                                alias);
@@ -1015,7 +1093,7 @@ migration_check(FakeDomain *d, FakeHost *dest, const char *dest_uri, GError **er
     if (!dest || !dest->up) {
         server = uri_server(dest_uri);
         g_set_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_FAILED,
-                    "unable to connect to server at '%s:16509': Connection refused", server);
+                    "unable to connect to server at '%s': Connection refused", server);
         return FALSE;
     }
     if (there && domain_active(there)) {

@@ -73,6 +73,10 @@ typedef enum {
 /* How the guest answers detaches of @alias from now on. */
 void fake_virt_script_unplug(FakeVirt *fv, const char *uri, const char *domain,
                              const char *alias, FakeUnplug how);
+/* The guest answers a detach scripted FAKE_UNPLUG_REMOVED after @ms on the
+ * loop (measured: ~300 ms) instead of at the next idle. */
+void fake_virt_set_unplug_delay(FakeVirt *fv, guint ms);
+
 /* The guest lets go of @alias now: it leaves the live XML and DEVICE_REMOVED
  * is queued (for a detach scripted NEVER that the test ends by hand). */
 void fake_virt_remove_device(FakeVirt *fv, const char *uri, const char *domain,
@@ -130,9 +134,11 @@ gboolean fake_virt_last_migration(FakeVirt *fv, const char *uri, const char *dom
 void fake_virt_set_dirty_rate(FakeVirt *fv, const char *uri, const char *domain,
                               gint64 mibps);
 
-/* libvirtd of @uri goes away / comes back. */
+/* libvirtd of @uri goes away / comes back. While it is away, virt_conn() of
+ * the Virt of fake_virt_new_virt() returns NULL (virt_is_connected() does
+ * not follow: Virt's own state is libvirt's test driver's). */
 void fake_virt_drop(FakeVirt *fv, const char *uri);
 void fake_virt_restore(FakeVirt *fv, const char *uri);
 
-/* Runs the default main context until no event is queued. */
+/* Runs the default main context until no event is queued or delayed. */
 void fake_virt_flush(FakeVirt *fv);

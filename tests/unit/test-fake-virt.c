@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fake-virt.h"
+#include "virt-facts.h"
 
 #define DEST "qemu+tcp://10.200.0.2/system"
 
@@ -610,8 +611,34 @@ test_virt_hands_out_fake(void)
     conn = virt_conn(virt);
     g_assert_true(virt_ops(virt)->get_info(conn, "labvm", &info, &error));
     g_assert_cmpint(info.state, ==, VIR_DOMAIN_PAUSED);
+    fake_virt_drop(fv, FAKE_VIRT_LOCAL);
+    g_assert_null(virt_conn(virt));
+    g_assert_false(virt_ops(virt)->get_info(conn, "labvm", &info, NULL));
+    fake_virt_restore(fv, FAKE_VIRT_LOCAL);
     g_clear_pointer(&conn, virt_conn_unref);
+    conn = virt_conn(virt);
+    g_assert_true(virt_ops(virt)->get_info(conn, "labvm", &info, &error));
     g_clear_pointer(&virt, virt_free);
+}
+
+/* The checks that tests/lab/test-virt-facts runs against the real libvirt
+ * pass against the fake, with the guest's measured unplug delay. */
+static void
+test_lab_facts(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GPtrArray) facts = NULL;
+    gboolean all = TRUE;
+
+    fake_virt_set_unplug_delay(f->fv, 300);
+    facts = virt_facts_run(f->conn, "labvm", "ua-vf0", "qemu+tcp://127.0.0.1:1/system");
+    for (guint i = 0; i < facts->len; i++) {
+        VirtFact *fact = g_ptr_array_index(facts, i);
+
+        g_test_message("%s %s: %s", fact->ok ? "ok" : "NOT OK", fact->name, fact->observed);
+        all &= fact->ok;
+    }
+    g_assert_cmpuint(facts->len, ==, 12);
+    g_assert_true(all);
 }
 
 #define ADD(name, fn) g_test_add("/fake-virt/" name, Fixture, NULL, setup, fn, teardown)
@@ -639,6 +666,7 @@ main(int argc, char **argv)
     ADD("migration/destination-down", test_migration_destination_down);
     ADD("connection/drop", test_connection_drop);
     ADD("fail-next", test_fail_next);
+    ADD("lab-facts", test_lab_facts);
     g_test_add_func("/fake-virt/virt-hands-out-fake", test_virt_hands_out_fake);
     return g_test_run();
 }
