@@ -165,6 +165,13 @@ api_destination_resolve(const MigdConf *conf, const char *destination, JobDestin
                     destination, destination, peer->migd_url, conf->tcp_listen);
         return FALSE;
     }
+    if (peer && g_strcmp0(peer->libvirt_uri, conf->libvirt_uri) == 0) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "destination '%s' is this host: [peer.%s] libvirt_uri %s is the libvirt "
+                    "this migd manages ([daemon] libvirt_uri); migrate the guest to another host",
+                    destination, destination, peer->libvirt_uri);
+        return FALSE;
+    }
     if (peer) {
         ret->name = g_strdup(peer->name);
         ret->libvirt_uri = g_strdup(peer->libvirt_uri);

@@ -39,6 +39,9 @@ cat >> "$T/migd.conf" <<EOF2
 [peer.self]
 libvirt_uri = test:///default
 migd_url = http://127.0.0.1:$port/
+
+[peer.same]
+libvirt_uri = test:///default
 EOF2
 start_migd "$T/migd.conf" || { not_ok "migd starts"; tap_finish; }
 
@@ -49,6 +52,8 @@ refused "test:///FILE, by default" "test://$T/secret" 400
 refused "qemu+tcp URI, by default" "qemu+tcp://10.0.0.2/system" 400
 refused "the peer whose migd_url is this migd's own" self 400
 check "the refusal says it is this host" json_is "$REFUSAL" '.error.message' "destination 'self' is this host: [peer.self] migd_url http://127.0.0.1:$port/ is this migd's own address (tcp_listen = 127.0.0.1:$port); migrate the guest to another host"
+refused "the peer whose libvirt is this migd's own" same 400
+check "the refusal names the libvirt" json_is "$REFUSAL" '.error.message' "destination 'same' is this host: [peer.same] libvirt_uri test:///default is the libvirt this migd manages ([daemon] libvirt_uri); migrate the guest to another host"
 stop_migd
 
 # --- allow_uri_destinations: qemu+tcp/tls/ssh only, without parameters --------

@@ -62,7 +62,8 @@ test_request_golden(gconstpointer data)
     test_assert_golden(out_path, actual);
 }
 
-/* Host A (this one, listening on 10.200.0.1) with peers A and B. */
+/* Host A (this one, on qemu:///system, listening on 10.200.0.1) with peers
+ * A, B and local (a second name for this host's own libvirt). */
 static const char destination_conf[] =
     "[daemon]\n"
     "tcp_listen = 10.200.0.1:7480\n"
@@ -73,7 +74,9 @@ static const char destination_conf[] =
     "migd_url = http://10.200.0.1:7480\n"
     "[peer.B]\n"
     "libvirt_uri = qemu+tcp://10.200.0.2/system\n"
-    "migd_url = http://10.200.0.2:7480/\n";
+    "migd_url = http://10.200.0.2:7480/\n"
+    "[peer.local]\n"
+    "libvirt_uri = qemu:///system\n";
 
 static char *
 resolve_destination(const char *destination, gboolean allow_uris)
