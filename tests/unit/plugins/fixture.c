@@ -1,0 +1,162 @@
+/* Plugins for test-plugin, one source built several ways (FIXTURE_*):
+ * a good one, and one for each way a plugin can be refused or misbehave. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <migd/plugin.h>
+
+struct fixture {
+    char greeting[64];
+    int aborts;
+};
+
+static int
+fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char *err,
+        size_t errlen)
+{
+    struct fixture *f;
+
+#ifdef FIXTURE_INIT_FAILS
+    snprintf(err, errlen, "the fixture refuses to start");
+    return -EPERM;
+#endif
+    f = calloc(1, sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(settings[i].key, "greeting") == 0)
+            snprintf(f->greeting, sizeof(f->greeting), "%s", settings[i].value);
+    }
+    *ret_ctx = f;
+    return 0;
+}
+
+static void
+fx_fini(void *ctx)
+{
+    free(ctx);
+}
+
+static int
+fx_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char *err,
+         size_t errlen)
+{
+    struct fixture *f = ctx;
+
+    if (dev->kind != MIGD_DEVICE_EMULATED)
+        return 0;
+    ret->flags = MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | MIGD_PROBE_PAUSE;
+    ret->state_version = 3;
+    snprintf(ret->detail, sizeof(ret->detail), "greeting=%s alias=%s", f->greeting,
+             dev->alias ? dev->alias : "-");
+    return 0;
+}
+
+#ifdef FIXTURE_SLOW
+/* Blocks until the test writes a byte to $FIXTURE_GATE, a FIFO: how a
+ * plugin stuck in the kernel looks to migd. */
+static void
+fx_wait_gate(void)
+{
+    const char *gate = getenv("FIXTURE_GATE");
+    char c;
+    int fd;
+
+    if (!gate)
+        return;
+    fd = open(gate, O_RDONLY);
+    if (fd >= 0) {
+        (void)read(fd, &c, 1);
+        close(fd);
+    }
+}
+#endif
+
+static int
+fx_save(void *ctx, const struct migd_device *dev, uint8_t *buf, size_t cap, size_t *ret_len,
+        uint32_t *ret_version, char *err, size_t errlen)
+{
+    int n;
+
+#ifdef FIXTURE_SLOW
+    fx_wait_gate();
+#endif
+#ifdef FIXTURE_OVERFLOW
+    *ret_len = cap + 1;
+    return 0;
+#endif
+    n = snprintf((char *)buf, cap, "state of %s", dev->alias);
+    if (n < 0 || (size_t)n >= cap) {
+        snprintf(err, errlen, "the state of %s does not fit in %zu bytes", dev->alias, cap);
+        return -ENOSPC;
+    }
+    *ret_len = (size_t)n;
+    *ret_version = 3;
+    return 0;
+}
+
+static int
+fx_check(void *ctx, const struct migd_device *dev, const uint8_t *blob, size_t len,
+         uint32_t version, char *err, size_t errlen)
+{
+    if (version != 3) {
+        snprintf(err, errlen, "state version %u is not 3", version);
+        return -EPROTO;
+    }
+    if (dev->pci_address && strcmp(dev->pci_address, "0000:00:00.0") == 0) {
+        snprintf(err, errlen, "%s cannot take this state", dev->pci_address);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int
+fx_abort(void *ctx, const struct migd_device *dev, char *err, size_t errlen)
+{
+    ((struct fixture *)ctx)->aborts++;
+    return 0;
+}
+
+static const struct migd_plugin table = {
+#ifdef FIXTURE_WRONG_MAJOR
+    .abi_major = MIGD_PLUGIN_ABI_MAJOR + 1,
+#else
+    .abi_major = MIGD_PLUGIN_ABI_MAJOR,
+#endif
+    .abi_minor = MIGD_PLUGIN_ABI_MINOR,
+#ifdef FIXTURE_SMALL_TABLE
+    .size = 16,
+#else
+    .size = sizeof(struct migd_plugin),
+#endif
+    .name = FIXTURE_NAME,
+    .version = "0.1",
+    .init = fx_init,
+    .fini = fx_fini,
+    .probe = fx_probe,
+    .save_state = fx_save,
+    .check_state = fx_check,
+    .abort = fx_abort,
+};
+
+#ifndef FIXTURE_NO_ENTRY
+MIGD_PLUGIN_EXPORT const struct migd_plugin *MIGD_PLUGIN_ENTRY_SYMBOL(void);
+
+MIGD_PLUGIN_EXPORT const struct migd_plugin *
+MIGD_PLUGIN_ENTRY_SYMBOL(void)
+{
+    return &table;
+}
+#else
+MIGD_PLUGIN_EXPORT const struct migd_plugin *fixture_table(void);
+
+MIGD_PLUGIN_EXPORT const struct migd_plugin *
+fixture_table(void)
+{
+    return &table;
+}
+#endif
