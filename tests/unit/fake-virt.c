@@ -15,14 +15,11 @@ typedef struct {
     gboolean persistent;
     GHashTable *unplug;             /* alias -> FakeUnplug + 1 */
     GHashTable *pending;            /* aliases whose detach awaits the guest */
-    FakeMigrate migrate_how;
-    VirtJobStats migrate_stats;
-    char *migrate_error;
     gboolean job_active, job_end, job_ok, job_aborted;
     char *job_error;
     VirtJobStats job;
     VirtJobStats completed;         /* type NONE until a migration completed here */
-    FakeMigrateCall *last;          /* in its host's records: it outlives a migrated domain */
+    struct _FakeRecord *record;     /* in its host's records: it outlives a migrated domain */
     gboolean dirty_started;
     gint64 dirty_mibps;             /* -1: QEMU never finishes measuring */
 } FakeDomain;
@@ -32,7 +29,7 @@ typedef struct {
     gboolean up;
     guint generation;               /* connections of older ones are dead */
     GHashTable *domains;
-    GHashTable *records;            /* domain name -> FakeMigrateCall */
+    GHashTable *records;            /* domain name -> FakeRecord */
     guint calls[FAKE_OP_LAST];
     GError *fail[FAKE_OP_LAST];
 } FakeHost;
@@ -104,7 +101,6 @@ fake_domain_free(gpointer p)
     g_free(d->inactive_xml);
     g_hash_table_unref(d->unplug);
     g_hash_table_unref(d->pending);
-    g_free(d->migrate_error);
     g_free(d->job_error);
     g_free(d);
 }
@@ -122,15 +118,39 @@ fake_host_free(gpointer p)
     g_free(h);
 }
 
+/* A domain's migrations from one host: how the next goes (the script),
+ * and what the last asked for. Kept by name, so a test can script a
+ * migration back before the domain arrived, and read the last one after
+ * the domain left. */
+typedef struct _FakeRecord {
+    FakeMigrate how;
+    VirtJobStats stats;
+    char *error;
+    FakeMigrateCall last;
+} FakeRecord;
+
 static void
 record_free(gpointer p)
 {
-    FakeMigrateCall *c = p;
+    FakeRecord *r = p;
 
-    g_free((char *)c->dest_uri);
-    g_free((char *)c->dest_xml);
-    g_free((char *)c->persist_xml);
-    g_free(c);
+    g_free(r->error);
+    g_free((char *)r->last.dest_uri);
+    g_free((char *)r->last.dest_xml);
+    g_free((char *)r->last.persist_xml);
+    g_free(r);
+}
+
+static FakeRecord *
+record_get(FakeHost *h, const char *name)
+{
+    FakeRecord *r = g_hash_table_lookup(h->records, name);
+
+    if (!r) {
+        r = g_new0(FakeRecord, 1);
+        g_hash_table_insert(h->records, g_strdup(name), r);
+    }
+    return r;
 }
 
 static void
@@ -157,6 +177,10 @@ fake_virt_new(void)
 {
     FakeVirt *fv = g_new0(FakeVirt, 1);
 
+    /* The fake reads libvirt's typed parameters; libvirt's error storage
+     * exists only once the library is initialised. */
+    if (virInitialize() < 0)
+        g_error("libvirt cannot be initialised");
     fv->ops = fake_ops_template;
     fv->ops.data = fv;
     g_mutex_init(&fv->lock);
@@ -240,13 +264,7 @@ domain_new(const char *name, const char *xml, int state)
 static void
 host_put(FakeHost *h, FakeDomain *d)
 {
-    FakeMigrateCall *last = g_hash_table_lookup(h->records, d->name);
-
-    if (!last) {
-        last = g_new0(FakeMigrateCall, 1);
-        g_hash_table_insert(h->records, g_strdup(d->name), last);
-    }
-    d->last = last;
+    d->record = record_get(h, d->name);
     g_hash_table_replace(h->domains, d->name, d);
 }
 
@@ -344,7 +362,7 @@ static gboolean events_drain(gpointer data);
 static void
 delayed_free(DelayedRemoval *r)
 {
-    g_source_remove(r->source);
+    g_clear_handle_id(&r->source, g_source_remove);
     g_free(r->uri);
     g_free(r->domain);
     g_free(r->alias);
@@ -361,10 +379,8 @@ delayed_fire(gpointer data)
     (void)event_device(fv, r->uri, r->domain, VIRT_EVENT_DEVICE_REMOVED, r->alias);
     fv->timers = g_slist_remove(fv->timers, r);
     g_mutex_unlock(&fv->lock);
-    g_free(r->uri);
-    g_free(r->domain);
-    g_free(r->alias);
-    g_free(r);
+    r->source = 0;
+    delayed_free(r);
     return G_SOURCE_REMOVE;
 }
 
@@ -985,14 +1001,14 @@ void
 fake_virt_script_migration(FakeVirt *fv, const char *uri, const char *domain, FakeMigrate how,
                            const VirtJobStats *stats, const char *error)
 {
-    FakeDomain *d;
+    FakeRecord *r;
 
     g_mutex_lock(&fv->lock);
-    d = domain_get(fv, uri, domain);
-    d->migrate_how = how;
-    d->migrate_stats = stats ? *stats : (VirtJobStats){ 0 };
-    g_free(d->migrate_error);
-    d->migrate_error = g_strdup(error);
+    r = record_get(host_get(fv, uri), domain);
+    r->how = how;
+    r->stats = stats ? *stats : (VirtJobStats){ 0 };
+    g_free(r->error);
+    r->error = g_strdup(error);
     g_mutex_unlock(&fv->lock);
 }
 
@@ -1041,14 +1057,14 @@ gboolean
 fake_virt_last_migration(FakeVirt *fv, const char *uri, const char *domain,
                          FakeMigrateCall *ret_call)
 {
-    FakeMigrateCall *c;
+    FakeRecord *r;
     gboolean have;
 
     g_mutex_lock(&fv->lock);
-    c = g_hash_table_lookup(host_get(fv, uri)->records, domain);
-    have = c && c->dest_uri;
+    r = g_hash_table_lookup(host_get(fv, uri)->records, domain);
+    have = r && r->last.dest_uri;
     if (have)
-        *ret_call = *c;
+        *ret_call = r->last;
     g_mutex_unlock(&fv->lock);
     return have;
 }
@@ -1063,7 +1079,7 @@ migration_record(FakeDomain *d, const char *dest_uri, virTypedParameterPtr param
     (void)virTypedParamsGetString(params, n, VIR_MIGRATE_PARAM_DEST_XML, &dest_xml);
     (void)virTypedParamsGetString(params, n, VIR_MIGRATE_PARAM_PERSIST_XML, &persist_xml);
     (void)virTypedParamsGetULLong(params, n, VIR_MIGRATE_PARAM_BANDWIDTH, &bandwidth);
-    FakeMigrateCall *c = d->last;
+    FakeMigrateCall *c = &d->record->last;
 
     g_free((char *)c->dest_uri);
     g_free((char *)c->dest_xml);
@@ -1146,7 +1162,8 @@ migration_wait(FakeVirt *fv, VirtConn *conn, FakeDomain *d, FakeHost *src, const
 static guint64
 migration_move(FakeVirt *fv, FakeHost *src, FakeDomain *d, FakeHost *dest, guint flags)
 {
-    FakeDomain *moved = domain_new(d->name, d->last->dest_xml ? d->last->dest_xml : d->xml,
+    const FakeMigrateCall *call = &d->record->last;
+    FakeDomain *moved = domain_new(d->name, call->dest_xml ? call->dest_xml : d->xml,
                                    VIR_DOMAIN_RUNNING);
     char *name = d->name;
     FakeEvent *e;
@@ -1155,7 +1172,7 @@ migration_move(FakeVirt *fv, FakeHost *src, FakeDomain *d, FakeHost *dest, guint
     moved->reason = VIR_DOMAIN_RUNNING_MIGRATED;
     if (flags & VIR_MIGRATE_PERSIST_DEST) {
         moved->persistent = TRUE;
-        moved->inactive_xml = g_strdup(d->last->persist_xml ? d->last->persist_xml
+        moved->inactive_xml = g_strdup(call->persist_xml ? call->persist_xml
                                        : d->inactive_xml   ? d->inactive_xml
                                                            : moved->xml);
     }
@@ -1167,8 +1184,8 @@ migration_move(FakeVirt *fv, FakeHost *src, FakeDomain *d, FakeHost *dest, guint
     (void)event_lifecycle(fv, src->uri, name, VIR_DOMAIN_EVENT_SUSPENDED,
                           VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED);
     (void)event_lifecycle(fv, dest->uri, name, VIR_DOMAIN_EVENT_RESUMED,
-                          d->last->postcopy_started ? VIR_DOMAIN_EVENT_RESUMED_POSTCOPY
-                                                   : VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
+                          call->postcopy_started ? VIR_DOMAIN_EVENT_RESUMED_POSTCOPY
+                                                 : VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
     (void)event_lifecycle(fv, src->uri, name, VIR_DOMAIN_EVENT_STOPPED,
                           VIR_DOMAIN_EVENT_STOPPED_MIGRATED);
     seq = event_queue(fv, src->uri, name, VIRT_EVENT_JOB_COMPLETED, &e);
@@ -1201,16 +1218,16 @@ fake_migrate(VirtConn *conn, const char *domain, const char *dest_uri, virTypedP
     ok = d && migration_check(d, dest, dest_uri, error);
     if (ok) {
         migration_record(d, dest_uri, params, nparams, flags);
-        d->job = d->migrate_stats;
+        d->job = d->record->stats;
         d->job.type = VIR_DOMAIN_JOB_UNBOUNDED;
         d->job_active = TRUE;
         d->job_end = d->job_aborted = FALSE;
-        if (d->migrate_how == FAKE_MIGRATE_FAIL) {
+        if (d->record->how == FAKE_MIGRATE_FAIL) {
             d->job_end = TRUE;
             d->job_ok = FALSE;
             g_free(d->job_error);
-            d->job_error = g_strdup(d->migrate_error);
-        } else if (d->migrate_how == FAKE_MIGRATE_COMPLETE) {
+            d->job_error = g_strdup(d->record->error);
+        } else if (d->record->how == FAKE_MIGRATE_COMPLETE) {
             d->job_end = d->job_ok = TRUE;
         }
         ok = migration_wait(fv, conn, d, src, dest_uri, error);
@@ -1253,7 +1270,7 @@ fake_set_max_downtime(VirtConn *conn, const char *domain, guint64 downtime_ms, G
     g_mutex_lock(&fv->lock);
     d = op_active_domain(conn, FAKE_OP_SET_MAX_DOWNTIME, domain, error);
     if (d)
-        d->last->max_downtime_ms = downtime_ms;
+        d->record->last.max_downtime_ms = downtime_ms;
     g_mutex_unlock(&fv->lock);
     return d != NULL;
 }
@@ -1272,14 +1289,14 @@ fake_start_postcopy(VirtConn *conn, const char *domain, GError **error)
                             "Requested operation is not valid: post-copy can only be started "
                             "while outgoing migration is in progress");
         d = NULL;
-    } else if (d && !(d->last->flags & VIR_MIGRATE_POSTCOPY)) {
+    } else if (d && !(d->record->last.flags & VIR_MIGRATE_POSTCOPY)) {
         g_set_error_literal(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_OPERATION_INVALID,
                             "Requested operation is not valid: switching to post-copy requires "
                             "migration to be started with VIR_MIGRATE_POSTCOPY flag");
         d = NULL;
     }
     if (d)
-        d->last->postcopy_started = TRUE;
+        d->record->last.postcopy_started = TRUE;
     g_mutex_unlock(&fv->lock);
     return d != NULL;
 }

@@ -103,8 +103,9 @@ typedef enum {
     FAKE_MIGRATE_HOLD,          /* the job runs until fake_virt_end_migration() or an abort */
 } FakeMigrate;
 
-/* How the next migrations of @domain from @uri go; @stats (may be NULL) is
- * what job_stats reports while it runs and, completed, at the end. */
+/* How the next migrations of @domain from @uri go (also before @domain
+ * is there); @stats (may be NULL) is what job_stats reports while it runs
+ * and, completed, at the end. */
 void fake_virt_script_migration(FakeVirt *fv, const char *uri, const char *domain,
                                 FakeMigrate how, const VirtJobStats *stats, const char *error);
 /* Ends a held migration: @ok moves the guest, else it fails with @error. */

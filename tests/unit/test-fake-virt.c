@@ -641,6 +641,26 @@ test_lab_facts(Fixture *f, gconstpointer data)
     g_assert_true(all);
 }
 
+/* The migration checks of tests/lab/test-virt-facts pass against the fake,
+ * the way back scripted to run until aborted (the lab caps it at 1 MiB/s). */
+static void
+test_lab_migration_facts(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GPtrArray) facts = NULL;
+    gboolean all = TRUE;
+
+    fake_virt_script_migration(f->fv, DEST, "labvm", FAKE_MIGRATE_HOLD, NULL, NULL);
+    facts = virt_facts_run_migration(f->conn, "labvm", FAKE_VIRT_LOCAL, DEST);
+    for (guint i = 0; i < facts->len; i++) {
+        VirtFact *fact = g_ptr_array_index(facts, i);
+
+        g_test_message("%s %s: %s", fact->ok ? "ok" : "NOT OK", fact->name, fact->observed);
+        all &= fact->ok;
+    }
+    g_assert_cmpuint(facts->len, ==, 9);
+    g_assert_true(all);
+}
+
 #define ADD(name, fn) g_test_add("/fake-virt/" name, Fixture, NULL, setup, fn, teardown)
 
 int
@@ -667,6 +687,7 @@ main(int argc, char **argv)
     ADD("connection/drop", test_connection_drop);
     ADD("fail-next", test_fail_next);
     ADD("lab-facts", test_lab_facts);
+    ADD("lab-migration-facts", test_lab_migration_facts);
     g_test_add_func("/fake-virt/virt-hands-out-fake", test_virt_hands_out_fake);
     return g_test_run();
 }

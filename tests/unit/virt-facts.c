@@ -18,6 +18,8 @@ typedef struct {
     const char *domain;
     const char *alias;
     const char *unreachable_uri;
+    const char *self_uri, *dest_uri;
+    VirtConn *dest;
     GAsyncQueue *events;        /* "removed ALIAS", "added ALIAS" from the loop */
     GPtrArray *facts;
     gint done;
@@ -182,6 +184,188 @@ check_replug(Run *run, const char *device_xml)
          event ? event : "no event");
 }
 
+/* --- migration ------------------------------------------------------------- */
+
+typedef struct {
+    Run *run;
+    const char *side;           /* "src", "dst" */
+} Side;
+
+static void
+on_migration_event(const VirtEvent *ev, gpointer data)
+{
+    Side *side = data;
+
+    if (g_strcmp0(ev->domain, side->run->domain) != 0)
+        return;
+    if (ev->kind == VIRT_EVENT_LIFECYCLE)
+        g_async_queue_push(side->run->events, g_strdup_printf("%s %d/%d", side->side, ev->event,
+                                                              ev->detail));
+    else
+        g_async_queue_push(side->run->events, g_strdup_printf("%s %s", side->side,
+                                                              virt_event_kind_to_string(ev->kind)));
+}
+
+/* Every event queued now, joined by ", ". */
+static char *
+drain_events(Run *run)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    char *ev;
+
+    while ((ev = g_async_queue_try_pop(run->events))) {
+        g_string_append_printf(out, "%s%s", out->len ? ", " : "", ev);
+        g_free(ev);
+    }
+    return g_strdup(out->str);
+}
+
+typedef struct {
+    Run *run;
+    VirtConn *from;
+    const char *to_uri;
+    guint64 bandwidth_mibps;    /* 0: no cap */
+    gboolean ok;
+    GError *error;
+} Migration;
+
+static gpointer
+migration_thread(gpointer data)
+{
+    Migration *m = data;
+    virTypedParameterPtr params = NULL;
+    int n = 0, max = 0;
+
+    if (m->bandwidth_mibps)
+        (void)virTypedParamsAddULLong(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
+                                      m->bandwidth_mibps);
+    m->ok = virt_conn_ops(m->from)->migrate(m->from, m->run->domain, m->to_uri, params, n,
+                                            VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER, &m->error);
+    virTypedParamsFree(params, n);
+    return NULL;
+}
+
+/* The events of a migration (expected_sequence()). */
+#define MIGRATION_EVENTS 5
+
+static guint
+count_events(const char *joined)
+{
+    g_auto(GStrv) parts = *joined ? g_strsplit(joined, ", ", -1) : NULL;
+
+    return parts ? g_strv_length(parts) : 0;
+}
+
+/* The next @want events (EVENT_WAIT_MS for each), then any that follow
+ * within DUPLICATE_WAIT_MS, joined by ", ". */
+static char *
+collect_events(Run *run, guint want)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    guint got = 0;
+    char *ev;
+
+    while ((ev = next_event(run, got < want ? EVENT_WAIT_MS : DUPLICATE_WAIT_MS))) {
+        g_string_append_printf(out, "%s%s", out->len ? ", " : "", ev);
+        g_free(ev);
+        got++;
+    }
+    return g_strdup(out->str);
+}
+
+/* The state of @domain on @conn as a word, "gone" when it is not there. */
+static const char *
+placement(Run *run, VirtConn *conn)
+{
+    VirtDomainInfo info;
+
+    if (!run->ops->get_info(conn, run->domain, &info, NULL))
+        return "gone";
+    return info.state == VIR_DOMAIN_RUNNING ? "running"
+           : info.state == VIR_DOMAIN_SHUTOFF ? "shut off"
+                                              : "another state";
+}
+
+/* libvirt's order as the lab saw it; the fake must say the same. */
+static char *
+expected_sequence(void)
+{
+    return g_strdup_printf("dst %d/%d, src %d/%d, dst %d/%d, src %d/%d, src job-completed",
+                           VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_MIGRATED,
+                           VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED,
+                           VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED,
+                           VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_MIGRATED);
+}
+
+static void
+check_migrate(Run *run)
+{
+    Migration m = { .run = run, .from = run->conn, .to_uri = run->dest_uri };
+    g_autofree char *expected = expected_sequence();
+    g_autofree char *before = NULL, *after = NULL, *all = NULL;
+    VirtJobStats done = { .type = -1 };
+
+    migration_thread(&m);
+    before = drain_events(run);
+    after = collect_events(run, MIGRATION_EVENTS - count_events(before));
+    all = g_strdup_printf("%s%s%s", before, *before && *after ? ", " : "", after);
+    fact(run, "migrate/returns", m.ok, "%s", m.ok ? "returned 0" : m.error->message);
+    fact(run, "migrate/events", g_strcmp0(all, expected) == 0, "before the return: [%s]; after: [%s]",
+         before, after);
+    fact(run, "migrate/placement", strcmp(placement(run, run->dest), "running") == 0 &&
+                                       strcmp(placement(run, run->conn), "gone") == 0,
+         "destination: %s; source: %s", placement(run, run->dest), placement(run, run->conn));
+    (void)run->ops->job_stats(run->dest, run->domain, TRUE, &done, NULL);
+    fact(run, "migrate/completed-stats", done.type == VIR_DOMAIN_JOB_COMPLETED,
+         "type %d on the destination", done.type);
+    g_clear_error(&m.error);
+}
+
+/* A migration back that is still running, post-copy refused, then aborted. */
+static void
+check_abort(Run *run)
+{
+    Migration m = { .run = run, .from = run->dest, .to_uri = run->self_uri, .bandwidth_mibps = 1 };
+    g_autoptr(GError) error = NULL;
+    VirtJobStats now = { .type = VIR_DOMAIN_JOB_NONE };
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    GThread *thread = g_thread_new("migrate", migration_thread, &m);
+    gboolean ok;
+
+    while (now.type == VIR_DOMAIN_JOB_NONE && g_get_monotonic_time() < deadline) {
+        g_usleep(50 * 1000);
+        if (!run->ops->job_stats(run->dest, run->domain, FALSE, &now, NULL))
+            break;
+    }
+    fact(run, "abort/job-running", now.type == VIR_DOMAIN_JOB_UNBOUNDED, "job type %d", now.type);
+    ok = run->ops->start_postcopy(run->dest, run->domain, &error);
+    expect_error(run, "abort/postcopy-not-enabled", ok, error, VIRT_OPS_ERROR_OPERATION_INVALID,
+                 "Requested operation is not valid: switching to post-copy requires migration "
+                 "to be started with VIR_MIGRATE_POSTCOPY flag");
+    g_clear_error(&error);
+    ok = run->ops->abort_job(run->dest, run->domain, &error);
+    fact(run, "abort/accepted", ok, "%s", ok ? "returned 0" : error->message);
+    g_thread_join(thread);
+    expect_error(run, "abort/migrate-fails", m.ok, m.error, VIRT_OPS_ERROR_ABORTED,
+                 "operation aborted: migration out job: canceled by client");
+    g_clear_error(&m.error);
+    fact(run, "abort/guest-stays", strcmp(placement(run, run->dest), "running") == 0,
+         "%s where the migration was aborted", placement(run, run->dest));
+}
+
+static gpointer
+migration_facts_thread(gpointer data)
+{
+    Run *run = data;
+
+    check_migrate(run);
+    check_abort(run);
+    g_free(drain_events(run));
+    g_atomic_int_set(&run->done, 1);
+    g_main_context_wakeup(NULL);
+    return NULL;
+}
+
 static gpointer
 facts_thread(gpointer data)
 {
@@ -204,27 +388,74 @@ facts_thread(gpointer data)
     return NULL;
 }
 
+/* Runs @thread on @run while the loop delivers the events it registered. */
+static GPtrArray *
+facts_run(Run *run, GThreadFunc thread_func)
+{
+    GThread *thread = g_thread_new("virt-facts", thread_func, run);
+
+    while (!g_atomic_int_get(&run->done))
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_thread_join(thread);
+    g_async_queue_unref(run->events);
+    return run->facts;
+}
+
+static void
+run_init(Run *run, VirtConn *conn, const char *domain)
+{
+    run->conn = conn;
+    run->ops = virt_conn_ops(conn);
+    run->domain = domain;
+    run->events = g_async_queue_new_full(g_free);
+    run->facts = g_ptr_array_new_with_free_func((GDestroyNotify)virt_fact_free);
+}
+
 GPtrArray *
 virt_facts_run(VirtConn *conn, const char *domain, const char *alias, const char *unreachable_uri)
 {
-    Run run = { .conn = conn, .ops = virt_conn_ops(conn), .domain = domain, .alias = alias,
-                .unreachable_uri = unreachable_uri };
-    g_autoptr(GError) error = NULL;
+    Run run = { .alias = alias, .unreachable_uri = unreachable_uri };
+    GPtrArray *facts;
     int ids[2];
-    GThread *thread;
 
-    run.events = g_async_queue_new_full(g_free);
-    run.facts = g_ptr_array_new_with_free_func((GDestroyNotify)virt_fact_free);
+    run_init(&run, conn, domain);
     ids[0] = run.ops->event_register(conn, domain, VIRT_EVENT_DEVICE_REMOVED, on_device, &run,
-                                     NULL, &error);
+                                     NULL, NULL);
     ids[1] = run.ops->event_register(conn, domain, VIRT_EVENT_DEVICE_ADDED, on_device, &run,
-                                     NULL, &error);
-    thread = g_thread_new("virt-facts", facts_thread, &run);
-    while (!g_atomic_int_get(&run.done))
-        (void)g_main_context_iteration(NULL, TRUE);
-    g_thread_join(thread);
+                                     NULL, NULL);
+    facts = facts_run(&run, facts_thread);
     for (guint i = 0; i < G_N_ELEMENTS(ids); i++)
         run.ops->event_deregister(conn, ids[i]);
-    g_async_queue_unref(run.events);
-    return run.facts;
+    return facts;
+}
+
+GPtrArray *
+virt_facts_run_migration(VirtConn *conn, const char *domain, const char *self_uri,
+                         const char *dest_uri)
+{
+    Run run = { .self_uri = self_uri, .dest_uri = dest_uri };
+    Side src = { &run, "src" }, dst = { &run, "dst" };
+    g_autoptr(GError) error = NULL;
+    GPtrArray *facts;
+    int ids[3];
+
+    run_init(&run, conn, domain);
+    run.dest = run.ops->open(run.ops, dest_uri, &error);
+    if (!run.dest) {
+        fact(&run, "migrate/open-destination", FALSE, "%s", error->message);
+        g_async_queue_unref(run.events);
+        return run.facts;
+    }
+    ids[0] = run.ops->event_register(conn, NULL, VIRT_EVENT_LIFECYCLE, on_migration_event, &src,
+                                     NULL, NULL);
+    ids[1] = run.ops->event_register(conn, NULL, VIRT_EVENT_JOB_COMPLETED, on_migration_event,
+                                     &src, NULL, NULL);
+    ids[2] = run.ops->event_register(run.dest, NULL, VIRT_EVENT_LIFECYCLE, on_migration_event,
+                                     &dst, NULL, NULL);
+    facts = facts_run(&run, migration_facts_thread);
+    run.ops->event_deregister(conn, ids[0]);
+    run.ops->event_deregister(conn, ids[1]);
+    run.ops->event_deregister(run.dest, ids[2]);
+    virt_conn_unref(run.dest);
+    return facts;
 }

@@ -21,3 +21,12 @@ void virt_fact_free(VirtFact *fact);
  * @unreachable_uri is a libvirt URI where nothing listens. */
 GPtrArray *virt_facts_run(VirtConn *conn, const char *domain, const char *alias,
                           const char *unreachable_uri);
+
+/* Migrates @domain from @conn (which @self_uri reaches from the
+ * destination) to @dest_uri and checks the events, where the guest ends up
+ * and the completed statistics; then starts a migration back that must
+ * still run after a few seconds (the fake: scripted to hold; libvirt: a
+ * 1 MiB/s cap), refuses post-copy and aborts it. The guest ends on
+ * @dest_uri. */
+GPtrArray *virt_facts_run_migration(VirtConn *conn, const char *domain, const char *self_uri,
+                                    const char *dest_uri);
