@@ -8,6 +8,7 @@
 #include "ctl-error.h"
 #include "ctl-format.h"
 #include "ctl-migration.h"
+#include "ctl-plugins.h"
 #include "ctl-vfs.h"
 
 typedef gboolean (*CommandFunc)(CtlContext *ctx, const CtlArgs *args,
@@ -77,6 +78,15 @@ static const Command command_table[] = {
       "The VFs come from the pools in migd.conf ([pool.NAME]). A leased VF "
       "shows the migration job that holds it and when the lease expires.",
       ctl_vfs_list },
+    { "plugins", "", 0, 0, NULL,
+      "List migd's vendor plugins, the devices each claims and what it "
+      "vouches for.",
+      "A plugin carries a device's state across a migration; STRATEGY is "
+      "what it vouches the device can do (native: it stays attached and "
+      "QEMU migrates it; pause: it stays attached and migd pauses it at "
+      "switchover; unplug: it must be unplugged). Files migd refused are "
+      "listed with the reason.",
+      ctl_plugins_list },
     { "version", "", 0, 0, NULL,
       "Show the versions of migd, libvirt, the hypervisor and migctl.",
       "With -o json, only migd's answer is printed; 'migctl --version' "

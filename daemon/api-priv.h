@@ -8,6 +8,7 @@ struct _Api {
     Virt *virt;
     Engine *engine;
     Incoming *incoming;
+    PluginSet *plugins;         /* borrowed; NULL: none loaded */
     const MigdConf *conf;
     gint64 started;     /* monotonic, µs */
 };
@@ -39,6 +40,9 @@ gboolean api_destination_resolve(const MigdConf *conf, const char *destination,
 /* The host UUID in libvirt's capabilities XML, or NULL when it has none
  * (the test driver) or the XML does not parse. */
 char *api_destination_host_uuid(const char *capabilities);
+
+/* api-plugins.c */
+void api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp);
 
 /* api-nics.c */
 void api_list_vfs(Api *api, const ApiRequest *req, HttpResponse *resp);

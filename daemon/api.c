@@ -101,6 +101,7 @@ static const ApiRoute api_routes[] = {
     { "POST", "/v1/reservations/*/replug", api_replug_reservation, FALSE },
     { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE },
     { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE },
+    { "GET", "/v1/plugins", api_list_plugins, FALSE },
 };
 
 /* Whether @path matches @pattern; the segment under '*' goes to @ret_id. */
@@ -260,6 +261,12 @@ void
 api_set_incoming(Api *api, Incoming *incoming)
 {
     api->incoming = incoming;
+}
+
+void
+api_set_plugins(Api *api, PluginSet *plugins)
+{
+    api->plugins = plugins;
 }
 
 void

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "http.h"
 #include "incoming.h"
+#include "plugin-loader.h"
 #include "virt.h"
 
 typedef struct _Api Api;
@@ -19,6 +20,9 @@ void api_set_conf(Api *api, const MigdConf *conf);
 
 /* The destination's side of migrations, for the VF and peer endpoints. */
 void api_set_incoming(Api *api, Incoming *incoming);
+
+/* The loaded plugins, for GET /v1/plugins (borrowed; none until set). */
+void api_set_plugins(Api *api, PluginSet *plugins);
 void api_free(Api *api);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Api, api_free)
 

@@ -71,10 +71,19 @@ static const ConfKey conf_keys[] = {
     { "nic", "lease_ttl_s", CONF_UINT, FIELD(nic_lease_ttl_s), 10, 3600, FALSE },
     { "nic", "verify", CONF_NIC_VERIFY, FIELD(nic_verify), 0, 0, FALSE },
     { "nic", "agent_socket_dir", CONF_PATH, FIELD(nic_agent_socket_dir), 0, 0, FALSE },
+    { "plugins", "dir", CONF_PATH, FIELD(plugin_dir), 0, 0, FALSE },
+    { "plugins", "call_timeout_s", CONF_UINT, FIELD(plugin_call_timeout_s), 1, 600, FALSE },
+    { "plugins", "max_state_bytes", CONF_UINT, FIELD(plugin_max_state_bytes), 64, 16777216,
+      FALSE },
 };
 
 /* The groups that conf_keys covers, in the order they are read. */
-static const char *const conf_groups[] = { "daemon", "migration", "policy", "nic" };
+static const char *const conf_groups[] = { "daemon", "migration", "policy", "nic", "plugins" };
+
+/* [plugin.NAME] groups: a plugin's own settings, NAME being the plugin's
+ * name (a-z, 0-9, '-'), handed to its init as they are. */
+#define PLUGIN_PREFIX "plugin."
+#define PLUGIN_NAME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
 
 /* [peer.NAME] groups: one per destination host, NAME chosen by the operator. */
 #define PEER_PREFIX "peer."
@@ -207,6 +216,11 @@ conf_new_defaults(void)
     conf->nic_verify = g_strdup("none");
     conf->nic_agent_socket_dir = g_strdup("/var/lib/libvirt/qemu/channel");
     conf->pools = g_ptr_array_new_with_free_func(conf_pool_free);
+    conf->plugin_dir = g_strdup(PLUGINDIR);
+    conf->plugin_call_timeout_s = 10;
+    conf->plugin_max_state_bytes = 65536;
+    conf->plugin_settings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                  (GDestroyNotify)g_ptr_array_unref);
     return conf;
 }
 
@@ -253,6 +267,8 @@ conf_free(MigdConf *conf)
     g_free(conf->nic_verify);
     g_free(conf->nic_agent_socket_dir);
     g_clear_pointer(&conf->pools, g_ptr_array_unref);
+    g_free(conf->plugin_dir);
+    g_clear_pointer(&conf->plugin_settings, g_hash_table_unref);
     g_free(conf);
 }
 
@@ -372,6 +388,20 @@ conf_check_group_name(const char *path, const char *text, const char *group,
 }
 
 static gboolean
+conf_check_plugin_group(const char *path, const char *text, const char *group, GError **error)
+{
+    const char *name = group + strlen(PLUGIN_PREFIX);
+
+    if (name[0] != '\0' && strspn(name, PLUGIN_NAME_CHARS) == strlen(name))
+        return TRUE;
+    g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                "%s:%u: [%s] does not name a plugin: use [" PLUGIN_PREFIX "NAME] with NAME "
+                "the plugin's name (a-z, 0-9 and '-')", path,
+                conf_find_line(text, group, NULL), group);
+    return FALSE;
+}
+
+static gboolean
 conf_check_names(const char *path, const char *text, GKeyFile *kf, GError **error)
 {
     g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
@@ -380,10 +410,15 @@ conf_check_names(const char *path, const char *text, GKeyFile *kf, GError **erro
         const ConfNamedGroup *named = conf_named_group(groups[g]);
         g_auto(GStrv) keys = NULL;
 
+        if (g_str_has_prefix(groups[g], PLUGIN_PREFIX)) {
+            if (!conf_check_plugin_group(path, text, groups[g], error))
+                return FALSE;
+            continue;
+        }
         if (!conf_key_lookup(groups[g], NULL)) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
                         "%s:%u: unknown group [%s]; migd knows [daemon], [migration], [policy], "
-                        "[nic], [peer.NAME] and [pool.NAME]", path,
+                        "[nic], [plugins], [peer.NAME], [pool.NAME] and [plugin.NAME]", path,
                         conf_find_line(text, groups[g], NULL), groups[g]);
             return FALSE;
         }
@@ -906,6 +941,28 @@ conf_read_peer_token(MigdConf *conf, const char *text, GError **error)
     return FALSE;
 }
 
+static void
+conf_read_plugin_settings(MigdConf *conf, GKeyFile *kf)
+{
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+    for (guint g = 0; groups[g]; g++) {
+        g_auto(GStrv) keys = NULL;
+        GPtrArray *kv;
+
+        if (!g_str_has_prefix(groups[g], PLUGIN_PREFIX))
+            continue;
+        kv = g_ptr_array_new_with_free_func(g_free);
+        keys = g_key_file_get_keys(kf, groups[g], NULL, NULL);
+        for (guint k = 0; keys && keys[k]; k++) {
+            g_ptr_array_add(kv, g_strdup(keys[k]));
+            g_ptr_array_add(kv, g_key_file_get_value(kf, groups[g], keys[k], NULL));
+        }
+        g_hash_table_replace(conf->plugin_settings,
+                             g_strdup(groups[g] + strlen(PLUGIN_PREFIX)), kv);
+    }
+}
+
 static gboolean
 conf_read_values(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
 {
@@ -925,6 +982,7 @@ conf_read_values(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
         if (!conf_read_named(conf, text, kf, &named_groups[i], error))
             return FALSE;
     }
+    conf_read_plugin_settings(conf, kf);
     return conf_read_peer_token(conf, text, error);
 }
 

@@ -68,6 +68,13 @@ typedef struct {
     char *nic_verify;           /* "none" or "lab-agent" */
     char *nic_agent_socket_dir;
     GPtrArray *pools;           /* MigdPoolConf*, in file order */
+
+    char *plugin_dir;           /* [plugins] */
+    guint plugin_call_timeout_s;
+    guint plugin_max_state_bytes;
+    /* [plugin.NAME] groups: NAME -> GPtrArray of "key", "value", ... (the
+     * plugin checks its own keys when it starts, so migd takes any). */
+    GHashTable *plugin_settings;
 } MigdConf;
 
 /* The peer called @name, or NULL. */

@@ -17,6 +17,7 @@
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
+#include "plugin-loader.h"
 #include "src-migrator.h"
 #include "virt.h"
 
@@ -28,6 +29,7 @@ typedef struct {
     Store *store;
     Migrator *migrator;
     Incoming *incoming;
+    PluginSet *plugins;
     Engine *engine;
     gboolean jobs_loaded;
     Api *api;
@@ -187,6 +189,7 @@ migd_cleanup(Migd *migd)
     g_clear_pointer(&migd->http, http_server_free);
     g_clear_pointer(&migd->listeners, g_ptr_array_unref);
     g_clear_pointer(&migd->api, api_free);
+    g_clear_pointer(&migd->plugins, plugin_set_free);
     g_clear_pointer(&migd->engine, engine_free);
     g_clear_pointer(&migd->incoming, incoming_free);
     g_clear_pointer(&migd->migrator, migrator_free);
@@ -224,6 +227,7 @@ migd_run(Migd *migd)
     migrator_set_engine(migd->migrator, migd->engine);
     migd->api = api_new(migd->virt, migd->engine, migd->conf);
     api_set_incoming(migd->api, migd->incoming);
+    api_set_plugins(migd->api, migd->plugins);
     if (!migd_open_listeners(migd, &error) || !migd_start_http(migd, &error)) {
         g_critical("Cannot start: %s", error->message);
         return EXIT_FAILURE;
@@ -290,12 +294,16 @@ main(int argc, char **argv)
         g_free(migd.config_path);
         return EXIT_FAILURE;
     }
+    /* Plugins load once, at start (a reload keeps them): a file that is
+     * refused says why on stderr, with -n too, and migd goes on. */
+    log_init(migd.conf->log_level);
     if (check_only) {
+        migd.plugins = plugin_set_load(migd.conf->plugin_dir, migd.conf->plugin_settings);
         printf("configuration OK\n");
         migd_cleanup(&migd);
         return EXIT_SUCCESS;
     }
-    log_init(migd.conf->log_level);
+    migd.plugins = plugin_set_load(migd.conf->plugin_dir, migd.conf->plugin_settings);
     rc = migd_run(&migd);
     migd_cleanup(&migd);
     return rc;

@@ -87,7 +87,8 @@
  *   }
  *
  * Build it with `cc -shared -fPIC $(pkg-config --cflags migd-plugin)`. The
- * guide is migd-plugin(7); tests/plugin/example/ is a working example. */
+ * guide is docs/plugins.md (installed with migd's documentation);
+ * tests/plugin-example/ in migd's source is a working example. */
 #ifndef MIGD_PLUGIN_H
 #define MIGD_PLUGIN_H
 

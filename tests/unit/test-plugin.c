@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "error.h"
 #include "plugin-call.h"
 #include "plugin-frame.h"
@@ -113,27 +114,15 @@ device(const char *alias, const char *address)
     return plugin_device_copy(&d);
 }
 
-/* A settings table as conf.c hands it over: name -> "key", "value", ... */
-static GHashTable *
-settings(const char *plugin, const char *key, const char *value)
-{
-    GHashTable *s = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                          (GDestroyNotify)g_ptr_array_unref);
-    GPtrArray *kv = g_ptr_array_new_with_free_func(g_free);
-
-    g_ptr_array_add(kv, g_strdup(key));
-    g_ptr_array_add(kv, g_strdup(value));
-    g_hash_table_insert(s, g_strdup(plugin), kv);
-    return s;
-}
-
 static void
 test_calls_direct(void)
 {
     const char *const fixtures[] = { "good", NULL };
     g_autofree char *dir = make_dir(fixtures);
-    g_autoptr(GHashTable) conf = settings("good", "greeting", "hello");
-    g_autoptr(PluginSet) set = plugin_set_load(dir, conf);
+    /* [plugin.good] of migd.conf reaches the plugin's init as it is. */
+    g_autoptr(MigdConf) conf = conf_load_data("t.conf", "[plugin.good]\ngreeting = hello\n"
+                                              "[plugin.other]\ngreeting = not this\n", NULL);
+    g_autoptr(PluginSet) set = plugin_set_load(dir, conf->plugin_settings);
     g_autoptr(PluginDevice) dev = device("ua-vf0", "0000:00:03.0");
     g_autoptr(PluginDevice) vf = device("ua-vf0", "0000:00:00.0");
     Plugin *p = plugin_set_find(set, "good");
