@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <glib-unix.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -266,6 +267,11 @@ main(int argc, char **argv)
     int rc;
 
     setlocale(LC_ALL, "");
+    /* A write to a socket whose peer has gone (libvirtd closes a connection
+     * that missed its keepalives while migd was stopped) must fail with
+     * EPIPE, for libvirt to report the connection closed, instead of killing
+     * migd without a word. */
+    (void)signal(SIGPIPE, SIG_IGN);
     (void)curl_global_init(CURL_GLOBAL_DEFAULT);
     g_option_context_set_summary(context, "Live-migrates libvirt guests that own passthrough "
                                           "NICs; driven by its REST API and migctl.");

@@ -10,6 +10,9 @@
 #include "log.h"
 #include "virt.h"
 
+/* How often an open connection is checked for a socket that closed. */
+#define VIRT_ALIVE_CHECK_S 1
+
 struct _Virt {
     char *uri;
     VirtOptions options;
@@ -19,6 +22,7 @@ struct _Virt {
     virConnectPtr conn;
     virConnectPtr dead_conn;    /* lost, waiting to be released off its callback */
     guint release_source;
+    guint alive_source;         /* checks that the connection is still open */
     GCancellable *connecting;   /* non-NULL while a worker is opening */
     guint retry_source;
     guint attempts;
@@ -117,6 +121,27 @@ virt_release_dead(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The connection is gone: released from the main loop later (see
+ * virt_on_close), and a new one is opened with backoff. */
+static void
+virt_lost(Virt *virt, const char *why)
+{
+    g_free(virt->last_error);
+    virt->last_error = g_strdup_printf("the connection to %s was lost: %s", virt->uri, why);
+    log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_LIBVIRT_URI", virt->uri),
+                   "%s; reconnecting", virt->last_error);
+    g_clear_handle_id(&virt->alive_source, g_source_remove);
+    if (virt->dead_conn)
+        virt_release(virt->dead_conn);
+    virt->dead_conn = g_steal_pointer(&virt->conn);
+    if (!virt->release_source)
+        virt->release_source = g_idle_add(virt_release_dead, virt);
+    g_clear_pointer(&virt->hypervisor, g_free);
+    virt->backoff = 1;
+    virt_set_state(virt, FALSE);
+    virt_schedule_retry(virt);
+}
+
 /* libvirt holds a lock of the connection while it runs this callback, so
  * unregistering or closing here would deadlock: the connection is released
  * from the main loop once the callback has returned. */
@@ -133,22 +158,24 @@ virt_on_close(virConnectPtr conn, int reason, void *opaque)
 
     if (conn != virt->conn)
         return;
-    g_free(virt->last_error);
-    virt->last_error = g_strdup_printf("the connection to %s was lost: %s", virt->uri,
-                                       reason >= 0 && reason < (int)G_N_ELEMENTS(reasons)
-                                           ? reasons[reason] : "an unknown reason");
-    log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_LIBVIRT_URI", virt->uri),
-                   "%s; reconnecting", virt->last_error);
-    if (virt->dead_conn)
-        virt_release(virt->dead_conn);
-    virt->dead_conn = conn;
-    virt->conn = NULL;
-    if (!virt->release_source)
-        virt->release_source = g_idle_add(virt_release_dead, virt);
-    g_clear_pointer(&virt->hypervisor, g_free);
-    virt->backoff = 1;
-    virt_set_state(virt, FALSE);
-    virt_schedule_retry(virt);
+    virt_lost(virt, reason >= 0 && reason < (int)G_N_ELEMENTS(reasons) ? reasons[reason]
+                                                                       : "an unknown reason");
+}
+
+/* A connection that died without its close callback (libvirt calls it
+ * from its event loop, which a stopped migd did not run) is found here:
+ * virConnectIsAlive() only looks at the client's own state. */
+static gboolean
+virt_check_alive(gpointer data)
+{
+    Virt *virt = data;
+
+    if (virt->conn && virConnectIsAlive(virt->conn) == 0) {
+        virt->alive_source = 0;
+        virt_lost(virt, "its socket is closed");
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -181,6 +208,7 @@ virt_adopt(Virt *virt, VirtOpen *op)
         virt_enable_keepalive(virt);
     if (virConnectRegisterCloseCallback(virt->conn, virt_on_close, virt, NULL) < 0)
         g_warning("Cannot watch %s for disconnects: %s", virt->uri, virGetLastErrorMessage());
+    virt->alive_source = g_timeout_add_seconds(VIRT_ALIVE_CHECK_S, virt_check_alive, virt);
     log_structured(G_LOG_LEVEL_MESSAGE, LOG_FIELDS("MIGD_LIBVIRT_URI", virt->uri),
                    "Connected to %s (%s)", virt->uri,
                    virt->hypervisor ? virt->hypervisor : "an unknown hypervisor");
@@ -282,6 +310,7 @@ virt_disconnect(Virt *virt)
     }
     g_clear_handle_id(&virt->retry_source, g_source_remove);
     g_clear_handle_id(&virt->release_source, g_source_remove);
+    g_clear_handle_id(&virt->alive_source, g_source_remove);
     g_clear_pointer(&virt->dead_conn, virt_release);
     g_clear_pointer(&virt->conn, virt_release);
     g_clear_pointer(&virt->hypervisor, g_free);
