@@ -38,8 +38,9 @@ static gboolean cmd_help(CtlContext *ctx, const CtlArgs *args,
 static const Command command_table[] = {
     { "migrate", "DOMAIN DEST", 2, 2, ctl_migration_migrate_options,
       "Live-migrate a domain to another host.",
-      "Asks migd to migrate DOMAIN to DEST, a peer's name from migd.conf or "
-      "a libvirt URI, and prints the migration's ID. What is not given is "
+      "Asks migd to migrate DOMAIN to DEST, a peer's name from migd.conf (a "
+      "qemu+tcp, qemu+tls or qemu+ssh URI only where migd.conf sets "
+      "allow_uri_destinations), and prints the migration's ID. What is not given is "
       "left to migd's configuration. With --wait, migctl then follows the "
       "migration as 'migctl watch' does, and exits with its status.",
       ctl_migration_migrate },
