@@ -70,10 +70,28 @@ nic_summarize(NicSteps *ns, const Job *job, guint native)
 }
 
 gboolean
-nic_steps_classify(NicSteps *ns, const MigdConf *conf, virDomainPtr dom, const Job *job,
-                   gboolean *ret_postcopy_forbidden, char **ret_refusal, char **ret_summary)
+nic_steps_read_xml(VirtConn *conn, const char *domain, char **ret_live, char **ret_migratable,
+                   GError **error)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    const VirtOps *ops = virt_conn_ops(conn);
+    g_autofree char *live = ops->get_xml(conn, domain, 0, error);
+    g_autofree char *migratable = live ? ops->get_xml(conn, domain, VIR_DOMAIN_XML_SECURE |
+                                                                        VIR_DOMAIN_XML_MIGRATABLE,
+                                                      error)
+                                       : NULL;
+
+    if (!migratable)
+        return FALSE;
+    *ret_live = g_steal_pointer(&live);
+    *ret_migratable = g_steal_pointer(&migratable);
+    return TRUE;
+}
+
+gboolean
+nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
+                       const char *migratable_xml, const Job *job,
+                       gboolean *ret_postcopy_forbidden, char **ret_refusal, char **ret_summary)
+{
     g_autoptr(PoolSet) pools = pool_set_new(conf->pools);
     g_autoptr(GPtrArray) found = NULL;
     g_autoptr(GError) error = NULL;
@@ -85,11 +103,11 @@ nic_steps_classify(NicSteps *ns, const MigdConf *conf, virDomainPtr dom, const J
         *ret_summary = g_strdup(ns->why);
         return TRUE;
     }
-    ns->xml_before = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
-    found = xml ? domxml_find_nics(xml, nic_pool_lookup, pools, &error) : NULL;
+    ns->xml_before = g_strdup(migratable_xml);
+    found = domxml_find_nics(live_xml, nic_pool_lookup, pools, &error);
     if (!found) {
         *ret_refusal = g_strdup_printf("cannot read %s's devices: %s", job->domain,
-                                       error ? error->message : virGetLastErrorMessage());
+                                       error->message);
         return FALSE;
     }
     for (guint i = 0; i < found->len; i++) {
@@ -118,4 +136,22 @@ nic_steps_classify(NicSteps *ns, const MigdConf *conf, virDomainPtr dom, const J
     *ret_postcopy_forbidden = native > 0;
     *ret_summary = g_strdup_printf("NICs: %s", ns->why);
     return TRUE;
+}
+
+gboolean
+nic_steps_classify(NicSteps *ns, const MigdConf *conf, virDomainPtr dom, const Job *job,
+                   gboolean *ret_postcopy_forbidden, char **ret_refusal, char **ret_summary)
+{
+    g_autofree char *live = virDomainGetXMLDesc(dom, 0);
+    g_autofree char *migratable = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE |
+                                                               VIR_DOMAIN_XML_MIGRATABLE);
+
+    if (!live || !migratable) {
+        *ret_postcopy_forbidden = FALSE;
+        *ret_refusal = g_strdup_printf("cannot read %s's devices: %s", job->domain,
+                                       virGetLastErrorMessage());
+        return FALSE;
+    }
+    return nic_steps_classify_xml(ns, conf, live, migratable, job, ret_postcopy_forbidden,
+                                  ret_refusal, ret_summary);
 }

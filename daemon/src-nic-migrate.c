@@ -1,9 +1,8 @@
 /* The source's NIC steps for the migrate call: the destination XML of the
  * natively migrating NICs and the persistent definition that names the
- * destination's VFs. */
+ * destination's VFs, made from the XML read (in a worker) once the unplug
+ * is done, so that the migrate call's parameters need no libvirt call. */
 #include <config.h>
-
-#include <libvirt/virterror.h>
 
 #include "src-nic-priv.h"
 
@@ -30,45 +29,49 @@ nic_rewrite(NicSteps *ns, const char *xml, gboolean native_only, GError **error)
     return g_steal_pointer(&out);
 }
 
-void
-nic_steps_migrate_params(NicSteps *ns, virDomainPtr dom, const Job *job,
-                         virTypedParameterPtr *params, int *nparams, int *maxparams)
+gboolean
+nic_migrate_xml(NicSteps *ns, const NicXml *xml, gboolean persistent)
 {
     g_autoptr(GError) error = NULL;
     gboolean native = FALSE;
+    const char *base;
 
     for (guint i = 0; i < ns->nics->len; i++)
         native |= nic_at(ns, i)->strategy == NIC_STRATEGY_NATIVE;
+    g_clear_pointer(&ns->dest_xml_param, g_free);
+    g_clear_pointer(&ns->persist_xml_param, g_free);
     if (native) {
-        g_autofree char *live = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE |
-                                                             VIR_DOMAIN_XML_MIGRATABLE);
-        g_autofree char *dest = live ? nic_rewrite(ns, live, TRUE, &error) : NULL;
-
-        if (dest)
-            (void)virTypedParamsAddString(params, nparams, maxparams,
-                                          VIR_MIGRATE_PARAM_DEST_XML, dest);
-        else
-            nic_feed(ns, JOB_EV_NOTE, "warning", "cannot point the destination XML at the "
-                     "leased VF: %s", error ? error->message : virGetLastErrorMessage());
+        ns->dest_xml_param = xml->live ? nic_rewrite(ns, xml->live, TRUE, &error) : NULL;
+        if (!ns->dest_xml_param &&
+            !nic_note(ns, "warning", "cannot point the destination XML at the leased VF: %s",
+                      error ? error->message : xml->error))
+            return FALSE;
+        g_clear_error(&error);
     }
     /* libvirt gives the destination the source's persistent definition
      * (or, for a transient guest, the live XML as sent), and the hook there
      * never sees it (tests/lab/README.md): it would name this host's VF, or
      * lack the unplugged one. The destination gets one naming its own. */
-    if (job->options.persistent && ns->nics->len) {
-        g_autofree char *base = virDomainIsPersistent(dom) == 1
-                                    ? virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE |
-                                                                   VIR_DOMAIN_XML_SECURE |
-                                                                   VIR_DOMAIN_XML_MIGRATABLE)
-                                    : g_strdup(ns->xml_before);
-        g_autofree char *persist = base ? nic_rewrite(ns, base, FALSE, &error) : NULL;
+    if (!persistent || !ns->nics->len)
+        return TRUE;
+    base = xml->error ? NULL : xml->persistent ? xml->inactive : ns->xml_before;
+    ns->persist_xml_param = base ? nic_rewrite(ns, base, FALSE, &error) : NULL;
+    if (!ns->persist_xml_param)
+        return nic_note(ns, "warning", "cannot give the destination a persistent definition "
+                        "that names its VF: %s", error ? error->message : xml->error);
+    return TRUE;
+}
 
-        if (persist)
-            (void)virTypedParamsAddString(params, nparams, maxparams,
-                                          VIR_MIGRATE_PARAM_PERSIST_XML, persist);
-        else
-            nic_feed(ns, JOB_EV_NOTE, "warning", "cannot give the destination a persistent "
-                     "definition that names its VF: %s",
-                     error ? error->message : virGetLastErrorMessage());
-    }
+void
+nic_steps_migrate_params(NicSteps *ns, virDomainPtr dom, const Job *job,
+                         virTypedParameterPtr *params, int *nparams, int *maxparams)
+{
+    (void)dom;
+    (void)job;
+    if (ns->dest_xml_param)
+        (void)virTypedParamsAddString(params, nparams, maxparams, VIR_MIGRATE_PARAM_DEST_XML,
+                                      ns->dest_xml_param);
+    if (ns->persist_xml_param)
+        (void)virTypedParamsAddString(params, nparams, maxparams, VIR_MIGRATE_PARAM_PERSIST_XML,
+                                      ns->persist_xml_param);
 }

@@ -12,17 +12,35 @@
 /* Peer calls wait this long for an answer; the replug call for the whole
  * replug and its retries. */
 #define NIC_PEER_TIMEOUT_MS 10000
-/* A busy destination is asked again this often. */
+/* A destination whose migd does not answer (or is stopping) is asked again
+ * this often, for this long; a busy one (no incoming slot free) this often,
+ * for this long: a slot frees when another migration there ends. */
+#define NIC_RETRY_MS 2000
+#define NIC_RETRY_FOR_MS 60000
 #define NIC_BUSY_RETRY_MS 1000
+#define NIC_BUSY_FOR_MS 600000
 
 typedef struct {
-    DomNic *dom;
+    DomNic *dom;            /* as it was before the unplug; dom->xml plugs it back in */
     NicStrategy strategy;   /* NIC_STRATEGY_UNPLUG or NIC_STRATEGY_NATIVE */
     NicState state;
     char *dest_address;
     char *dest_pool;
     char *dest_xml;
+    gboolean detach_sent;   /* in this migd's life */
 } Nic;
+
+/* What this host knows of the destination's reservation for the job (its
+ * id is the job's id). */
+typedef enum {
+    NIC_RES_NONE,           /* never asked for */
+    NIC_RES_ASKED,          /* asked, and no answer says whether it is held */
+    NIC_RES_HELD,
+    NIC_RES_RELEASED,       /* released, or the destination held none */
+} NicReservation;
+
+typedef struct _NicCall NicCall;
+typedef struct _NicRelease NicRelease;
 
 struct _NicSteps {
     Engine *engine;
@@ -31,24 +49,40 @@ struct _NicSteps {
      * running job's timeouts under it. */
     char *token;
     guint unplug_timeout_s, replug_timeout_s, replug_attempts, lease_ttl_s;
+    /* NIC_RETRY_* and NIC_BUSY_* (unit tests shorten them). */
+    guint retry_every_ms, retry_for_ms, busy_every_ms, busy_for_ms;
     char *verify;
     char *agent_dir;
+    char *source_url;       /* this migd for the destination; NULL when unknown */
     char *id;
     char *domain;
     char *migd_url;
     NicStrategy strategy;   /* the job's: none, unplug, native or mixed */
     char *why;
     GPtrArray *nics;        /* Nic* */
-    char *xml_before;       /* the live XML before anything was unplugged */
-    gboolean reserved;
+    char *xml_before;       /* the migratable live XML before anything was unplugged */
+    NicReservation reservation;
+    gint64 lease_until_us;  /* wall clock: when the leases there expire unless renewed */
+    gboolean rebuilt;       /* from the record, after a restart */
+    gboolean persistent;    /* the job's option: the destination gets a definition */
+    gboolean rolling_back;
+    gboolean rollback_started; /* the live XML is being read, or NICs restored */
+    gboolean reserving;     /* the reservation's call is under way */
+    gboolean replug_asked;  /* in this migd's life */
+    gboolean unplug_busy;   /* an unplug's probe reset, detach or XML read is under way */
     guint index;            /* the NIC being unplugged or restored */
+    char *restore_error;    /* why the last attach failed */
     Hotplug *hp;
-    guint timer;            /* a busy retry, or a step with nothing to do */
+    NicCall *call;          /* the step's call to the destination's migd */
+    NicRelease *release;    /* the rollback's release of the reservation */
+    guint timer;            /* a step with nothing to do */
+    gboolean *alive;        /* set FALSE when freed during nic_feed() */
     const char *noop_message;   /* static */
     guint renew_source;
-    gboolean busy_noted;
     GCancellable *cancellable;
-    gint64 unplug_start_us, resumed_us;     /* monotonic; 0: not yet */
+    char *dest_xml_param;   /* VIR_MIGRATE_PARAM_DEST_XML, or NULL */
+    char *persist_xml_param;    /* VIR_MIGRATE_PARAM_PERSIST_XML, or NULL */
+    gint64 unplug_start_us; /* monotonic; 0: not yet */
     gint64 unplug_ack_ms, replug_ms, verify_ms, no_vf_window_ms, guest_outage_ms;   /* -1: none */
 };
 
@@ -58,24 +92,76 @@ nic_at(NicSteps *ns, guint i)
     return g_ptr_array_index(ns->nics, i);
 }
 
-/* An event for the job, carrying the "nics" record as it is now. */
-void nic_feed(NicSteps *ns, JobEventKind kind, const char *reason, const char *fmt, ...)
+/* An event for the job, carrying the "nics" record as it is now. A NOTE
+ * is also how a step writes the record ahead of what it does next. Any
+ * event may end the job (a write-ahead that fails does) and so free @ns:
+ * FALSE says it did, and the caller must not touch @ns any more. */
+gboolean nic_feed(NicSteps *ns, JobEventKind kind, const char *reason, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
-#define nic_step_done(ns, ...) nic_feed((ns), JOB_EV_STEP_DONE, NULL, __VA_ARGS__)
+#define nic_step_done(ns, ...) (void)nic_feed((ns), JOB_EV_STEP_DONE, NULL, __VA_ARGS__)
+#define nic_note(ns, kind, ...) nic_feed((ns), JOB_EV_NOTE, (kind), __VA_ARGS__)
 void nic_step_failed(NicSteps *ns, const char *reason);
 /* Finishes a step that has nothing to do, from the loop, with @message
  * (static; NULL: nothing worth the timeline). */
 void nic_noop(NicSteps *ns, const char *message);
+/* "21:40:07 UTC" for the timeline. */
+char *nic_clock(gint64 wall_us);
 
-/* src-nic-reserve.c: the destination's migd. */
+/* The guest's XML, read in a worker (no libvirt call on the loop): the
+ * live XML with @live_flags, and its persistent definition (NULL for a
+ * transient guest) when @inactive. @error is set when the read failed. */
+typedef struct {
+    char *live;
+    gboolean persistent;
+    char *inactive;
+    char *error;
+} NicXml;
+typedef void (*NicXmlDone)(NicSteps *ns, const NicXml *xml);
+void nic_read_xml(NicSteps *ns, unsigned int live_flags, gboolean inactive, NicXmlDone done);
+/* Reads whose worker has not ended (for tests, before they free the fake). */
+guint nic_xml_reads_outstanding(void);
+
+/* src-nic-peer.c: the step's calls to the destination's migd. @why is
+ * NULL on a 2xx, else a sentence (the peer's own message, or why no
+ * answer came before the deadline). */
+typedef void (*NicAnswer)(NicSteps *ns, guint status, json_t *body, const char *why);
+/* Sends a call that is retried while the destination's migd does not
+ * answer (for NIC_RETRY_FOR_MS, noting it once in the timeline as @what),
+ * and, when @wait_busy, while it answers 503 busy (for NIC_BUSY_FOR_MS). */
+void nic_call(NicSteps *ns, const char *method, const char *path, json_t *body,
+              guint timeout_ms, const char *what, gboolean wait_busy, NicAnswer answer);
+/* Forgets the step's call: its answer will not be heard. */
+void nic_call_abandon(NicSteps *ns);
+/* Asks no more: an attempt under way still answers, else the last answer
+ * is delivered now (with no body). */
+void nic_call_settle(NicSteps *ns);
+/* The error code of a migd error body, or "". */
+const char *nic_peer_code(json_t *body);
+
+/* Releases the reservation, retried for NIC_RETRY_FOR_MS while the
+ * destination's migd does not answer; @done gets a phrase that says what
+ * became of it (the truth, the lease's TTL when the release failed). With
+ * no @done (the job is over) the outcome goes to the log only. */
+typedef void (*NicReleased)(NicSteps *ns, gboolean released, const char *phrase);
+void nic_release(NicSteps *ns, NicReleased done);
+void nic_release_free(NicRelease *rel);
+
+/* src-nic-reserve.c */
 void nic_reserve(NicSteps *ns);
 void nic_prepare(NicSteps *ns);
+void nic_renew_stop(NicSteps *ns);
 
 /* src-nic-unplug.c */
-void nic_unplug(NicSteps *ns);
+void nic_unplug(NicSteps *ns, const Job *job);
+
+/* src-nic-migrate.c: the migrate call's XML, from the XML read once the
+ * NICs are unplugged. FALSE when a note about it ended the job. */
+gboolean nic_migrate_xml(NicSteps *ns, const NicXml *xml, gboolean persistent);
 
 /* src-nic-replug.c */
 void nic_replug(NicSteps *ns);
 
-/* src-nic-rollback.c */
+/* src-nic-rollback.c: the rollback starts, or goes on once an unplug
+ * under way has ended. */
 void nic_rollback(NicSteps *ns);
+void nic_rollback_resume(NicSteps *ns);

@@ -1,12 +1,10 @@
-/* The source's NIC steps on the destination's migd: reserving an incoming
- * slot and a VF per NIC, arming the replug there, renewing the leases while
- * the migration runs, and releasing the reservation at the end. */
+/* The source's NIC steps on the destination's migd before the migration:
+ * reserving an incoming slot and a VF per NIC, arming the replug there, and
+ * renewing the leases while the migration runs. */
 #include <config.h>
 
 #include "peer.h"
 #include "src-nic-priv.h"
-
-static gboolean nic_reserve_again(gpointer data);
 
 static void
 nic_renewed(guint status, json_t *body, const char *error, gpointer data)
@@ -14,11 +12,13 @@ nic_renewed(guint status, json_t *body, const char *error, gpointer data)
     NicSteps *ns = data;
     g_autofree char *message = NULL;
 
-    if (status == 200)
+    if (status == 200) {
+        ns->lease_until_us = g_get_real_time() + (gint64)ns->lease_ttl_s * G_USEC_PER_SEC;
         return;
+    }
     message = peer_error_message(ns->migd_url, status, body, error);
-    nic_feed(ns, JOB_EV_NOTE, "warning", "could not renew the reservation on the destination: %s",
-             message);
+    (void)nic_note(ns, "warning", "could not renew the reservation on the destination: %s",
+                   message);
 }
 
 static gboolean
@@ -27,9 +27,16 @@ nic_renew(gpointer data)
     NicSteps *ns = data;
     g_autofree char *path = g_strdup_printf("/v1/reservations/%s/renew", ns->id);
 
+    /* Not retried: the next renewal comes within a third of the TTL. */
     peer_call(ns->migd_url, ns->token, "POST", path, NULL, NIC_PEER_TIMEOUT_MS,
               ns->cancellable, nic_renewed, ns);
     return G_SOURCE_CONTINUE;
+}
+
+void
+nic_renew_stop(NicSteps *ns)
+{
+    g_clear_handle_id(&ns->renew_source, g_source_remove);
 }
 
 /* Takes each NIC's leased VF from the 201's "nics". */
@@ -54,27 +61,35 @@ nic_take_leases(NicSteps *ns, json_t *leased)
     }
 }
 
-static void
-nic_reserved(guint status, json_t *body, const char *error, gpointer data)
+/* Whether an answer other than 201 leaves a reservation there: only when
+ * no answer came (the request may have arrived). */
+static NicReservation
+nic_refused_reservation(guint status)
 {
-    NicSteps *ns = data;
-    g_autofree char *message = NULL;
+    return status == 0 || status == 502 || status == 504 ? NIC_RES_ASKED : NIC_RES_RELEASED;
+}
 
-    if (status == 503) {
-        message = peer_error_message(ns->migd_url, status, body, error);
-        if (!ns->busy_noted)
-            nic_feed(ns, JOB_EV_NOTE, "info", "waiting for an incoming slot: %s", message);
-        ns->busy_noted = TRUE;
-        ns->timer = g_timeout_add(NIC_BUSY_RETRY_MS, nic_reserve_again, ns);
-        return;
-    }
+static void
+nic_reserved(NicSteps *ns, guint status, json_t *body, const char *why)
+{
+    ns->reserving = FALSE;
     if (status != 201) {
-        message = peer_error_message(ns->migd_url, status, body, error);
-        nic_step_failed(ns, message);
+        ns->reservation = nic_refused_reservation(status);
+        if (ns->rolling_back)
+            nic_rollback_resume(ns);
+        else
+            nic_step_failed(ns, why);
         return;
     }
-    ns->reserved = TRUE;
+    ns->reservation = NIC_RES_HELD;
+    ns->lease_until_us = g_get_real_time() + (gint64)ns->lease_ttl_s * G_USEC_PER_SEC;
     nic_take_leases(ns, json_object_get(body, "nics"));
+    if (ns->rolling_back) {
+        /* A cancel came while the answer was on its way: the rollback
+         * releases what the destination just granted. */
+        nic_rollback_resume(ns);
+        return;
+    }
     ns->renew_source = g_timeout_add_seconds(MAX(ns->lease_ttl_s / 3, 1), nic_renew, ns);
     if (ns->nics->len)
         nic_step_done(ns, "the destination leased %u VF%s and an incoming slot", ns->nics->len,
@@ -83,11 +98,11 @@ nic_reserved(guint status, json_t *body, const char *error, gpointer data)
         nic_step_done(ns, "the destination granted an incoming slot");
 }
 
-void
-nic_reserve(NicSteps *ns)
+static json_t *
+nic_reservation_body(NicSteps *ns)
 {
     json_t *nics = json_array();
-    g_autoptr(json_t) body = NULL;
+    json_t *body;
 
     for (guint i = 0; i < ns->nics->len; i++) {
         const Nic *n = nic_at(ns, i);
@@ -103,33 +118,31 @@ nic_reserve(NicSteps *ns)
                      nic_strategy_to_string(ns->strategy == NIC_STRATEGY_MIXED ? NIC_STRATEGY_UNPLUG
                                                                                : ns->strategy),
                      "nics", nics);
-    peer_call(ns->migd_url, ns->token, "POST", "/v1/reservations", body,
-              NIC_PEER_TIMEOUT_MS, ns->cancellable, nic_reserved, ns);
+    return body;
 }
 
-static gboolean
-nic_reserve_again(gpointer data)
+void
+nic_reserve(NicSteps *ns)
 {
-    NicSteps *ns = data;
+    g_autoptr(json_t) body = nic_reservation_body(ns);
 
-    ns->timer = 0;
-    nic_reserve(ns);
-    return G_SOURCE_REMOVE;
+    ns->reserving = TRUE;
+    if (ns->reservation == NIC_RES_NONE)
+        ns->reservation = NIC_RES_ASKED;
+    nic_call(ns, "POST", "/v1/reservations", body, NIC_PEER_TIMEOUT_MS, "the reservation", TRUE,
+             nic_reserved);
 }
 
 /* --- preparing ----------------------------------------------------------- */
 
 static void
-nic_prepared(guint status, json_t *body, const char *error, gpointer data)
+nic_prepared(NicSteps *ns, guint status, json_t *body, const char *why)
 {
-    NicSteps *ns = data;
-    g_autofree char *message = NULL;
-
-    if (status != 200) {
-        message = peer_error_message(ns->migd_url, status, body, error);
-        nic_step_failed(ns, message);
+    if (why) {
+        nic_step_failed(ns, why);
         return;
     }
+    ns->lease_until_us = g_get_real_time() + (gint64)ns->lease_ttl_s * G_USEC_PER_SEC;
     nic_step_done(ns, "the destination will plug the leased VFs in as soon as the guest "
                       "resumes there");
 }
@@ -139,36 +152,6 @@ nic_prepare(NicSteps *ns)
 {
     g_autofree char *path = g_strdup_printf("/v1/reservations/%s/prepare", ns->id);
 
-    peer_call(ns->migd_url, ns->token, "POST", path, NULL, NIC_PEER_TIMEOUT_MS,
-              ns->cancellable, nic_prepared, ns);
-}
-
-/* --- releasing ----------------------------------------------------------- */
-
-static void
-nic_release_answered(guint status, json_t *body, const char *error, gpointer data)
-{
-    g_autofree char *url = data;
-    g_autofree char *message = NULL;
-
-    if (status == 200)
-        return;
-    message = peer_error_message(url, status, body, error);
-    g_warning("Could not release a reservation on the destination (it will expire): %s", message);
-}
-
-void
-nic_steps_finish(NicSteps *ns)
-{
-    g_autofree char *path = NULL;
-
-    g_clear_handle_id(&ns->renew_source, g_source_remove);
-    if (!ns->reserved)
-        return;
-    ns->reserved = FALSE;
-    path = g_strdup_printf("/v1/reservations/%s", ns->id);
-    /* Nobody waits for the answer: the job may be gone by then, and the
-     * reservation expires there anyway. */
-    peer_call(ns->migd_url, ns->token, "DELETE", path, NULL, NIC_PEER_TIMEOUT_MS, NULL,
-              nic_release_answered, g_strdup(ns->migd_url));
+    nic_call(ns, "POST", path, NULL, NIC_PEER_TIMEOUT_MS, "the replug's arming", FALSE,
+             nic_prepared);
 }

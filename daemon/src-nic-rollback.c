@@ -1,8 +1,11 @@
 /* The source's NIC steps when the job is undone before the guest left:
- * every VF that was unplugged is plugged back in here and verified, and
- * the destination's reservation is released. */
+ * the live XML says which NICs are gone (a detach that was sent goes ahead
+ * in libvirt, whatever the record says), each is plugged back in here from
+ * the XML saved before the unplug and verified, and the destination's
+ * reservation is released. After a restart the same, from the record. */
 #include <config.h>
 
+#include "failpoint.h"
 #include "src-nic-priv.h"
 #include "verify.h"
 
@@ -14,13 +17,42 @@ nic_restore_verified(gboolean ok, gint64 elapsed_ms, const char *detail, gpointe
     NicSteps *ns = data;
     Nic *n = nic_at(ns, ns->index);
 
-    if (!ok) {
-        n->state = NIC_LOST;
-        nic_feed(ns, JOB_EV_NOTE, "error", "%s is plugged in again but the guest does not use "
-                 "it: %s", n->dom->alias, detail);
-    } else {
-        n->state = NIC_RESTORED;
+    n->state = ok ? NIC_RESTORED : NIC_LOST;
+    if (!ok && !nic_note(ns, "error", "%s is plugged in again but the guest does not use it: %s",
+                         n->dom->alias, detail))
+        return;
+    ns->index++;
+    nic_restore_next(ns);
+}
+
+static void
+nic_restore_verify(NicSteps *ns)
+{
+    Nic *n = nic_at(ns, ns->index);
+
+    verify_primary(ns->verify, ns->agent_dir, ns->domain,
+                   n->dom->kind == DOM_NIC_EMULATED ? n->dom->model : NULL,
+                   ns->replug_timeout_s * 1000, ns->cancellable, nic_restore_verified, ns);
+}
+
+/* An attach that failed may still have plugged it (libvirt 9.0 refuses a
+ * second attach with "non unique alias detected"; an event can be
+ * missed): the live XML has the last word. */
+static void
+nic_restore_checked(NicSteps *ns, const NicXml *xml)
+{
+    Nic *n = nic_at(ns, ns->index);
+    g_autofree char *present = xml->live ? domxml_device_xml(xml->live, n->dom->alias, NULL)
+                                         : NULL;
+
+    if (present) {
+        nic_restore_verify(ns);
+        return;
     }
+    n->state = NIC_LOST;
+    if (!nic_note(ns, "error", "%s could not be plugged back in here: %s; the guest runs on "
+                  "its standby NIC only", n->dom->alias, ns->restore_error))
+        return;
     ns->index++;
     nic_restore_next(ns);
 }
@@ -29,71 +61,121 @@ static void
 nic_restored(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
 {
     NicSteps *ns = data;
-    Nic *n = nic_at(ns, ns->index);
 
     ns->hp = NULL;
-    if (!ok) {
-        n->state = NIC_LOST;
-        nic_feed(ns, JOB_EV_NOTE, "error", "%s could not be plugged back in here: %s; the guest "
-                 "runs on its standby NIC only", n->dom->alias, error);
-        ns->index++;
-        nic_restore_next(ns);
+    if (ok) {
+        nic_restore_verify(ns);
         return;
     }
-    verify_primary(ns->verify, ns->agent_dir, ns->domain,
-                   n->dom->kind == DOM_NIC_EMULATED ? n->dom->model : NULL,
-                   ns->replug_timeout_s * 1000, ns->cancellable, nic_restore_verified, ns);
+    g_free(ns->restore_error);
+    ns->restore_error = g_strdup(error);
+    nic_read_xml(ns, 0, FALSE, nic_restore_checked);
 }
 
-/* Every NIC has been seen to: the step's outcome. */
 static void
-nic_rollback_done(NicSteps *ns)
+nic_rollback_released(NicSteps *ns, gboolean released, const char *phrase)
 {
-    guint lost = 0, restored = 0;
+    g_autoptr(GString) lost = g_string_new(NULL);
+    guint restored = 0;
 
     for (guint i = 0; i < ns->nics->len; i++) {
-        lost += nic_at(ns, i)->state == NIC_LOST;
-        restored += nic_at(ns, i)->state == NIC_RESTORED;
+        Nic *n = nic_at(ns, i);
+
+        if (n->state == NIC_LOST)
+            g_string_append_printf(lost, "%s%s", lost->len ? ", " : "", n->dom->alias);
+        restored += n->state == NIC_RESTORED;
     }
-    nic_steps_finish(ns);
-    if (lost) {
+    if (lost->len) {
         g_autofree char *reason = g_strdup_printf(
-            "%u VF%s could not be given back to %s, which runs on this host WITHOUT its "
-            "passthrough NIC (on its standby NIC only)", lost, lost == 1 ? "" : "s", ns->domain);
+            "%s could not be given back to %s, which runs on this host WITHOUT its passthrough "
+            "NIC (on its standby NIC only): plug it in again by hand from the XML in the job's "
+            "nics.devices; %s", lost->str, ns->domain, phrase);
         nic_step_failed(ns, reason);
+    } else if (restored) {
+        nic_step_done(ns, "the VF%s plugged back in here and the guest uses %s again; %s",
+                      restored == 1 ? " is" : "s are", restored == 1 ? "it" : "them", phrase);
     } else {
-        nic_step_done(ns, restored ? "the VF is plugged back in here and the guest uses it "
-                                     "again; the destination's lease is released"
-                                   : "nothing was unplugged; the destination's lease is "
-                                     "released");
+        nic_step_done(ns, "nothing was unplugged; %s", phrase);
     }
 }
 
 static void
 nic_restore_next(NicSteps *ns)
 {
-    virConnectPtr conn = virt_connection(ns->virt);
+    g_autoptr(VirtConn) conn = NULL;
     Nic *n;
 
     while (ns->index < ns->nics->len && nic_at(ns, ns->index)->state != NIC_UNPLUGGED)
         ns->index++;
     if (ns->index >= ns->nics->len) {
-        nic_rollback_done(ns);
+        nic_release(ns, nic_rollback_released);
         return;
     }
     n = nic_at(ns, ns->index);
-    if (!conn) {
-        nic_restored(FALSE, 0, "migd is not connected to libvirt", ns);
+    conn = virt_conn(ns->virt);
+    if (!conn || !n->dom->xml) {
+        nic_restored(FALSE, 0, conn ? "the job's record has no XML for it"
+                                    : "migd is not connected to libvirt", ns);
         return;
     }
-    ns->hp = hotplug_attach(conn, ns->domain, n->dom->xml, n->dom->alias,
-                            ns->replug_timeout_s * 1000, nic_restored, ns);
+    /* The record says what is about to be plugged back before it is. */
+    if (!nic_note(ns, "info", "plugging %s back in here", n->dom->alias))
+        return;
+    failpoint("src-mid-rollback");
+    ns->hp = hotplug_attach_conn(conn, ns->domain, n->dom->xml, n->dom->alias,
+                                 ns->replug_timeout_s * 1000, nic_restored, ns);
+}
+
+/* Which NICs to plug back in: those that cross unplugged and are gone from
+ * the live XML. A NIC the guest was asked to release and still has may
+ * still go: the timeline says so, since nothing would notice. */
+static void
+nic_rollback_read(NicSteps *ns, const NicXml *xml)
+{
+    if (!xml->live &&
+        !nic_note(ns, "warning", "cannot read %s's live XML (%s), so the rollback goes by the "
+                  "job's record of what was unplugged", ns->domain, xml->error))
+        return;
+    for (guint i = 0; xml->live && i < ns->nics->len; i++) {
+        Nic *n = nic_at(ns, i);
+        g_autofree char *present = domxml_device_xml(xml->live, n->dom->alias, NULL);
+
+        if (n->strategy != NIC_STRATEGY_UNPLUG)
+            continue;
+        if (!present) {
+            n->state = NIC_UNPLUGGED;
+        } else {
+            if (n->detach_sent && n->state == NIC_ATTACHED &&
+                !nic_note(ns, "warning", "the guest was asked to release %s and has not; if "
+                          "it still does, it runs on its standby NIC only", n->dom->alias))
+                return;
+            n->state = NIC_ATTACHED;
+        }
+    }
+    ns->index = 0;
+    nic_restore_next(ns);
+}
+
+void
+nic_rollback_resume(NicSteps *ns)
+{
+    if (ns->rollback_started || ns->reserving || ns->unplug_busy)
+        return;
+    ns->rollback_started = TRUE;
+    nic_read_xml(ns, 0, FALSE, nic_rollback_read);
 }
 
 void
 nic_rollback(NicSteps *ns)
 {
-    g_clear_pointer(&ns->hp, hotplug_cancel);
-    ns->index = 0;
-    nic_restore_next(ns);
+    ns->rolling_back = TRUE;
+    nic_renew_stop(ns);
+    g_clear_handle_id(&ns->timer, g_source_remove);
+    /* A reservation's answer still on its way is awaited (it may grant
+     * what must be released); the other calls are forgotten. */
+    if (ns->reserving)
+        nic_call_settle(ns);
+    else
+        nic_call_abandon(ns);
+    nic_rollback_resume(ns);
 }

@@ -1,13 +1,14 @@
-/* The source's NIC steps: the object, its "nics" record, and which step
- * runs in which state of the job. The steps themselves are in
- * src-nic-{classify,reserve,unplug,replug,rollback,migrate}.c. */
+/* The source's NIC steps: the object, its "nics" record (and the object
+ * rebuilt from it after a restart), the worker that reads the guest's XML,
+ * and which step runs in which state of the job. The steps themselves are
+ * in src-nic-{classify,reserve,unplug,migrate,replug,rollback}.c, the calls
+ * to the destination's migd in src-nic-peer.c. */
 #include <config.h>
 
 #include <string.h>
 
 #include "jsonutil.h"
 #include "src-nic-priv.h"
-#include "verify.h"
 
 static void
 nic_free(gpointer data)
@@ -21,6 +22,24 @@ nic_free(gpointer data)
     g_free(n);
 }
 
+/* This migd's URL as the destination may check it against its [peer.NAME]
+ * entries: http://ADDRESS:PORT of the TCP listener, when it names one
+ * address (a wildcard names none). */
+static char *
+nic_source_url(const MigdConf *conf)
+{
+    g_autofree char *host = NULL;
+    guint16 port = 0;
+
+    if (!conf->tcp_listen || !conf_parse_host_port(conf->tcp_listen, &host, &port, NULL) ||
+        strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+        return NULL;
+    return strchr(host, ':') ? g_strdup_printf("http://[%s]:%u", host, port)
+                             : g_strdup_printf("http://%s:%u", host, port);
+}
+
+static void nic_steps_load(NicSteps *ns, const Job *job);
+
 NicSteps *
 nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
 {
@@ -33,8 +52,13 @@ nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
     ns->replug_timeout_s = conf->nic_replug_timeout_s;
     ns->replug_attempts = conf->nic_replug_attempts;
     ns->lease_ttl_s = conf->nic_lease_ttl_s;
+    ns->retry_every_ms = NIC_RETRY_MS;
+    ns->retry_for_ms = NIC_RETRY_FOR_MS;
+    ns->busy_every_ms = NIC_BUSY_RETRY_MS;
+    ns->busy_for_ms = NIC_BUSY_FOR_MS;
     ns->verify = g_strdup(conf->nic_verify);
     ns->agent_dir = g_strdup(conf->nic_agent_socket_dir);
+    ns->source_url = nic_source_url(conf);
     ns->id = g_strdup(job->id);
     ns->domain = g_strdup(job->domain);
     ns->migd_url = g_strdup(job->dest.migd_url);
@@ -43,6 +67,8 @@ nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
     ns->cancellable = g_cancellable_new();
     ns->unplug_ack_ms = ns->replug_ms = ns->verify_ms = ns->no_vf_window_ms = -1;
     ns->guest_outage_ms = -1;
+    if (json_is_object(job->nics))
+        nic_steps_load(ns, job);
     return ns;
 }
 
@@ -51,20 +77,28 @@ nic_steps_free(NicSteps *ns)
 {
     if (!ns)
         return;
+    if (ns->alive)
+        *ns->alive = FALSE;
     g_cancellable_cancel(ns->cancellable);
     g_clear_object(&ns->cancellable);
     g_clear_pointer(&ns->hp, hotplug_cancel);
+    nic_call_abandon(ns);
+    g_clear_pointer(&ns->release, nic_release_free);
     g_clear_handle_id(&ns->timer, g_source_remove);
     g_clear_handle_id(&ns->renew_source, g_source_remove);
     g_ptr_array_unref(ns->nics);
     g_free(ns->token);
     g_free(ns->verify);
     g_free(ns->agent_dir);
+    g_free(ns->source_url);
     g_free(ns->id);
     g_free(ns->domain);
     g_free(ns->migd_url);
     g_free(ns->why);
     g_free(ns->xml_before);
+    g_free(ns->restore_error);
+    g_free(ns->dest_xml_param);
+    g_free(ns->persist_xml_param);
     g_free(ns);
 }
 
@@ -89,9 +123,10 @@ nic_to_json(const Nic *n)
     json_object_set_new(device, "strategy", json_string(nic_strategy_to_string(n->strategy)));
     json_object_set_new(device, "state", json_string(nic_state_to_string(n->state)));
     json_object_set_new(device, "destination",
-                        n->dest_address ? json_pack("{s:s,s:s}", "address", n->dest_address,
+                        n->dest_address ? json_pack("{s:s,s:s?}", "address", n->dest_address,
                                                     "pool", n->dest_pool)
                                         : json_null());
+    json_object_set_new(device, "xml", json_string_or_null(n->dom->xml));
     return device;
 }
 
@@ -99,24 +134,121 @@ json_t *
 nic_steps_to_json(NicSteps *ns)
 {
     json_t *devices = json_array();
+    gboolean held = ns->reservation == NIC_RES_HELD;
 
     for (guint i = 0; i < ns->nics->len; i++)
         json_array_append_new(devices, nic_to_json(nic_at(ns, i)));
-    return json_pack("{s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o}", "strategy",
+    return json_pack("{s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "strategy",
                      nic_strategy_to_string(ns->strategy), "why", ns->why ? ns->why : "",
-                     "reserved", ns->reserved, "devices", devices, "no_vf_window_ms",
-                     json_ms(ns->no_vf_window_ms), "unplug_ack_ms", json_ms(ns->unplug_ack_ms),
-                     "replug_ms", json_ms(ns->replug_ms), "verify_ms", json_ms(ns->verify_ms),
+                     "reserved", held, "reservation",
+                     held ? json_pack("{s:s,s:s}", "id", ns->id, "migd_url", ns->migd_url)
+                          : json_null(),
+                     "devices", devices, "no_vf_window_ms", json_ms(ns->no_vf_window_ms),
+                     "unplug_ack_ms", json_ms(ns->unplug_ack_ms), "replug_ms",
+                     json_ms(ns->replug_ms), "verify_ms", json_ms(ns->verify_ms),
                      "guest_outage_ms", json_ms(ns->guest_outage_ms));
+}
+
+static char *
+json_dup(json_t *object, const char *key)
+{
+    return g_strdup(json_string_value(json_object_get(object, key)));
+}
+
+static gint64
+json_ms_value(json_t *object, const char *key)
+{
+    json_t *value = json_object_get(object, key);
+
+    return json_is_integer(value) ? json_integer_value(value) : -1;
+}
+
+static int
+nic_kind_from_string(const char *name)
+{
+    for (int k = 0; k < DOM_NIC_KIND_LAST; k++) {
+        if (g_strcmp0(dom_nic_kind_to_string(k), name) == 0)
+            return k;
+    }
+    return -1;
+}
+
+/* One device of the record; NULL when it is not one this migd wrote. */
+static Nic *
+nic_from_json(json_t *device)
+{
+    g_autoptr(DomNic) dom = g_new0(DomNic, 1);
+    json_t *dest = json_object_get(device, "destination");
+    int kind = nic_kind_from_string(json_string_value(json_object_get(device, "kind")));
+    int strategy = nic_strategy_from_string(json_string_value(json_object_get(device, "strategy")));
+    int state = nic_state_from_string(json_string_value(json_object_get(device, "state")));
+    Nic *n;
+
+    dom->alias = json_dup(device, "alias");
+    if (!dom->alias || kind < 0 || strategy < 0 || state < 0)
+        return NULL;
+    dom->kind = kind;
+    dom->mac = json_dup(device, "mac");
+    dom->address = json_dup(device, "address");
+    dom->model = json_dup(device, "model");
+    dom->vlan = (guint)json_integer_value(json_object_get(device, "vlan"));
+    dom->pool = json_dup(device, "pool");
+    dom->standby_alias = json_dup(device, "standby_alias");
+    dom->standby = json_dup(device, "standby");
+    dom->xml = json_dup(device, "xml");
+    n = g_new0(Nic, 1);
+    n->dom = g_steal_pointer(&dom);
+    n->strategy = strategy;
+    n->state = state;
+    n->dest_address = json_dup(dest, "address");
+    n->dest_pool = json_dup(dest, "pool");
+    return n;
+}
+
+/* After a restart: the NIC steps as the record left them. Whether the
+ * destination holds a reservation is known only when its 201 was
+ * recorded; from the reserving step on, it may hold one anyway (the
+ * answer was lost with the old migd), and a release asks to be sure. */
+static void
+nic_steps_load(NicSteps *ns, const Job *job)
+{
+    json_t *record = job->nics;
+    int strategy = nic_strategy_from_string(json_string_value(json_object_get(record, "strategy")));
+    size_t i;
+    json_t *device;
+
+    ns->rebuilt = TRUE;
+    ns->strategy = strategy < 0 ? NIC_STRATEGY_NONE : strategy;
+    ns->why = json_dup(record, "why");
+    json_array_foreach(json_object_get(record, "devices"), i, device) {
+        Nic *n = nic_from_json(device);
+
+        if (n)
+            g_ptr_array_add(ns->nics, n);
+        else
+            g_warning("Job %s: device %zu of its nics record is not readable; the NIC steps "
+                      "after the restart leave it alone", job->id, i);
+    }
+    if (json_is_true(json_object_get(record, "reserved")))
+        ns->reservation = NIC_RES_HELD;
+    else if (job->state >= JOB_RESERVING && ns->migd_url)
+        ns->reservation = NIC_RES_ASKED;
+    ns->no_vf_window_ms = json_ms_value(record, "no_vf_window_ms");
+    ns->unplug_ack_ms = json_ms_value(record, "unplug_ack_ms");
+    ns->replug_ms = json_ms_value(record, "replug_ms");
+    ns->verify_ms = json_ms_value(record, "verify_ms");
+    ns->guest_outage_ms = json_ms_value(record, "guest_outage_ms");
 }
 
 /* --- feeding the job -------------------------------------------------------- */
 
-void
+gboolean
 nic_feed(NicSteps *ns, JobEventKind kind, const char *reason, const char *fmt, ...)
 {
     g_autofree char *message = NULL;
     g_autoptr(json_t) nics = nic_steps_to_json(ns);
+    gboolean *outer = ns->alive;
+    gboolean alive = TRUE;
     JobEvent ev;
     va_list ap;
 
@@ -129,13 +261,21 @@ nic_feed(NicSteps *ns, JobEventKind kind, const char *reason, const char *fmt, .
     ev.reason = reason;
     ev.message = message;
     ev.nics = nics;
+    ns->alive = &alive;
     engine_feed(ns->engine, ns->id, &ev);
+    if (!alive) {
+        if (outer)
+            *outer = FALSE;
+        return FALSE;
+    }
+    ns->alive = outer;
+    return TRUE;
 }
 
 void
 nic_step_failed(NicSteps *ns, const char *reason)
 {
-    nic_feed(ns, JOB_EV_STEP_FAILED, reason, NULL);
+    (void)nic_feed(ns, JOB_EV_STEP_FAILED, reason, NULL);
 }
 
 /* A step with nothing to do finishes from the loop, not inside the
@@ -149,7 +289,7 @@ nic_noop_idle(gpointer data)
     if (ns->noop_message)
         nic_step_done(ns, "%s", ns->noop_message);
     else
-        nic_feed(ns, JOB_EV_STEP_DONE, NULL, NULL);
+        (void)nic_feed(ns, JOB_EV_STEP_DONE, NULL, NULL);
     return G_SOURCE_REMOVE;
 }
 
@@ -161,19 +301,118 @@ nic_noop(NicSteps *ns, const char *message)
     ns->timer = g_idle_add(nic_noop_idle, ns);
 }
 
+/* --- reading the guest's XML in a worker -------------------------------------- */
+
+typedef struct {
+    VirtConn *conn;
+    char *domain;
+    unsigned int live_flags;
+    gboolean inactive;
+    NicXmlDone done;
+    NicSteps *ns;           /* valid unless the task's cancellable says otherwise */
+    NicXml xml;
+} NicXmlRead;
+
+static gint nic_xml_reading;
+
+guint
+nic_xml_reads_outstanding(void)
+{
+    return (guint)g_atomic_int_get(&nic_xml_reading);
+}
+
+static void
+nic_xml_read_free(gpointer data)
+{
+    NicXmlRead *r = data;
+
+    g_atomic_int_dec_and_test(&nic_xml_reading);
+    virt_conn_unref(r->conn);
+    g_free(r->domain);
+    g_free(r->xml.live);
+    g_free(r->xml.inactive);
+    g_free(r->xml.error);
+    g_free(r);
+}
+
+static void
+nic_xml_read_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    NicXmlRead *r = data;
+    const VirtOps *ops = r->conn ? virt_conn_ops(r->conn) : NULL;
+    g_autoptr(GError) error = NULL;
+    VirtDomainInfo info = { 0 };
+
+    if (!ops) {
+        r->xml.error = g_strdup("migd is not connected to libvirt");
+        return;
+    }
+    r->xml.live = ops->get_xml(r->conn, r->domain, r->live_flags, &error);
+    if (r->xml.live && r->inactive && ops->get_info(r->conn, r->domain, &info, &error))
+        r->xml.persistent = info.persistent;
+    if (r->xml.persistent)
+        r->xml.inactive = ops->get_xml(r->conn, r->domain, VIR_DOMAIN_XML_INACTIVE |
+                                                               VIR_DOMAIN_XML_SECURE |
+                                                               VIR_DOMAIN_XML_MIGRATABLE,
+                                       &error);
+    if (error)
+        r->xml.error = g_strdup(error->message);
+}
+
+static void
+nic_xml_read_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    NicXmlRead *r;
+
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+        return;     /* the NIC steps went away meanwhile */
+    r = g_task_get_task_data(G_TASK(result));
+    r->done(r->ns, &r->xml);
+}
+
+void
+nic_read_xml(NicSteps *ns, unsigned int live_flags, gboolean inactive, NicXmlDone done)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, ns->cancellable, nic_xml_read_done, NULL);
+    NicXmlRead *r = g_new0(NicXmlRead, 1);
+
+    g_atomic_int_inc(&nic_xml_reading);
+    r->conn = virt_conn(ns->virt);
+    r->domain = g_strdup(ns->domain);
+    r->live_flags = live_flags;
+    r->inactive = inactive;
+    r->done = done;
+    r->ns = ns;
+    g_task_set_task_data(task, r, nic_xml_read_free);
+    g_task_run_in_thread(task, nic_xml_read_thread);
+}
+
 /* --- the steps ---------------------------------------------------------------- */
 
 void
 nic_steps_dest_resumed(NicSteps *ns)
 {
-    if (!ns->resumed_us)
-        ns->resumed_us = g_get_monotonic_time();
+    /* The no-VF window is measured up to the replug's answer (src-nic-replug.c). */
+    (void)ns;
+}
+
+/* After a restart in verifying, the replug's outcome may not be in the
+ * record yet: a NIC still unplugged says so. */
+static gboolean
+nic_replug_unknown(NicSteps *ns)
+{
+    for (guint i = 0; ns->rebuilt && !ns->replug_asked && i < ns->nics->len; i++) {
+        if (nic_at(ns, i)->state == NIC_UNPLUGGED)
+            return TRUE;
+    }
+    return FALSE;
 }
 
 void
 nic_steps_run(NicSteps *ns, Job *job)
 {
     gboolean handled = ns->strategy != NIC_STRATEGY_NONE;
+    gboolean held = ns->reservation == NIC_RES_HELD;
 
     switch (job->state) {
     case JOB_RESERVING:
@@ -184,29 +423,33 @@ nic_steps_run(NicSteps *ns, Job *job)
             nic_noop(ns, "the destination has no migd_url, so no incoming slot was asked for");
         break;
     case JOB_PREPARING:
-        if (handled && ns->reserved)
+        if (handled && held)
             nic_prepare(ns);
         else
             nic_noop(ns, NULL);
         break;
     case JOB_UNPLUGGING:
-        nic_unplug(ns);
+        nic_unplug(ns, job);
         break;
     case JOB_REPLUGGING:
-        if (handled && ns->reserved)
+        if (handled && held)
             nic_replug(ns);
         else
             nic_noop(ns, NULL);
         break;
     case JOB_SWITCHOVER:
         /* The destination saw the resume too and plugs in by itself. */
-        nic_noop(ns, handled && ns->reserved && ns->nics->len
+        nic_noop(ns, handled && held && ns->nics->len
                          ? "the destination's migd plugs the leased VFs in on its own"
                          : NULL);
         break;
     case JOB_VERIFYING:
-        /* The replug step's answer already carried the verification. */
-        nic_noop(ns, NULL);
+        /* The replug step's answer carried the verification, unless migd
+         * restarted before it was recorded. */
+        if (handled && held && nic_replug_unknown(ns))
+            nic_replug(ns);
+        else
+            nic_noop(ns, NULL);
         break;
     case JOB_ROLLING_BACK:
         nic_rollback(ns);
@@ -215,4 +458,13 @@ nic_steps_run(NicSteps *ns, Job *job)
         nic_noop(ns, NULL);
         break;
     }
+}
+
+void
+nic_steps_finish(NicSteps *ns)
+{
+    nic_renew_stop(ns);
+    nic_call_abandon(ns);
+    /* Nobody waits for the outcome: the job is over; the log tells it. */
+    nic_release(ns, NULL);
 }

@@ -3,8 +3,9 @@
  * (reserve and prepare on the destination's migd, unplug here, ask for the
  * replug there, verify) and the rollback. Outcomes reach the job as
  * STEP_DONE / STEP_FAILED events that carry the job's "nics" record.
- * One file per step: src-nic-{classify,reserve,unplug,replug,rollback,
- * migrate}.c, and src-nics.c for the object and its record. */
+ * One file per step: src-nic-{classify,reserve,unplug,migrate,replug,
+ * rollback}.c, the destination's migd in src-nic-peer.c, and src-nics.c
+ * for the object and its record. */
 #pragma once
 
 #include <libvirt/libvirt.h>
@@ -15,12 +16,31 @@
 
 typedef struct _NicSteps NicSteps;
 
+/* For @job; when @job has a "nics" record (after a restart), the NICs, the
+ * saved device XML and the reservation are rebuilt from it, so that
+ * nic_steps_run() finishes or undoes the step of the job's state:
+ * rolling-back restores here what the live XML lacks and releases the
+ * destination's reservation; replugging and verifying ask the destination
+ * whether it replugged, and ask it to if not. */
 NicSteps *nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job);
 void nic_steps_free(NicSteps *ns);
 
-/* On the loop, during the checks: finds the guest's passthrough NICs in
- * @dom's live XML and chooses the strategy. FALSE with @ret_refusal when
- * the job must not start (nothing has been touched). */
+/* In a worker, during the checks: the guest's live XML and its migratable
+ * form, which nic_steps_classify_xml() needs. FALSE with @error (libvirt's
+ * words) when they cannot be read. */
+gboolean nic_steps_read_xml(VirtConn *conn, const char *domain, char **ret_live,
+                            char **ret_migratable, GError **error);
+
+/* On the loop, during the checks: finds the guest's passthrough NICs in its
+ * live XML and chooses the strategy. FALSE with @ret_refusal when the job
+ * must not start (nothing has been touched). No libvirt call. */
+gboolean nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
+                                const char *migratable_xml, const Job *job,
+                                gboolean *ret_postcopy_forbidden, char **ret_refusal,
+                                char **ret_summary);
+
+/* The same, reading the XML from @dom on the loop: goes once src-checks.c
+ * reads it in its worker (CONTRACTS.md). */
 gboolean nic_steps_classify(NicSteps *ns, const MigdConf *conf, virDomainPtr dom, const Job *job,
                             gboolean *ret_postcopy_forbidden, char **ret_refusal,
                             char **ret_summary);
@@ -33,12 +53,15 @@ void nic_steps_run(NicSteps *ns, Job *job);
 
 /* Adds what the migrate call needs: the destination XML of natively
  * migrating NICs, and the persistent definition that names the
- * destination's VFs. */
+ * destination's VFs (made when the unplug step ended; no libvirt call, so
+ * @dom is not used). */
 void nic_steps_migrate_params(NicSteps *ns, virDomainPtr dom, const Job *job,
                               virTypedParameterPtr *params, int *nparams, int *maxparams);
 
-/* The source saw the guest resume on the destination. */
+/* The source saw the guest resume on the destination. Nothing is measured
+ * from it any more (the no-VF window ends at the replug's answer). */
 void nic_steps_dest_resumed(NicSteps *ns);
 
-/* The job is over: stops renewing and frees the destination's reservation. */
+/* The job is over: stops renewing and releases the destination's
+ * reservation (retried for a while; the outcome goes to the log). */
 void nic_steps_finish(NicSteps *ns);

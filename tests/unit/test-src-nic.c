@@ -1,0 +1,1065 @@
+/* The source's NIC steps (daemon/src-nic*.c) driven through the job machine
+ * with the fake hypervisor (fake-virt: libvirt 9.0 as measured) and a
+ * scripted destination migd (fake-peer). The engine is the real one with a
+ * store in a temporary directory; its operations are a small stand-in for
+ * the migrator: the checks classify the fake guest's XML, the migration is
+ * scripted. Each test asserts what an operator would check: where the VF
+ * is, the job's end and reason, what the destination was asked. */
+#include <config.h>
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "fake-peer.h"
+#include "fake-virt.h"
+#include "src-nic-priv.h"
+#include "testutil.h"
+
+#define DOMAIN "labvm"
+#define MIGD_URL "http://10.200.0.2:7480"
+
+static const char guest_xml[] =
+    "<domain type='qemu'><name>labvm</name><memory unit='KiB'>262144</memory><devices>\n"
+    "  <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/>"
+    "<model type='virtio'/><teaming type='persistent'/><alias name='ua-standby0'/></interface>\n"
+    "  <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/>"
+    "<target dev='avf0'/><model type='vmxnet3'/>"
+    "<teaming type='transient' persistent='ua-standby0'/><alias name='ua-vf0'/></interface>\n"
+    "%s</devices></domain>";
+
+/* A second NIC for the mixed case: in a pool vouched for as able to migrate. */
+static const char native_nic_xml[] =
+    "  <interface type='bridge'><mac address='52:54:00:00:00:02'/><source bridge='br1'/>"
+    "<target dev='anat0'/><model type='e1000'/><alias name='ua-nat0'/></interface>\n";
+
+static const char conf_text[] =
+    "[daemon]\ntcp_listen = 10.200.0.1:7480\n"
+    "[nic]\nverify = none\nunplug_timeout_s = 1\nreplug_timeout_s = 1\nlease_ttl_s = 30\n"
+    "[pool.lab]\ntype = emulated\nmodel = vmxnet3\nbridge = br0\nslots = avf0, avf1\n"
+    "[pool.nat]\ntype = emulated\nmodel = e1000\nbridge = br1\nslots = anat0\nnative = true\n";
+
+static const char reserved_one[] =
+    "{\"job\":\"x\",\"nics\":[{\"alias\":\"ua-vf0\",\"pool\":\"lab\",\"address\":\"bvf0\","
+    "\"device_xml\":\"<interface type='bridge'><mac address='52:54:00:00:00:01'/>"
+    "<source bridge='br0'/><target dev='bvf0'/><model type='vmxnet3'/></interface>\"}]}";
+
+static const char reserved_two[] =
+    "{\"job\":\"x\",\"nics\":[{\"alias\":\"ua-vf0\",\"pool\":\"lab\",\"address\":\"bvf0\","
+    "\"device_xml\":\"<interface type='bridge'><target dev='bvf0'/><model type='vmxnet3'/>"
+    "</interface>\"},{\"alias\":\"ua-nat0\",\"pool\":\"nat\",\"address\":\"bnat0\","
+    "\"device_xml\":\"<interface type='bridge'><source bridge='br1'/><target dev='bnat0'/>"
+    "<model type='e1000'/></interface>\"}]}";
+
+static const char replugged_ok[] =
+    "{\"replug\":{\"ok\":true,\"replug_ms\":40,\"verify_ms\":0,\"attempts\":1,"
+    "\"detail\":\"libvirt reported ua-vf0 added\"}}";
+
+typedef enum {
+    MIGRATE_OK,         /* the guest resumes there and the call returns */
+    MIGRATE_FAIL,       /* the call fails; the guest stays here */
+    MIGRATE_RESUMED,    /* the guest resumes there; the call never returns */
+    MIGRATE_HOLD,       /* nothing happens (migd dies meanwhile) */
+} MigrateScript;
+
+typedef struct {
+    FakeVirt *fv;
+    FakePeer *fp;
+    Virt *virt;
+    MigdConf *conf;
+    char *dir;
+    Store *store;
+    Engine *engine;
+    NicSteps *ns;
+    char *id;
+    MigrateScript migrate;
+    char *dest_xml;         /* what the migrate call would get */
+    gboolean fast_retries;
+    gboolean reservation_scripted;  /* by the test; else submit() grants it */
+    gboolean release_scripted;      /* by the test; else submit() accepts it */
+    gboolean mixed;
+} Fixture;
+
+static Fixture *current;
+
+/* --- the stand-in migrator ------------------------------------------------------ */
+
+static void
+feed(JobEventKind kind, const char *reason, json_t *nics)
+{
+    JobEvent ev;
+
+    engine_event_init(&ev, kind);
+    ev.reason = reason;
+    ev.nics = nics;
+    ev.guest_memory = 256 << 20;
+    engine_feed(current->engine, current->id, &ev);
+}
+
+static NicSteps *
+steps_new(Fixture *f, Job *job)
+{
+    NicSteps *ns = nic_steps_new(f->engine, f->virt, f->conf, job);
+
+    if (f->fast_retries) {
+        ns->retry_every_ms = ns->busy_every_ms = 20;
+        ns->retry_for_ms = ns->busy_for_ms = 200;
+    }
+    return ns;
+}
+
+static gboolean
+checks_idle(gpointer data)
+{
+    Fixture *f = data;
+    Job *job = engine_lookup(f->engine, f->id);
+    g_autofree char *xml = fake_virt_domain_xml(f->fv, FAKE_VIRT_LOCAL, DOMAIN);
+    g_autofree char *refusal = NULL;
+    g_autofree char *summary = NULL;
+    g_autoptr(json_t) nics = NULL;
+    gboolean postcopy_forbidden;
+
+    if (!nic_steps_classify_xml(f->ns, f->conf, xml, xml, job, &postcopy_forbidden, &refusal,
+                                &summary)) {
+        feed(JOB_EV_CHECKS_FAILED, refusal, NULL);
+        return G_SOURCE_REMOVE;
+    }
+    nics = nic_steps_to_json(f->ns);
+    feed(JOB_EV_CHECKS_PASSED, NULL, nics);
+    return G_SOURCE_REMOVE;
+}
+
+static void
+op_run_checks(gpointer ctx, Job *job)
+{
+    current->id = g_strdup(job->id);
+    current->ns = steps_new(current, job);
+    g_idle_add(checks_idle, current);
+}
+
+static void
+op_nic_step(gpointer ctx, Job *job)
+{
+    nic_steps_run(current->ns, job);
+}
+
+static gboolean
+migrate_idle(gpointer data)
+{
+    Fixture *f = data;
+
+    switch (f->migrate) {
+    case MIGRATE_OK:
+        feed(JOB_EV_DEST_RESUMED, NULL, NULL);
+        feed(JOB_EV_MIGRATE_RETURNED, NULL, NULL);
+        break;
+    case MIGRATE_FAIL:
+        feed(JOB_EV_MIGRATE_FAILED, "the destination's libvirtd went away", NULL);
+        break;
+    case MIGRATE_RESUMED:
+        feed(JOB_EV_DEST_RESUMED, NULL, NULL);
+        break;
+    case MIGRATE_HOLD:
+        break;
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void
+op_start_migration(gpointer ctx, Job *job)
+{
+    virTypedParameterPtr params = NULL;
+    int n = 0, max = 0;
+    const char *dest_xml = NULL;
+
+    nic_steps_migrate_params(current->ns, NULL, job, &params, &n, &max);
+    (void)virTypedParamsGetString(params, n, VIR_MIGRATE_PARAM_DEST_XML, &dest_xml);
+    current->dest_xml = g_strdup(dest_xml);
+    virTypedParamsFree(params, n);
+    g_idle_add(migrate_idle, current);
+}
+
+/* After a restart: the steps rebuilt from the record carry on where the
+ * record says the job was (the machine's reconcile is src-reconcile.c's;
+ * here the job's recorded state is the one to finish). */
+static void
+op_reconcile(gpointer ctx, Job *job)
+{
+    current->id = g_strdup(job->id);
+    current->ns = steps_new(current, job);
+    nic_steps_run(current->ns, job);
+}
+
+static void
+op_finished(gpointer ctx, Job *job)
+{
+    nic_steps_finish(current->ns);
+    g_clear_pointer(&current->ns, nic_steps_free);
+}
+
+static void op_nothing(gpointer ctx, Job *job) { }
+static void op_downtime(gpointer ctx, Job *job, guint ms) { }
+
+static const EngineOps ops = {
+    .run_checks = op_run_checks,
+    .nic_step = op_nic_step,
+    .start_migration = op_start_migration,
+    .set_downtime = op_downtime,
+    .auto_converge = op_nothing,
+    .postcopy = op_nothing,
+    .abort_migration = op_nothing,
+    .reconcile = op_reconcile,
+    .watch_libvirt_job = op_nothing,
+    .finished = op_finished,
+};
+
+/* --- fixture ------------------------------------------------------------------- */
+
+static void
+engine_start(Fixture *f)
+{
+    EngineLimits limits = { 2, 24 };
+    g_autoptr(GError) error = NULL;
+
+    f->store = store_open(f->dir, &error);
+    g_assert_no_error(error);
+    f->engine = engine_new(f->store, &ops, f, &limits);
+}
+
+/* migd dies: nothing is cleaned up, the record stays as it was written. */
+static void
+engine_crash(Fixture *f)
+{
+    g_clear_pointer(&f->ns, nic_steps_free);
+    g_clear_pointer(&f->engine, engine_free);
+    g_clear_pointer(&f->store, store_free);
+}
+
+static void
+add_guest(Fixture *f, const char *extra)
+{
+    g_autofree char *xml = g_strdup_printf(guest_xml, extra);
+
+    fake_virt_add_domain(f->fv, FAKE_VIRT_LOCAL, DOMAIN, xml, VIR_DOMAIN_RUNNING);
+}
+
+static void
+setup(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    current = f;
+    f->fv = fake_virt_new();
+    f->virt = fake_virt_new_virt(f->fv);
+    f->fp = fake_peer_new();
+    f->conf = conf_load_data("test.conf", conf_text, &error);
+    g_assert_no_error(error);
+    f->dir = g_dir_make_tmp("test-src-nic-XXXXXX", NULL);
+    f->fast_retries = TRUE;
+    f->mixed = data != NULL;
+    engine_start(f);
+    add_guest(f, data ? data : "");
+    /* prepare, renew and replug: only the replug reads the answer. */
+    fake_peer_answer(f->fp, "POST", "/v1/reservations/*", 200, replugged_ok);
+}
+
+static gboolean
+workers_done(Fixture *f, gconstpointer arg)
+{
+    return hotplug_outstanding() == 0 && nic_xml_reads_outstanding() == 0;
+}
+
+static void run_until(Fixture *f, gboolean (*done)(Fixture *f, gconstpointer arg),
+                      gconstpointer arg);
+
+static void
+teardown(Fixture *f, gconstpointer data)
+{
+    g_clear_pointer(&f->ns, nic_steps_free);
+    g_clear_pointer(&f->engine, engine_free);
+    g_clear_pointer(&f->store, store_free);
+    /* A worker that still holds a connection of the fake must end first. */
+    run_until(f, workers_done, NULL);
+    fake_peer_flush(f->fp);
+    fake_peer_free(f->fp);
+    g_clear_pointer(&f->virt, virt_free);
+    fake_virt_flush(f->fv);
+    fake_virt_free(f->fv);
+    conf_free(f->conf);
+    test_remove_tree(f->dir);
+    g_free(f->dir);
+    g_free(f->id);
+    g_free(f->dest_xml);
+    current = NULL;
+}
+
+/* --- driving -------------------------------------------------------------------- */
+
+static gboolean
+deadline_passed(gpointer data)
+{
+    *(gboolean *)data = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+static Job *
+job_now(Fixture *f)
+{
+    return f->id ? engine_lookup(f->engine, f->id) : NULL;
+}
+
+/* Runs the loop until @done says so; a test that waits 20 s has failed. */
+static void
+run_until(Fixture *f, gboolean (*done)(Fixture *f, gconstpointer arg), gconstpointer arg)
+{
+    gboolean late = FALSE;
+    guint timer = g_timeout_add_seconds(20, deadline_passed, &late);
+
+    while (!done(f, arg) && !late)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_false(late);
+    g_source_remove(timer);
+}
+
+static gboolean
+is_final(Fixture *f, gconstpointer arg)
+{
+    Job *job = job_now(f);
+
+    return job && job_state_is_final(job->state);
+}
+
+static gboolean
+in_state(Fixture *f, gconstpointer arg)
+{
+    Job *job = job_now(f);
+
+    return job && (int)job->state == GPOINTER_TO_INT(arg);
+}
+
+static gboolean
+detach_sent(Fixture *f, gconstpointer arg)
+{
+    return fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_DETACH_ALIAS) > 0;
+}
+
+static gboolean
+asked(Fixture *f, gconstpointer arg)
+{
+    const char *const *route = arg;
+
+    return fake_peer_count(f->fp, route[0], route[1]) > 0;
+}
+
+static void
+submit(Fixture *f, const char *strategy)
+{
+    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL };
+    JobOptions options = { 0 };
+    PolicyConfig policy;
+    g_autoptr(GError) error = NULL;
+
+    policy_config_init_defaults(&policy);
+    if (!f->reservation_scripted)
+        fake_peer_answer(f->fp, "POST", "/v1/reservations", 201,
+                         f->mixed ? reserved_two : reserved_one);
+    if (!f->release_scripted)
+        fake_peer_answer(f->fp, "DELETE", "/v1/reservations/*", 200, "{}");
+    g_assert_nonnull(engine_submit(f->engine, DOMAIN, &dest, strategy, &options, &policy,
+                                   &error));
+    g_assert_no_error(error);
+}
+
+/* The path of the job's reservation, with @suffix ("/replug", ...). */
+static char *
+route(Fixture *f, const char *suffix)
+{
+    return g_strdup_printf("/v1/reservations/%s%s", f->id, suffix);
+}
+
+static Job *
+run_to_end(Fixture *f)
+{
+    run_until(f, is_final, NULL);
+    fake_peer_flush(f->fp);
+    return job_now(f);
+}
+
+static Job *
+migrate_to_end(Fixture *f)
+{
+    submit(f, "auto");
+    return run_to_end(f);
+}
+
+static json_t *
+device(const Job *job, guint i)
+{
+    return json_array_get(json_object_get(job->nics, "devices"), i);
+}
+
+static const char *
+device_state(const Job *job, guint i)
+{
+    return json_string_value(json_object_get(device(job, i), "state"));
+}
+
+/* Whether a timeline message matches the glob @pattern. */
+static gboolean
+timeline_has(const Job *job, const char *pattern)
+{
+    for (guint i = 0; i < job->timeline->len; i++) {
+        const JobEntry *e = g_ptr_array_index(job->timeline, i);
+
+        if (g_pattern_match_simple(pattern, e->message))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static gboolean
+guest_has_vf(Fixture *f, const char *alias)
+{
+    return fake_virt_has_device(f->fv, FAKE_VIRT_LOCAL, DOMAIN, alias);
+}
+
+static guint
+calls(Fixture *f, FakeOp op)
+{
+    return fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, op);
+}
+
+static guint
+deletes(Fixture *f)
+{
+    return fake_peer_count(f->fp, "DELETE", "/v1/reservations/*");
+}
+
+/* --- unplug ------------------------------------------------------------------------ */
+
+static void
+test_unplug_ok(Fixture *f, gconstpointer data)
+{
+    Job *job = migrate_to_end(f);
+    json_t *reservation = json_object_get(job->nics, "reservation");
+
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpstr(device_state(job, 0), ==, "replugged");
+    g_assert_cmpstr(json_string_value(json_object_get(json_object_get(device(job, 0),
+                                                                      "destination"),
+                                                      "address")), ==, "bvf0");
+    /* What a restarted migd would need: the device's XML and the reservation. */
+    g_assert_true(g_pattern_match_simple("<interface*<target dev=?avf0?/>*ua-vf0*</interface>",
+                                         json_string_value(json_object_get(device(job, 0),
+                                                                           "xml"))));
+    g_assert_cmpstr(json_string_value(json_object_get(reservation, "id")), ==, job->id);
+    g_assert_cmpstr(json_string_value(json_object_get(reservation, "migd_url")), ==, MIGD_URL);
+    g_assert_false(guest_has_vf(f, "ua-vf0"));
+    g_assert_true(timeline_has(job, "the guest released ua-vf0 after * ms (DEVICE_REMOVED)"));
+    g_assert_cmpint(json_integer_value(json_object_get(job->nics, "no_vf_window_ms")), >=, 0);
+    /* The end releases the reservation (the VF is the guest's there now). */
+    g_assert_cmpuint(deletes(f), ==, 1);
+}
+
+static void
+test_unplug_removal_failed(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    fake_virt_script_unplug(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0", FAKE_UNPLUG_FAILED);
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_nonnull(strstr(job->reason, "DEVICE_REMOVAL_FAILED"));
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpstr(device_state(job, 0), ==, "attached");
+    g_assert_cmpuint(calls(f, FAKE_OP_ATTACH), ==, 0);
+    g_assert_cmpuint(deletes(f), ==, 1);
+    g_assert_true(timeline_has(job, "nothing was unplugged; the destination's reservation and "
+                                    "its leases are released"));
+}
+
+static void
+test_unplug_never_acked(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    fake_virt_script_unplug(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0", FAKE_UNPLUG_NEVER);
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_nonnull(strstr(job->reason, "did not release ua-vf0"));
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpuint(calls(f, FAKE_OP_ATTACH), ==, 0);
+    /* The guest may still let go later: nothing would notice, so it is said. */
+    g_assert_true(timeline_has(job, "the guest was asked to release ua-vf0 and has not*"));
+}
+
+/* The cancel comes while the guest has not answered; the detach goes ahead
+ * in libvirt (the guest lets go after the cancel), so the rollback must
+ * find it gone and plug it back in. */
+static void
+test_unplug_cancel_midway(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    Job *job;
+
+    fake_virt_script_unplug(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0", FAKE_UNPLUG_NEVER);
+    submit(f, "auto");
+    run_until(f, detach_sent, NULL);
+    g_assert_true(engine_cancel(f->engine, f->id, &error));
+    g_assert_no_error(error);
+    fake_virt_remove_device(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0");
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_CANCELLED);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpstr(device_state(job, 0), ==, "restored");
+    g_assert_cmpuint(calls(f, FAKE_OP_ATTACH), ==, 1);
+    g_assert_true(timeline_has(job, "the VF is plugged back in here*"));
+}
+
+/* The record cannot be written when the guest lets go: the job ends there
+ * (core's rule for a failed write-ahead) and the NIC steps, freed by that
+ * end while they noted the release, touch nothing more. */
+static void
+test_unplug_write_ahead_fails(Fixture *f, gconstpointer data)
+{
+    g_autofree char *record = NULL;
+    Job *job;
+
+    fake_virt_script_unplug(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0", FAKE_UNPLUG_NEVER);
+    submit(f, "auto");
+    run_until(f, detach_sent, NULL);
+    record = g_strdup_printf("%s/jobs/%s.json", f->dir, f->id);
+    g_assert_cmpint(g_unlink(record), ==, 0);
+    g_assert_cmpint(g_mkdir(record, 0700), ==, 0);
+    fake_virt_remove_device(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0");
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_nonnull(strstr(job->reason, "could not record the job"));
+    g_assert_null(f->ns);
+    g_assert_true(test_log_has("Cannot record migration *"));
+    test_log_clear();
+    g_assert_cmpint(g_rmdir(record), ==, 0);
+}
+
+/* --- reserve ----------------------------------------------------------------------- */
+
+static void
+test_reserve_busy_then_granted(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_error(f->fp, "POST", "/v1/reservations", MIGD_ERROR_BUSY, "job x is number 1");
+    fake_peer_answer(f->fp, "POST", "/v1/reservations", 201, reserved_one);
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 2);
+    g_assert_true(timeline_has(job, "waiting for an incoming slot on the destination for the "
+                                    "reservation (*job x is number 1); asking again every * s "
+                                    "until * UTC"));
+}
+
+static void
+test_reserve_busy_deadline(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_error(f->fp, "POST", "/v1/reservations", MIGD_ERROR_BUSY, "job x is number 3");
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_nonnull(strstr(job->reason, "no free incoming slot"));
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    /* A busy answer holds nothing there: nothing to release. */
+    g_assert_cmpuint(deletes(f), ==, 0);
+}
+
+static void
+test_reserve_no_vf(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_error(f->fp, "POST", "/v1/reservations", MIGD_ERROR_NO_FREE_VF,
+                    "no free VF in pool 'lab'");
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_nonnull(strstr(job->reason, "no free VF in pool 'lab'"));
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 1);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+}
+
+static void
+test_reserve_libvirt_disconnected(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_error(f->fp, "POST", "/v1/reservations", MIGD_ERROR_LIBVIRT_DISCONNECTED,
+                    "migd cannot reach libvirt right now");
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_nonnull(strstr(job->reason, "cannot reach its libvirt (libvirt_disconnected)"));
+    /* Given up at once: no retry, no waiting message about a slot. */
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 1);
+    g_assert_false(timeline_has(job, "waiting for an incoming slot*"));
+}
+
+static void
+test_reserve_destination_down(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_refused(f->fp, "POST", "/v1/reservations");
+    f->release_scripted = TRUE;
+    fake_peer_refused(f->fp, "DELETE", "/v1/reservations/*");
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_nonnull(strstr(job->reason, "did not answer the reservation within"));
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), >, 1);
+    g_assert_true(timeline_has(job, "the destination's migd did not answer the reservation *"
+                                    "asking again every * s until *"));
+    /* A request may have arrived there: the release is tried, and when it
+     * fails too the timeline says so and names the TTL. */
+    g_assert_cmpuint(deletes(f), >, 1);
+    g_assert_true(timeline_has(job, "*reservation could NOT be released*at their TTL*"));
+    g_assert_false(timeline_has(job, "*reservation and its leases are released*"));
+}
+
+static void
+test_reserve_down_then_up(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    fake_peer_refused(f->fp, "POST", "/v1/reservations");
+    f->reservation_scripted = TRUE;
+    fake_peer_answer(f->fp, "POST", "/v1/reservations", 201, reserved_one);
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 2);
+}
+
+/* The cancel comes while the reservation's answer is on its way: when it
+ * comes, the reservation is released, not leaked until its TTL. */
+static void
+test_reserve_cancel_before_answer(Fixture *f, gconstpointer data)
+{
+    static const char *const route[] = { "POST", "/v1/reservations" };
+    g_autoptr(GError) error = NULL;
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_hold(f->fp, "POST", "/v1/reservations");
+    submit(f, "auto");
+    run_until(f, asked, route);
+    g_assert_true(engine_cancel(f->engine, f->id, &error));
+    g_assert_no_error(error);
+    fake_peer_flush(f->fp);
+    g_assert_cmpuint(deletes(f), ==, 0);
+    g_assert_false(job_state_is_final(job_now(f)->state));
+    g_assert_cmpuint(fake_peer_release(f->fp), ==, 1);
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_CANCELLED);
+    g_assert_cmpuint(deletes(f), ==, 1);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+}
+
+/* --- replug ------------------------------------------------------------------------- */
+
+static void
+test_replug_retry(Fixture *f, gconstpointer data)
+{
+    g_autofree char *replug = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    replug = route(f, "/replug");
+    fake_peer_refused(f->fp, "POST", replug);
+    fake_peer_answer(f->fp, "POST", replug, 200, replugged_ok);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpstr(device_state(job, 0), ==, "replugged");
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", replug), ==, 2);
+}
+
+static void
+test_replug_failed(Fixture *f, gconstpointer data)
+{
+    g_autofree char *replug = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    replug = route(f, "/replug");
+    fake_peer_answer(f->fp, "POST", replug, 200,
+                     "{\"replug\":{\"ok\":false,\"replug_ms\":900,\"verify_ms\":0,"
+                     "\"attempts\":3,\"detail\":\"ua-vf0 was not plugged after 3 attempts\"}}");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_nonnull(strstr(job->reason, "WITHOUT its passthrough NIC (ua-vf0)"));
+    g_assert_true(timeline_has(job, "*not plugged after 3 attempts*"));
+    g_assert_cmpstr(device_state(job, 0), ==, "unplugged");
+}
+
+static void
+test_replug_lost(Fixture *f, gconstpointer data)
+{
+    g_autofree char *replug = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    replug = route(f, "/replug");
+    fake_peer_refused(f->fp, "POST", replug);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_nonnull(strstr(job->reason, "WITHOUT"));
+    g_assert_true(timeline_has(job, "*did not answer the replug within*"));
+}
+
+/* --- rollback ------------------------------------------------------------------------- */
+
+static void
+test_rollback_after_migration_failed(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->migrate = MIGRATE_FAIL;
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpstr(device_state(job, 0), ==, "restored");
+    g_assert_true(timeline_has(job, "plugging ua-vf0 back in here"));
+    g_assert_true(timeline_has(job, "the VF is plugged back in here and the guest uses it again; "
+                                    "the destination's reservation and its leases are released"));
+    g_assert_cmpuint(deletes(f), ==, 1);
+}
+
+static void
+test_rollback_prepare_refused(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    fake_peer_error(f->fp, "POST", prepare, MIGD_ERROR_LIBVIRT_DISCONNECTED,
+                    "migd on the destination is not connected to libvirt");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_cmpuint(deletes(f), ==, 1);
+}
+
+/* The link is cut while rolling back: the release is retried until its
+ * deadline, and the job says the truth. */
+static void
+test_rollback_release_fails(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->migrate = MIGRATE_FAIL;
+    f->release_scripted = TRUE;
+    fake_peer_timeout(f->fp, "DELETE", "/v1/reservations/*");
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpuint(deletes(f), >, 1);
+    g_assert_true(timeline_has(job, "the destination's migd did not answer the release of its "
+                                    "reservation*until*"));
+    g_assert_true(timeline_has(job, "*could NOT be released*by * UTC at the latest"));
+    g_assert_false(timeline_has(job, "*leases are released*"));
+    g_assert_true(json_is_true(json_object_get(job->nics, "reserved")));
+}
+
+static void
+test_rollback_attach_fails(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->migrate = MIGRATE_FAIL;
+    fake_virt_fail_next(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH, VIRT_OPS_ERROR_FAILED,
+                        "internal error: unable to execute QEMU command 'device_add'");
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_false(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpstr(device_state(job, 0), ==, "lost");
+    g_assert_true(timeline_has(job, "rollback incomplete: ua-vf0 could not be given back to "
+                                    "labvm, which runs on this host WITHOUT its passthrough NIC*"));
+}
+
+/* --- mixed ------------------------------------------------------------------------------ */
+
+static void
+test_mixed(Fixture *f, gconstpointer data)
+{
+    Job *job = migrate_to_end(f);
+
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpstr(json_string_value(json_object_get(job->nics, "strategy")), ==, "mixed");
+    g_assert_cmpstr(device_state(job, 0), ==, "replugged");
+    g_assert_cmpstr(device_state(job, 1), ==, "attached");
+    /* Only the unplugged one left; the native one migrates, pointed at B's VF. */
+    g_assert_false(guest_has_vf(f, "ua-vf0"));
+    g_assert_true(guest_has_vf(f, "ua-nat0"));
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 1);
+    g_assert_nonnull(f->dest_xml);
+    g_assert_nonnull(strstr(f->dest_xml, "bnat0"));
+    g_assert_null(strstr(f->dest_xml, "anat0"));
+}
+
+static void
+test_mixed_rollback(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->migrate = MIGRATE_FAIL;
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_cmpstr(device_state(job, 0), ==, "restored");
+    g_assert_cmpstr(device_state(job, 1), ==, "attached");
+    g_assert_cmpuint(calls(f, FAKE_OP_ATTACH), ==, 1);
+}
+
+/* --- after a restart --------------------------------------------------------------------- */
+
+static json_t *
+record_read(Fixture *f, const char *id)
+{
+    g_autofree char *path = g_strdup_printf("%s/jobs/%s.json", f->dir, id);
+    json_t *record = json_load_file(path, 0, NULL);
+
+    g_assert_nonnull(record);
+    return record;
+}
+
+/* Rewrites the record as if migd had died in @state (the reconcile's
+ * choice is src-reconcile.c's; here it is given). */
+static void
+record_set_state(Fixture *f, const char *id, const char *state)
+{
+    g_autofree char *path = g_strdup_printf("%s/jobs/%s.json", f->dir, id);
+    g_autoptr(json_t) record = record_read(f, id);
+
+    json_object_set_new(record, "state", json_string(state));
+    g_assert_cmpint(json_dump_file(record, path, 0), ==, 0);
+}
+
+static void
+restart(Fixture *f, const char *state)
+{
+    g_autofree char *id = g_strdup(f->id);
+    g_autoptr(GError) error = NULL;
+
+    engine_crash(f);
+    fake_peer_flush(f->fp);
+    record_set_state(f, id, state);
+    g_clear_pointer(&f->id, g_free);
+    engine_start(f);
+    g_assert_true(engine_load(f->engine, &error));
+    g_assert_no_error(error);
+}
+
+/* Killed while migrating with the VF unplugged, the migration gone: the
+ * VF is plugged back in from the saved XML, the reservation released. */
+static void
+test_restart_rolling_back(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->migrate = MIGRATE_HOLD;
+    submit(f, "auto");
+    run_until(f, in_state, GINT_TO_POINTER(JOB_MIGRATING));
+    g_assert_false(guest_has_vf(f, "ua-vf0"));
+    restart(f, "rolling-back");
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpstr(device_state(job, 0), ==, "restored");
+    g_assert_cmpuint(deletes(f), ==, 1);
+}
+
+/* Killed right after the detach was sent, before DEVICE_REMOVED was
+ * recorded: the record says attached, the live XML says gone. */
+static void
+test_restart_after_unplug_request(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    fake_virt_script_unplug(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0", FAKE_UNPLUG_NEVER);
+    submit(f, "auto");
+    run_until(f, detach_sent, NULL);
+    engine_crash(f);
+    /* The guest lets go while migd is down: the detach was sent. */
+    fake_virt_remove_device(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0");
+    fake_virt_flush(f->fv);
+    {
+        g_autoptr(json_t) record = record_read(f, f->id);
+
+        g_assert_cmpstr(json_string_value(json_object_get(
+                            json_array_get(json_object_get(json_object_get(record, "nics"),
+                                                           "devices"), 0), "state")),
+                        ==, "attached");
+    }
+    restart(f, "rolling-back");
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpstr(device_state(job, 0), ==, "restored");
+}
+
+/* Killed in the rollback just after the VF went back in: the live XML has
+ * it, so it is not plugged twice (libvirt would refuse the alias). */
+static void
+test_restart_rollback_already_restored(Fixture *f, gconstpointer data)
+{
+    static const char vf[] =
+        "<interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/>"
+        "<target dev='avf0'/><model type='vmxnet3'/><alias name='ua-vf0'/></interface>";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VirtConn) conn = NULL;
+    Job *job;
+
+    f->migrate = MIGRATE_HOLD;
+    submit(f, "auto");
+    run_until(f, in_state, GINT_TO_POINTER(JOB_MIGRATING));
+    conn = virt_conn(f->virt);
+    g_assert_true(virt_conn_ops(conn)->attach(conn, DOMAIN, vf, &error));
+    g_assert_no_error(error);
+    restart(f, "rolling-back");
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpuint(calls(f, FAKE_OP_ATTACH), ==, 1);
+    g_assert_cmpstr(device_state(job, 0), ==, "attached");
+    g_assert_true(timeline_has(job, "nothing was unplugged; *"));
+    g_assert_cmpuint(deletes(f), ==, 1);
+}
+
+static gboolean
+in_replugging_and_asked(Fixture *f, gconstpointer arg)
+{
+    g_autofree char *replug = route(f, "/replug");
+
+    return in_state(f, GINT_TO_POINTER(JOB_REPLUGGING)) &&
+           fake_peer_count(f->fp, "POST", replug) > 0;
+}
+
+/* The replug's POST stays unanswered (migd dies meanwhile). */
+static char *
+submit_holding_replug(Fixture *f)
+{
+    char *replug;
+
+    f->migrate = MIGRATE_RESUMED;
+    submit(f, "auto");
+    replug = route(f, "/replug");
+    fake_peer_hold(f->fp, "POST", replug);
+    run_until(f, in_replugging_and_asked, NULL);
+    return replug;
+}
+
+/* Killed in replugging: the destination is asked whether it replugged
+ * (it did), and not asked to plug again. */
+static void
+test_restart_replugging_done_there(Fixture *f, gconstpointer data)
+{
+    g_autofree char *replug = submit_holding_replug(f);
+    Job *job;
+
+    fake_peer_answer(f->fp, "GET", "/v1/reservations/*", 200,
+                     "{\"replug\":{\"state\":\"done\",\"ok\":true,\"replug_ms\":45,"
+                     "\"verify_ms\":0,\"attempts\":1,\"detail\":\"added\"}}");
+    restart(f, "replugging");
+    (void)fake_peer_release(f->fp);
+    run_until(f, in_state, GINT_TO_POINTER(JOB_VERIFYING));
+    fake_peer_flush(f->fp);
+    job = job_now(f);
+    g_assert_cmpstr(device_state(job, 0), ==, "replugged");
+    g_assert_cmpint(json_integer_value(json_object_get(job->nics, "replug_ms")), ==, 45);
+    g_assert_cmpuint(fake_peer_count(f->fp, "GET", "/v1/reservations/*"), ==, 1);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", replug), ==, 1);
+}
+
+static gboolean
+replugged(Fixture *f, gconstpointer arg)
+{
+    Job *job = job_now(f);
+
+    return job && g_strcmp0(device_state(job, 0), "replugged") == 0;
+}
+
+/* The same, but the destination had not replugged: it is asked to. */
+static void
+test_restart_replugging_not_yet(Fixture *f, gconstpointer data)
+{
+    g_autofree char *replug = submit_holding_replug(f);
+    Job *job;
+
+    fake_peer_answer(f->fp, "GET", "/v1/reservations/*", 200,
+                     "{\"replug\":{\"state\":\"armed\"}}");
+    restart(f, "verifying");
+    (void)fake_peer_release(f->fp);
+    fake_peer_answer(f->fp, "POST", replug, 200, replugged_ok);
+    run_until(f, replugged, NULL);
+    job = job_now(f);
+    g_assert_cmpstr(device_state(job, 0), ==, "replugged");
+    g_assert_cmpuint(fake_peer_count(f->fp, "GET", "/v1/reservations/*"), ==, 1);
+}
+
+/* A record from this migd holds the NICs as they were found. */
+static void
+test_record_round_trip(Fixture *f, gconstpointer data)
+{
+    Job *job = migrate_to_end(f);
+    g_autoptr(json_t) before = json_deep_copy(job->nics);
+    NicSteps *ns = nic_steps_new(f->engine, f->virt, f->conf, job);
+    g_autoptr(json_t) after = nic_steps_to_json(ns);
+
+    g_assert_true(json_equal(before, after));
+    nic_steps_free(ns);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    test_log_capture();
+#define ADD(name, func) g_test_add("/src-nic/" name, Fixture, NULL, setup, func, teardown)
+#define ADD_MIXED(name, func) \
+    g_test_add("/src-nic/" name, Fixture, native_nic_xml, setup, func, teardown)
+    ADD("unplug/ok", test_unplug_ok);
+    ADD("unplug/removal-failed", test_unplug_removal_failed);
+    ADD("unplug/never-acked", test_unplug_never_acked);
+    ADD("unplug/cancel-midway", test_unplug_cancel_midway);
+    ADD("unplug/write-ahead-fails", test_unplug_write_ahead_fails);
+    ADD("reserve/busy-then-granted", test_reserve_busy_then_granted);
+    ADD("reserve/busy-deadline", test_reserve_busy_deadline);
+    ADD("reserve/no-vf", test_reserve_no_vf);
+    ADD("reserve/libvirt-disconnected", test_reserve_libvirt_disconnected);
+    ADD("reserve/destination-down", test_reserve_destination_down);
+    ADD("reserve/down-then-up", test_reserve_down_then_up);
+    ADD("reserve/cancel-before-answer", test_reserve_cancel_before_answer);
+    ADD("replug/retry", test_replug_retry);
+    ADD("replug/failed", test_replug_failed);
+    ADD("replug/lost", test_replug_lost);
+    ADD("rollback/after-migration-failed", test_rollback_after_migration_failed);
+    ADD("rollback/prepare-refused", test_rollback_prepare_refused);
+    ADD("rollback/release-fails", test_rollback_release_fails);
+    ADD("rollback/attach-fails", test_rollback_attach_fails);
+    ADD_MIXED("mixed/native-and-unplugged", test_mixed);
+    ADD_MIXED("mixed/rollback", test_mixed_rollback);
+    ADD("restart/rolling-back", test_restart_rolling_back);
+    ADD("restart/after-unplug-request", test_restart_after_unplug_request);
+    ADD("restart/rollback-already-restored", test_restart_rollback_already_restored);
+    ADD("restart/replugging-done-there", test_restart_replugging_done_there);
+    ADD("restart/verifying-not-yet", test_restart_replugging_not_yet);
+    ADD("record/round-trip", test_record_round_trip);
+    return g_test_run();
+}
