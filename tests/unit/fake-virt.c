@@ -802,6 +802,12 @@ fake_get_xml(VirtConn *conn, const char *domain, guint flags, GError **error)
     return xml;
 }
 
+static gint
+domain_xml_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp((*(VirtDomainXml *const *)a)->name, (*(VirtDomainXml *const *)b)->name);
+}
+
 static GPtrArray *
 fake_list_running(VirtConn *conn, GError **error)
 {
@@ -827,6 +833,7 @@ fake_list_running(VirtConn *conn, GError **error)
             x->xml = g_strdup(d->xml);
             g_ptr_array_add(out, x);
         }
+        g_ptr_array_sort(out, domain_xml_cmp);    /* the same order in every run */
     }
     g_mutex_unlock(&fv->lock);
     return out;
