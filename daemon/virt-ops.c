@@ -97,9 +97,12 @@ static gboolean
 lv_fail(virConnectPtr conn, GError **error)
 {
     virErrorPtr err = virGetLastError();
+    int code = err ? err->code : 0;
+    /* Copied first: asking the connection below resets the last error. */
+    g_autofree char *message = g_strdup(err && err->message ? err->message
+                                                            : "libvirt gave no reason");
 
-    g_set_error_literal(error, VIRT_OPS_ERROR, lv_error_code(conn, err ? err->code : 0),
-                        err && err->message ? err->message : "libvirt gave no reason");
+    g_set_error_literal(error, VIRT_OPS_ERROR, lv_error_code(conn, code), message);
     return FALSE;
 }
 

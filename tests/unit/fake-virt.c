@@ -1139,9 +1139,9 @@ migration_wait(FakeVirt *fv, VirtConn *conn, FakeDomain *d, FakeHost *src, const
     for (;;) {
         dest = g_hash_table_lookup(fv->hosts, dest_uri);
         if (d->job_aborted) {
-            /* assumed: qemuMigrationJobCheckStatus() for a cancelled job */
+            /* measured (tests/lab/test-virt-facts) */
             g_set_error_literal(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_ABORTED,
-                                "operation aborted: migration out job: canceled by client");
+                                "operation aborted: job 'migration out' canceled by client");
             return FALSE;
         }
         if (!src->up || src->generation != fc(conn)->generation) {
@@ -1151,8 +1151,9 @@ migration_wait(FakeVirt *fv, VirtConn *conn, FakeDomain *d, FakeHost *src, const
         }
         if (!dest->up || (d->job_end && !d->job_ok)) {
             g_set_error_literal(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_FAILED,
+                                /* assumed: worded like the measured abort */
                                 d->job_error ? d->job_error
-                                             : "operation failed: migration out job: "
+                                             : "operation failed: job 'migration out' "
                                                "unexpectedly failed");
             return FALSE;
         }

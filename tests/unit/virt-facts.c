@@ -347,7 +347,7 @@ check_abort(Run *run)
     fact(run, "abort/accepted", ok, "%s", ok ? "returned 0" : error->message);
     g_thread_join(thread);
     expect_error(run, "abort/migrate-fails", m.ok, m.error, VIRT_OPS_ERROR_ABORTED,
-                 "operation aborted: migration out job: canceled by client");
+                 "operation aborted: job 'migration out' canceled by client");
     g_clear_error(&m.error);
     fact(run, "abort/guest-stays", strcmp(placement(run, run->dest), "running") == 0,
          "%s where the migration was aborted", placement(run, run->dest));
