@@ -415,69 +415,138 @@ job_on_force_complete(Job *job, const JobEvent *ev, GArray *actions)
     policy_action_clear(&pa);
 }
 
-/* After a restart: the libvirt side tells what really happened. */
+/* After a restart, and when a libvirt job that migd followed ended without
+ * a clear outcome: libvirt (and the destination) tell where the guest is,
+ * and the job goes on from there as it would have without the restart
+ * (CONTRACTS.md, "The machine after a restart"). These helpers serve
+ * job_on_reconciled() alone. */
+
+/* Whether the job unplugs any passthrough NIC (so a rollback plugs it in). */
+static gboolean
+job_reconciled_unplugs(const Job *job)
+{
+    json_t *devices = json_object_get(job->nics, "devices");
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(devices, i, d) {
+        if (g_strcmp0(json_string_value(json_object_get(d, "strategy")), "unplug") == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* The guest runs here and libvirt migrates nothing: undo what was done (the
+ * rollback plugs back what was unplugged and releases the reservation). */
+static void
+job_reconciled_here(Job *job, const JobEvent *ev, GArray *actions)
+{
+    g_autofree char *reason = NULL;
+    const char *was = job_state_to_string(job->state);
+
+    if (job->state == JOB_CHECKING) {
+        reason = g_strdup_printf("migd restarted during the checks; %s was not touched and "
+                                 "runs on this host", job->domain);
+        job_finish(job, ev, JOB_FAILED, reason, actions);
+        return;
+    }
+    if (job->state == JOB_RESERVING || job->state == JOB_PREPARING || !job_reconciled_unplugs(job))
+        reason = g_strdup_printf("migd restarted while the job was %s; the migration did not "
+                                 "happen and %s runs on this host as before", was, job->domain);
+    else
+        reason = g_strdup_printf("migd restarted while the job was %s; the migration did not "
+                                 "happen and %s runs on this host with its passthrough NICs "
+                                 "plugged back in", was, job->domain);
+    job_roll_back(job, ev, reason, actions);
+}
+
+/* The guest runs on the destination and libvirt's job is over: the
+ * migration happened. Whether the destination replugged is its to say. */
+static void
+job_reconciled_there(Job *job, const JobEvent *ev, GArray *actions)
+{
+    g_autofree char *reason = NULL;
+
+    if (job->state < JOB_MIGRATING) {
+        reason = g_strdup_printf("%s runs on %s, but this job had not started its migration: "
+                                 "something else moved it; check its NICs there", job->domain,
+                                 job_dest_name(job));
+        job_note(job, ev, "error", "%s", reason);
+        job_finish(job, ev, JOB_FAILED, reason, actions);
+        return;
+    }
+    job->migrate_returned = TRUE;
+    job->migrate_returned_at_us = ev->wall_us;
+    if (ev->figures) {
+        job->have_figures = TRUE;
+        job->figures = *ev->figures;
+    }
+    job_note(job, ev, "info", "%s runs on %s: the migration completed%s", job->domain,
+             job_dest_name(job), ev->figures ? "" : " (libvirt's figures cannot be read there)");
+    job_enter_step(job, ev, job->state == JOB_VERIFYING ? JOB_VERIFYING : JOB_REPLUGGING,
+                   actions);
+}
+
+/* libvirt's migration outlived the previous migd: follow it as a live job
+ * (the policy, cancel and force-complete work again), and go on with the
+ * NIC step if the guest already resumed on the destination. */
+static void
+job_reconciled_running(Job *job, const JobEvent *ev, GArray *actions)
+{
+    job_note(job, ev, "info", "libvirt's migration job is still running; following it");
+    job_act(actions, JOB_ACT_WATCH_LIBVIRT_JOB, 0);
+    if (job->state != JOB_MIGRATING) {
+        job_enter_step(job, ev, job->state == JOB_VERIFYING ? JOB_VERIFYING : JOB_REPLUGGING,
+                       actions);
+        return;
+    }
+    if (job->cancel_requested && !job->abort_sent) {
+        /* The abort may have been lost with the previous migd. */
+        job_note(job, ev, "info", "the cancel is carried out again: aborting the migration");
+        job->abort_sent = TRUE;
+        job_act(actions, JOB_ACT_ABORT_MIGRATION, 0);
+    }
+}
+
 static void
 job_on_reconciled(Job *job, const JobEvent *ev, GArray *actions)
 {
     g_autofree char *reason = NULL;
-    g_autofree char *missing = NULL;
 
-    job_note(job, ev, "warning", "migd restarted while the job was %s",
-             job_state_to_string(job->state));
+    if (ev->message)
+        job_note(job, ev, "warning", "%s", ev->message);
+    else
+        job_note(job, ev, "warning", "migd restarted while the job was %s",
+                 job_state_to_string(job->state));
     if (job->state == JOB_PENDING) {
         job_note(job, ev, "info", "queued again");
         return;
     }
-    missing = job_missing_nics(job);
-    if (missing && (job->state < JOB_SWITCHOVER || job->state == JOB_ROLLING_BACK) &&
-        ev->placement == JOB_GUEST_ON_SOURCE && !ev->source_job_active) {
-        reason = g_strdup_printf("migd restarted after it had unplugged %s from %s, which runs "
-                                 "on this host WITHOUT that passthrough NIC (on its standby "
-                                 "NIC): plug it in again by hand or migrate the guest again",
-                                 missing, job->domain);
-        job_note(job, ev, "error", "%s", reason);
-        job_finish(job, ev, JOB_FAILED, reason, actions);
-        return;
-    }
-    if (job->state < JOB_MIGRATING || job->state == JOB_ROLLING_BACK) {
-        reason = g_strdup_printf("migd restarted before the migration started; %s was not "
-                                 "touched and runs on this host", job->domain);
-        job_finish(job, ev, JOB_FAILED, reason, actions);
-        return;
-    }
-    if (ev->source_job_active) {
-        job_note(job, ev, "info", "libvirt's migration job is still running; following it");
-        job_act(actions, JOB_ACT_WATCH_LIBVIRT_JOB, 0);
+    if (ev->source_job_active && job->state >= JOB_MIGRATING && job->state <= JOB_VERIFYING) {
+        job_reconciled_running(job, ev, actions);
         return;
     }
     switch (ev->placement) {
-    case JOB_GUEST_ON_DESTINATION:
-        if (ev->figures) {
-            job->have_figures = TRUE;
-            job->figures = *ev->figures;
-        }
-        reason = g_strdup_printf("%s runs on %s; the migration completed while migd was down, "
-                                 "so its figures are incomplete", job->domain, job_dest_name(job));
-        job_finish(job, ev, JOB_COMPLETED, reason, actions);
-        break;
     case JOB_GUEST_ON_SOURCE:
-        reason = g_strdup_printf("the migration did not finish while migd was down; %s runs "
-                                 "on this host", job->domain);
-        job_finish(job, ev, JOB_FAILED, reason, actions);
-        break;
+        job_reconciled_here(job, ev, actions);
+        return;
+    case JOB_GUEST_ON_DESTINATION:
+        job_reconciled_there(job, ev, actions);
+        return;
     case JOB_GUEST_ON_BOTH:
         reason = g_strdup_printf("%s runs on this host AND on %s: check both before starting "
                                  "either again", job->domain, job_dest_name(job));
-        job_note(job, ev, "error", "%s", reason);
-        job_finish(job, ev, JOB_FAILED, reason, actions);
         break;
     case JOB_GUEST_NOWHERE:
-        reason = g_strdup_printf("%s runs on neither this host nor %s", job->domain,
-                                 job_dest_name(job));
-        job_note(job, ev, "error", "%s", reason);
-        job_finish(job, ev, JOB_FAILED, reason, actions);
+        reason = ev->reason ? g_strdup_printf("%s does not run on this host, and %s; find it "
+                                              "before starting it again", job->domain,
+                                              ev->reason)
+                            : g_strdup_printf("%s runs on neither this host nor %s",
+                                              job->domain, job_dest_name(job));
         break;
     }
+    job_note(job, ev, "error", "%s", reason);
+    job_finish(job, ev, JOB_FAILED, reason, actions);
 }
 
 static void

@@ -120,7 +120,8 @@ typedef enum {
     JOB_EV_MIGRATE_FAILED,  /* the migrate call failed; reason */
     JOB_EV_CANCEL,          /* from the API */
     JOB_EV_FORCE_COMPLETE,  /* from the API */
-    JOB_EV_RECONCILED,      /* after a restart: where the guest is (placement, source_job_active) */
+    JOB_EV_RECONCILED,      /* after a restart: where the guest is (placement, source_job_active;
+                             * reason: why the destination could not be asked) */
     JOB_EV_NOTE,            /* something worth the timeline: message, with reason as its kind */
     JOB_EV_LAST
 } JobEventKind;

@@ -1,6 +1,7 @@
 /* The source's checks before anything is touched: the guest runs here, the
  * destination's libvirt answers and has no such guest running, the NICs can
- * be handled, and (with a bandwidth cap) the guest can converge. */
+ * be handled, and (with a bandwidth cap) the guest can converge. libvirt is
+ * asked in a worker; the verdict is the loop's. */
 #include <config.h>
 
 #include <libvirt/virterror.h>
@@ -48,46 +49,69 @@ measure_dirty_rate(SrcWork *w, int seconds)
     return measured;
 }
 
+/* The guest here: it runs, and how much memory it has. */
+static gboolean
+check_source(SrcWork *w)
+{
+    virDomainInfo info;
+
+    w->dom = migrator_work_lookup(w);
+    if (!w->dom)
+        return FALSE;
+    if (virDomainGetInfo(w->dom, &info) < 0 || info.state != VIR_DOMAIN_RUNNING) {
+        w->error = g_strdup_printf("domain '%s' is not running on this host", w->domain);
+        return FALSE;
+    }
+    w->guest_memory = (guint64)info.maxMem * 1024;
+    return TRUE;
+}
+
+/* The destination: its libvirt answers, and the guest does not run there. */
+static gboolean
+check_destination(SrcWork *w)
+{
+    virDomainPtr ddom;
+    int state = 0;
+
+    w->dest = virConnectOpen(w->dest_uri);
+    if (!w->dest) {
+        w->error = g_strdup_printf("cannot reach the destination's libvirt at %s: %s",
+                                   w->dest_uri, virGetLastErrorMessage());
+        return FALSE;
+    }
+    ddom = virDomainLookupByName(w->dest, w->domain);
+    if (!ddom)
+        return TRUE;
+    w->dest_running = virDomainGetState(ddom, &state, NULL, 0) == 0 && state != VIR_DOMAIN_SHUTOFF;
+    (void)virDomainFree(ddom);
+    if (w->dest_running)
+        w->error = g_strdup_printf("domain '%s' already runs on the destination %s", w->domain,
+                                   w->dest_uri);
+    return !w->dest_running;
+}
+
 static void
 checks_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     SrcWork *w = data;
-    virDomainPtr ddom;
 
     /* Measuring takes a second, so only when a bandwidth cap makes a
      * prediction possible. */
     w->dirty_mibps = -1;
     if (w->bandwidth_mibps > 0 && w->src)
         (void)measure_dirty_rate(w, 1);
-
-    w->dest = virConnectOpen(w->dest_uri);
-    if (!w->dest) {
-        w->error = g_strdup_printf("cannot reach the destination's libvirt at %s: %s",
-                                   w->dest_uri, virGetLastErrorMessage());
-        return;
-    }
-    ddom = virDomainLookupByName(w->dest, w->domain);
-    if (ddom) {
-        int state = 0;
-
-        w->dest_running = virDomainGetState(ddom, &state, NULL, 0) == 0 &&
-                          state != VIR_DOMAIN_SHUTOFF;
-        (void)virDomainFree(ddom);
-    }
-    w->ok = TRUE;
+    w->ok = check_destination(w) && check_source(w);
 }
 
 /* Whether the guest can converge within the job's policy, from the dirty
  * rate measured against the bandwidth cap; refuses with the figures. */
 static gboolean
-predict(SrcRun *run, SrcWork *w, char **ret_refusal, char **ret_note)
+predict(const Job *job, SrcWork *w, gboolean postcopy_forbidden, char **ret_refusal,
+        char **ret_note)
 {
-    Job *job = engine_lookup(run->m->engine, run->id);
     g_autofree char *reason = NULL;
     PolicyConfig effective;
 
-    if (!job)
-        return TRUE;
     if (w->dirty_mibps < 0) {
         *ret_note = w->bandwidth_mibps > 0
                         ? g_strdup_printf("its dirty rate could not be measured (%s), so "
@@ -98,7 +122,7 @@ predict(SrcRun *run, SrcWork *w, char **ret_refusal, char **ret_note)
     effective = job->policy;
     effective.allow_auto_converge &= job->options.auto_converge;
     if (policy_predict(&effective, (guint64)w->dirty_mibps << 20,
-                       (guint64)w->bandwidth_mibps << 20, job->postcopy_forbidden, &reason)) {
+                       (guint64)w->bandwidth_mibps << 20, postcopy_forbidden, &reason)) {
         *ret_note = g_strdup_printf("it dirties %" G_GINT64_FORMAT " MiB/s: %s", w->dirty_mibps,
                                     reason ? reason : "it can converge");
         return TRUE;
@@ -120,53 +144,30 @@ checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autofree char *nic_summary = NULL;
     g_autoptr(json_t) nics = NULL;
     gboolean postcopy_forbidden = FALSE;
-    virDomainInfo info;
-    virDomainPtr dom;
     Job *job;
 
     if (!w)
         return;
     run = w->run;
-    if (!w->ok) {
+    job = engine_lookup(run->m->engine, run->id);
+    if (!w->ok || !job) {
         migrator_feed(run->m, run->id, JOB_EV_CHECKS_FAILED, w->error, NULL);
         return;
     }
-    if (w->dest_running) {
-        reason = g_strdup_printf("domain '%s' already runs on the destination %s", w->domain,
-                                 w->dest_uri);
-        migrator_feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
-        return;
-    }
-    dom = migrator_lookup_source(run->m, w->domain, &reason);
-    if (!dom || virDomainGetInfo(dom, &info) < 0 || info.state != VIR_DOMAIN_RUNNING) {
-        if (!reason)
-            reason = g_strdup_printf("domain '%s' is not running on this host", w->domain);
-        if (dom)
-            (void)virDomainFree(dom);
-        migrator_feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
-        return;
-    }
-    job = engine_lookup(run->m->engine, run->id);
-    if (job && !nic_steps_classify(run->nics, run->m->conf, dom, job, &postcopy_forbidden,
-                                   &reason, &nic_summary)) {
-        (void)virDomainFree(dom);
-        migrator_feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
-        return;
-    }
-    (void)virDomainFree(dom);
-    if (job)
-        job->postcopy_forbidden = postcopy_forbidden;   /* the prediction weighs it */
-    if (!predict(run, w, &reason, &prediction)) {
+    if (!nic_steps_classify(run->nics, run->m->conf, w->dom, job, &postcopy_forbidden, &reason,
+                            &nic_summary) ||
+        !predict(job, w, postcopy_forbidden, &reason, &prediction)) {
         migrator_feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
         return;
     }
     run->dest = g_steal_pointer(&w->dest);
-    message = g_strdup_printf("%s runs here with %lu MiB of memory; the destination's libvirt "
-                              "answers at %s; %s; %s", w->domain, info.maxMem / 1024,
-                              run->dest_uri, prediction, nic_summary ? nic_summary : "");
+    message = g_strdup_printf("%s runs here with %" G_GUINT64_FORMAT " MiB of memory; the "
+                              "destination's libvirt answers at %s; %s; %s", w->domain,
+                              w->guest_memory >> 20, run->dest_uri, prediction,
+                              nic_summary ? nic_summary : "");
     nics = nic_steps_to_json(run->nics);
     engine_event_init(&ev, JOB_EV_CHECKS_PASSED);
-    ev.guest_memory = (guint64)info.maxMem * 1024;
+    ev.guest_memory = w->guest_memory;
     ev.postcopy_forbidden = postcopy_forbidden;
     ev.message = message;
     ev.nics = nics;
@@ -176,13 +177,9 @@ checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
 void
 src_checks_run(gpointer migrator, Job *job)
 {
-    Migrator *m = migrator;
-    SrcRun *run = migrator_run(m, job);
-    SrcWork *w = migrator_work_new(run, job);
+    SrcRun *run = migrator_run(migrator, job);
+    SrcWork *w = migrator_work_new(run);
 
     w->bandwidth_mibps = job->options.bandwidth_mibps;
-    w->src = virt_connection(m->virt);
-    if (w->src)
-        (void)virConnectRef(w->src);
     migrator_work_start(run, w, checks_thread, checks_done);
 }

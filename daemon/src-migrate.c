@@ -32,6 +32,14 @@ migrate_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
     }
 }
 
+/* Whether the migrate call failed because the connection to this host's
+ * libvirtd went away (checked locally, without asking libvirtd). */
+static gboolean
+connection_lost(SrcWork *w)
+{
+    return w->src && virConnectIsAlive(w->src) == 0;
+}
+
 static void
 migrate_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -42,6 +50,13 @@ migrate_done(GObject *source, GAsyncResult *result, gpointer user_data)
     if (!w)
         return;
     run = w->run;
+    if (!w->ok && connection_lost(w)) {
+        migrator_note(run->m, run->id, "warning", "the migrate call lost migd's connection to "
+                      "libvirt (%s); libvirtd carries a peer-to-peer migration on by itself, so "
+                      "migd follows its job once it has reconnected", w->error);
+        run->following = TRUE;
+        return;
+    }
     src_stats_stop_polling(run);
     engine_event_init(&ev, w->ok ? JOB_EV_MIGRATE_RETURNED : JOB_EV_MIGRATE_FAILED);
     ev.reason = w->error;
@@ -84,26 +99,48 @@ migrate_params(const Job *job, SrcWork *w)
     }
 }
 
-void
-src_migrate_start(gpointer migrator, Job *job)
+/* The first half, on the loop: the call's parameters (the NIC steps add
+ * theirs from the domain), then the call in a worker. */
+static void
+lookup_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-    Migrator *m = migrator;
-    SrcRun *run = migrator_run(m, job);
-    g_autofree char *error = NULL;
+    SrcWork *found = migrator_work_finished(result);
+    SrcRun *run;
     SrcWork *w;
+    Job *job;
 
-    src_resume_watch(run);
-    w = migrator_work_new(run, job);
-    w->dom = migrator_lookup_source(m, job->domain, &error);
-    if (!w->dom) {
-        migrator_work_free(w);
-        migrator_feed(m, run->id, JOB_EV_MIGRATE_FAILED, error, NULL);
+    if (!found)
+        return;
+    run = found->run;
+    job = engine_lookup(run->m->engine, run->id);
+    if (!found->dom || !job) {
+        migrator_feed(run->m, run->id, JOB_EV_MIGRATE_FAILED, found->error, NULL);
         return;
     }
-    src_stats_watch_events(run, w->dom);
+    w = migrator_work_new(run);
+    w->dom = g_steal_pointer(&found->dom);
     migrate_params(job, w);
     nic_steps_migrate_params(run->nics, w->dom, job, &w->params, &w->nparams, &w->maxparams);
     w->downtime_ms = job->policy.max_downtime_ms;
+    run->migrate_call = TRUE;
     migrator_work_start(run, w, migrate_thread, migrate_done);
     src_stats_start_polling(run);
+}
+
+static void
+lookup_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    SrcWork *w = data;
+
+    w->dom = migrator_work_lookup(w);
+}
+
+void
+src_migrate_start(gpointer migrator, Job *job)
+{
+    SrcRun *run = migrator_run(migrator, job);
+
+    src_resume_watch(run);
+    src_stats_watch_events(run);
+    migrator_work_start(run, migrator_work_new(run), lookup_thread, lookup_done);
 }

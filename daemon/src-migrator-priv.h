@@ -38,6 +38,15 @@ typedef struct {
     JobFigures event_figures;   /* from the source's JOB_COMPLETED event */
     guint poll_source;
     gboolean polling;           /* a sample is being read */
+    gboolean sampled;           /* a sample has been read */
+    gboolean migrate_call;      /* the migrate call was made by this migd */
+    /* Following a libvirt migration job that no migrate call of this migd
+     * waits for (left by a previous migd, or its call lost the connection):
+     * its end is found by the stats samples, and where the guest is then
+     * stands in for the call's outcome. */
+    gboolean following;
+    guint retry_source;         /* asks the destination again where the guest is */
+    guint reconcile_attempts;
     NicSteps *nics;
     GCancellable *cancellable;  /* cancelled when the run goes away */
 } SrcRun;
@@ -46,8 +55,9 @@ typedef struct {
 typedef struct {
     SrcRun *run;                /* borrowed; valid unless cancelled */
     char *dest_uri;
+    char *src_uri;
     char *domain;
-    virDomainPtr dom;           /* for the migrate call */
+    virDomainPtr dom;           /* the source domain, looked up by the worker */
     virTypedParameterPtr params;
     int nparams;
     int maxparams;
@@ -60,6 +70,10 @@ typedef struct {
     char *dirty_error;
     gboolean ok;
     gboolean dest_running;
+    gboolean source_running;
+    gboolean source_job_active;
+    gboolean job_ended;         /* libvirt's job on the source is over */
+    guint64 guest_memory;       /* bytes */
     char *error;
     JobFigures figures;
     gboolean have_figures;
@@ -72,10 +86,12 @@ void migrator_feed(Migrator *m, const char *id, JobEventKind kind, const char *r
                    const char *message);
 void migrator_note(Migrator *m, const char *id, const char *kind, const char *fmt, ...)
     G_GNUC_PRINTF(4, 5);
-/* The source domain, or NULL with @ret_error set to a sentence. */
-virDomainPtr migrator_lookup_source(Migrator *m, const char *domain, char **ret_error);
-/* Work for @job's run, about its domain and destination. */
-SrcWork *migrator_work_new(SrcRun *run, const Job *job);
+/* Work for @run, about its domain and destination, with a reference to
+ * this host's libvirt connection (none while disconnected). */
+SrcWork *migrator_work_new(SrcRun *run);
+/* In a worker: the source domain, or NULL with @w->error set to a sentence
+ * (and @w->job_ended when the domain is gone from this host). */
+virDomainPtr migrator_work_lookup(SrcWork *w);
 void migrator_work_free(gpointer data);
 /* Runs @thread on @w in a worker; @done gets it back on the loop, unless
  * the run went away meanwhile (its cancellable says so). */
@@ -100,7 +116,7 @@ guint64 src_stats_param_ull(virTypedParameterPtr params, int n, const char *name
  * `virsh domjobinfo --completed` shows there. */
 gboolean src_stats_completed_figures(virConnectPtr dest, const char *domain, JobFigures *ret);
 /* Samples on every memory pass and keeps libvirt's JOB_COMPLETED figures. */
-void src_stats_watch_events(SrcRun *run, virDomainPtr dom);
+void src_stats_watch_events(SrcRun *run);
 /* Samples every poll interval until src_stats_stop_polling(). */
 void src_stats_start_polling(SrcRun *run);
 void src_stats_stop_polling(SrcRun *run);
@@ -117,4 +133,10 @@ void src_policy_abort(gpointer migrator, Job *job);
 
 /* src-reconcile.c */
 void src_reconcile_run(gpointer migrator, Job *job);
-void src_reconcile_watch_job(gpointer migrator, Job *job);
+/* WATCH_LIBVIRT_JOB: follows libvirt's migration job as if this migd had
+ * started it (stats for the policy, the destination's resume), until it
+ * ends. */
+void src_reconcile_follow(gpointer migrator, Job *job);
+/* libvirt's job that @run follows has ended: where the guest is now is fed
+ * as the migrate call's outcome. */
+void src_reconcile_job_ended(SrcRun *run);

@@ -23,6 +23,7 @@ migrator_work_free(gpointer data)
     g_free(w->dirty_error);
     virTypedParamsFree(w->params, w->nparams);
     g_free(w->dest_uri);
+    g_free(w->src_uri);
     g_free(w->domain);
     g_free(w->error);
     g_free(w);
@@ -37,14 +38,40 @@ migrator_work_finished(GAsyncResult *result)
 }
 
 SrcWork *
-migrator_work_new(SrcRun *run, const Job *job)
+migrator_work_new(SrcRun *run)
 {
     SrcWork *w = g_new0(SrcWork, 1);
 
     w->run = run;
     w->dest_uri = g_strdup(run->dest_uri);
-    w->domain = g_strdup(job->domain);
+    w->domain = g_strdup(run->domain);
+    w->src_uri = g_strdup(virt_uri(run->m->virt));
+    w->src = virt_connection(run->m->virt);
+    if (w->src)
+        (void)virConnectRef(w->src);
     return w;
+}
+
+virDomainPtr
+migrator_work_lookup(SrcWork *w)
+{
+    virDomainPtr dom;
+
+    if (!w->src) {
+        w->error = g_strdup_printf("migd is not connected to libvirt at %s", w->src_uri);
+        return NULL;
+    }
+    dom = virDomainLookupByName(w->src, w->domain);
+    if (!dom) {
+        virErrorPtr err = virGetLastError();
+
+        w->job_ended = err && err->code == VIR_ERR_NO_DOMAIN;
+        w->error = w->job_ended
+                       ? g_strdup_printf("domain '%s' does not exist on this host", w->domain)
+                       : g_strdup_printf("cannot look domain '%s' up on this host: %s",
+                                         w->domain, virGetLastErrorMessage());
+    }
+    return dom;
 }
 
 void
@@ -64,6 +91,7 @@ run_free(gpointer data)
     g_cancellable_cancel(run->cancellable);
     g_clear_object(&run->cancellable);
     g_clear_handle_id(&run->poll_source, g_source_remove);
+    g_clear_handle_id(&run->retry_source, g_source_remove);
     g_clear_pointer(&run->nics, nic_steps_free);
     if (run->dest) {
         if (run->dest_callback >= 0)
@@ -162,23 +190,6 @@ migrator_note(Migrator *m, const char *id, const char *kind, const char *fmt, ..
     migrator_feed(m, id, JOB_EV_NOTE, kind, message);
 }
 
-virDomainPtr
-migrator_lookup_source(Migrator *m, const char *domain, char **ret_error)
-{
-    virConnectPtr conn = virt_connection(m->virt);
-    virDomainPtr dom;
-
-    if (!conn) {
-        *ret_error = g_strdup_printf("migd is not connected to libvirt at %s",
-                                     virt_uri(m->virt));
-        return NULL;
-    }
-    dom = virDomainLookupByName(conn, domain);
-    if (!dom)
-        *ret_error = g_strdup_printf("domain '%s' does not exist on this host", domain);
-    return dom;
-}
-
 /* --- the operations ------------------------------------------------------- */
 
 static void
@@ -210,7 +221,7 @@ static const EngineOps ops = {
     .postcopy = src_policy_postcopy,
     .abort_migration = src_policy_abort,
     .reconcile = src_reconcile_run,
-    .watch_libvirt_job = src_reconcile_watch_job,
+    .watch_libvirt_job = src_reconcile_follow,
     .finished = op_finished,
 };
 

@@ -29,6 +29,6 @@ src_resume_watch(SrcRun *run)
             VIR_DOMAIN_EVENT_CALLBACK(on_dest_lifecycle), run, NULL);
     if (run->dest_callback < 0)
         migrator_note(run->m, run->id, "warning", "cannot watch the destination for the guest's "
-                      "resume (%s); completion will be taken from the migrate call",
+                      "resume (%s); completion will be taken from libvirt's job here",
                       virGetLastErrorMessage());
 }

@@ -6,6 +6,7 @@
 
 #include <libvirt/virterror.h>
 
+#include "failpoint.h"
 #include "src-migrator-priv.h"
 
 guint64
@@ -50,13 +51,16 @@ static void
 stats_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     SrcWork *w = data;
-    virDomainPtr dom = virDomainLookupByName(w->src, w->domain);
+    virDomainPtr dom = migrator_work_lookup(w);
     virTypedParameterPtr params = NULL;
     int type = 0, n = 0;
 
     if (!dom)
         return;
-    w->ok = virDomainGetJobStats(dom, &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE;
+    if (virDomainGetJobStats(dom, &type, &params, &n, 0) == 0) {
+        w->ok = type != VIR_DOMAIN_JOB_NONE;
+        w->job_ended = !w->ok;
+    }
     if (w->ok) {
         w->sample.data_total = src_stats_param_ull(params, n, VIR_DOMAIN_JOB_DATA_TOTAL);
         w->sample.data_processed = src_stats_param_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
@@ -82,30 +86,31 @@ stats_done(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     run = w->run;
     run->polling = FALSE;
+    if (w->job_ended && run->following) {
+        src_reconcile_job_ended(run);
+        return;
+    }
     if (!w->ok)
         return;
+    /* The first sample of a migration started here is libvirt's word that
+     * its job runs; the record already says migrating. */
+    if (run->migrate_call && !run->sampled)
+        failpoint("src-after-migrate-start");
+    run->sampled = TRUE;
     engine_event_init(&ev, JOB_EV_STATS);
     w->sample.now_ms = ev.mono_ms;
     ev.sample = &w->sample;
     engine_feed(run->m->engine, run->id, &ev);
 }
 
-/* Starts one sample, unless one is still being read. */
+/* Starts one sample, unless one is still being read or libvirt is away. */
 static void
 sample_stats(SrcRun *run)
 {
-    virConnectPtr conn = virt_connection(run->m->virt);
-    SrcWork *w;
-
-    if (run->polling || !conn)
+    if (run->polling || !virt_is_connected(run->m->virt))
         return;
     run->polling = TRUE;
-    w = g_new0(SrcWork, 1);
-    w->run = run;
-    w->domain = g_strdup(run->domain);
-    w->src = conn;
-    (void)virConnectRef(conn);
-    migrator_work_start(run, w, stats_thread, stats_done);
+    migrator_work_start(run, migrator_work_new(run), stats_thread, stats_done);
 }
 
 static gboolean
@@ -162,8 +167,10 @@ on_source_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterP
                   f->downtime_ms, f->total_time_ms);
 }
 
+/* Registered for every domain and filtered by name: registering for one
+ * domain would need it looked up on the loop. */
 void
-src_stats_watch_events(SrcRun *run, virDomainPtr dom)
+src_stats_watch_events(SrcRun *run)
 {
     virConnectPtr conn = virt_connection(run->m->virt);
 
@@ -172,9 +179,9 @@ src_stats_watch_events(SrcRun *run, virDomainPtr dom)
     run->src = conn;
     (void)virConnectRef(conn);
     run->src_callback = virConnectDomainEventRegisterAny(
-        conn, dom, VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+        conn, NULL, VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
         VIR_DOMAIN_EVENT_CALLBACK(on_source_iteration), run, NULL);
     run->src_completed_callback = virConnectDomainEventRegisterAny(
-        conn, dom, VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+        conn, NULL, VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
         VIR_DOMAIN_EVENT_CALLBACK(on_source_job_completed), run, NULL);
 }

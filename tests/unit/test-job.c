@@ -397,8 +397,6 @@ test_replug_failed_is_loud(Fixture *f, gconstpointer data)
     g_assert_true(timeline_has(f->job, "error", "a reason from libvirt"));
 }
 
-static void reconcile(Fixture *f, JobPlacement placement, gboolean active);
-
 /* A NIC step's event that reports the job's NICs with @alias in @state. */
 static void
 send_nics(Fixture *f, JobEventKind kind, const char *alias, const char *state)
@@ -455,16 +453,6 @@ test_completed_with_vf(Fixture *f, gconstpointer data)
 }
 
 static void
-test_reconcile_unplugged(Fixture *f, gconstpointer data)
-{
-    to_migrating(f);
-    send_nics(f, JOB_EV_NOTE, "ua-vf0", "unplugged");
-    reconcile(f, JOB_GUEST_ON_SOURCE, FALSE);
-    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "failed");
-    g_assert_true(g_pattern_match_simple("*unplugged ua-vf0 from vm1*WITHOUT*", f->job->reason));
-}
-
-static void
 test_events_out_of_place(Fixture *f, gconstpointer data)
 {
     guint entries = f->job->timeline->len;
@@ -516,56 +504,6 @@ test_force_complete(Fixture *f, gconstpointer data)
     /* Post-copy is not allowed by default: the downtime goes up instead. */
     g_assert_cmpint(g_array_index(f->actions, JobAction, 0).kind, ==, JOB_ACT_SET_DOWNTIME);
     g_assert_true(timeline_has(f->job, "info", "force-complete requested"));
-}
-
-static void
-reconcile(Fixture *f, JobPlacement placement, gboolean active)
-{
-    JobEvent ev = { .kind = JOB_EV_RECONCILED, .placement = placement, .source_job_active = active };
-
-    send_full(f, &ev, 10);
-}
-
-static void
-test_reconcile(Fixture *f, gconstpointer data)
-{
-    static const struct {
-        JobPlacement placement;
-        gboolean active;
-        const char *state;
-        const char *reason;
-    } cases[] = {
-        { JOB_GUEST_ON_SOURCE, TRUE, "migrating", NULL },
-        { JOB_GUEST_ON_DESTINATION, FALSE, "completed", "vm1 runs on B; the migration completed while migd was down*" },
-        { JOB_GUEST_ON_SOURCE, FALSE, "failed", "the migration did not finish while migd was down*" },
-        { JOB_GUEST_ON_BOTH, FALSE, "failed", "vm1 runs on this host AND on B*" },
-        { JOB_GUEST_NOWHERE, FALSE, "failed", "vm1 runs on neither this host nor B" },
-    };
-
-    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-        fixture_teardown(f, NULL);
-        fixture_setup(f, NULL);
-        f->actions = NULL;
-        to_migrating(f);
-        reconcile(f, cases[i].placement, cases[i].active);
-        g_assert_cmpstr(job_state_to_string(f->job->state), ==, cases[i].state);
-        if (cases[i].reason)
-            g_assert_true(g_pattern_match_simple(cases[i].reason, f->job->reason));
-        else
-            g_assert_cmpint(g_array_index(f->actions, JobAction, 0).kind, ==,
-                            JOB_ACT_WATCH_LIBVIRT_JOB);
-    }
-}
-
-static void
-test_reconcile_before_migrating(Fixture *f, gconstpointer data)
-{
-    reconcile(f, JOB_GUEST_ON_SOURCE, FALSE);
-    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "pending");
-    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
-    reconcile(f, JOB_GUEST_ON_SOURCE, FALSE);
-    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "failed");
-    g_assert_true(g_str_has_prefix(f->job->reason, "migd restarted before the migration started"));
 }
 
 static void
@@ -701,6 +639,325 @@ test_from_json_rejects(void)
     }
 }
 
+/* --- after a restart (job_on_reconciled) ------------------------------------
+ * The job is taken through its record as a restarted migd would read it,
+ * then told where libvirt and the destination say the guest is. */
+
+/* The NICs as the source's NIC steps record them: ua-vf0 unplugged for the
+ * migration, in @state. */
+static void
+record_vf(Fixture *f, const char *state)
+{
+    g_autoptr(json_t) nics = json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "strategy", "unplug", "devices",
+                                       "alias", "ua-vf0", "strategy", "unplug", "state", state);
+    JobEvent ev = { .kind = JOB_EV_NOTE, .reason = "info", .message = "NICs", .nics = nics };
+
+    send_full(f, &ev, 10);
+}
+
+/* What a restarted migd has: the job rebuilt from its record. */
+static void
+restart(Fixture *f)
+{
+    g_autoptr(json_t) record = job_to_json(f->job);
+    g_autoptr(GError) error = NULL;
+    Job *back = job_from_json(record, &error);
+
+    g_assert_no_error(error);
+    job_free(f->job);
+    f->job = back;
+    f->now_ms += 5000;
+    job_resume_clock(f->job, WALL0 + (f->now_ms - 1000) * 1000, f->now_ms);
+}
+
+static void
+reconciled_full(Fixture *f, JobPlacement placement, gboolean active, const char *reason,
+                const char *expect_state, const char *expect_actions)
+{
+    JobEvent ev = { .kind = JOB_EV_RECONCILED, .placement = placement,
+                    .source_job_active = active, .reason = reason };
+    g_autofree char *got = NULL;
+
+    send_full(f, &ev, 10);
+    got = actions_string(f);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, expect_state);
+    g_assert_cmpstr(got, ==, expect_actions);
+}
+
+#define reconciled(f, placement, active, state, actions) \
+    reconciled_full((f), (placement), (active), NULL, (state), (actions))
+
+#define assert_reason(f, pattern) \
+    g_assert_true(g_pattern_match_simple((pattern), (f)->job->reason ? (f)->job->reason : "(null)"))
+
+/* Up to @state through the usual steps, with ua-vf0 unplugged from
+ * unplugging on. */
+static void
+to_state(Fixture *f, JobState state)
+{
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    if (state == JOB_CHECKING)
+        return;
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    record_vf(f, "attached");
+    for (JobState s = JOB_PREPARING; s <= state && s <= JOB_MIGRATING; s++)
+        send(f, JOB_EV_STEP_DONE);
+    if (state >= JOB_MIGRATING)
+        record_vf(f, "unplugged");
+    if (state >= JOB_SWITCHOVER)
+        send(f, JOB_EV_DEST_RESUMED);
+    if (state >= JOB_REPLUGGING)
+        send(f, JOB_EV_STEP_DONE);
+    if (state >= JOB_VERIFYING)
+        send(f, JOB_EV_STEP_DONE);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, job_state_to_string(state));
+}
+
+static void
+test_restart_pending(Fixture *f, gconstpointer data)
+{
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_SOURCE, FALSE, "pending", "");
+    g_assert_true(timeline_has(f->job, "info", "queued again"));
+}
+
+static void
+test_restart_checking(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_CHECKING);
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_SOURCE, FALSE, "failed", "finished");
+    assert_reason(f, "migd restarted during the checks; vm1 was not touched*");
+}
+
+/* Reserved on the destination, nothing unplugged: the rollback releases
+ * the reservation and the guest runs here as it did. */
+static void
+test_restart_reserving(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_PREPARING);
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_SOURCE, FALSE, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
+    assert_reason(f, "migd restarted while the job was preparing; the migration did not happen "
+                     "and vm1 runs on this host as before");
+}
+
+/* The guest here without its VF, no libvirt job: the rollback plugs it
+ * back, and the job says so. */
+static void
+test_restart_unplugged_here(Fixture *f, gconstpointer data)
+{
+    static const JobState states[] = { JOB_UNPLUGGING, JOB_MIGRATING };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(states); i++) {
+        fixture_teardown(f, NULL);
+        fixture_setup(f, NULL);
+        to_state(f, states[i]);
+        restart(f);
+        reconciled(f, JOB_GUEST_ON_SOURCE, FALSE, "rolling-back", "nic-step");
+        assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
+        assert_reason(f, "migd restarted while the job was *; the migration did not happen and "
+                         "vm1 runs on this host with its passthrough NICs plugged back in");
+        g_assert_true(timeline_has(f->job, "warning", "migd restarted while the job was *"));
+    }
+}
+
+/* A cancel that was under way ends cancelled, after the same rollback. */
+static void
+test_restart_cancelled_here(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_MIGRATING);
+    assert_step(f, JOB_EV_CANCEL, "migrating", "abort-migration");
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_SOURCE, FALSE, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "cancelled", "finished");
+}
+
+static void
+test_restart_mid_rollback(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_MIGRATING);
+    assert_step(f, JOB_EV_MIGRATE_FAILED, "rolling-back", "nic-step");
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_SOURCE, FALSE, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
+    assert_reason(f, "*was rolling-back*plugged back in");
+}
+
+/* libvirt still migrates: the job follows it as if it had started it. Its
+ * end comes as the migrate call's would: here the guest resumed there. */
+static void
+test_restart_still_migrating(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_MIGRATING);
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_SOURCE, TRUE, "migrating", "watch-libvirt-job");
+    g_assert_true(timeline_has(f->job, "info", "libvirt's migration job is still running*"));
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "replugging", "nic-step");
+    record_vf(f, "replugged");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "");
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "completed", "finished");
+    assert_reason(f, "vm1 runs on B");
+}
+
+/* ... and here it ended with the guest still here: rolled back. */
+static void
+test_restart_followed_job_failed(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_MIGRATING);
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_SOURCE, TRUE, "migrating", "watch-libvirt-job");
+    assert_step(f, JOB_EV_MIGRATE_FAILED, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
+    assert_reason(f, "the migration failed: a reason from libvirt");
+}
+
+/* A cancel the previous migd had accepted is carried out again. */
+static void
+test_restart_cancel_followed(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_MIGRATING);
+    assert_step(f, JOB_EV_CANCEL, "migrating", "abort-migration");
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_SOURCE, TRUE, "migrating", "watch-libvirt-job,abort-migration");
+    assert_step(f, JOB_EV_MIGRATE_FAILED, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "cancelled", "finished");
+}
+
+/* The guest resumed there before the restart, libvirt's job not over yet
+ * (post-copy, or the call still returning): ask the destination about the
+ * replug, and wait for libvirt's job too. */
+static void
+test_restart_resumed_job_running(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_REPLUGGING);
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_DESTINATION, TRUE, "replugging", "watch-libvirt-job,nic-step");
+    record_vf(f, "replugged");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "");
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "completed", "finished");
+}
+
+/* The guest runs on the destination: replugging (the destination says
+ * whether it replugged), verifying, and the truth about the VF. */
+static void
+test_restart_on_destination(Fixture *f, gconstpointer data)
+{
+    static const JobState states[] = { JOB_MIGRATING, JOB_SWITCHOVER, JOB_REPLUGGING };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(states); i++) {
+        fixture_teardown(f, NULL);
+        fixture_setup(f, NULL);
+        to_state(f, states[i]);
+        restart(f);
+        reconciled(f, JOB_GUEST_ON_DESTINATION, FALSE, "replugging", "nic-step");
+        record_vf(f, "replugged");
+        assert_step(f, JOB_EV_STEP_DONE, "verifying", "nic-step");
+        assert_step(f, JOB_EV_STEP_DONE, "completed", "finished");
+        assert_reason(f, "vm1 runs on B");
+    }
+}
+
+static void
+test_restart_on_destination_without_vf(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_MIGRATING);
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_DESTINATION, FALSE, "replugging", "nic-step");
+    send(f, JOB_EV_STEP_FAILED);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "verifying");
+    assert_step(f, JOB_EV_STEP_DONE, "completed", "finished");
+    assert_reason(f, "vm1 runs on B WITHOUT its passthrough NIC (ua-vf0)*");
+}
+
+static void
+test_restart_verifying(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_VERIFYING);
+    record_vf(f, "replugged");
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_DESTINATION, FALSE, "verifying", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "completed", "finished");
+    assert_reason(f, "vm1 runs on B");
+}
+
+/* On the destination although this job never migrated it. */
+static void
+test_restart_moved_by_another(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_PREPARING);
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_DESTINATION, FALSE, "failed", "finished");
+    assert_reason(f, "vm1 runs on B, but this job had not started its migration*");
+}
+
+static void
+test_restart_both_or_nowhere(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_MIGRATING);
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_BOTH, FALSE, "failed", "finished");
+    assert_reason(f, "vm1 runs on this host AND on B*");
+    g_assert_true(timeline_has(f->job, "error", "vm1 runs on this host AND on B*"));
+
+    fixture_teardown(f, NULL);
+    fixture_setup(f, NULL);
+    to_state(f, JOB_MIGRATING);
+    restart(f);
+    reconciled(f, JOB_GUEST_NOWHERE, FALSE, "failed", "finished");
+    assert_reason(f, "vm1 runs on neither this host nor B");
+
+    fixture_teardown(f, NULL);
+    fixture_setup(f, NULL);
+    to_state(f, JOB_MIGRATING);
+    restart(f);
+    reconciled_full(f, JOB_GUEST_NOWHERE, FALSE, "the destination B cannot be asked: timeout",
+                    "failed", "finished");
+    assert_reason(f, "vm1 does not run on this host, and the destination B cannot be asked: "
+                     "timeout; find it before starting it again");
+}
+
+/* The end of a followed job that was not a restart says what it was. */
+static void
+test_followed_job_ended_nowhere(Fixture *f, gconstpointer data)
+{
+    JobEvent ev = { .kind = JOB_EV_RECONCILED, .placement = JOB_GUEST_NOWHERE,
+                    .message = "libvirt's migration job that migd followed has ended" };
+
+    to_state(f, JOB_MIGRATING);
+    send_full(f, &ev, 10);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "failed");
+    g_assert_true(timeline_has(f->job, "warning", "libvirt's migration job that migd followed*"));
+    g_assert_false(timeline_has(f->job, "warning", "migd restarted*"));
+}
+
+static void
+add_restart_tests(void)
+{
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+    ADD("/job/restart/pending", test_restart_pending);
+    ADD("/job/restart/checking", test_restart_checking);
+    ADD("/job/restart/reserving", test_restart_reserving);
+    ADD("/job/restart/unplugged-here", test_restart_unplugged_here);
+    ADD("/job/restart/cancelled-here", test_restart_cancelled_here);
+    ADD("/job/restart/mid-rollback", test_restart_mid_rollback);
+    ADD("/job/restart/still-migrating", test_restart_still_migrating);
+    ADD("/job/restart/followed-job-failed", test_restart_followed_job_failed);
+    ADD("/job/restart/cancel-followed", test_restart_cancel_followed);
+    ADD("/job/restart/resumed-job-running", test_restart_resumed_job_running);
+    ADD("/job/restart/on-destination", test_restart_on_destination);
+    ADD("/job/restart/on-destination-without-vf", test_restart_on_destination_without_vf);
+    ADD("/job/restart/verifying", test_restart_verifying);
+    ADD("/job/restart/moved-by-another", test_restart_moved_by_another);
+    ADD("/job/restart/both-or-nowhere", test_restart_both_or_nowhere);
+    ADD("/job/restart/followed-job-ended-nowhere", test_followed_job_ended_nowhere);
+#undef ADD
+}
+
 int
 main(int argc, char **argv)
 {
@@ -726,15 +983,13 @@ main(int argc, char **argv)
     ADD("/job/events-out-of-place", test_events_out_of_place);
     ADD("/job/policy/steps-then-abort", test_policy_steps_then_abort);
     ADD("/job/force-complete", test_force_complete);
-    ADD("/job/reconcile/after-migrating", test_reconcile);
-    ADD("/job/reconcile/before-migrating", test_reconcile_before_migrating);
     ADD("/job/json/round-trip", test_json_round_trip);
     ADD("/job/json/restart-while-migrating", test_restart_while_migrating);
     ADD("/job/nics/recorded", test_nics_recorded);
     ADD("/job/nics/completed-with-vf", test_completed_with_vf);
     ADD("/job/nics/completed-without-vf-says-so", test_completed_without_vf_says_so);
-    ADD("/job/nics/reconcile-unplugged", test_reconcile_unplugged);
 #undef ADD
     g_test_add_func("/job/json/rejects", test_from_json_rejects);
+    add_restart_tests();
     return g_test_run();
 }
