@@ -500,9 +500,11 @@ job_reconciled_running(Job *job, const JobEvent *ev, GArray *actions)
                        actions);
         return;
     }
-    if (job->cancel_requested && !job->abort_sent) {
-        /* The abort may have been lost with the previous migd. */
-        job_note(job, ev, "info", "the cancel is carried out again: aborting the migration");
+    if (job->cancel_requested || job->abort_sent) {
+        /* The abort may have died with the previous migd, before libvirt
+         * had it. */
+        job_note(job, ev, "info", "the %s is carried out again: aborting the migration",
+                 job->cancel_requested ? "cancel" : "policy's abort");
         job->abort_sent = TRUE;
         job_act(actions, JOB_ACT_ABORT_MIGRATION, 0);
     }

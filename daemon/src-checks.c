@@ -14,38 +14,27 @@
 static gboolean
 measure_dirty_rate(SrcWork *w, int seconds)
 {
-    virDomainPtr dom = virDomainLookupByName(w->src, w->domain);
-    virDomainPtr doms[] = { dom, NULL };
     gint64 deadline = g_get_monotonic_time() + (seconds + 3) * G_USEC_PER_SEC;
+    g_autoptr(GError) error = NULL;
     gboolean measured = FALSE;
 
-    if (!dom || virDomainStartDirtyRateCalc(dom, seconds, 0) < 0) {
-        w->dirty_error = g_strdup(virGetLastErrorMessage());
-        if (dom)
-            (void)virDomainFree(dom);
+    if (!w->ops->start_dirty_rate(w->src, w->domain, seconds, &error)) {
+        w->dirty_error = g_strdup(error->message);
         return FALSE;
     }
     g_usleep(seconds * G_USEC_PER_SEC);
     while (!measured && g_get_monotonic_time() < deadline) {
-        virDomainStatsRecordPtr *records = NULL;
-        int status = 0;
-        long long mibps = 0;
-
-        if (virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &records, 0) == 1 &&
-            virTypedParamsGetInt(records[0]->params, records[0]->nparams,
-                                 "dirtyrate.calc_status", &status) == 1 && status == 2 &&
-            virTypedParamsGetLLong(records[0]->params, records[0]->nparams,
-                                   "dirtyrate.megabytes_per_second", &mibps) == 1) {
-            w->dirty_mibps = mibps;
-            measured = TRUE;
+        if (!w->ops->get_dirty_rate(w->src, w->domain, &measured, &w->dirty_mibps, &error)) {
+            w->dirty_error = g_strdup(error->message);
+            return FALSE;
         }
-        virDomainStatsRecordListFree(records);
         if (!measured)
             g_usleep(100 * 1000);
     }
-    if (!measured && !w->dirty_error)
+    if (!measured) {
+        w->dirty_mibps = -1;
         w->dirty_error = g_strdup("QEMU did not finish measuring in time");
-    (void)virDomainFree(dom);
+    }
     return measured;
 }
 
@@ -53,16 +42,16 @@ measure_dirty_rate(SrcWork *w, int seconds)
 static gboolean
 check_source(SrcWork *w)
 {
-    virDomainInfo info;
+    VirtDomainInfo info;
 
-    w->dom = migrator_work_lookup(w);
-    if (!w->dom)
+    if (!migrator_work_info(w, &info))
         return FALSE;
-    if (virDomainGetInfo(w->dom, &info) < 0 || info.state != VIR_DOMAIN_RUNNING) {
+    if (info.state != VIR_DOMAIN_RUNNING) {
         w->error = g_strdup_printf("domain '%s' is not running on this host", w->domain);
         return FALSE;
     }
-    w->guest_memory = (guint64)info.maxMem * 1024;
+    w->guest_memory = info.max_memory_kib * 1024;
+    w->dom = migrator_work_raw_domain(w);
     return TRUE;
 }
 
@@ -70,20 +59,17 @@ check_source(SrcWork *w)
 static gboolean
 check_destination(SrcWork *w)
 {
-    virDomainPtr ddom;
-    int state = 0;
+    g_autoptr(GError) error = NULL;
+    VirtDomainInfo info;
 
-    w->dest = virConnectOpen(w->dest_uri);
+    w->dest = w->ops->open(w->ops, w->dest_uri, &error);
     if (!w->dest) {
         w->error = g_strdup_printf("cannot reach the destination's libvirt at %s: %s",
-                                   w->dest_uri, virGetLastErrorMessage());
+                                   w->dest_uri, error->message);
         return FALSE;
     }
-    ddom = virDomainLookupByName(w->dest, w->domain);
-    if (!ddom)
-        return TRUE;
-    w->dest_running = virDomainGetState(ddom, &state, NULL, 0) == 0 && state != VIR_DOMAIN_SHUTOFF;
-    (void)virDomainFree(ddom);
+    w->dest_running = w->ops->get_info(w->dest, w->domain, &info, NULL) &&
+                      info.state != VIR_DOMAIN_SHUTOFF;
     if (w->dest_running)
         w->error = g_strdup_printf("domain '%s' already runs on the destination %s", w->domain,
                                    w->dest_uri);

@@ -11,33 +11,25 @@ static void
 migrate_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     SrcWork *w = data;
-    virConnectPtr dest;
+    g_autoptr(GError) error = NULL;
 
     /* libvirt takes the max downtime before a migration starts; during
      * its setup phase the call would wait for the job lock instead. */
-    if (virDomainMigrateSetMaxDowntime(w->dom, w->downtime_ms, 0) < 0) {
+    if (!w->ops->set_max_downtime(w->src, w->domain, w->downtime_ms, &error)) {
+        w->lost = g_error_matches(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_DISCONNECTED);
         w->error = g_strdup_printf("cannot set the max downtime to %u ms: %s", w->downtime_ms,
-                                   virGetLastErrorMessage());
+                                   error->message);
         return;
     }
-    w->ok = virDomainMigrateToURI3(w->dom, w->dest_uri, w->params, w->nparams, w->flags) == 0;
+    w->ok = w->ops->migrate(w->src, w->domain, w->dest_uri, w->params, w->nparams, w->flags,
+                            &error);
     if (!w->ok) {
-        w->error = g_strdup(virGetLastErrorMessage());
+        w->lost = g_error_matches(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_DISCONNECTED);
+        w->error = g_strdup(error->message);
         return;
     }
-    dest = virConnectOpen(w->dest_uri);
-    if (dest) {
-        w->have_figures = src_stats_completed_figures(dest, w->domain, &w->figures);
-        (void)virConnectClose(dest);
-    }
-}
-
-/* Whether the migrate call failed because the connection to this host's
- * libvirtd went away (checked locally, without asking libvirtd). */
-static gboolean
-connection_lost(SrcWork *w)
-{
-    return w->src && virConnectIsAlive(w->src) == 0;
+    w->dest = w->ops->open(w->ops, w->dest_uri, NULL);
+    w->have_figures = src_stats_completed_figures(w, &w->figures);
 }
 
 static void
@@ -50,7 +42,7 @@ migrate_done(GObject *source, GAsyncResult *result, gpointer user_data)
     if (!w)
         return;
     run = w->run;
-    if (!w->ok && connection_lost(w)) {
+    if (!w->ok && w->lost) {
         migrator_note(run->m, run->id, "warning", "the migrate call lost migd's connection to "
                       "libvirt (%s); libvirtd carries a peer-to-peer migration on by itself, so "
                       "migd follows its job once it has reconnected", w->error);
@@ -113,7 +105,7 @@ lookup_done(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     run = found->run;
     job = engine_lookup(run->m->engine, run->id);
-    if (!found->dom || !job) {
+    if (!found->ok || !job) {
         migrator_feed(run->m, run->id, JOB_EV_MIGRATE_FAILED, found->error, NULL);
         return;
     }
@@ -131,8 +123,11 @@ static void
 lookup_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     SrcWork *w = data;
+    VirtDomainInfo info;
 
-    w->dom = migrator_work_lookup(w);
+    w->ok = migrator_work_info(w, &info);
+    if (w->ok)
+        w->dom = migrator_work_raw_domain(w);
 }
 
 void

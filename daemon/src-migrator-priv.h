@@ -29,9 +29,9 @@ typedef struct {
     char *id;
     char *domain;
     char *dest_uri;
-    virConnectPtr dest;         /* the destination's libvirtd, for its events */
+    VirtConn *dest;             /* the destination's libvirtd, for its events */
     int dest_callback;
-    virConnectPtr src;          /* a reference, for the source's iteration events */
+    VirtConn *src;              /* this host's, for the source's events */
     int src_callback;
     int src_completed_callback;
     gboolean have_event_figures;
@@ -54,21 +54,25 @@ typedef struct {
 /* A worker's input and result, handed back to the loop. */
 typedef struct {
     SrcRun *run;                /* borrowed; valid unless cancelled */
-    char *dest_uri;
+    const VirtOps *ops;
+    VirtConn *src;              /* this host's libvirt; NULL while disconnected */
     char *src_uri;
+    char *dest_uri;
     char *domain;
-    virDomainPtr dom;           /* the source domain, looked up by the worker */
+    /* The NIC steps still read the domain through libvirt's own handle. */
+    virConnectPtr raw;
+    virDomainPtr dom;
     virTypedParameterPtr params;
     int nparams;
     int maxparams;
     unsigned int flags;
     guint downtime_ms;
-    virConnectPtr dest;         /* opened by the worker */
-    virConnectPtr src;          /* a reference, for work on the source in a worker */
+    VirtConn *dest;             /* opened by the worker */
     guint bandwidth_mibps;      /* for the dirty-rate prediction; 0: none */
     gint64 dirty_mibps;         /* measured; -1: not measured */
     char *dirty_error;
     gboolean ok;
+    gboolean lost;              /* the call failed because the connection is gone */
     gboolean dest_running;
     gboolean source_running;
     gboolean source_job_active;
@@ -89,9 +93,12 @@ void migrator_note(Migrator *m, const char *id, const char *kind, const char *fm
 /* Work for @run, about its domain and destination, with a reference to
  * this host's libvirt connection (none while disconnected). */
 SrcWork *migrator_work_new(SrcRun *run);
-/* In a worker: the source domain, or NULL with @w->error set to a sentence
- * (and @w->job_ended when the domain is gone from this host). */
-virDomainPtr migrator_work_lookup(SrcWork *w);
+/* In a worker: the source domain's state, or FALSE with @w->error set to a
+ * sentence (and @w->job_ended when the domain is gone from this host). */
+gboolean migrator_work_info(SrcWork *w, VirtDomainInfo *ret_info);
+/* In a worker: libvirt's handle of the source domain for the NIC steps
+ * (w->dom), or NULL. */
+virDomainPtr migrator_work_raw_domain(SrcWork *w);
 void migrator_work_free(gpointer data);
 /* Runs @thread on @w in a worker; @done gets it back on the loop, unless
  * the run went away meanwhile (its cancellable says so). */
@@ -111,10 +118,9 @@ void src_checks_run(gpointer migrator, Job *job);
 void src_migrate_start(gpointer migrator, Job *job);
 
 /* src-stats.c */
-guint64 src_stats_param_ull(virTypedParameterPtr params, int n, const char *name);
 /* libvirt's completed job statistics on the destination: what
  * `virsh domjobinfo --completed` shows there. */
-gboolean src_stats_completed_figures(virConnectPtr dest, const char *domain, JobFigures *ret);
+gboolean src_stats_completed_figures(SrcWork *w, JobFigures *ret_figures);
 /* Samples on every memory pass and keeps libvirt's JOB_COMPLETED figures. */
 void src_stats_watch_events(SrcRun *run);
 /* Samples every poll interval until src_stats_stop_polling(). */

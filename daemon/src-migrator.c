@@ -16,10 +16,10 @@ migrator_work_free(gpointer data)
 
     if (w->dom)
         (void)virDomainFree(w->dom);
-    if (w->dest)
-        (void)virConnectClose(w->dest);
-    if (w->src)
-        (void)virConnectClose(w->src);
+    if (w->raw)
+        (void)virConnectClose(w->raw);
+    virt_conn_unref(w->dest);
+    virt_conn_unref(w->src);
     g_free(w->dirty_error);
     virTypedParamsFree(w->params, w->nparams);
     g_free(w->dest_uri);
@@ -41,37 +41,43 @@ SrcWork *
 migrator_work_new(SrcRun *run)
 {
     SrcWork *w = g_new0(SrcWork, 1);
+    Virt *virt = run->m->virt;
 
     w->run = run;
+    w->ops = virt_ops(virt);
+    w->src = virt_conn(virt);
+    w->src_uri = g_strdup(virt_uri(virt));
     w->dest_uri = g_strdup(run->dest_uri);
     w->domain = g_strdup(run->domain);
-    w->src_uri = g_strdup(virt_uri(run->m->virt));
-    w->src = virt_connection(run->m->virt);
-    if (w->src)
-        (void)virConnectRef(w->src);
+    w->raw = virt_connection(virt);
+    if (w->raw)
+        (void)virConnectRef(w->raw);
     return w;
 }
 
-virDomainPtr
-migrator_work_lookup(SrcWork *w)
+gboolean
+migrator_work_info(SrcWork *w, VirtDomainInfo *ret_info)
 {
-    virDomainPtr dom;
+    g_autoptr(GError) error = NULL;
 
     if (!w->src) {
         w->error = g_strdup_printf("migd is not connected to libvirt at %s", w->src_uri);
-        return NULL;
+        return FALSE;
     }
-    dom = virDomainLookupByName(w->src, w->domain);
-    if (!dom) {
-        virErrorPtr err = virGetLastError();
+    if (w->ops->get_info(w->src, w->domain, ret_info, &error))
+        return TRUE;
+    w->job_ended = g_error_matches(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_NO_DOMAIN);
+    w->lost = g_error_matches(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_DISCONNECTED);
+    w->error = w->job_ended ? g_strdup_printf("domain '%s' does not exist on this host", w->domain)
+                            : g_strdup_printf("cannot ask libvirt about domain '%s' on this "
+                                              "host: %s", w->domain, error->message);
+    return FALSE;
+}
 
-        w->job_ended = err && err->code == VIR_ERR_NO_DOMAIN;
-        w->error = w->job_ended
-                       ? g_strdup_printf("domain '%s' does not exist on this host", w->domain)
-                       : g_strdup_printf("cannot look domain '%s' up on this host: %s",
-                                         w->domain, virGetLastErrorMessage());
-    }
-    return dom;
+virDomainPtr
+migrator_work_raw_domain(SrcWork *w)
+{
+    return w->raw ? virDomainLookupByName(w->raw, w->domain) : NULL;
 }
 
 void
@@ -94,16 +100,13 @@ run_free(gpointer data)
     g_clear_handle_id(&run->retry_source, g_source_remove);
     g_clear_pointer(&run->nics, nic_steps_free);
     if (run->dest) {
-        if (run->dest_callback >= 0)
-            (void)virConnectDomainEventDeregisterAny(run->dest, run->dest_callback);
-        (void)virConnectClose(run->dest);
+        virt_conn_ops(run->dest)->event_deregister(run->dest, run->dest_callback);
+        virt_conn_unref(run->dest);
     }
     if (run->src) {
-        if (run->src_callback >= 0)
-            (void)virConnectDomainEventDeregisterAny(run->src, run->src_callback);
-        if (run->src_completed_callback >= 0)
-            (void)virConnectDomainEventDeregisterAny(run->src, run->src_completed_callback);
-        (void)virConnectClose(run->src);
+        virt_conn_ops(run->src)->event_deregister(run->src, run->src_callback);
+        virt_conn_ops(run->src)->event_deregister(run->src, run->src_completed_callback);
+        virt_conn_unref(run->src);
     }
     g_free(run->id);
     g_free(run->domain);

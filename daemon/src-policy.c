@@ -4,18 +4,20 @@
  * loop must not wait. A failure is noted in the job's timeline. */
 #include <config.h>
 
-#include <libvirt/virterror.h>
-
 #include "src-migrator-priv.h"
+
+typedef gboolean (*SourceCallFunc)(const VirtOps *ops, VirtConn *conn, const char *domain,
+                                   guint value, GError **error);
 
 typedef struct {
     Migrator *m;
     char *id;
     char *domain;
     const char *what;
-    int (*call)(virDomainPtr, gpointer);
-    gpointer data;
-    virConnectPtr conn;
+    SourceCallFunc call;
+    guint value;
+    const VirtOps *ops;
+    VirtConn *conn;
     char *error;
 } SourceCall;
 
@@ -24,8 +26,7 @@ source_call_free(gpointer data)
 {
     SourceCall *c = data;
 
-    if (c->conn)
-        (void)virConnectClose(c->conn);
+    virt_conn_unref(c->conn);
     g_free(c->id);
     g_free(c->domain);
     g_free(c->error);
@@ -36,12 +37,10 @@ static void
 source_call_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     SourceCall *c = data;
-    virDomainPtr dom = virDomainLookupByName(c->conn, c->domain);
+    g_autoptr(GError) error = NULL;
 
-    if (!dom || c->call(dom, c->data) < 0)
-        c->error = g_strdup(virGetLastErrorMessage());
-    if (dom)
-        (void)virDomainFree(dom);
+    if (!c->call(c->ops, c->conn, c->domain, c->value, &error))
+        c->error = g_strdup(error->message);
 }
 
 static void
@@ -54,10 +53,9 @@ source_call_done(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-on_source(Migrator *m, Job *job, const char *what, int (*call)(virDomainPtr, gpointer),
-          gpointer data)
+on_source(Migrator *m, Job *job, const char *what, SourceCallFunc call, guint value)
 {
-    virConnectPtr conn = virt_connection(m->virt);
+    VirtConn *conn = virt_conn(m->virt);
     g_autoptr(GTask) task = NULL;
     SourceCall *c;
 
@@ -72,37 +70,38 @@ on_source(Migrator *m, Job *job, const char *what, int (*call)(virDomainPtr, gpo
     c->domain = g_strdup(job->domain);
     c->what = what;
     c->call = call;
-    c->data = data;
+    c->value = value;
+    c->ops = virt_ops(m->virt);
     c->conn = conn;
-    (void)virConnectRef(conn);
     task = g_task_new(NULL, NULL, source_call_done, NULL);
     g_task_set_task_data(task, c, source_call_free);
     g_task_run_in_thread(task, source_call_thread);
 }
 
-static int
-call_set_downtime(virDomainPtr dom, gpointer data)
+static gboolean
+call_set_downtime(const VirtOps *ops, VirtConn *conn, const char *domain, guint value,
+                  GError **error)
 {
-    return virDomainMigrateSetMaxDowntime(dom, GPOINTER_TO_UINT(data), 0);
+    return ops->set_max_downtime(conn, domain, value, error);
 }
 
-static int
-call_postcopy(virDomainPtr dom, gpointer data)
+static gboolean
+call_postcopy(const VirtOps *ops, VirtConn *conn, const char *domain, guint value,
+              GError **error)
 {
-    return virDomainMigrateStartPostCopy(dom, 0);
+    return ops->start_postcopy(conn, domain, error);
 }
 
-static int
-call_abort(virDomainPtr dom, gpointer data)
+static gboolean
+call_abort(const VirtOps *ops, VirtConn *conn, const char *domain, guint value, GError **error)
 {
-    return virDomainAbortJob(dom);
+    return ops->abort_job(conn, domain, error);
 }
 
 void
 src_policy_set_downtime(gpointer migrator, Job *job, guint downtime_ms)
 {
-    on_source(migrator, job, "set the max downtime", call_set_downtime,
-              GUINT_TO_POINTER(downtime_ms));
+    on_source(migrator, job, "set the max downtime", call_set_downtime, downtime_ms);
 }
 
 void
@@ -118,11 +117,11 @@ src_policy_auto_converge(gpointer migrator, Job *job)
 void
 src_policy_postcopy(gpointer migrator, Job *job)
 {
-    on_source(migrator, job, "switch to post-copy", call_postcopy, NULL);
+    on_source(migrator, job, "switch to post-copy", call_postcopy, 0);
 }
 
 void
 src_policy_abort(gpointer migrator, Job *job)
 {
-    on_source(migrator, job, "abort the migration", call_abort, NULL);
+    on_source(migrator, job, "abort the migration", call_abort, 0);
 }

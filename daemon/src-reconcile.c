@@ -5,8 +5,6 @@
  * libvirt is asked in a worker; the loop only feeds the answer. */
 #include <config.h>
 
-#include <libvirt/virterror.h>
-
 #include "src-migrator-priv.h"
 
 /* A destination that cannot be asked is asked again this often, this many
@@ -17,42 +15,35 @@
 static void
 reconcile_source(SrcWork *w)
 {
-    virDomainPtr dom = migrator_work_lookup(w);
-    virDomainJobInfo info = { 0 };
-    int state = 0;
+    VirtDomainInfo info;
+    VirtJobStats stats;
 
-    if (!dom)
+    if (!migrator_work_info(w, &info))
         return;
     /* Paused counts: the guest is here, stopped for the switchover or by
      * a post-copy that has not finished. */
-    w->source_running = virDomainGetState(dom, &state, NULL, 0) == 0 &&
-                        (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED);
-    w->source_job_active = virDomainGetJobInfo(dom, &info) == 0 &&
-                           info.type != VIR_DOMAIN_JOB_NONE;
-    (void)virDomainFree(dom);
+    w->source_running = info.state == VIR_DOMAIN_RUNNING || info.state == VIR_DOMAIN_PAUSED;
+    w->source_job_active = w->ops->job_stats(w->src, w->domain, FALSE, &stats, NULL) &&
+                           stats.type != VIR_DOMAIN_JOB_NONE;
 }
 
 static void
 reconcile_destination(SrcWork *w)
 {
-    virDomainPtr ddom;
-    int state = 0;
+    g_autoptr(GError) error = NULL;
+    VirtDomainInfo info;
 
-    w->dest = virConnectOpen(w->dest_uri);
+    w->dest = w->ops->open(w->ops, w->dest_uri, &error);
     if (!w->dest) {
         g_free(w->error);
-        w->error = g_strdup(virGetLastErrorMessage());
+        w->error = g_strdup(error->message);
         return;
     }
-    ddom = virDomainLookupByName(w->dest, w->domain);
-    if (ddom) {
-        /* A paused domain on the destination is an incoming migration
-         * still in flight, not a guest that runs there. */
-        w->dest_running = virDomainGetState(ddom, &state, NULL, 0) == 0 &&
-                          state == VIR_DOMAIN_RUNNING;
-        (void)virDomainFree(ddom);
-    }
-    w->have_figures = src_stats_completed_figures(w->dest, w->domain, &w->figures);
+    /* A paused domain on the destination is an incoming migration still in
+     * flight, not a guest that runs there. */
+    w->dest_running = w->ops->get_info(w->dest, w->domain, &info, NULL) &&
+                      info.state == VIR_DOMAIN_RUNNING;
+    w->have_figures = src_stats_completed_figures(w, &w->figures);
     w->ok = TRUE;
 }
 

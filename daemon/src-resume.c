@@ -3,32 +3,33 @@
  * it starts the replug while the migrate call here is still returning. */
 #include <config.h>
 
-#include <libvirt/virterror.h>
-
 #include "src-migrator-priv.h"
 
-static int
-on_dest_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+static void
+on_dest_lifecycle(const VirtEvent *event, gpointer data)
 {
-    SrcRun *run = opaque;
+    SrcRun *run = data;
 
-    if (g_strcmp0(virDomainGetName(dom), run->domain) != 0 || event != VIR_DOMAIN_EVENT_RESUMED ||
-        (detail != VIR_DOMAIN_EVENT_RESUMED_MIGRATED && detail != VIR_DOMAIN_EVENT_RESUMED_POSTCOPY))
-        return 0;
+    if (g_strcmp0(event->domain, run->domain) != 0 || event->event != VIR_DOMAIN_EVENT_RESUMED ||
+        (event->detail != VIR_DOMAIN_EVENT_RESUMED_MIGRATED &&
+         event->detail != VIR_DOMAIN_EVENT_RESUMED_POSTCOPY))
+        return;
     nic_steps_dest_resumed(run->nics);
     migrator_feed(run->m, run->id, JOB_EV_DEST_RESUMED, NULL, NULL);
-    return 0;
 }
 
 void
 src_resume_watch(SrcRun *run)
 {
-    if (run->dest && run->dest_callback < 0)
-        run->dest_callback = virConnectDomainEventRegisterAny(
-            run->dest, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-            VIR_DOMAIN_EVENT_CALLBACK(on_dest_lifecycle), run, NULL);
+    g_autoptr(GError) error = NULL;
+
+    if (run->dest_callback >= 0)
+        return;
+    if (run->dest)
+        run->dest_callback = virt_conn_ops(run->dest)->event_register(
+            run->dest, NULL, VIRT_EVENT_LIFECYCLE, on_dest_lifecycle, run, NULL, &error);
     if (run->dest_callback < 0)
         migrator_note(run->m, run->id, "warning", "cannot watch the destination for the guest's "
                       "resume (%s); completion will be taken from libvirt's job here",
-                      virGetLastErrorMessage());
+                      error ? error->message : "it could not be reached");
 }

@@ -9,39 +9,25 @@
 #include "failpoint.h"
 #include "src-migrator-priv.h"
 
-guint64
-src_stats_param_ull(virTypedParameterPtr params, int n, const char *name)
+static void
+figures_from_stats(const VirtJobStats *stats, JobFigures *ret_figures)
 {
-    unsigned long long value = 0;
-
-    (void)virTypedParamsGetULLong(params, n, name, &value);
-    return value;
+    ret_figures->downtime_ms = (gint64)stats->downtime_ms;
+    ret_figures->setup_time_ms = (gint64)stats->setup_time_ms;
+    ret_figures->total_time_ms = (gint64)stats->time_elapsed_ms;
+    ret_figures->data_transferred = stats->data_processed;
 }
 
 gboolean
-src_stats_completed_figures(virConnectPtr dest, const char *domain, JobFigures *ret)
+src_stats_completed_figures(SrcWork *w, JobFigures *ret_figures)
 {
-    virDomainPtr ddom = virDomainLookupByName(dest, domain);
-    virTypedParameterPtr params = NULL;
-    int type = 0, n = 0;
-    gboolean ok;
+    VirtJobStats stats;
 
-    if (!ddom)
+    if (!w->dest || !w->ops->job_stats(w->dest, w->domain, TRUE, &stats, NULL) ||
+        stats.type != VIR_DOMAIN_JOB_COMPLETED)
         return FALSE;
-    /* KEEP_COMPLETED: reading them must not take them from the operator. */
-    ok = virDomainGetJobStats(ddom, &type, &params, &n,
-                              VIR_DOMAIN_JOB_STATS_COMPLETED |
-                                  VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) == 0 &&
-         type == VIR_DOMAIN_JOB_COMPLETED;
-    if (ok) {
-        ret->downtime_ms = (gint64)src_stats_param_ull(params, n, VIR_DOMAIN_JOB_DOWNTIME);
-        ret->setup_time_ms = (gint64)src_stats_param_ull(params, n, VIR_DOMAIN_JOB_SETUP_TIME);
-        ret->total_time_ms = (gint64)src_stats_param_ull(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED);
-        ret->data_transferred = src_stats_param_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
-    }
-    virTypedParamsFree(params, n);
-    (void)virDomainFree(ddom);
-    return ok;
+    figures_from_stats(&stats, ret_figures);
+    return TRUE;
 }
 
 /* Reads the source's job statistics in a worker: at the end of a
@@ -51,28 +37,25 @@ static void
 stats_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     SrcWork *w = data;
-    virDomainPtr dom = migrator_work_lookup(w);
-    virTypedParameterPtr params = NULL;
-    int type = 0, n = 0;
+    g_autoptr(GError) error = NULL;
+    VirtJobStats stats;
 
-    if (!dom)
+    if (!w->src)
         return;
-    if (virDomainGetJobStats(dom, &type, &params, &n, 0) == 0) {
-        w->ok = type != VIR_DOMAIN_JOB_NONE;
-        w->job_ended = !w->ok;
+    if (!w->ops->job_stats(w->src, w->domain, FALSE, &stats, &error)) {
+        /* A transient guest that left is gone from this host. */
+        w->job_ended = g_error_matches(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_NO_DOMAIN);
+        return;
     }
-    if (w->ok) {
-        w->sample.data_total = src_stats_param_ull(params, n, VIR_DOMAIN_JOB_DATA_TOTAL);
-        w->sample.data_processed = src_stats_param_ull(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED);
-        w->sample.data_remaining = src_stats_param_ull(params, n, VIR_DOMAIN_JOB_DATA_REMAINING);
-        w->sample.memory_bps = src_stats_param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_BPS);
-        w->sample.dirty_rate_pps = src_stats_param_ull(params, n,
-                                                       VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE);
-        w->sample.page_size = src_stats_param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE);
-        w->sample.iteration = src_stats_param_ull(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
-    }
-    virTypedParamsFree(params, n);
-    (void)virDomainFree(dom);
+    w->ok = stats.type != VIR_DOMAIN_JOB_NONE;
+    w->job_ended = !w->ok;
+    w->sample.data_total = stats.data_total;
+    w->sample.data_processed = stats.data_processed;
+    w->sample.data_remaining = stats.data_remaining;
+    w->sample.memory_bps = stats.memory_bps;
+    w->sample.dirty_rate_pps = stats.dirty_rate_pps;
+    w->sample.page_size = stats.page_size;
+    w->sample.iteration = stats.iteration;
 }
 
 static void
@@ -136,11 +119,11 @@ src_stats_stop_polling(SrcRun *run)
 /* A new memory pass: sample now rather than at the next poll, so the
  * policy sees every iteration. */
 static void
-on_source_iteration(virConnectPtr conn, virDomainPtr dom, int iteration, void *opaque)
+on_source_iteration(const VirtEvent *event, gpointer data)
 {
-    SrcRun *run = opaque;
+    SrcRun *run = data;
 
-    if (g_strcmp0(virDomainGetName(dom), run->domain) == 0)
+    if (g_strcmp0(event->domain, run->domain) == 0)
         sample_stats(run);
 }
 
@@ -148,19 +131,14 @@ on_source_iteration(virConnectPtr conn, virDomainPtr dom, int iteration, void *o
  * come from the destination's completed statistics (what `virsh domjobinfo
  * --completed` shows there); these stand in when those cannot be read. */
 static void
-on_source_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
-                        int nparams, void *opaque)
+on_source_job_completed(const VirtEvent *event, gpointer data)
 {
-    SrcRun *run = opaque;
+    SrcRun *run = data;
     JobFigures *f = &run->event_figures;
 
-    if (g_strcmp0(virDomainGetName(dom), run->domain) != 0)
+    if (g_strcmp0(event->domain, run->domain) != 0 || !event->stats)
         return;
-    f->downtime_ms = (gint64)src_stats_param_ull(params, nparams, VIR_DOMAIN_JOB_DOWNTIME);
-    f->setup_time_ms = (gint64)src_stats_param_ull(params, nparams, VIR_DOMAIN_JOB_SETUP_TIME);
-    f->total_time_ms = (gint64)src_stats_param_ull(params, nparams,
-                                                   VIR_DOMAIN_JOB_TIME_ELAPSED);
-    f->data_transferred = src_stats_param_ull(params, nparams, VIR_DOMAIN_JOB_DATA_PROCESSED);
+    figures_from_stats(event->stats, f);
     run->have_event_figures = TRUE;
     migrator_note(run->m, run->id, "info", "libvirt reports the job completed (JOB_COMPLETED): %"
                   G_GINT64_FORMAT " ms of downtime, %" G_GINT64_FORMAT " ms in all",
@@ -168,20 +146,19 @@ on_source_job_completed(virConnectPtr conn, virDomainPtr dom, virTypedParameterP
 }
 
 /* Registered for every domain and filtered by name: registering for one
- * domain would need it looked up on the loop. */
+ * domain would look it up on the loop. */
 void
 src_stats_watch_events(SrcRun *run)
 {
-    virConnectPtr conn = virt_connection(run->m->virt);
+    const VirtOps *ops = virt_ops(run->m->virt);
 
-    if (!conn || run->src_callback >= 0)
+    if (run->src)
         return;
-    run->src = conn;
-    (void)virConnectRef(conn);
-    run->src_callback = virConnectDomainEventRegisterAny(
-        conn, NULL, VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
-        VIR_DOMAIN_EVENT_CALLBACK(on_source_iteration), run, NULL);
-    run->src_completed_callback = virConnectDomainEventRegisterAny(
-        conn, NULL, VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
-        VIR_DOMAIN_EVENT_CALLBACK(on_source_job_completed), run, NULL);
+    run->src = virt_conn(run->m->virt);
+    if (!run->src)
+        return;
+    run->src_callback = ops->event_register(run->src, NULL, VIRT_EVENT_MIGRATION_ITERATION,
+                                            on_source_iteration, run, NULL, NULL);
+    run->src_completed_callback = ops->event_register(run->src, NULL, VIRT_EVENT_JOB_COMPLETED,
+                                                      on_source_job_completed, run, NULL, NULL);
 }
