@@ -42,6 +42,7 @@ measure_dirty_rate(SrcWork *w, int seconds)
 static gboolean
 check_source(SrcWork *w)
 {
+    g_autoptr(GError) error = NULL;
     VirtDomainInfo info;
 
     if (!migrator_work_info(w, &info))
@@ -51,7 +52,10 @@ check_source(SrcWork *w)
         return FALSE;
     }
     w->guest_memory = info.max_memory_kib * 1024;
-    w->dom = migrator_work_raw_domain(w);
+    if (!nic_steps_read_xml(w->src, w->domain, &w->live_xml, &w->migratable_xml, &error)) {
+        w->error = g_strdup_printf("cannot read %s's devices: %s", w->domain, error->message);
+        return FALSE;
+    }
     return TRUE;
 }
 
@@ -140,8 +144,8 @@ checks_done(GObject *source, GAsyncResult *result, gpointer user_data)
         migrator_feed(run->m, run->id, JOB_EV_CHECKS_FAILED, w->error, NULL);
         return;
     }
-    if (!nic_steps_classify(run->nics, run->m->conf, w->dom, job, &postcopy_forbidden, &reason,
-                            &nic_summary) ||
+    if (!nic_steps_classify_xml(run->nics, run->m->conf, w->live_xml, w->migratable_xml, job,
+                                &postcopy_forbidden, &reason, &nic_summary) ||
         !predict(job, w, postcopy_forbidden, &reason, &prediction)) {
         migrator_feed(run->m, run->id, JOB_EV_CHECKS_FAILED, reason, NULL);
         return;

@@ -13,6 +13,10 @@ migrate_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel
     SrcWork *w = data;
     g_autoptr(GError) error = NULL;
 
+    if (!w->src) {
+        w->error = g_strdup_printf("migd is not connected to libvirt at %s", w->src_uri);
+        return;
+    }
     /* libvirt takes the max downtime before a migration starts; during
      * its setup phase the call would wait for the job lock instead. */
     if (!w->ops->set_max_downtime(w->src, w->domain, w->downtime_ms, &error)) {
@@ -91,51 +95,18 @@ migrate_params(const Job *job, SrcWork *w)
     }
 }
 
-/* The first half, on the loop: the call's parameters (the NIC steps add
- * theirs from the domain), then the call in a worker. */
-static void
-lookup_done(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-    SrcWork *found = migrator_work_finished(result);
-    SrcRun *run;
-    SrcWork *w;
-    Job *job;
-
-    if (!found)
-        return;
-    run = found->run;
-    job = engine_lookup(run->m->engine, run->id);
-    if (!found->ok || !job) {
-        migrator_feed(run->m, run->id, JOB_EV_MIGRATE_FAILED, found->error, NULL);
-        return;
-    }
-    w = migrator_work_new(run);
-    w->dom = g_steal_pointer(&found->dom);
-    migrate_params(job, w);
-    nic_steps_migrate_params(run->nics, w->dom, job, &w->params, &w->nparams, &w->maxparams);
-    w->downtime_ms = job->policy.max_downtime_ms;
-    run->migrate_call = TRUE;
-    migrator_work_start(run, w, migrate_thread, migrate_done);
-    src_stats_start_polling(run);
-}
-
-static void
-lookup_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
-{
-    SrcWork *w = data;
-    VirtDomainInfo info;
-
-    w->ok = migrator_work_info(w, &info);
-    if (w->ok)
-        w->dom = migrator_work_raw_domain(w);
-}
-
 void
 src_migrate_start(gpointer migrator, Job *job)
 {
     SrcRun *run = migrator_run(migrator, job);
+    SrcWork *w = migrator_work_new(run);
 
     src_resume_watch(run);
     src_stats_watch_events(run);
-    migrator_work_start(run, migrator_work_new(run), lookup_thread, lookup_done);
+    migrate_params(job, w);
+    nic_steps_migrate_params(run->nics, NULL, job, &w->params, &w->nparams, &w->maxparams);
+    w->downtime_ms = job->policy.max_downtime_ms;
+    run->migrate_call = TRUE;
+    migrator_work_start(run, w, migrate_thread, migrate_done);
+    src_stats_start_polling(run);
 }

@@ -59,9 +59,8 @@ typedef struct {
     char *src_uri;
     char *dest_uri;
     char *domain;
-    /* The NIC steps still read the domain through libvirt's own handle. */
-    virConnectPtr raw;
-    virDomainPtr dom;
+    char *live_xml;             /* the guest's, for the NIC steps' checks */
+    char *migratable_xml;
     virTypedParameterPtr params;
     int nparams;
     int maxparams;
@@ -96,9 +95,7 @@ SrcWork *migrator_work_new(SrcRun *run);
 /* In a worker: the source domain's state, or FALSE with @w->error set to a
  * sentence (and @w->job_ended when the domain is gone from this host). */
 gboolean migrator_work_info(SrcWork *w, VirtDomainInfo *ret_info);
-/* In a worker: libvirt's handle of the source domain for the NIC steps
- * (w->dom), or NULL. */
-virDomainPtr migrator_work_raw_domain(SrcWork *w);
+
 void migrator_work_free(gpointer data);
 /* Runs @thread on @w in a worker; @done gets it back on the loop, unless
  * the run went away meanwhile (its cancellable says so). */

@@ -14,10 +14,8 @@ migrator_work_free(gpointer data)
 {
     SrcWork *w = data;
 
-    if (w->dom)
-        (void)virDomainFree(w->dom);
-    if (w->raw)
-        (void)virConnectClose(w->raw);
+    g_free(w->live_xml);
+    g_free(w->migratable_xml);
     virt_conn_unref(w->dest);
     virt_conn_unref(w->src);
     g_free(w->dirty_error);
@@ -49,9 +47,6 @@ migrator_work_new(SrcRun *run)
     w->src_uri = g_strdup(virt_uri(virt));
     w->dest_uri = g_strdup(run->dest_uri);
     w->domain = g_strdup(run->domain);
-    w->raw = virt_connection(virt);
-    if (w->raw)
-        (void)virConnectRef(w->raw);
     return w;
 }
 
@@ -72,12 +67,6 @@ migrator_work_info(SrcWork *w, VirtDomainInfo *ret_info)
                             : g_strdup_printf("cannot ask libvirt about domain '%s' on this "
                                               "host: %s", w->domain, error->message);
     return FALSE;
-}
-
-virDomainPtr
-migrator_work_raw_domain(SrcWork *w)
-{
-    return w->raw ? virDomainLookupByName(w->raw, w->domain) : NULL;
 }
 
 void
