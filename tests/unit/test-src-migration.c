@@ -147,18 +147,6 @@ submit_to(Fixture *f, const char *dest_uri)
 
 #define submit(f) submit_to((f), DEST)
 
-static gboolean
-timeline_has(const Job *job, const char *pattern)
-{
-    for (guint i = 0; i < job->timeline->len; i++) {
-        const JobEntry *e = g_ptr_array_index(job->timeline, i);
-
-        if (g_pattern_match_simple(pattern, e->message))
-            return TRUE;
-    }
-    return FALSE;
-}
-
 #define assert_ended(f, expect_state, pattern)                                        \
     G_STMT_START {                                                                    \
         wait_until((f), is_final, "the job to end");                                  \
@@ -224,8 +212,8 @@ test_migrate_ok(Fixture *f, gconstpointer data)
     g_assert_cmpint(fake_virt_domain_state(f->fv, DEST, "vm1"), ==, VIR_DOMAIN_RUNNING);
     g_assert_cmpint(fake_virt_domain_state(f->fv, FAKE_VIRT_LOCAL, "vm1"), ==, -1);
     /* The destination's resume came first, then the call's return. */
-    g_assert_true(timeline_has(job(f), "vm1 resumed on B after *"));
-    g_assert_false(timeline_has(job(f), "the destination did not report the resume*"));
+    g_assert_true(test_timeline_has(job(f), "vm1 resumed on B after *"));
+    g_assert_false(test_timeline_has(job(f), "the destination did not report the resume*"));
     g_assert_true(job(f)->have_figures);
     g_assert_cmpint(job(f)->figures.downtime_ms, ==, 60);
     g_assert_cmpint(job(f)->figures.total_time_ms, ==, 2000);
@@ -354,7 +342,7 @@ test_restart_still_migrating(Fixture *f, gconstpointer data)
     restart(f);
     wait_until(f, has_progress, "a sample of the followed job");
     g_assert_cmpstr(job_state_to_string(job(f)->state), ==, "migrating");
-    g_assert_true(timeline_has(job(f), "libvirt's migration job is still running; following it"));
+    g_assert_true(test_timeline_has(job(f), "libvirt's migration job is still running; following it"));
     fake_virt_end_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", TRUE, NULL);
     assert_ended(f, "completed", "vm1 runs on B");
     g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_MIGRATE), ==, 1);
@@ -396,7 +384,7 @@ test_restart_on_destination(Fixture *f, gconstpointer data)
     migrate_now(f, DEST);
     restart(f);
     assert_ended(f, "completed", "vm1 runs on B");
-    g_assert_true(timeline_has(job(f), "vm1 runs on B: the migration completed*"));
+    g_assert_true(test_timeline_has(job(f), "vm1 runs on B: the migration completed*"));
 }
 
 static void

@@ -113,3 +113,15 @@ test_remove_tree(const char *path)
     }
     (void)g_rmdir(path);
 }
+
+gboolean
+test_timeline_has(const Job *job, const char *pattern)
+{
+    for (guint i = 0; i < job->timeline->len; i++) {
+        const JobEntry *e = g_ptr_array_index(job->timeline, i);
+
+        if (g_pattern_match_simple(pattern, e->message))
+            return TRUE;
+    }
+    return FALSE;
+}

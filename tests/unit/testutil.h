@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include "job.h"
+
 /* Adds one test per DIR/NAME.SUFFIX, named PREFIX/NAME, in name order; the
  * test gets NAME (owned by the harness) as its data. */
 void test_add_golden(const char *dir, const char *suffix, const char *prefix,
@@ -25,3 +27,6 @@ void test_log_clear(void);
 
 /* Removes @path and everything below it; symlinks are removed, not followed. */
 void test_remove_tree(const char *path);
+
+/* Whether a timeline entry of @job matches the glob @pattern. */
+gboolean test_timeline_has(const Job *job, const char *pattern);
