@@ -266,6 +266,20 @@ test_cancel_aborts(Fixture *f, gconstpointer data)
     g_assert_cmpint(fake_virt_domain_state(f->fv, FAKE_VIRT_LOCAL, "vm1"), ==, VIR_DOMAIN_RUNNING);
 }
 
+/* A migrate call that lost the connection says nothing of libvirt's job:
+ * migd follows that job, and its end (here: the guest still here) decides. */
+static void
+test_migrate_lost_connection(Fixture *f, gconstpointer data)
+{
+    fake_virt_fail_next(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_MIGRATE, VIRT_OPS_ERROR_DISCONNECTED,
+                        "internal error: client socket is closed");
+    submit(f);
+    assert_ended(f, "failed", "the migration failed: libvirt's migration job ended and vm1 still "
+                              "runs on this host");
+    g_assert_true(test_timeline_has(job(f), "the migrate call lost migd's connection to libvirt "
+                                            "(internal error: client socket is closed)*"));
+}
+
 /* --- after a restart ------------------------------------------------------- */
 
 /* The record a previous migd left: the job was migrating. */
@@ -419,6 +433,7 @@ main(int argc, char **argv)
     ADD("/src/checks/unreachable", test_checks_unreachable);
     ADD("/src/migrate/ok", test_migrate_ok);
     ADD("/src/migrate/failed", test_migrate_failed);
+    ADD("/src/migrate/lost-connection", test_migrate_lost_connection);
     ADD("/src/stats/sampled", test_stats_sampled);
     ADD("/src/cancel/aborts", test_cancel_aborts);
     ADD("/src/restart/here", test_restart_here);
