@@ -16,15 +16,35 @@ typedef struct {
 typedef struct {
     Listing *listing;
     json_t *claims;         /* the plugin's "claims" array (borrowed from the answer) */
+    gsize index;            /* the device's place in it: claims keep the pools' order */
     char *pool;
     char *address;
 } Probe;
+
+/* Devices a plugin does not claim left a null in its "claims". */
+static void
+listing_drop_unclaimed(json_t *answer)
+{
+    json_t *plugins = json_object_get(answer, "plugins");
+    size_t i;
+    json_t *plugin;
+
+    json_array_foreach(plugins, i, plugin) {
+        json_t *claims = json_object_get(plugin, "claims");
+
+        for (size_t c = json_array_size(claims); c-- > 0;) {
+            if (json_is_null(json_array_get(claims, c)))
+                json_array_remove(claims, c);
+        }
+    }
+}
 
 static void
 listing_finish(Listing *l)
 {
     HttpResponse resp = { .status = 200, .body = l->answer };
 
+    listing_drop_unclaimed(l->answer);
     http_deferred_finish(l->deferred, &resp);
     g_free(l);
 }
@@ -54,7 +74,7 @@ probe_done(const PluginCallResult *r, gpointer data)
     json_t *claim = probe_claim(pr, r);
 
     if (claim)
-        json_array_append_new(pr->claims, claim);
+        json_array_set_new(pr->claims, pr->index, claim);
     g_free(pr->pool);
     g_free(pr->address);
     g_free(pr);
@@ -131,6 +151,8 @@ api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp)
 
             pr->listing = l;
             pr->claims = json_object_get(entry, "claims");
+            pr->index = v;
+            json_array_append_new(pr->claims, json_null());
             pr->pool = g_strdup(((PoolVf *)vfs->pdata[v])->pool);
             pr->address = g_strdup(((PoolVf *)vfs->pdata[v])->address);
             pool_device(api->conf, vfs->pdata[v], &dev);
