@@ -222,6 +222,18 @@ api_authenticated(Api *api, const HttpRequest *req, HttpResponse *resp)
 }
 
 void
+api_gate(const HttpRequest *req, HttpResponse *resp, gpointer data)
+{
+    Api *api = data;
+
+    if (api_route(req, resp))
+        (void)api_authenticated(api, req, resp);
+    if (resp->body)
+        g_debug("%s %s from %s -> %u (before the body)", req->method, req->path, req->client,
+                resp->status);
+}
+
+void
 api_handle(const HttpRequest *req, HttpResponse *resp, gpointer data)
 {
     Api *api = data;
@@ -233,7 +245,8 @@ api_handle(const HttpRequest *req, HttpResponse *resp, gpointer data)
         (void)api_path_match(route->path, req->path, &areq.id);
         route->handler(api, &areq, resp);
     }
-    g_debug("%s %s -> %u", req->method, req->path, resp->status);
+    g_debug("%s %s from %s -> %u", req->method, req->path, req->client ? req->client : "a test",
+            resp->status);
     if (areq.json)
         json_decref(areq.json);
     g_free(areq.id);

@@ -26,6 +26,10 @@ void api_set_plugins(Api *api, PluginSet *plugins);
 void api_free(Api *api);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Api, api_free)
 
+/* The HttpServer's gate: the route and the credential, from the headers
+ * alone, so that a refused request's body is never read. */
+void api_gate(const HttpRequest *req, HttpResponse *resp, gpointer data);
+
 /* An HttpHandler: fills @resp for @req. */
 void api_handle(const HttpRequest *req, HttpResponse *resp, gpointer api);
 

@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "error.h"
+#include "http.h"
 
 typedef enum {
     CONF_STRING,        /* any text, possibly empty */
@@ -52,6 +53,9 @@ static const ConfKey conf_keys[] = {
     { "daemon", "state_dir", CONF_PATH, FIELD(state_dir), 0, 0, FALSE },
     { "daemon", "log_level", CONF_LOG_LEVEL, FIELD(log_level), 0, 0, FALSE },
     { "daemon", "peer_token_file", CONF_PATH, FIELD(peer_token_file), 0, 0, TRUE },
+    { "daemon", "max_connections", CONF_UINT, FIELD(max_connections), 2, 10000, FALSE },
+    { "daemon", "max_connections_per_address", CONF_UINT, FIELD(max_connections_per_address), 1, 10000, FALSE },
+    { "daemon", "idle_timeout_s", CONF_UINT, FIELD(idle_timeout_s), 1, 3600, FALSE },
     { "migration", "max_outgoing", CONF_UINT, FIELD(max_outgoing), 1, 64, FALSE },
     { "migration", "max_incoming", CONF_UINT, FIELD(max_incoming), 1, 64, FALSE },
     { "migration", "poll_interval_ms", CONF_UINT, FIELD(poll_interval_ms), 50, 60000, FALSE },
@@ -203,6 +207,9 @@ conf_new_defaults(void)
     conf->unix_socket_mode = 0660;
     conf->state_dir = g_strdup(LOCALSTATEDIR "/lib/migd");
     conf->log_level = MIGD_LOG_INFO;
+    conf->max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    conf->max_connections_per_address = HTTP_DEFAULT_MAX_PER_ADDRESS;
+    conf->idle_timeout_s = HTTP_DEFAULT_IDLE_TIMEOUT_S;
     conf->max_outgoing = 2;
     conf->poll_interval_ms = 500;
     conf->max_incoming = 2;
@@ -972,6 +979,14 @@ conf_read_values(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
         if (!conf_read_group(conf->path, text, kf, conf_groups[g], conf_keys,
                              G_N_ELEMENTS(conf_keys), conf, error))
             return FALSE;
+    }
+    if (conf->max_connections_per_address >= conf->max_connections) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "%s:%u: [daemon] max_connections_per_address (%u) must be smaller than "
+                    "max_connections (%u), or one address could take every connection",
+                    conf->path, conf_find_line(text, "daemon", "max_connections_per_address"),
+                    conf->max_connections_per_address, conf->max_connections);
+        return FALSE;
     }
     if (!policy_config_validate(&conf->policy, &local)) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG, "%s:%u: [policy]: %s", conf->path,

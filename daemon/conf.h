@@ -52,6 +52,9 @@ typedef struct {
     MigdLogLevel log_level;
     char *peer_token_file;      /* NULL: no token, so peers cannot ask for changes */
     char *peer_token;           /* its content without surrounding whitespace, read at load */
+    guint max_connections;      /* HTTP connections at once, per listener (read at start) */
+    guint max_connections_per_address;  /* of those, from one client address (TCP) */
+    guint idle_timeout_s;       /* an HTTP connection quiet this long is closed */
 
     guint max_outgoing;         /* [migration] */
     guint max_incoming;

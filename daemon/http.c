@@ -3,8 +3,10 @@
 #include <config.h>
 
 #include <errno.h>
+#include <gio/gio.h>
 #include <glib-unix.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -16,6 +18,10 @@
 
 /* A stream's buffer that drained after growing past this is given back. */
 #define HTTP_STREAM_KEEP_CAPACITY (64 * 1024)
+
+/* The memory MHD gives each connection for its request line, headers and
+ * read buffer (MHD's own default, said here): larger headers get 431. */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
 
 /* On shutdown, rounds of MHD_run() that flush the last answers; each one
  * only sends what the sockets take, so a stuck client costs nothing. */
@@ -39,6 +45,8 @@ typedef struct {
 
 struct _HttpServer {
     HttpHandler handler;
+    HttpHandler gate;
+    HttpLimits limits;
     gpointer user_data;
     GPtrArray *listeners;
     guint keepalive_ms;
@@ -62,6 +70,7 @@ struct _HttpExchange {
     GByteArray *body;
     gboolean too_large;
     GHashTable *query;
+    char *client;               /* HttpRequest.client */
     gboolean suspended;
     gboolean peer_gone;
     guint peer_watch;
@@ -96,6 +105,7 @@ http_log(void *cls, const char *fmt, va_list ap)
 {
     g_autofree char *text = g_strdup_vprintf(fmt, ap);
 
+    /* log.c escapes what MHD quotes from the client. */
     g_debug("HTTP server: %s", g_strchomp(text));
 }
 
@@ -281,6 +291,7 @@ http_exchange_free(HttpExchange *ex)
         http_stream_release(ex->stream);
     g_byte_array_unref(ex->body);
     g_clear_pointer(&ex->query, g_hash_table_unref);
+    g_free(ex->client);
     g_free(ex);
 }
 
@@ -320,33 +331,129 @@ http_collect_query(void *cls, enum MHD_ValueKind kind, const char *key, const ch
     return MHD_YES;
 }
 
+/* The client's address for messages and records. */
+static char *
+http_client_name(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    g_autoptr(GSocketAddress) addr = NULL;
+    g_autofree char *host = NULL;
+
+    if (!info || !info->client_addr || info->client_addr->sa_family == AF_UNIX)
+        return g_strdup("unix socket");
+    addr = g_socket_address_new_from_native(info->client_addr,
+                                            info->client_addr->sa_family == AF_INET6
+                                                ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in));
+    if (!G_IS_INET_SOCKET_ADDRESS(addr))
+        return g_strdup("an unknown address");
+    host = g_inet_address_to_string(
+        g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr)));
+    return g_strdup_printf(info->client_addr->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+                           g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(addr)));
+}
+
+/* @req from the request's headers; no body yet. */
+static void
+http_exchange_request(HttpExchange *ex, const char *method, const char *url, HttpRequest *req)
+{
+    if (!ex->query) {
+        ex->query = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        (void)MHD_get_connection_values(ex->connection, MHD_GET_ARGUMENT_KIND,
+                                        http_collect_query, ex->query);
+        ex->client = http_client_name(ex->connection);
+    }
+    *req = (HttpRequest){
+        .method = method,
+        .path = url,
+        .query = ex->query,
+        .authorization = MHD_lookup_connection_value(ex->connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_AUTHORIZATION),
+        .remote = ex->listener->remote,
+        .client = ex->client,
+        .exchange = ex,
+    };
+}
+
+static void
+http_set_too_large(HttpResponse *resp)
+{
+    g_autofree char *msg = g_strdup_printf(
+        "the request body is larger than the %d bytes migd accepts", HTTP_MAX_BODY);
+
+    http_set_error(resp, MIGD_ERROR_PAYLOAD_TOO_LARGE, msg);
+}
+
+/* Whether the path and every query name and value are UTF-8: they end up
+ * in JSON answers and log lines, where other bytes have no place. */
+static gboolean
+http_request_is_utf8(const HttpRequest *req)
+{
+    GHashTableIter iter;
+    gpointer key, value;
+
+    if (!g_utf8_validate(req->path, -1, NULL))
+        return FALSE;
+    g_hash_table_iter_init(&iter, req->query);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (!g_utf8_validate(key, -1, NULL) || !g_utf8_validate(value, -1, NULL))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* The checks made on the headers alone, before any body is read: fills
+ * @resp when the request is refused. */
+static void
+http_exchange_screen(HttpExchange *ex, const HttpRequest *req, HttpResponse *resp)
+{
+    HttpServer *server = ex->listener->server;
+    const char *length = MHD_lookup_connection_value(ex->connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    if (!http_request_is_utf8(req)) {
+        http_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
+                       "the request's path or query is not valid UTF-8 (after percent-decoding)");
+        return;
+    }
+    /* MHD has checked that it is a number. */
+    if (length && g_ascii_strtoull(length, NULL, 10) > HTTP_MAX_BODY) {
+        http_set_too_large(resp);
+        return;
+    }
+    if (server->gate)
+        server->gate(req, resp, server->user_data);
+}
+
+/* Answers at once; MHD closes the connection without reading a body. */
+static enum MHD_Result
+http_exchange_refuse(HttpExchange *ex, HttpResponse *resp)
+{
+    enum MHD_Result ret;
+
+    ex->state = HTTP_EXCHANGE_ANSWERED;
+    ret = http_send(ex->connection, resp);
+    http_response_clear(resp);
+    return ret;
+}
+
 /* The handler's part, once the whole body is in. */
 static enum MHD_Result
 http_exchange_handle(HttpExchange *ex, const char *method, const char *url)
 {
     HttpServer *server = ex->listener->server;
     HttpResponse resp = { 0 };
-    HttpRequest req = { 0 };
+    HttpRequest req;
     enum MHD_Result ret;
 
     if (ex->too_large) {
-        g_autofree char *msg = g_strdup_printf(
-            "the request body is larger than the %d bytes migd accepts", HTTP_MAX_BODY);
-        http_set_error(&resp, MIGD_ERROR_PAYLOAD_TOO_LARGE, msg);
+        http_set_too_large(&resp);
     } else {
-        ex->query = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        (void)MHD_get_connection_values(ex->connection, MHD_GET_ARGUMENT_KIND,
-                                        http_collect_query, ex->query);
-        req.method = method;
-        req.path = url;
+        http_exchange_request(ex, method, url, &req);
         req.body_len = ex->body->len;
         g_byte_array_append(ex->body, (const guint8 *)"", 1);
         req.body = (const char *)ex->body->data;
-        req.query = ex->query;
-        req.authorization = MHD_lookup_connection_value(ex->connection, MHD_HEADER_KIND,
-                                                        MHD_HTTP_HEADER_AUTHORIZATION);
-        req.remote = ex->listener->remote;
-        req.exchange = ex;
         ex->state = HTTP_EXCHANGE_HANDLING;
         server->handler(&req, &resp, server->user_data);
         switch (ex->state) {
@@ -369,6 +476,33 @@ http_exchange_handle(HttpExchange *ex, const char *method, const char *url)
     return ret;
 }
 
+/* A chunked body passed HTTP_MAX_BODY (a Content-Length past it was
+ * refused with the headers). MHD 0.9.75 cannot queue an answer while a body
+ * comes in, and reading the rest to answer after it is what must not
+ * happen; so the 413 is written straight to the socket (nothing else is
+ * being sent on it while a request is read) and the connection closed. */
+static void
+http_exchange_abort_too_large(HttpExchange *ex)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(ex->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    HttpResponse resp = { 0 };
+    g_autofree char *line = NULL;
+    g_autofree char *raw = NULL;
+
+    ex->too_large = TRUE;
+    http_set_too_large(&resp);
+    line = http_json_line(resp.body);
+    http_response_clear(&resp);
+    raw = g_strdup_printf("HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n"
+                          "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                          strlen(line), line);
+    if (info)
+        (void)send(info->connect_fd, raw, strlen(raw), MSG_DONTWAIT | MSG_NOSIGNAL);
+    g_debug("HTTP server: a chunked request body on %s passed %d bytes; answered 413 and "
+            "closed the connection", ex->listener->name, HTTP_MAX_BODY);
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
             const char *version, const char *upload_data, size_t *upload_data_size,
@@ -377,8 +511,14 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url, const
     HttpExchange *ex = *con_cls;
 
     if (!ex) {
-        *con_cls = http_exchange_new(cls, connection);
-        return MHD_YES;
+        HttpResponse resp = { 0 };
+        HttpRequest req;
+
+        ex = http_exchange_new(cls, connection);
+        *con_cls = ex;
+        http_exchange_request(ex, method, url, &req);
+        http_exchange_screen(ex, &req, &resp);
+        return resp.body ? http_exchange_refuse(ex, &resp) : MHD_YES;
     }
     if (ex->state != HTTP_EXCHANGE_RECEIVING) {
         /* MHD asks again when a request resumes without an answer: the
@@ -390,10 +530,11 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url, const
         return MHD_NO;
     }
     if (*upload_data_size > 0) {
-        if (ex->body->len + *upload_data_size > HTTP_MAX_BODY)
-            ex->too_large = TRUE;
-        else
-            g_byte_array_append(ex->body, (const guint8 *)upload_data, *upload_data_size);
+        if (ex->body->len + *upload_data_size > HTTP_MAX_BODY) {
+            http_exchange_abort_too_large(ex);
+            return MHD_NO;
+        }
+        g_byte_array_append(ex->body, (const guint8 *)upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -410,6 +551,13 @@ http_request_defer(const HttpRequest *req)
     ex->deferred->ex = ex;
     ex->state = HTTP_EXCHANGE_DEFERRED;
     return ex->deferred;
+}
+
+gboolean
+http_deferred_client_gone(const HttpDeferred *deferred)
+{
+    g_return_val_if_fail(deferred, TRUE);
+    return !deferred->ex || deferred->ex->peer_gone || deferred->ex->listener->stopping;
 }
 
 void
@@ -635,7 +783,25 @@ http_server_new(HttpHandler handler, gpointer user_data)
     server->listeners = g_ptr_array_new_with_free_func(http_listener_free);
     server->keepalive_ms = HTTP_STREAM_KEEPALIVE_SECONDS * 1000;
     server->stream_max_buffer = HTTP_STREAM_MAX_BUFFER;
+    http_server_set_limits(server, &(HttpLimits){ 0 });
     return server;
+}
+
+void
+http_server_set_limits(HttpServer *server, const HttpLimits *limits)
+{
+    server->limits.max_connections = limits->max_connections ? limits->max_connections
+                                                             : HTTP_DEFAULT_MAX_CONNECTIONS;
+    server->limits.max_per_address = limits->max_per_address ? limits->max_per_address
+                                                             : HTTP_DEFAULT_MAX_PER_ADDRESS;
+    server->limits.idle_timeout_s = limits->idle_timeout_s ? limits->idle_timeout_s
+                                                           : HTTP_DEFAULT_IDLE_TIMEOUT_S;
+}
+
+void
+http_server_set_gate(HttpServer *server, HttpHandler gate)
+{
+    server->gate = gate;
 }
 
 gboolean
@@ -656,7 +822,12 @@ http_server_add_listener(HttpServer *server, int fd, const char *name, GError **
                               MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
                               MHD_OPTION_LISTEN_SOCKET, fd,
                               MHD_OPTION_NOTIFY_COMPLETED, http_exchange_done, l,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+                              MHD_OPTION_CONNECTION_TIMEOUT, server->limits.idle_timeout_s,
+                              MHD_OPTION_CONNECTION_LIMIT, server->limits.max_connections,
+                              /* 0 is no limit: the unix socket's clients share one address. */
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                              l->remote ? server->limits.max_per_address : 0u,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
                               MHD_OPTION_END);
     if (!l->mhd) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL,

@@ -17,6 +17,7 @@ typedef struct {
     GHashTable *query;
     const char *authorization;  /* the Authorization header; NULL when absent */
     gboolean remote;            /* it came over TCP, not over the unix socket */
+    const char *client;         /* who asked: "ADDRESS:PORT" over TCP, "unix socket" otherwise */
     struct _HttpExchange *exchange;     /* http.c's own */
 } HttpRequest;
 
@@ -32,10 +33,31 @@ typedef void (*HttpHandler)(const HttpRequest *req, HttpResponse *resp, gpointer
 
 typedef struct _HttpServer HttpServer;
 
-/* Bodies larger than this are refused with 413 before they are read. */
+/* Bodies larger than this are refused with 413 before they are read: at
+ * once when Content-Length says so, at the first chunk past it otherwise. */
 #define HTTP_MAX_BODY (1024 * 1024)
 
+/* What a client may hold; 0 in a field keeps the default below. */
+typedef struct {
+    guint max_connections;      /* per listener, at once */
+    guint max_per_address;      /* per client address, TCP listeners only */
+    guint idle_timeout_s;       /* a connection that sends or takes nothing for this long is closed */
+} HttpLimits;
+
+#define HTTP_DEFAULT_MAX_CONNECTIONS 512
+#define HTTP_DEFAULT_MAX_PER_ADDRESS 32
+#define HTTP_DEFAULT_IDLE_TIMEOUT_S 30
+
 HttpServer *http_server_new(HttpHandler handler, gpointer user_data);
+
+/* Applies to the listeners added afterwards. */
+void http_server_set_limits(HttpServer *server, const HttpLimits *limits);
+
+/* @gate is called with a request's headers (body NULL, body_len 0), before
+ * any of its body is read: when it fills resp, that is the answer and the
+ * body is never read; when it leaves resp untouched, the request goes on to
+ * the handler. It may not defer or stream. */
+void http_server_set_gate(HttpServer *server, HttpHandler gate);
 
 /* Serves HTTP on @fd, a bound and listening socket the server now owns. */
 gboolean http_server_add_listener(HttpServer *server, int fd, const char *name, GError **error);
@@ -55,6 +77,12 @@ typedef struct _HttpDeferred HttpDeferred;
 /* Called inside a handler instead of filling resp: the connection is
  * suspended until http_deferred_finish(). Leave resp untouched. */
 HttpDeferred *http_request_defer(const HttpRequest *req);
+
+/* Whether the client of @deferred has gone away (hung up, or the server
+ * stopped): an answer would reach nobody. A handler that is about to make
+ * something last (a job, a reservation) for a deferred request checks this
+ * first, and undoes or gives up when it is TRUE. */
+gboolean http_deferred_client_gone(const HttpDeferred *deferred);
 
 /* Sends @resp (its body and allow are taken over) and frees @deferred.
  * Safe when the client has gone away meanwhile (then it just frees). Every

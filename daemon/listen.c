@@ -16,7 +16,10 @@
 #include "error.h"
 #include "listen.h"
 
-#define LISTEN_BACKLOG 64
+/* Room for a burst of connections (the kernel caps it at somaxconn): a
+ * flood waiting in a short queue would delay a peer's connect by a SYN
+ * retransmission, a second. */
+#define LISTEN_BACKLOG 1024
 
 void
 listener_free(Listener *l)

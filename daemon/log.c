@@ -56,6 +56,35 @@ field_string(const GLogField *fields, gsize n_fields, const char *key)
     return NULL;
 }
 
+char *
+log_escape(const char *text)
+{
+    GString *out = g_string_sized_new(strlen(text));
+    const char *p = text;
+
+    while (*p) {
+        gunichar c = g_utf8_get_char_validated(p, -1);
+
+        if (c == (gunichar)-1 || c == (gunichar)-2) {
+            g_string_append_printf(out, "\\x%02x", (guchar)*p);
+            p++;
+            continue;
+        }
+        if (c == '\n')
+            g_string_append(out, "\\n");
+        else if (c == '\r')
+            g_string_append(out, "\\r");
+        else if (c == '\t')
+            g_string_append(out, "\\t");
+        else if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
+            g_string_append_printf(out, "\\x%02x", c);
+        else
+            g_string_append_len(out, p, g_utf8_next_char(p) - p);
+        p = g_utf8_next_char(p);
+    }
+    return g_string_free(out, FALSE);
+}
+
 /* One line a message on stderr: time, level, text, and any MIGD_* fields so
  * that the context a journal would index is not lost without one. */
 static void
@@ -64,17 +93,20 @@ write_stderr(MigdLogLevel level, const GLogField *fields, gsize n_fields)
     g_autoptr(GDateTime) now = g_date_time_new_now_utc();
     g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
     g_autoptr(GString) line = g_string_new(NULL);
-    const char *message = field_string(fields, n_fields, "MESSAGE");
+    const char *text = field_string(fields, n_fields, "MESSAGE");
+    g_autofree char *message = log_escape(text ? text : "");
 
     /* %f prints microseconds; milliseconds are enough to read a timeline. */
     if (strlen(stamp) > 24)
         memmove(stamp + 23, stamp + 26, strlen(stamp + 26) + 1);
     g_string_append_printf(line, "%s migd[%d]: %s: %s", stamp, (int)getpid(),
-                           log_level_to_string(level), message ? message : "");
+                           log_level_to_string(level), message);
     for (gsize i = 0; i < n_fields; i++) {
         if (g_str_has_prefix(fields[i].key, "MIGD_") && fields[i].length < 0) {
             g_autofree char *key = g_ascii_strdown(fields[i].key + 5, -1);
-            g_string_append_printf(line, " %s=%s", key, (const char *)fields[i].value);
+            g_autofree char *value = log_escape(fields[i].value);
+
+            g_string_append_printf(line, " %s=%s", key, value);
         }
     }
     g_string_append_c(line, '\n');

@@ -26,3 +26,9 @@ void log_set_level(MigdLogLevel level);
 #define LOG_FIELDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 void log_structured(GLogLevelFlags level, const char *const *fields, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
+
+/* @text with what could break a log line apart written as escapes: control
+ * characters (a newline is "\n") and bytes that are not UTF-8 ("\xHH").
+ * Every line migd writes to stderr goes through it, so a string from the
+ * network cannot forge a line. */
+char *log_escape(const char *text);

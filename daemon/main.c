@@ -120,6 +120,10 @@ static gboolean
 migd_start_http(Migd *migd, GError **error)
 {
     migd->http = http_server_new(api_handle, migd->api);
+    http_server_set_gate(migd->http, api_gate);
+    http_server_set_limits(migd->http, &(HttpLimits){ migd->conf->max_connections,
+                                                      migd->conf->max_connections_per_address,
+                                                      migd->conf->idle_timeout_s });
     for (guint i = 0; i < migd->listeners->len; i++) {
         Listener *l = g_ptr_array_index(migd->listeners, i);
 

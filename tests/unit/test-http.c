@@ -400,8 +400,8 @@ typedef enum {
     GONE_AFTER_MORE_BYTES,      /* a pipelined start, then close() */
 } GoneHow;
 
-/* A deferred request whose client leaves: MHD lets it go at once, and the
- * late answer only frees. */
+/* A deferred request whose client leaves: MHD lets it go at once, the
+ * handler can tell, and the late answer only frees. */
 static void
 test_deferred_client_gone(Fixture *fx, gconstpointer data)
 {
@@ -416,6 +416,7 @@ test_deferred_client_gone(Fixture *fx, gconstpointer data)
     g_assert_cmpint(write(fd, request, strlen(request)), ==, (ssize_t)strlen(request));
     WAIT_UNTIL(fx->held);
     g_assert_nonnull(fx->held->ex);
+    g_assert_false(http_deferred_client_gone(fx->held));
     switch (how) {
     case GONE_CLOSE:
         g_assert_cmpint(close(fd), ==, 0);
@@ -434,6 +435,8 @@ test_deferred_client_gone(Fixture *fx, gconstpointer data)
         break;
     }
     }
+    /* What a handler asks before it makes anything last. */
+    WAIT_UNTIL(http_deferred_client_gone(fx->held));
     WAIT_UNTIL(fx->held->ex == NULL);
     http_deferred_finish(g_steal_pointer(&fx->held), &resp);
     g_assert_null(resp.body);
