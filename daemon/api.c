@@ -225,9 +225,15 @@ void
 api_gate(const HttpRequest *req, HttpResponse *resp, gpointer data)
 {
     Api *api = data;
+    const ApiRoute *route = api_route(req, resp);
 
-    if (api_route(req, resp))
-        (void)api_authenticated(api, req, resp);
+    /* Over TCP, where anyone may send a GET, a body where none belongs is
+     * refused now: read, it would only be refused later. (On the unix
+     * socket it is read and its JSON judged first, as api_parse_body says.) */
+    if (route && api_authenticated(api, req, resp) && req->remote && !route->takes_body &&
+        req->body_announced)
+        api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT, "%s %s takes no request body",
+                      req->method, req->path);
     if (resp->body)
         g_debug("%s %s from %s -> %u (before the body)", req->method, req->path, req->client,
                 resp->status);

@@ -354,6 +354,22 @@ http_client_name(struct MHD_Connection *connection)
                            g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(addr)));
 }
 
+/* The body's length as Content-Length says, G_MAXUINT64 when it is chunked,
+ * 0 without a body. MHD has checked that a Content-Length is a number. */
+static guint64
+http_announced_length(struct MHD_Connection *connection)
+{
+    const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    if (length)
+        return g_ascii_strtoull(length, NULL, 10);
+    if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return G_MAXUINT64;
+    return 0;
+}
+
 /* @req from the request's headers; no body yet. */
 static void
 http_exchange_request(HttpExchange *ex, const char *method, const char *url, HttpRequest *req)
@@ -370,6 +386,7 @@ http_exchange_request(HttpExchange *ex, const char *method, const char *url, Htt
         .query = ex->query,
         .authorization = MHD_lookup_connection_value(ex->connection, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_AUTHORIZATION),
+        .body_announced = http_announced_length(ex->connection) > 0,
         .remote = ex->listener->remote,
         .client = ex->client,
         .exchange = ex,
@@ -409,16 +426,15 @@ static void
 http_exchange_screen(HttpExchange *ex, const HttpRequest *req, HttpResponse *resp)
 {
     HttpServer *server = ex->listener->server;
-    const char *length = MHD_lookup_connection_value(ex->connection, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    guint64 length = http_announced_length(ex->connection);
 
     if (!http_request_is_utf8(req)) {
         http_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
                        "the request's path or query is not valid UTF-8 (after percent-decoding)");
         return;
     }
-    /* MHD has checked that it is a number. */
-    if (length && g_ascii_strtoull(length, NULL, 10) > HTTP_MAX_BODY) {
+    /* A chunked body is counted as it comes. */
+    if (length != G_MAXUINT64 && length > HTTP_MAX_BODY) {
         http_set_too_large(resp);
         return;
     }

@@ -11,6 +11,7 @@ typedef struct {
     const char *path;           /* without the query string */
     const char *body;           /* NUL-terminated; "" when there is none */
     gsize body_len;
+    gboolean body_announced;    /* the headers say a body follows (Content-Length > 0, or chunked) */
     /* The query arguments, decoded: name -> value, "" for a bare "?name"; a
      * repeated name keeps its last value. Owned by http.c and valid while
      * the handler runs; NULL only in requests that tests build by hand. */

@@ -76,15 +76,15 @@ def read_answers(socks, seconds):
     return got, closed
 
 
-def body_flood(port, pid, count, token_hint):
-    """count unauthenticated POSTs, each announcing a body one byte short of
-    1 MiB and pushing as much of it as migd takes, all held at once."""
+def body_flood(port, pid, count, method, path):
+    """count unauthenticated requests, each announcing a body one byte short
+    of 1 MiB and pushing as much of it as migd takes, all held at once."""
     raise_nofile(count + 64)
     sources = [f"127.0.1.{i}" for i in range(1, 21)]
     before = rss_kib(pid)
     socks = connect_all(port, sources, count)
-    head = (b"POST /v1/migrations HTTP/1.1\r\nHost: migd\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n" % (MIB - 1))
+    head = (b"%s %s HTTP/1.1\r\nHost: migd\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % (method.encode(), path.encode(), MIB - 1))
     body = b" " * (MIB - 2)
     sent = {s: 0 for s in socks}
     for s in socks:
@@ -117,9 +117,9 @@ def body_flood(port, pid, count, token_hint):
         held = max(held, rss_kib(pid))
         time.sleep(0.1)
     got, _ = read_answers(socks, 2)
-    refused = sum(1 for s in socks if got[s].startswith(b"HTTP/1.1 401"))
+    refused = sum(1 for s in socks if got[s].startswith(b"HTTP/1.1 4"))
     print(f"connections={len(socks)}")
-    print(f"refused_401={refused}")
+    print(f"refused_4xx={refused}")
     print(f"body_bytes_sent={sum(sent.values())}")
     print(f"rss_before_kib={before}")
     print(f"rss_held_kib={held}")
@@ -259,7 +259,7 @@ def chunked(path, total):
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "body-flood":
-        body_flood(int(args[0]), int(args[1]), int(args[2]), None)
+        body_flood(int(args[0]), int(args[1]), int(args[2]), args[3], args[4])
     elif cmd == "idle-flood":
         idle_flood(int(args[0]), int(args[1]), int(args[2]))
     elif cmd == "idle-close":

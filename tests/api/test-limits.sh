@@ -31,11 +31,18 @@ kv() {
 # The bound: 64 MiB over the RSS before, above what 500 connections cost in
 # MHD's 32 KiB buffers even if all were held (16 MiB) plus the sanitizers'
 # slack, and far below the ~200-500 MiB that reading the bodies took.
-OUT=$($FLOOD body-flood "$port" "$MIGD_PID" 500)
-before=$(kv rss_before_kib) held=$(kv rss_held_kib)
-echo "# body flood: $(kv connections) connections, $(kv refused_401) answered 401; migd RSS ${before} KiB before, ${held} KiB at most while held"
-check "all 500 unauthenticated POSTs holding a body are answered 401" [ "$(kv refused_401)" = 500 ]
-check "migd's RSS grows by less than 64 MiB while they are held" [ $((held - before)) -lt 65536 ]
+# body_flood METHOD PATH CODE: the flood, and migd's answers and RSS.
+body_flood() {
+    local before held
+    OUT=$($FLOOD body-flood "$port" "$MIGD_PID" 500 "$1" "$2")
+    before=$(kv rss_before_kib) held=$(kv rss_held_kib)
+    echo "# body flood ($1 $2): $(kv connections) connections, $(kv refused_4xx) answered $3; migd RSS ${before} KiB before, ${held} KiB at most while held"
+    check "all 500 unauthenticated ${1}s holding a body are answered $3" [ "$(kv refused_4xx)" = 500 ]
+    check "migd's RSS grows by less than 64 MiB while they are held" [ $((held - before)) -lt 65536 ]
+}
+body_flood POST /v1/migrations 401
+# Reading needs no credential over TCP, but a GET takes no body.
+body_flood GET /v1/migrations 400
 
 OUT=$($FLOOD big-length "$port" "$token")
 echo "# a POST announcing 100 MB, none of it sent: $(kv status) after $(kv ms) ms"
