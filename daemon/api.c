@@ -251,8 +251,8 @@ api_handle(const HttpRequest *req, HttpResponse *resp, gpointer data)
         (void)api_path_match(route->path, req->path, &areq.id);
         route->handler(api, &areq, resp);
     }
-    g_debug("%s %s from %s -> %u", req->method, req->path, req->client ? req->client : "a test",
-            resp->status);
+    g_debug("%s %s from %s -> %u", req->method, req->path,
+            req->client ? req->client : "an unknown client", resp->status);
     if (areq.json)
         json_decref(areq.json);
     g_free(areq.id);
