@@ -445,6 +445,59 @@ test_deferred_client_gone(Fixture *fx, gconstpointer data)
         g_assert_cmpint(close(fd), ==, 0);
 }
 
+typedef struct {
+    GString *got;
+    gboolean eof;
+} GateClient;
+
+static void
+gate_refuses(const HttpRequest *req, HttpResponse *resp, gpointer data)
+{
+    g_assert_null(req->body);
+    g_assert_true(req->body_announced);
+    if (strcmp(req->path, "/gated") == 0)
+        http_set_error(resp, MIGD_ERROR_UNAUTHENTICATED, "not you");
+}
+
+static gboolean
+gate_client_on_read(int fd, GIOCondition condition, gpointer data)
+{
+    GateClient *client = data;
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+    if (n > 0) {
+        g_string_append_len(client->got, buf, n);
+        return G_SOURCE_CONTINUE;
+    }
+    if (n < 0 && errno == EAGAIN)
+        return G_SOURCE_CONTINUE;
+    client->eof = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+/* A request the gate refuses is answered from its headers, before the
+ * body it announces is sent (it never is), and the handler never runs. */
+static void
+test_gate(Fixture *fx, gconstpointer data)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    const char *request = "POST /gated HTTP/1.1\r\nHost: migd\r\nContent-Length: 1000\r\n\r\n";
+    GateClient client = { .got = g_string_new(NULL) };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    http_server_set_gate(fx->server, gate_refuses);
+    strcpy(addr.sun_path, fx->socket_path);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(write(fd, request, strlen(request)), ==, (ssize_t)strlen(request));
+    (void)g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, gate_client_on_read, &client);
+    WAIT_UNTIL(client.eof);
+    g_assert_true(g_str_has_prefix(client.got->str, "HTTP/1.1 401 "));
+    g_assert_nonnull(strstr(client.got->str, "{\"error\":{\"code\":\"unauthenticated\""));
+    g_assert_cmpint(close(fd), ==, 0);
+    g_string_free(client.got, TRUE);
+}
+
 static void
 test_stream(Fixture *fx, gconstpointer data)
 {
@@ -596,6 +649,7 @@ main(int argc, char **argv)
         GINT_TO_POINTER(GONE_HALF_CLOSE));
     ADD("/http/deferred/client-pipelines-then-closes", test_deferred_client_gone,
         GINT_TO_POINTER(GONE_AFTER_MORE_BYTES));
+    ADD("/http/gate", test_gate, NULL);
     ADD("/http/stream", test_stream, NULL);
     ADD("/http/stream/abandoned", test_stream_abandoned, NULL);
     ADD("/http/stream/keepalive", test_stream_keepalive, NULL);
