@@ -621,7 +621,7 @@ op_domain(VirtConn *conn, FakeOp op, const char *name, GError **error)
     FakeHost *h = op_begin(conn, op, error);
     FakeDomain *d = h ? g_hash_table_lookup(h->domains, name) : NULL;
 
-    if (h && !d)
+    if (h && !d)            /* measured (test-virt-facts, lookup/unknown-domain) */
         g_set_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_NO_DOMAIN,
                     "Domain not found: no domain with matching name '%s'", name);
     return d;
@@ -723,7 +723,7 @@ fake_open(const VirtOps *ops, const char *uri, GError **error)
     } else {
         g_autofree char *server = uri_server(uri);
 
-        /* assumed: libvirt 9.0's remote driver when nothing listens */
+        /* measured (test-virt-facts, open/refused) */
         g_set_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_FAILED,
                     "unable to connect to server at '%s': Connection refused", server);
     }
@@ -870,12 +870,13 @@ fake_detach_alias(VirtConn *conn, const char *domain, const char *alias, GError 
     g_mutex_lock(&fv->lock);
     d = op_active_domain(conn, FAKE_OP_DETACH_ALIAS, domain, error);
     if (d && !xml_has_alias(d->xml, alias)) {
-        /* libvirt 9.0, virDomainDefFindDevice() */
+        /* measured (test-virt-facts, detach/unknown-alias, detach/after-removed) */
         g_set_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_FAILED,
                     "internal error: no device found with alias %s", alias);
         d = NULL;
     }
-    /* Measured: a repeated detach while the guest has not answered returns
+    /* Measured (test-virt-facts, detach/twice; README: a guest with no OS):
+     * a repeated detach while the guest has not answered returns
      * 0 and nothing more happens. */
     if (d && !g_hash_table_contains(d->pending, alias)) {
         how = GPOINTER_TO_INT(g_hash_table_lookup(d->unplug, alias));
@@ -920,7 +921,7 @@ fake_attach(VirtConn *conn, const char *domain, const char *device_xml, GError *
         alias = g_strdup_printf("net%u", g_hash_table_size(d->pending) + 100);
     }
     if (d && xml_has_alias(d->xml, alias)) {
-        /* libvirt 9.0, virDomainDefValidateAliases() */
+        /* measured (test-virt-facts, attach/alias-in-use) */
         g_set_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_CONFIG,
                     "unsupported configuration: non unique alias detected: %s", alias);
         d = NULL;
@@ -1165,8 +1166,8 @@ migration_wait(FakeVirt *fv, VirtConn *conn, FakeDomain *d, FakeHost *src, const
 
 /* The guest moves (lock held): paused there, suspended here, resumed there,
  * stopped here; the source's JOB_COMPLETED. Returns the last event's number.
- * assumed: the order of libvirt's events (the lab saw the resume and
- * JOB_COMPLETED; the order of the others is libvirt's migration phases). */
+ * Measured (test-virt-facts, migrate/events): this order, all delivered
+ * before the migrate call returns. */
 static guint64
 migration_move(FakeVirt *fv, FakeHost *src, FakeDomain *d, FakeHost *dest, guint flags)
 {
@@ -1256,7 +1257,7 @@ fake_abort_job(VirtConn *conn, const char *domain, GError **error)
 
     g_mutex_lock(&fv->lock);
     d = op_active_domain(conn, FAKE_OP_ABORT_JOB, domain, error);
-    if (d && !d->job_active) {
+    if (d && !d->job_active) {  /* measured (test-virt-facts, job/abort-without-job) */
         g_set_error_literal(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_OPERATION_INVALID,
                             "Requested operation is not valid: no job is active on the domain");
         d = NULL;
@@ -1291,7 +1292,7 @@ fake_start_postcopy(VirtConn *conn, const char *domain, GError **error)
 
     g_mutex_lock(&fv->lock);
     d = op_active_domain(conn, FAKE_OP_START_POSTCOPY, domain, error);
-    /* assumed: qemuDomainMigrateStartPostCopy()'s two refusals */
+    /* The second refusal is measured (test-virt-facts); the first assumed. */
     if (d && !d->job_active) {
         g_set_error_literal(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_OPERATION_INVALID,
                             "Requested operation is not valid: post-copy can only be started "
@@ -1319,7 +1320,7 @@ fake_pause(VirtConn *conn, const char *domain, gboolean pause, GError **error)
     g_mutex_lock(&fv->lock);
     d = op_active_domain(conn, pause ? FAKE_OP_SUSPEND : FAKE_OP_RESUME, domain, error);
     if (d && !pause && d->state == VIR_DOMAIN_RUNNING) {
-        /* assumed: qemuDomainResume() */
+        /* measured (test-virt-facts, resume/running) */
         g_set_error_literal(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_OPERATION_INVALID,
                             "Requested operation is not valid: domain is already running");
         d = NULL;

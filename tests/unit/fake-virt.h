@@ -22,8 +22,10 @@
  * - A host can drop: every call on its open connections fails with
  *   VIRT_OPS_ERROR_DISCONNECTED and their events stop; opening fails until
  *   it is restored.
- * Texts marked "assumed" in fake-virt.c are libvirt's wording from its
- * source, not measured in the lab. */
+ * What tests/lab/test-virt-facts checks against libvirt 9.0 in the lab (the
+ * same checks pass here, in test-fake-virt) is marked "measured" in
+ * fake-virt.c; what is marked "assumed" is libvirt's wording or behaviour
+ * as its source has it, not seen in the lab. */
 #pragma once
 
 #include "virt-ops.h"
