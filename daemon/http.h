@@ -45,7 +45,12 @@ typedef struct {
     guint idle_timeout_s;       /* a connection that sends or takes nothing for this long is closed */
 } HttpLimits;
 
-#define HTTP_DEFAULT_MAX_CONNECTIONS 512
+/* 256 a listener: the unix socket and TCP together stay at half of the 1024
+ * descriptors systemd gives a service, the rest left for libvirt, files and
+ * peers. 32 from one address: far more than a peer or migctl opens at once,
+ * and eight addresses are needed to fill TCP. 30 s idle: longer than the
+ * event streams' 15 s keepalive, short enough that slow clients let go. */
+#define HTTP_DEFAULT_MAX_CONNECTIONS 256
 #define HTTP_DEFAULT_MAX_PER_ADDRESS 32
 #define HTTP_DEFAULT_IDLE_TIMEOUT_S 30
 
