@@ -156,12 +156,28 @@ http_send(struct MHD_Connection *connection, HttpResponse *resp)
 
 static gboolean http_on_timer(gpointer data);
 
+static guint
+http_listener_connections(HttpListener *l)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+    return info ? info->num_connections : 0;
+}
+
 static void
 http_listener_run(HttpListener *l)
 {
     MHD_UNSIGNED_LONG_LONG timeout;
+    guint before = http_listener_connections(l);
 
     (void)MHD_run(l->mhd);
+    /* At max_connections MHD takes the listening socket out of its epoll
+     * set, and puts it back only at the start of a run: after a run that
+     * closed connections nothing may wake us for that next run, and the
+     * listener would stay deaf (seen in test-limits). */
+    if (before >= l->server->limits.max_connections && http_listener_connections(l) < before)
+        (void)MHD_run(l->mhd);
     g_clear_handle_id(&l->timer_source, g_source_remove);
     if (MHD_get_timeout(l->mhd, &timeout) == MHD_YES) {
         guint ms = timeout > G_MAXUINT ? G_MAXUINT : (guint)timeout;

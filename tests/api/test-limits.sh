@@ -28,6 +28,8 @@ kv() {
 # per-address limit, so every one is let in), each an unauthenticated POST
 # announcing a body one byte short of 1 MiB and pushing all of it it can.
 # Buffered, that would be ~500 MiB; refused at the headers, nothing is kept.
+# 500 is also past max_connections (256): migd must go on accepting as the
+# refused ones close.
 # The bound: 64 MiB over the RSS before, above what 500 connections cost in
 # MHD's 32 KiB buffers even if all were held (16 MiB) plus the sanitizers'
 # slack, and far below the ~200-500 MiB that reading the bodies took.
