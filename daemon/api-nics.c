@@ -39,6 +39,7 @@ api_list_reservations(Api *api, const ApiRequest *req, HttpResponse *resp)
 }
 
 /* A reservation (or an error) as the answer. */
+
 static void
 api_reservation_answer(HttpResponse *resp, json_t *reservation, const GError *error,
                        guint status)
@@ -49,6 +50,15 @@ api_reservation_answer(HttpResponse *resp, json_t *reservation, const GError *er
     }
     resp->status = status;
     resp->body = reservation;
+}
+
+void
+api_get_reservation(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    g_autoptr(GError) error = NULL;
+    json_t *reservation = incoming_get(api->incoming, req->id, &error);
+
+    api_reservation_answer(resp, reservation, error, 200);
 }
 
 static gboolean

@@ -47,6 +47,7 @@ void api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp);
 /* api-nics.c */
 void api_list_vfs(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_list_reservations(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_get_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_create_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_prepare_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_renew_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);

@@ -28,8 +28,9 @@ incoming_foreign_lookup(DomNicKind kind, const char *address, const char *model,
 }
 
 /* The incoming XML as this host must run it: a NIC the reservation knows
- * is dropped when it was unplugged and pointed at the leased VF when it
- * migrates natively; any other passthrough device is refused, since it
+ * is pointed at the leased VF when it migrates natively and dropped
+ * otherwise (it was unplugged on the source, and its VF is plugged in here
+ * once the guest runs); any other passthrough device is refused, since it
  * names a VF of another host. */
 static char *
 incoming_rewrite(Incoming *in, const char *domain, const char *xml, GError **error)
@@ -45,7 +46,7 @@ incoming_rewrite(Incoming *in, const char *domain, const char *xml, GError **err
 
         if (!found)
             continue;
-        if (strcmp(r->strategy, "native") == 0) {
+        if (n->strategy == NIC_STRATEGY_NATIVE) {
             next = domxml_replace_device(out, n->alias, n->device_xml, error);
         } else {
             const char *const aliases[] = { n->alias, NULL };
@@ -103,11 +104,9 @@ incoming_hook(Incoming *in, json_t *request, GError **error)
 
         released = lease_release_domain(in->leases, domain, NULL);
         /* A guest that stopped here before its replug is not coming back. */
-        if (r && r->state != RES_DONE) {
-            log_structured(G_LOG_LEVEL_MESSAGE, LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", domain),
-                           "%s stopped on this host; releasing job %s's reservation", domain, r->id);
-            g_hash_table_remove(in->reservations, r->id);
-        }
+        if (r && r->state != REPLUG_DONE && r->state != REPLUG_FAILED)
+            dest_release(in, r, "the guest stopped on this host before its replug finished, so "
+                                "it is not coming back for this job");
         return json_pack("{s:i}", "released", (int)released);
     }
     g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,

@@ -9,16 +9,25 @@
 
 #include "hotplug.h"
 #include "incoming.h"
-#include "lease.h"
 #include "jsonutil.h"
+#include "lease.h"
+#include "nic-types.h"
 #include "pool.h"
+#include "virt-ops.h"
 
+/* Where a reservation's replug is; the names are the API's (replug.state). */
 typedef enum {
-    RES_RESERVED,
-    RES_ARMED,          /* replugs as soon as the guest resumes here */
-    RES_REPLUGGING,
-    RES_DONE,
-} ResState;
+    REPLUG_IDLE,        /* reserved, not prepared yet */
+    REPLUG_ARMED,       /* replugs as soon as the guest resumes here */
+    REPLUG_PLUGGING,    /* the guest resumed here; plugging the unplugged NICs */
+    REPLUG_VERIFYING,   /* plugged; asking the guest */
+    REPLUG_DONE,
+    REPLUG_FAILED,
+    REPLUG_STATE_LAST
+} ReplugState;
+
+const char *dest_replug_state_to_string(ReplugState state);
+int dest_replug_state_from_string(const char *name);   /* -1 when unknown */
 
 typedef struct {
     char *alias;
@@ -28,31 +37,44 @@ typedef struct {
     char *address;      /* the leased VF */
     char *driver;       /* what the guest's driver for it is called, when known */
     char *device_xml;   /* what is plugged */
+    NicStrategy strategy;   /* UNPLUG: dropped from the XML and replugged; NATIVE: rewritten */
+    gboolean present;   /* in the guest's live XML here, at the last look */
 } ResNic;
 
 typedef struct {
     Incoming *in;
     char *id;           /* the source's job id */
     char *domain;
-    char *source;
-    char *strategy;     /* unplug, native or none */
+    char *source;       /* the source host's name, as it says */
+    char *source_url;   /* its migd, when it said; asked only when it is a [peer.NAME] */
+    NicStrategy strategy;   /* the job's */
     GPtrArray *nics;    /* ResNic* */
-    ResState state;
+    ReplugState state;
+    gint64 created_us;  /* wall clock */
     gint64 expires_us;  /* wall clock */
+    gint64 armed_us;    /* wall clock, when prepared */
 
-    int lifecycle_cb;
-    virConnectPtr conn;
-    gint64 resumed_us;  /* monotonic, when the guest resumed here */
+    /* The replug, durable: */
+    gint64 resumed_wall_us;     /* when the guest resumed here */
+    gint64 plugged_us, verified_us; /* wall clock; 0: not yet */
+    guint attempt;              /* attempts on the NIC being plugged */
+    guint attempts;             /* in all */
+    gint64 replug_ms, verify_ms;
+    gint64 guest_outage_ms;     /* -1: the guest has no probe */
+    gboolean ok;
+    GString *detail;
+
+    /* ... and what lives only in this migd: */
+    gint64 resumed_us;  /* monotonic, when the guest resumed here; 0 after a restart */
     guint nic_index;    /* the NIC being plugged */
-    guint attempt;
     guint retry_source;
     Hotplug *hp;
     GCancellable *cancellable;
-    gint64 replug_ms, verify_ms;
-    gint64 guest_outage_ms;     /* -1: the guest has no probe */
+    gboolean running;   /* this migd is plugging or verifying (not one before a restart) */
+    gboolean checking;  /* a look at the guest is under way */
+    gboolean asking;    /* the source is being asked about the job */
+    gint64 asked_us;    /* wall clock, when it was last asked */
     char *detail_verify;        /* what the verification said, until the probe answers */
-    gboolean ok;
-    GString *detail;
     GPtrArray *answers; /* ResAnswer*: replug calls waiting for the outcome */
 } Reservation;
 
@@ -72,20 +94,58 @@ struct _Incoming {
     const MigdConf *conf;
     PoolSet *pools;
     LeaseTable *leases;
+    char *path;                 /* <state_dir>/reservations.json */
     GHashTable *reservations;   /* id -> Reservation */
     GQueue waiting;             /* Waiter*, in the order they first asked */
     guint expire_source;
+    guint events_source;
+    gboolean ask_after_start;   /* the reservations a previous migd left are asked about */
+    /* One lifecycle registration on the current connection, for every
+     * armed reservation, dispatched by the domain's name. */
+    VirtConn *events_conn;
+    virConnectPtr events_raw;   /* the connection it wraps, to notice a new one */
+    int lifecycle_cb;
 };
 
 /* dest-reservations.c */
-void dest_res_free(gpointer data);
 json_t *dest_res_to_json(const Reservation *r);
 Reservation *dest_lookup(Incoming *in, const char *id, GError **error);
+/* The reservation for @domain whose replug is armed, in progress or
+ * prepared (not done), else any for it; NULL when none. */
 Reservation *dest_find_domain(Incoming *in, const char *domain);
+/* Renews @r's TTL and its leases, saved; FALSE with @error when it cannot. */
+gboolean dest_renew(Incoming *in, Reservation *r, GError **error);
+/* Drops @r with its leases, saying @why in the log (a sentence). */
+void dest_release(Incoming *in, Reservation *r, const char *why);
+
+/* dest-store.c */
+Reservation *dest_res_new(Incoming *in, const char *id, const char *domain, const char *source);
+void dest_res_free(gpointer data);
+json_t *dest_res_to_record(const Reservation *r);
+Reservation *dest_res_from_record(Incoming *in, json_t *record, char **ret_why);
+/* Writes every reservation to <state_dir>/reservations.json. */
+gboolean dest_save(Incoming *in, GError **error);
+/* The same where what happened cannot be undone: a failure is logged. */
+void dest_save_or_warn(Incoming *in);
+/* Reads the file back at start (a corrupt one is set aside, with a warning). */
+gboolean dest_load(Incoming *in, GError **error);
 
 /* dest-replug.c */
 void dest_res_disarm(Reservation *r);
 void dest_res_answer_all(Reservation *r, const GError *error);
+/* Keeps the lifecycle registration on libvirt's current connection; after a
+ * restart or a reconnect, looks at every guest whose replug is armed or
+ * under way (it may have resumed meanwhile). */
+void dest_events_ensure(Incoming *in);
+void dest_events_stop(Incoming *in);
+
+/* dest-source.c: asks the source's migd about @r's job when its source_url
+ * is one of this host's [peer.NAME] migd_url; releases @r when the job is
+ * final there or unknown. @at_expiry: @r's TTL has passed, so it is
+ * released too when the source cannot be asked, and renewed when the job
+ * still runs. */
+void dest_ask_source(Incoming *in, Reservation *r, gboolean at_expiry);
+gboolean dest_source_trusted(Incoming *in, const char *source_url);
 
 /* dest-scan.c: reads what the running domains use, then calls @scanned on
  * the loop with @in_use (address -> domain); if migd shuts down meanwhile,

@@ -1,14 +1,18 @@
 /* The destination's replug: once a reservation is prepared it is armed, and
- * when libvirt reports the guest resumed here the leased VFs are plugged in
- * at once (no round trip to the source) and the guest is asked whether it
- * uses them. */
+ * when libvirt reports the guest resumed here the leased VFs of its
+ * unplugged NICs are plugged in at once (no round trip to the source) and
+ * the guest is asked whether it uses them. Each step is written to
+ * reservations.json before the next starts, so a restarted migd goes on
+ * from what the guest's live XML shows. Every libvirt call on a domain runs
+ * in a worker (hotplug.c's, or the look at the guest below). */
 #include <config.h>
 
-#include <libvirt/virterror.h>
 #include <string.h>
 
 #include "dest-priv.h"
+#include "domxml.h"
 #include "error.h"
+#include "failpoint.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "verify.h"
@@ -19,13 +23,7 @@ dest_res_disarm(Reservation *r)
     g_clear_handle_id(&r->retry_source, g_source_remove);
     g_clear_pointer(&r->hp, hotplug_cancel);
     g_cancellable_cancel(r->cancellable);
-    if (r->conn) {
-        if (r->lifecycle_cb >= 0)
-            (void)virConnectDomainEventDeregisterAny(r->conn, r->lifecycle_cb);
-        (void)virConnectClose(r->conn);
-        r->conn = NULL;
-    }
-    r->lifecycle_cb = -1;
+    r->running = FALSE;
 }
 
 void
@@ -59,8 +57,11 @@ res_done(Reservation *r, gboolean ok, const char *fmt, ...)
     g_string_append_vprintf(r->detail, fmt, ap);
     va_end(ap);
     r->ok = ok;
-    r->state = RES_DONE;
+    r->state = ok ? REPLUG_DONE : REPLUG_FAILED;
+    if (ok)
+        r->verified_us = g_get_real_time();
     dest_res_disarm(r);
+    dest_save_or_warn(r->in);
     log_structured(ok ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_WARNING,
                    LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
                    ok ? "Replugged %s's passthrough NICs: %s"
@@ -69,16 +70,16 @@ res_done(Reservation *r, gboolean ok, const char *fmt, ...)
     dest_res_answer_all(r, NULL);
 }
 
-static void res_plug_next(Reservation *r);
+/* --- verifying ---------------------------------------------------------------- */
 
 static void
 res_on_probed(gint64 max_gap_ms, const char *detail, gpointer data)
 {
     Reservation *r = data;
+    g_autofree char *verified = g_steal_pointer(&r->detail_verify);
 
     r->guest_outage_ms = max_gap_ms;
-    res_done(r, r->ok, "%s", r->detail_verify);
-    g_clear_pointer(&r->detail_verify, g_free);
+    res_done(r, r->ok, "%s", verified);
 }
 
 /* Once verified, the guest's own probe says what outage it saw. */
@@ -94,14 +95,45 @@ res_on_verified(gboolean ok, gint64 elapsed_ms, const char *detail, gpointer dat
                  r->cancellable, res_on_probed, r);
 }
 
+/* The guest is asked about the first NIC it was given back (else its
+ * first): that is the one whose driver its failover must now use. */
 static void
 res_verify(Reservation *r)
 {
     const ResNic *n = r->nics->len ? g_ptr_array_index(r->nics, 0) : NULL;
 
+    for (guint i = 0; i < r->nics->len; i++) {
+        const ResNic *u = g_ptr_array_index(r->nics, i);
+
+        if (u->strategy == NIC_STRATEGY_UNPLUG) {
+            n = u;
+            break;
+        }
+    }
+    r->running = TRUE;
     verify_primary(r->in->conf->nic_verify, r->in->conf->nic_agent_socket_dir, r->domain,
                    n ? n->driver : NULL, r->in->conf->nic_replug_timeout_s * 1000,
                    r->cancellable, res_on_verified, r);
+}
+
+/* --- plugging ----------------------------------------------------------------- */
+
+static void res_plug_next(Reservation *r);
+static void res_look(Reservation *r);
+
+/* Every unplugged NIC is in: written down before the guest is asked. */
+static void
+res_plugged_all(Reservation *r)
+{
+    gint64 now = g_get_real_time();
+
+    r->replug_ms = r->resumed_us ? (g_get_monotonic_time() - r->resumed_us) / 1000
+                                 : (now - r->resumed_wall_us) / 1000;
+    r->plugged_us = now;
+    r->state = REPLUG_VERIFYING;
+    dest_save_or_warn(r->in);
+    failpoint("dst-after-replug-before-verify");
+    res_verify(r);
 }
 
 static gboolean
@@ -110,8 +142,27 @@ res_retry(gpointer data)
     Reservation *r = data;
 
     r->retry_source = 0;
-    res_plug_next(r);
+    /* The failed attempt may have plugged it after all (libvirt's event
+     * came late): look before attaching again. */
+    res_look(r);
     return G_SOURCE_REMOVE;
+}
+
+static void
+res_plug_failed(Reservation *r, const char *error)
+{
+    ResNic *n = g_ptr_array_index(r->nics, r->nic_index);
+
+    if (r->attempt >= r->in->conf->nic_replug_attempts) {
+        res_done(r, FALSE, "%s was not plugged after %u attempts: %s", n->alias, r->attempt,
+                 error);
+        return;
+    }
+    log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
+                   "Plugging %s into %s failed (attempt %u of %u), trying again: %s", n->alias,
+                   r->domain, r->attempt, r->in->conf->nic_replug_attempts, error);
+    /* Backoff: 100 ms, 200 ms, 400 ms, ... */
+    r->retry_source = g_timeout_add(100u << MIN(r->attempt - 1, 5u), res_retry, r);
 }
 
 static void
@@ -122,18 +173,10 @@ res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
 
     r->hp = NULL;
     if (!ok) {
-        if (r->attempt >= r->in->conf->nic_replug_attempts) {
-            res_done(r, FALSE, "%s was not plugged after %u attempts: %s", n->alias, r->attempt,
-                     error);
-            return;
-        }
-        log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
-                       "Plugging %s into %s failed (attempt %u of %u), trying again: %s", n->alias,
-                       r->domain, r->attempt, r->in->conf->nic_replug_attempts, error);
-        /* Backoff: 100 ms, 200 ms, 400 ms, ... */
-        r->retry_source = g_timeout_add(100u << MIN(r->attempt - 1, 5u), res_retry, r);
+        res_plug_failed(r, error);
         return;
     }
+    n->present = TRUE;
     r->nic_index++;
     r->attempt = 0;
     res_plug_next(r);
@@ -142,89 +185,306 @@ res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
 static void
 res_plug_next(Reservation *r)
 {
+    virConnectPtr conn = virt_connection(r->in->virt);
     ResNic *n;
 
-    if (r->nic_index >= r->nics->len || strcmp(r->strategy, "unplug") != 0) {
-        r->replug_ms = (g_get_monotonic_time() - r->resumed_us) / 1000;
-        res_verify(r);
+    r->running = TRUE;
+    while (r->nic_index < r->nics->len) {
+        n = g_ptr_array_index(r->nics, r->nic_index);
+        if (n->strategy == NIC_STRATEGY_UNPLUG && !n->present)
+            break;
+        r->nic_index++;
+        r->attempt = 0;
+    }
+    if (r->nic_index >= r->nics->len) {
+        res_plugged_all(r);
         return;
     }
     n = g_ptr_array_index(r->nics, r->nic_index);
     r->attempt++;
-    if (!r->conn) {
-        res_done(r, FALSE, "migd is not connected to libvirt, so %s was not plugged", n->alias);
+    r->attempts++;
+    if (!conn) {
+        res_plug_failed(r, "migd is not connected to libvirt");
         return;
     }
-    r->hp = hotplug_attach(r->conn, r->domain, n->device_xml, n->alias,
+    r->hp = hotplug_attach(conn, r->domain, n->device_xml, n->alias,
                            r->in->conf->nic_replug_timeout_s * 1000, res_on_plugged, r);
 }
 
+/* The guest resumed here: written down, then plugged. */
 static void
 res_start_replug(Reservation *r)
 {
-    if (r->state != RES_ARMED)
+    if (r->state != REPLUG_ARMED)
         return;
-    r->state = RES_REPLUGGING;
+    r->state = REPLUG_PLUGGING;
     r->resumed_us = g_get_monotonic_time();
+    r->resumed_wall_us = g_get_real_time();
+    r->nic_index = 0;
+    r->running = TRUE;
+    log_structured(G_LOG_LEVEL_MESSAGE, LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
+                   "%s resumed on this host; plugging in its VFs for job %s", r->domain, r->id);
+    dest_save_or_warn(r->in);
+    failpoint("dst-at-resume-before-replug");
     res_plug_next(r);
 }
 
-static int
-res_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
-{
-    Reservation *r = opaque;
+/* --- a look at the guest, in a worker ----------------------------------------- */
 
-    if (g_strcmp0(virDomainGetName(dom), r->domain) == 0 && event == VIR_DOMAIN_EVENT_RESUMED &&
-        (detail == VIR_DOMAIN_EVENT_RESUMED_MIGRATED ||
-         detail == VIR_DOMAIN_EVENT_RESUMED_POSTCOPY))
+typedef struct {
+    Reservation *r;     /* not touched once r->cancellable is cancelled */
+    VirtConn *conn;
+    char *domain;
+    GStrv aliases;      /* the NICs to look for */
+    gboolean found, running;
+    gboolean *present;  /* per alias */
+    char *error;        /* why libvirt could not be asked */
+} ResLook;
+
+static void
+res_look_free(gpointer data)
+{
+    ResLook *look = data;
+
+    virt_conn_unref(look->conn);
+    g_free(look->domain);
+    g_strfreev(look->aliases);
+    g_free(look->present);
+    g_free(look->error);
+    g_free(look);
+}
+
+static void
+res_look_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    ResLook *look = data;
+    const VirtOps *ops = virt_conn_ops(look->conn);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = NULL;
+    VirtDomainInfo info;
+
+    if (!ops->get_info(look->conn, look->domain, &info, &error)) {
+        if (!g_error_matches(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_NO_DOMAIN))
+            look->error = g_strdup(error->message);
+        return;
+    }
+    look->found = TRUE;
+    look->running = info.state == VIR_DOMAIN_RUNNING;
+    xml = ops->get_xml(look->conn, look->domain, 0, &error);
+    if (!xml)
+        look->error = g_strdup(error->message);
+    for (guint i = 0; xml && look->aliases[i]; i++) {
+        g_autofree char *device = domxml_device_xml(xml, look->aliases[i], NULL);
+
+        look->present[i] = device != NULL;
+    }
+}
+
+/* What the look found, applied to @r on the loop. */
+static void
+res_looked(Reservation *r, ResLook *look)
+{
+    for (guint i = 0, j = 0; !look->error && i < r->nics->len; i++) {
+        ResNic *n = g_ptr_array_index(r->nics, i);
+
+        if (n->strategy == NIC_STRATEGY_UNPLUG)
+            n->present = look->present[j++];
+    }
+    switch (r->state) {
+    case REPLUG_ARMED:
+        /* The resume came before the arming, or while migd was away. */
+        if (look->running && !look->error)
+            res_start_replug(r);
+        break;
+    case REPLUG_PLUGGING:
+        if (look->error) {
+            /* Counted as an attempt: libvirt may not come back. */
+            r->attempt++;
+            r->attempts++;
+            r->nic_index = MIN(r->nic_index, r->nics->len - 1);
+            res_plug_failed(r, look->error);
+        } else if (!look->found) {
+            res_done(r, FALSE, "%s no longer runs on this host, so its VF was not plugged in",
+                     r->domain);
+        } else {
+            res_plug_next(r);
+        }
+        break;
+    case REPLUG_VERIFYING:
+        if (look->found || look->error)
+            res_verify(r);
+        else
+            res_done(r, FALSE, "%s no longer runs on this host, so its VF cannot be verified",
+                     r->domain);
+        break;
+    default:
+        break;
+    }
+}
+
+static void
+res_look_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    GTask *task = G_TASK(result);
+    ResLook *look = g_task_get_task_data(task);
+
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(task)))
+        return;
+    look->r->checking = FALSE;
+    res_looked(look->r, look);
+}
+
+/* Looks at @r's guest here (is it running, which of its unplugged NICs does
+ * its live XML have), then goes on from @r's state. */
+static void
+res_look(Reservation *r)
+{
+    VirtConn *conn = virt_conn(r->in->virt);
+    g_autoptr(GTask) task = NULL;
+    g_autoptr(GPtrArray) aliases = g_ptr_array_new();
+    ResLook *look;
+
+    if (r->checking)
+        return;
+    if (!conn) {
+        ResLook none = { .r = r, .error = (char *)"migd is not connected to libvirt" };
+
+        res_looked(r, &none);
+        return;
+    }
+    for (guint i = 0; i < r->nics->len; i++) {
+        const ResNic *n = g_ptr_array_index(r->nics, i);
+
+        if (n->strategy == NIC_STRATEGY_UNPLUG)
+            g_ptr_array_add(aliases, g_strdup(n->alias));
+    }
+    g_ptr_array_add(aliases, NULL);
+    look = g_new0(ResLook, 1);
+    look->r = r;
+    look->conn = conn;
+    look->domain = g_strdup(r->domain);
+    look->present = g_new0(gboolean, aliases->len);
+    look->aliases = (GStrv)g_ptr_array_free(g_steal_pointer(&aliases), FALSE);
+    r->checking = TRUE;
+    task = g_task_new(NULL, r->cancellable, res_look_done, NULL);
+    g_task_set_task_data(task, look, res_look_free);
+    g_task_run_in_thread(task, res_look_thread);
+}
+
+/* --- libvirt's lifecycle events ----------------------------------------------- */
+
+static Reservation *
+dest_find_armed(Incoming *in, const char *domain)
+{
+    Reservation *r = dest_find_domain(in, domain);
+
+    return r && r->state == REPLUG_ARMED ? r : NULL;
+}
+
+static void
+dest_on_lifecycle(const VirtEvent *event, gpointer data)
+{
+    Incoming *in = data;
+    Reservation *r;
+
+    if (event->event != VIR_DOMAIN_EVENT_RESUMED ||
+        (event->detail != VIR_DOMAIN_EVENT_RESUMED_MIGRATED &&
+         event->detail != VIR_DOMAIN_EVENT_RESUMED_POSTCOPY))
+        return;
+    r = dest_find_armed(in, event->domain);
+    if (r)
         res_start_replug(r);
-    return 0;
 }
 
-/* Whether the guest already runs here (the resume came before the arming). */
-static gboolean
-res_guest_runs_here(Reservation *r)
+void
+dest_events_stop(Incoming *in)
 {
-    virDomainPtr dom = virDomainLookupByName(r->conn, r->domain);
-    int state = 0;
-    gboolean running;
-
-    if (!dom)
-        return FALSE;
-    running = virDomainGetState(dom, &state, NULL, 0) == 0 && state == VIR_DOMAIN_RUNNING;
-    (void)virDomainFree(dom);
-    return running;
+    if (!in->events_conn)
+        return;
+    if (in->lifecycle_cb >= 0)
+        virt_conn_ops(in->events_conn)->event_deregister(in->events_conn, in->lifecycle_cb);
+    g_clear_pointer(&in->events_conn, virt_conn_unref);
+    in->events_raw = NULL;
+    in->lifecycle_cb = -1;
 }
+
+/* After a restart or a reconnect: a guest whose replug is armed may have
+ * resumed meanwhile, and one that a previous migd was plugging is here. */
+static void
+dest_look_at_all(Incoming *in)
+{
+    GHashTableIter it;
+    gpointer value;
+
+    g_hash_table_iter_init(&it, in->reservations);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        Reservation *r = value;
+
+        if (r->state == REPLUG_ARMED ||
+            ((r->state == REPLUG_PLUGGING || r->state == REPLUG_VERIFYING) && !r->running))
+            res_look(r);
+    }
+}
+
+void
+dest_events_ensure(Incoming *in)
+{
+    virConnectPtr raw = virt_connection(in->virt);
+    g_autoptr(VirtConn) conn = NULL;
+    g_autoptr(GError) error = NULL;
+
+    /* events_conn's reference to the old connection keeps its address from
+     * being reused by a new one. */
+    if (raw == in->events_raw && (!raw || in->lifecycle_cb >= 0))
+        return;
+    dest_events_stop(in);
+    conn = virt_conn(in->virt);
+    if (!conn)
+        return;
+    in->lifecycle_cb = virt_conn_ops(conn)->event_register(conn, NULL, VIRT_EVENT_LIFECYCLE,
+                                                           dest_on_lifecycle, in, NULL, &error);
+    if (in->lifecycle_cb < 0) {
+        log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_URI", virt_uri(in->virt)),
+                       "Cannot watch libvirt for incoming guests' resume: %s; trying again in "
+                       "a second", error->message);
+        return;
+    }
+    in->events_conn = g_steal_pointer(&conn);
+    in->events_raw = raw;
+    dest_look_at_all(in);
+}
+
+/* --- the peer endpoints ------------------------------------------------------- */
 
 json_t *
 incoming_prepare(Incoming *in, const char *id, GError **error)
 {
     Reservation *r = dest_lookup(in, id, error);
-    virConnectPtr conn = virt_connection(in->virt);
 
-    if (!r || !incoming_renew(in, id, error))
+    if (!r || !dest_renew(in, r, error))
         return NULL;
-    if (r->state != RES_RESERVED)
+    if (r->state != REPLUG_IDLE)
         return dest_res_to_json(r);
-    if (!conn) {
+    if (!virt_connection(in->virt)) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_LIBVIRT_DISCONNECTED,
                     "migd on the destination is not connected to libvirt, so it cannot watch "
                     "for %s's resume", r->domain);
         return NULL;
     }
-    r->conn = conn;
-    (void)virConnectRef(conn);
-    r->lifecycle_cb = virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                       VIR_DOMAIN_EVENT_CALLBACK(res_on_lifecycle),
-                                                       r, NULL);
-    if (r->lifecycle_cb < 0) {
-        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INTERNAL,
-                    "cannot watch libvirt for %s's resume: %s", r->domain,
-                    virGetLastErrorMessage());
-        dest_res_disarm(r);
+    dest_events_ensure(in);
+    if (in->lifecycle_cb < 0) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_LIBVIRT_DISCONNECTED,
+                    "migd on the destination cannot watch libvirt for %s's resume (its log "
+                    "says why)", r->domain);
         return NULL;
     }
-    r->state = RES_ARMED;
+    r->state = REPLUG_ARMED;
+    r->armed_us = g_get_real_time();
+    if (!dest_save(in, error)) {
+        r->state = REPLUG_IDLE;
+        return NULL;
+    }
+    failpoint("dst-after-prepare");
     return dest_res_to_json(r);
 }
 
@@ -239,7 +499,7 @@ incoming_replug(Incoming *in, const char *id, IncomingAnswer answer, gpointer da
         answer(NULL, error, data);
         return;
     }
-    if (r->state == RES_RESERVED) {
+    if (r->state == REPLUG_IDLE) {
         g_autoptr(json_t) prepared = incoming_prepare(in, id, &error);
 
         if (!prepared) {
@@ -247,7 +507,7 @@ incoming_replug(Incoming *in, const char *id, IncomingAnswer answer, gpointer da
             return;
         }
     }
-    if (r->state == RES_DONE) {
+    if (r->state == REPLUG_DONE || r->state == REPLUG_FAILED) {
         g_autoptr(json_t) result = dest_res_to_json(r);
 
         answer(result, NULL, data);
@@ -258,7 +518,6 @@ incoming_replug(Incoming *in, const char *id, IncomingAnswer answer, gpointer da
     a->data = data;
     g_ptr_array_add(r->answers, a);
     /* The source saw the resume; a missed event must not leave it waiting. */
-    if (r->state == RES_ARMED && res_guest_runs_here(r))
-        res_start_replug(r);
+    if (r->state == REPLUG_ARMED || !r->running)
+        res_look(r);
 }
-

@@ -2,8 +2,6 @@
  * use, read in a worker, for GET /v1/vfs and before a VF is leased. */
 #include <config.h>
 
-#include <libvirt/virterror.h>
-
 #include "dest-priv.h"
 #include "domxml.h"
 #include "error.h"
@@ -19,12 +17,12 @@ incoming_pool_lookup(DomNicKind kind, const char *address, const char *model, gp
  * must never wait for one. What the XML says is worked out on the loop. */
 typedef struct {
     Incoming *in;
-    virConnectPtr conn;
-    GPtrArray *names;           /* the domains ... */
-    GPtrArray *xmls;            /* ... and their live XML */
+    VirtConn *conn;
+    GPtrArray *domains;         /* VirtDomainXml*: the running domains and their live XML */
     DestScanned scanned;
     IncomingAnswer answer;      /* for a shutdown in between */
     gpointer data;
+    char *error;                /* why the domains could not be listed or read */
 } IncomingScan;
 
 static void
@@ -32,10 +30,10 @@ incoming_scan_free(gpointer p)
 {
     IncomingScan *scan = p;
 
-    if (scan->conn)
-        (void)virConnectClose(scan->conn);
-    g_ptr_array_unref(scan->names);
-    g_ptr_array_unref(scan->xmls);
+    virt_conn_unref(scan->conn);
+    if (scan->domains)
+        g_ptr_array_unref(scan->domains);
+    g_free(scan->error);
     g_free(scan);
 }
 
@@ -43,19 +41,11 @@ static void
 incoming_scan_thread(GTask *task, gpointer source, gpointer p, GCancellable *cancellable)
 {
     IncomingScan *scan = p;
-    virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(scan->conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    g_autoptr(GError) error = NULL;
 
-    for (int i = 0; i < n; i++) {
-        char *xml = virDomainGetXMLDesc(doms[i], 0);
-
-        if (xml) {
-            g_ptr_array_add(scan->names, g_strdup(virDomainGetName(doms[i])));
-            g_ptr_array_add(scan->xmls, xml);
-        }
-        (void)virDomainFree(doms[i]);
-    }
-    g_free(doms);
+    scan->domains = virt_conn_ops(scan->conn)->list_running(scan->conn, &error);
+    if (!scan->domains)
+        scan->error = g_strdup_printf("cannot list the running domains: %s", error->message);
 }
 
 static void
@@ -66,24 +56,34 @@ incoming_scan_done(GObject *source, GAsyncResult *result, gpointer user_data)
     Incoming *in = scan->in;
 
     if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result)))) {
-        g_autoptr(GError) error = g_error_new(MIGD_ERROR, MIGD_ERROR_BUSY,
+        g_autoptr(GError) error = g_error_new(MIGD_ERROR, MIGD_ERROR_SHUTTING_DOWN,
                                               "migd is shutting down; ask again once it is back");
+
+        scan->answer(NULL, error, scan->data);
+        return;
+    }
+    if (scan->error) {
+        /* Without the list nothing can be known to be free: no lease. */
+        g_autoptr(GError) error = g_error_new(MIGD_ERROR, MIGD_ERROR_LIBVIRT_DISCONNECTED,
+                                              "migd on this host %s, so it cannot tell which "
+                                              "VFs are in use", scan->error);
 
         scan->answer(NULL, error, scan->data);
         return;
     }
     /* address -> domain: every pool device that a domain here uses. */
     in_use = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    for (guint i = 0; i < scan->xmls->len; i++) {
-        g_autoptr(GPtrArray) nics = domxml_find_nics(g_ptr_array_index(scan->xmls, i),
-                                                      incoming_pool_lookup, in->pools, NULL);
+    for (guint i = 0; i < scan->domains->len; i++) {
+        const VirtDomainXml *d = g_ptr_array_index(scan->domains, i);
+        g_autoptr(GPtrArray) nics = domxml_find_nics(d->xml, incoming_pool_lookup, in->pools,
+                                                      NULL);
 
         for (guint j = 0; nics && j < nics->len; j++) {
             const DomNic *nic = g_ptr_array_index(nics, j);
 
             if (nic->pool && nic->address)
                 g_hash_table_replace(in_use, g_strdup(nic->address),
-                                     g_strdup(g_ptr_array_index(scan->names, i)));
+                                     g_strdup(d->name));
         }
     }
     scan->scanned(in, in_use, scan->data);
@@ -94,7 +94,7 @@ incoming_scan_done(GObject *source, GAsyncResult *result, gpointer user_data)
 void
 dest_scan(Incoming *in, DestScanned scanned, IncomingAnswer answer, gpointer data)
 {
-    virConnectPtr conn = virt_connection(in->virt);
+    VirtConn *conn = virt_conn(in->virt);
     g_autoptr(GTask) task = NULL;
     IncomingScan *scan;
 
@@ -111,9 +111,6 @@ dest_scan(Incoming *in, DestScanned scanned, IncomingAnswer answer, gpointer dat
     scan = g_new0(IncomingScan, 1);
     scan->in = in;
     scan->conn = conn;
-    (void)virConnectRef(conn);
-    scan->names = g_ptr_array_new_with_free_func(g_free);
-    scan->xmls = g_ptr_array_new_with_free_func(g_free);
     scan->scanned = scanned;
     scan->answer = answer;
     scan->data = data;

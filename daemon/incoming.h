@@ -27,7 +27,11 @@ typedef void (*IncomingAnswer)(json_t *result, const GError *error, gpointer dat
 /* POST /v1/reservations: takes an incoming slot and leases one VF per NIC.
  * Answers the reservation, or MIGD_ERROR_BUSY when the incoming limit is
  * reached (the source asks again; jobs are served in the order they first
- * asked), MIGD_ERROR_NO_FREE_VF, or a bad request. */
+ * asked), MIGD_ERROR_LIBVIRT_DISCONNECTED when the running domains cannot
+ * be listed (what they use is unknown, so nothing is leased),
+ * MIGD_ERROR_NO_FREE_VF, or a bad request. A reservation for a domain
+ * replaces one that an earlier job from the same source left. Reservations
+ * are saved in <state_dir>/reservations.json and survive a restart. */
 void incoming_reserve(Incoming *in, json_t *request, IncomingAnswer answer, gpointer data);
 
 /* POST /v1/reservations/{id}/prepare: arms the replug for the guest's
@@ -36,13 +40,18 @@ json_t *incoming_prepare(Incoming *in, const char *id, GError **error);
 gboolean incoming_renew(Incoming *in, const char *id, GError **error);
 
 /* POST /v1/reservations/{id}/replug: @answer runs once the replug and its
- * verification have finished (at once if they already have). */
+ * verification have finished (at once if they already have, from the
+ * saved record after a restart); a guest that runs here without its VF
+ * gets it now. */
 void incoming_replug(Incoming *in, const char *id, IncomingAnswer answer, gpointer data);
 
 /* DELETE /v1/reservations/{id}: frees the slot and the leases. */
 gboolean incoming_release(Incoming *in, const char *id, GError **error);
 
 json_t *incoming_list(Incoming *in);
+
+/* GET /v1/reservations/{id}: the reservation with its replug's state. */
+json_t *incoming_get(Incoming *in, const char *id, GError **error);
 
 /* GET /v1/vfs. */
 void incoming_vfs(Incoming *in, IncomingAnswer answer, gpointer data);

@@ -5,17 +5,16 @@
 
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "error.h"
 #include "jsonutil.h"
 #include "lease.h"
 #include "log.h"
 #include "pool.h"
+#include "state-file.h"
 #include "store.h"
 
 #define LEASE_FILE "leases.json"
-#define LEASE_CORRUPT_SUFFIX ".corrupt"
 #define LEASE_FILE_VERSION 1
 
 struct _LeaseTable {
@@ -156,49 +155,6 @@ lease_parse(const char *text, gsize len, GPtrArray *leases)
     return NULL;
 }
 
-/* Deletes what a save that did not finish left in the directory; the file it
- * was to replace is still whole. */
-static void
-lease_delete_temps(LeaseTable *t)
-{
-    g_autoptr(GDir) dir = g_dir_open(t->dir, 0, NULL);
-    const char *name;
-
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *path = NULL;
-
-        if (!g_str_has_prefix(name, STORE_TEMP_PREFIX LEASE_FILE "-"))
-            continue;
-        path = g_build_filename(t->dir, name, NULL);
-        if (unlink(path) == 0)
-            g_debug("Deleted %s, left by a save of the leases that did not finish.", path);
-        else
-            g_debug("Cannot delete %s, left by a save of the leases that did not finish: %s; "
-                    "it is never read.", path, g_strerror(errno));
-    }
-}
-
-/* Sets a corrupt file aside for a person to read; the table starts empty. */
-static gboolean
-lease_set_aside(LeaseTable *t, const char *why, GError **error)
-{
-    g_autofree char *aside = g_strconcat(t->path, LEASE_CORRUPT_SUFFIX, NULL);
-    int err;
-
-    if (rename(t->path, aside) < 0) {
-        err = errno;
-        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                    "cannot rename the corrupt lease table %s to %s: %s", t->path, aside,
-                    g_strerror(err));
-        return FALSE;
-    }
-    log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_FILE", t->path),
-                   "%s %s; it was renamed to %s and migd starts with no leases, so a VF leased "
-                   "before may be leased again: read the file and check the incoming migrations "
-                   "it names", t->path, why, aside);
-    return TRUE;
-}
-
 static gboolean
 lease_table_load(LeaseTable *t, GError **error)
 {
@@ -207,7 +163,7 @@ lease_table_load(LeaseTable *t, GError **error)
     g_autofree char *why = NULL;
     gsize len;
 
-    lease_delete_temps(t);
+    state_file_delete_temps(t->dir, LEASE_FILE);
     if (!g_file_get_contents(t->path, &text, &len, &local)) {
         if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
             return TRUE;
@@ -219,7 +175,10 @@ lease_table_load(LeaseTable *t, GError **error)
     if (!why)
         return TRUE;
     g_ptr_array_set_size(t->leases, 0);
-    return lease_set_aside(t, why, error);
+    return state_file_set_aside(t->path, why,
+                                "migd starts with no leases, so a VF leased before may be leased "
+                                "again: read the file and check the incoming migrations it names",
+                                error);
 }
 
 LeaseTable *
@@ -485,16 +444,27 @@ lease_list_job(LeaseTable *t, const char *job)
     return leases;
 }
 
+GPtrArray *
+lease_list_jobs(LeaseTable *t)
+{
+    GPtrArray *jobs = g_ptr_array_new_with_free_func(g_free);
+
+    for (guint i = 0; i < t->leases->len; i++) {
+        const char *job = ((Lease *)g_ptr_array_index(t->leases, i))->job;
+
+        if (!g_ptr_array_find_with_equal_func(jobs, job, g_str_equal, NULL))
+            g_ptr_array_add(jobs, g_strdup(job));
+    }
+    return jobs;
+}
+
 guint
 lease_count_jobs(LeaseTable *t)
 {
-    g_autoptr(GHashTable) jobs = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GPtrArray) jobs = lease_list_jobs(t);
 
-    for (guint i = 0; i < t->leases->len; i++)
-        g_hash_table_add(jobs, ((Lease *)g_ptr_array_index(t->leases, i))->job);
-    return g_hash_table_size(jobs);
+    return jobs->len;
 }
-
 
 static json_t *
 lease_vf_to_json(const PoolVf *vf, const Lease *lease, const char *user)

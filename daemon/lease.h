@@ -62,6 +62,9 @@ GPtrArray *lease_list_job(LeaseTable *t, const char *job);
 /* How many distinct jobs hold leases. */
 guint lease_count_jobs(LeaseTable *t);
 
+/* The distinct jobs that hold leases (owned strings), oldest lease first. */
+GPtrArray *lease_list_jobs(LeaseTable *t);
+
 /* The lease on the VF @address, or NULL. */
 const Lease *lease_find(LeaseTable *t, const char *address);
 

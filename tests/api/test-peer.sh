@@ -1,7 +1,9 @@
 #!/bin/bash
 # The peer endpoints a source's migd calls on the destination: the shared
-# token over TCP, the incoming-migration limit and its queue, reservations,
-# GET /v1/vfs and the qemu hook's XML check. On libvirt's test driver.
+# token over TCP, the incoming-migration limit and its queue, reservations
+# (durable across a restart, independent, superseded by a retry, released
+# when their source's job is over, per-NIC strategies), GET /v1/vfs, 503
+# libvirt_disconnected, and the qemu hook's XML check. On libvirt's test driver.
 . "$(dirname "$0")/lib.sh"
 
 port=$((20000 + RANDOM % 20000))
@@ -114,5 +116,114 @@ api POST /v1/hooks/qemu -d '{"domain":"vm6","operation":"stopped","sub_operation
 check "stopped is acknowledged with what was released" json_is "$BODY" .released 0
 api POST /v1/hooks/qemu -d '{"domain":"vm6","operation":"start","sub_operation":"begin"}'
 check "an operation migd does not handle is a 400 that names it" json_is "$BODY" '.error.message | test("operation .start.")' true
+
+# --- reservations are durable and independent -----------------------------------
+stop_migd TERM >/dev/null 2>&1
+rm -rf "$T/state"
+# This migd is its own "source": [peer.self] names its URL, so it may ask
+# itself about a reservation's job; another URL is never asked.
+self="http://127.0.0.1:$port"
+write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port" "peer_token_file=$T/peer.token"
+printf '\n[migration]\nmax_incoming = 4\n\n[pool.lab]\ntype = emulated\nbridge = br0\nslots = tvf0, tvf1\n\n[peer.self]\nlibvirt_uri = test:///default\nmigd_url = %s\n' "$self" >> "$T/migd.conf"
+start_migd "$T/migd.conf" || not_ok "migd starts with [peer.self]"
+
+# body JOB DOMAIN STRATEGY NICS [SOURCE_URL]
+body() {
+    jq -cn --arg j "$1" --arg d "$2" --arg s "$3" --argjson n "$4" --arg u "${5-}" \
+        '{job:$j,domain:$d,source:"test",strategy:$s,nics:$n} + (if $u == "" then {} else {source_url:$u} end)'
+}
+api POST /v1/reservations -d "$(body prep-1 vm-p1 unplug '[{"alias":"ua-vf0","mac":"52:54:00:00:01:01","pool":"lab"}]')"
+check "a first reservation with a VF" [ "$STATUS" = 201 ]
+api POST /v1/reservations -d "$(body prep-2 vm-p2 unplug '[{"alias":"ua-vf0","mac":"52:54:00:00:01:02","pool":"lab"}]')"
+check "a second one, for another guest" [ "$STATUS" = 201 ]
+api POST /v1/reservations/prep-1/prepare
+check "the first is prepared: its replug is armed" json_is "$BODY" '.state + " " + .replug.state' "armed armed"
+api POST /v1/reservations/prep-2/prepare
+check "the second is prepared too, at the same time (200: one event registration for both)" \
+    bash -c '[ "$0" = 200 ] && [ "$1" = armed ]' "$STATUS" "$(jq -r .replug.state <<<"$BODY")"
+api GET /v1/reservations/prep-2
+check "GET /v1/reservations/ID gives one reservation with its replug state" json_is "$BODY" \
+    '.id + " " + .replug.state + " " + (.replug.attempts | tostring) + " " + (.replug.plugged_at | tostring)' "prep-2 armed 0 null"
+api GET /v1/reservations/no-such-job
+check "GET of a reservation this host does not hold is a 404 that names it" json_is "$BODY" \
+    '.error.code + ": " + (.error.message | test("no reservation no-such-job") | tostring)' "not_found: true"
+
+# The test driver's domain "test" runs here: a prepared reservation for it
+# (no NIC to plug) finishes its replug once migd sees it running.
+api POST /v1/reservations -d "$(body here-1 test unplug '[]')"
+api POST /v1/reservations/here-1/prepare
+check "a reservation for a guest that already runs here is armed" json_is "$BODY" .replug.state armed
+stop_migd KILL >/dev/null 2>&1
+check "reservations.json holds the three" json_is "$(cat "$T/state/reservations.json")" '[.reservations[].id] | sort | join(",")' "here-1,prep-1,prep-2"
+start_migd "$T/migd.conf" || not_ok "migd starts again after kill -9"
+api GET /v1/reservations
+check "after kill -9 and a restart the prepared reservations are still armed" json_is "$BODY" \
+    '[.reservations[] | select(.id != "here-1") | .id + "=" + .replug.state] | sort | join(",")' "prep-1=armed,prep-2=armed"
+check "... with their VFs" json_is "$BODY" '[.reservations[] | .nics[].address] | sort | join(",")' "tvf0,tvf1"
+api GET /v1/vfs
+check "... and their leases" json_is "$BODY" '[.vfs[].state] | join(",")' "leased,leased"
+for _ in $(seq 50); do
+    api GET /v1/reservations/here-1
+    [ "$(jq -r .replug.state <<<"$BODY")" = done ] && break
+    sleep 0.1
+done
+check "the restarted migd finds the guest running here and finishes its replug" json_is "$BODY" \
+    '.replug.state + " " + (.replug.ok | tostring) + " " + (.replug.verified_at != null | tostring)' "done true true"
+api POST /v1/reservations/here-1/replug
+check "POST replug after the restart answers from the record" json_is "$BODY" '.replug.state + " " + (.replug.ok | tostring)' "done true"
+
+# --- a new reservation for a domain supersedes what an earlier job left -------------
+api POST /v1/reservations -d "$(body retry-1 vm-p1 unplug '[{"alias":"ua-vf0","mac":"52:54:00:00:01:01","pool":"lab"}]')"
+check "a retry for vm-p1 from the same source gets its reservation (201)" [ "$STATUS" = 201 ]
+api GET /v1/reservations
+check "the failed job's armed reservation is gone" json_is "$BODY" '[.reservations[].id] | sort | join(",")' "here-1,prep-2,retry-1"
+check "the log says the new one superseded it" grep -q "job prep-1's reservation for vm-p1 from test (armed) is superseded by job retry-1's" "$T/migd.log"
+api DELETE /v1/reservations/retry-1
+api DELETE /v1/reservations/here-1
+
+# --- per-NIC strategy -----------------------------------------------------------
+api POST /v1/reservations -d "$(body mixed-0 vm-m mixed '[{"alias":"ua-vf0","mac":"52:54:00:00:02:01","pool":"lab"}]')"
+check "a mixed job's NIC without a strategy is a 400 that names it" json_is "$BODY" \
+    '.error.code + ": " + (.error.message | test("nics\\[0\\] \\(ua-vf0\\) has no strategy")|tostring)' "invalid_argument: true"
+api DELETE /v1/reservations/prep-2
+api POST /v1/reservations -d "$(body mixed-1 vm-m mixed '[{"alias":"ua-vf0","mac":"52:54:00:00:02:01","pool":"lab","strategy":"unplug"},{"alias":"ua-vf1","mac":"52:54:00:00:02:02","pool":"lab","strategy":"native"}]')"
+check "a mixed job's reservation keeps each NIC's strategy" json_is "$BODY" '[.nics[] | .alias + "=" + .strategy] | join(",")' "ua-vf0=unplug,ua-vf1=native"
+native_tap=$(jq -r '.nics[1].address' <<<"$BODY")
+mixed='<domain type="qemu"><name>vm-m</name><devices><interface type="bridge"><mac address="52:54:00:00:02:01"/><source bridge="br0"/><target dev="avf0"/><model type="vmxnet3"/><alias name="ua-vf0"/></interface><interface type="bridge"><mac address="52:54:00:00:02:02"/><source bridge="br0"/><target dev="avf1"/><model type="vmxnet3"/><alias name="ua-vf1"/></interface></devices></domain>'
+api POST /v1/hooks/qemu -d "$(jq -cn --arg x "$mixed" '{domain:"vm-m",operation:"migrate",sub_operation:"begin",xml:$x}')"
+check "the hook takes the mixed guest's XML (200)" [ "$STATUS" = 200 ]
+check "it drops the unplugged NIC" json_is "$BODY" '.xml | test("ua-vf0")' false
+check "it points the native NIC at its leased VF" json_is "$BODY" ".xml | test(\"target dev=.$native_tap.\") and test(\"ua-vf1\")" true
+api DELETE /v1/reservations/mixed-1
+
+# --- released when the source's job is over ---------------------------------------
+api POST /v1/reservations -d "$(body gone-1 vm-g unplug '[]' "$self")"
+check "a reservation naming its source's migd (a [peer.self] URL)" json_is "$BODY" .source_url "$self"
+api POST /v1/reservations -d "$(body stranger-1 vm-s unplug '[]' "http://127.0.0.1:1")"
+stop_migd TERM >/dev/null 2>&1
+start_migd "$T/migd.conf" || not_ok "migd starts again"
+for _ in $(seq 150); do
+    api GET /v1/reservations/gone-1
+    [ "$STATUS" = 404 ] && break
+    sleep 0.1
+done
+check "after a restart, the reservation whose job its source does not know is released" [ "$STATUS" = 404 ]
+check "the log says why" grep -q "Released the reservation of job gone-1 (vm-g): its job is unknown on its source $self" "$T/migd.log"
+api GET /v1/reservations/stranger-1
+check "one whose source_url is no [peer.NAME] of this host is not asked about, and kept" [ "$STATUS" = 200 ]
+check "no request went to that URL" bash -c "! grep -q '127.0.0.1:1/' '$T/migd.log'"
+
+# --- libvirt down: no lease, and not busy -------------------------------------------
+stop_migd TERM >/dev/null 2>&1
+write_conf "$T/down.conf" "libvirt_uri=qemu+unix:///system?socket=$T/no-libvirt.sock"
+printf '\n[pool.lab]\ntype = emulated\nbridge = br0\nslots = tvf0, tvf1\n' >> "$T/down.conf"
+UNTIL="STATUS=Serving the API; waiting for libvirt at qemu+unix:///system?socket=$T/no-libvirt.sock: cannot connect to qemu+unix:///system?socket=$T/no-libvirt.sock: Failed to connect socket to '$T/no-libvirt.sock': No such file or directory" \
+    start_migd "$T/down.conf" || not_ok "migd starts without libvirt"
+api POST /v1/reservations -d "$(body down-1 vm-d unplug '[{"alias":"ua-vf0","mac":"52:54:00:00:03:01","pool":"lab"}]')"
+check "without libvirt a reservation is refused with 503 libvirt_disconnected, not busy" json_is "$BODY" \
+    '(.error.code) + " " + (.error.message | test("not connected to libvirt") | tostring)' "libvirt_disconnected true"
+check "... with status 503" [ "$STATUS" = 503 ]
+api GET /v1/vfs
+check "and GET /v1/vfs says why it cannot tell which VFs are free" json_is "$BODY" '.error.code' libvirt_disconnected
 
 tap_finish
