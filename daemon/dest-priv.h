@@ -99,6 +99,7 @@ struct _Incoming {
     GQueue waiting;             /* Waiter*, in the order they first asked */
     guint expire_source;
     guint events_source;
+    guint looks;                /* looks at guests under way (tests wait for them) */
     gboolean ask_after_start;   /* the reservations a previous migd left are asked about */
     /* One lifecycle registration on the current connection, for every
      * armed reservation, dispatched by the domain's name. */
@@ -113,6 +114,10 @@ Reservation *dest_lookup(Incoming *in, const char *id, GError **error);
 /* The reservation for @domain whose replug is armed, in progress or
  * prepared (not done), else any for it; NULL when none. */
 Reservation *dest_find_domain(Incoming *in, const char *domain);
+/* What the expiry timer does every few seconds (tests call it): releases
+ * or asks about reservations past their TTL, asks about armed ones whose
+ * guest is overdue, and, once after a start, about every one. */
+void dest_tick(Incoming *in);
 /* Renews @r's TTL and its leases, saved; FALSE with @error when it cannot. */
 gboolean dest_renew(Incoming *in, Reservation *r, GError **error);
 /* Drops @r with its leases, saying @why in the log (a sentence). */

@@ -233,6 +233,8 @@ res_start_replug(Reservation *r)
 
 typedef struct {
     Reservation *r;     /* not touched once r->cancellable is cancelled */
+    Incoming *in;       /* not touched once @alive is cancelled */
+    GCancellable *alive;
     VirtConn *conn;
     char *domain;
     GStrv aliases;      /* the NICs to look for */
@@ -247,6 +249,7 @@ res_look_free(gpointer data)
     ResLook *look = data;
 
     virt_conn_unref(look->conn);
+    g_clear_object(&look->alive);
     g_free(look->domain);
     g_strfreev(look->aliases);
     g_free(look->present);
@@ -328,6 +331,11 @@ res_look_done(GObject *source, GAsyncResult *result, gpointer user_data)
     GTask *task = G_TASK(result);
     ResLook *look = g_task_get_task_data(task);
 
+    /* Let go of libvirt here: the worker may drop the task a little later. */
+    g_clear_pointer(&look->conn, virt_conn_unref);
+    if (g_cancellable_is_cancelled(look->alive))
+        return;
+    look->in->looks--;
     if (g_cancellable_is_cancelled(g_task_get_cancellable(task)))
         return;
     look->r->checking = FALSE;
@@ -361,6 +369,9 @@ res_look(Reservation *r)
     g_ptr_array_add(aliases, NULL);
     look = g_new0(ResLook, 1);
     look->r = r;
+    look->in = r->in;
+    look->alive = g_object_ref(r->in->cancellable);
+    r->in->looks++;
     look->conn = conn;
     look->domain = g_strdup(r->domain);
     look->present = g_new0(gboolean, aliases->len);

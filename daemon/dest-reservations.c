@@ -499,10 +499,9 @@ incoming_check(Incoming *in, Reservation *r, gint64 now)
     }
 }
 
-static gboolean
-incoming_expire(gpointer data)
+void
+dest_tick(Incoming *in)
 {
-    Incoming *in = data;
     gint64 now = g_get_real_time();
     g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
     GHashTableIter it;
@@ -520,6 +519,12 @@ incoming_expire(gpointer data)
     }
     in->ask_after_start = FALSE;
     (void)lease_expire(in->leases, now, NULL);
+}
+
+static gboolean
+incoming_expire(gpointer data)
+{
+    dest_tick(data);
     return G_SOURCE_CONTINUE;
 }
 
@@ -586,6 +591,7 @@ incoming_new(Virt *virt, const MigdConf *conf, GError **error)
     /* A reconnect is noticed within a second; then every armed guest is
      * looked at, so a resume missed meanwhile is not lost. */
     in->events_source = g_timeout_add_seconds(1, incoming_events_tick, in);
+    dest_events_ensure(in);
     return g_steal_pointer(&in);
 }
 

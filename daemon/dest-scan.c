@@ -55,6 +55,8 @@ incoming_scan_done(GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(GHashTable) in_use = NULL;
     Incoming *in = scan->in;
 
+    /* Let go of libvirt here: the worker may drop the task a little later. */
+    g_clear_pointer(&scan->conn, virt_conn_unref);
     if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result)))) {
         g_autoptr(GError) error = g_error_new(MIGD_ERROR, MIGD_ERROR_SHUTTING_DOWN,
                                               "migd is shutting down; ask again once it is back");

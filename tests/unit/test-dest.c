@@ -1,0 +1,213 @@
+/* The destination side's unit-test fixture (test-dest.h). */
+#include <config.h>
+
+#include <glib/gstdio.h>
+
+#include "dest-priv.h"
+#include "test-dest.h"
+#include "testutil.h"
+
+static char *
+td_conf_text(const char *dir)
+{
+    return g_strdup_printf("[daemon]\nlibvirt_uri = " FAKE_VIRT_LOCAL "\nstate_dir = %s\n"
+                           "[migration]\nmax_incoming = 2\n"
+                           "[nic]\nreplug_timeout_s = 1\nreplug_attempts = 2\n"
+                           "[pool.lab]\ntype = emulated\nbridge = br0\nslots = tvf0, tvf1\n"
+                           "[peer.A]\nlibvirt_uri = " TD_SOURCE_URI "\nmigd_url = "
+                           TD_SOURCE_URL "\n", dir);
+}
+
+void
+td_setup(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+
+    f->dir = g_dir_make_tmp("migd-test-dest-XXXXXX", &error);
+    g_assert_no_error(error);
+    text = td_conf_text(f->dir);
+    f->conf = conf_load_data("test.conf", text, &error);
+    g_assert_no_error(error);
+    f->fv = fake_virt_new();
+    fake_virt_add_host(f->fv, TD_SOURCE_URI);
+    f->fp = fake_peer_new();
+    f->virt = fake_virt_new_virt(f->fv);
+    f->in = incoming_new(f->virt, f->conf, &error);
+    g_assert_no_error(error);
+}
+
+/* The fake must outlive every worker that calls it: the looks at guests
+ * are let finish before an Incoming goes. */
+static void
+td_settle(TdFixture *f)
+{
+    while (f->in && ((Incoming *)f->in)->looks > 0)
+        (void)g_main_context_iteration(NULL, TRUE);
+}
+
+void
+td_teardown(TdFixture *f, gconstpointer data)
+{
+    td_settle(f);
+    g_clear_pointer(&f->in, incoming_free);
+    fake_peer_flush(f->fp);
+    fake_virt_flush(f->fv);
+    g_clear_pointer(&f->virt, virt_free);
+    fake_virt_flush(f->fv);
+    g_clear_pointer(&f->fp, fake_peer_free);
+    g_clear_pointer(&f->fv, fake_virt_free);
+    g_clear_pointer(&f->conf, conf_free);
+    test_remove_tree(f->dir);
+    g_free(f->dir);
+}
+
+void
+td_restart(TdFixture *f)
+{
+    g_autoptr(GError) error = NULL;
+
+    td_settle(f);
+    g_clear_pointer(&f->in, incoming_free);
+    f->in = incoming_new(f->virt, f->conf, &error);
+    g_assert_no_error(error);
+}
+
+char *
+td_domain_xml(const char *name, const char *const *nics)
+{
+    g_autoptr(GString) xml = g_string_new(NULL);
+
+    g_string_append_printf(xml, "<domain type='qemu'><name>%s</name><devices>", name);
+    for (guint i = 0; nics && nics[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(nics[i], "=", 2);
+
+        g_string_append_printf(xml, "<interface type='bridge'><mac address='52:54:00:00:00:0%u'/>"
+                               "<source bridge='br0'/><target dev='%s'/><model type='vmxnet3'/>"
+                               "<alias name='%s'/></interface>", i + 1, kv[1], kv[0]);
+    }
+    g_string_append(xml, "</devices></domain>");
+    return g_string_free(g_steal_pointer(&xml), FALSE);
+}
+
+typedef struct {
+    gboolean done;
+    json_t *result;
+    GError *error;
+} TdAnswer;
+
+static void
+td_answered(json_t *result, const GError *error, gpointer data)
+{
+    TdAnswer *a = data;
+
+    a->done = TRUE;
+    a->result = result ? json_incref(result) : NULL;
+    a->error = error ? g_error_copy(error) : NULL;
+}
+
+static json_t *
+td_wait_answer(TdAnswer *a, GError **error)
+{
+    while (!a->done)
+        (void)g_main_context_iteration(NULL, TRUE);
+    if (a->error)
+        g_propagate_error(error, a->error);
+    return a->result;
+}
+
+json_t *
+td_reserve(TdFixture *f, const char *job, const char *domain, const char *strategy,
+           const char *nics_json, GError **error)
+{
+    return td_reserve_from(f, TD_SOURCE_URL, job, domain, strategy, nics_json, error);
+}
+
+json_t *
+td_reserve_from(TdFixture *f, const char *source_url, const char *job, const char *domain,
+                const char *strategy, const char *nics_json, GError **error)
+{
+    g_autoptr(json_t) request = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "job", job, "domain",
+                                          domain, "source", "A", "source_url", source_url,
+                                          "strategy", strategy, "nics",
+                                          json_loads(nics_json, 0, NULL));
+    TdAnswer a = { 0 };
+
+    incoming_reserve(f->in, request, td_answered, &a);
+    return td_wait_answer(&a, error);
+}
+
+json_t *
+td_replug(TdFixture *f, const char *job, GError **error)
+{
+    TdAnswer a = { 0 };
+
+    incoming_replug(f->in, job, td_answered, &a);
+    return td_wait_answer(&a, error);
+}
+
+const char *
+td_replug_state(TdFixture *f, const char *job)
+{
+    static char state[32];
+    g_autoptr(json_t) r = incoming_get(f->in, job, NULL);
+
+    g_strlcpy(state, r ? json_string_value(json_object_get(json_object_get(r, "replug"),
+                                                           "state"))
+                       : "gone", sizeof(state));
+    return state;
+}
+
+static gboolean
+td_timeout(gpointer data)
+{
+    *(gboolean *)data = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+gboolean
+td_wait_state(TdFixture *f, const char *job, const char *state)
+{
+    gboolean late = FALSE;
+    guint timer = g_timeout_add(5000, td_timeout, &late);
+
+    while (!late && g_strcmp0(td_replug_state(f, job), state) != 0)
+        (void)g_main_context_iteration(NULL, TRUE);
+    if (!late)
+        g_source_remove(timer);
+    return !late;
+}
+
+typedef struct {
+    TdFixture *f;
+    const char *domain;
+    gboolean done, ok;
+} TdMigration;
+
+static gpointer
+td_migrate_thread(gpointer data)
+{
+    TdMigration *m = data;
+    const VirtOps *ops = fake_virt_ops(m->f->fv);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VirtConn) conn = ops->open(ops, TD_SOURCE_URI, &error);
+
+    g_assert_no_error(error);
+    m->ok = ops->migrate(conn, m->domain, FAKE_VIRT_LOCAL, NULL, 0, VIR_MIGRATE_LIVE, &error);
+    g_assert_no_error(error);
+    g_atomic_int_set(&m->done, TRUE);
+    g_main_context_wakeup(NULL);
+    return NULL;
+}
+
+void
+td_migrate_in(TdFixture *f, const char *domain)
+{
+    TdMigration m = { .f = f, .domain = domain };
+    GThread *thread = g_thread_new("td-migrate", td_migrate_thread, &m);
+
+    while (!g_atomic_int_get(&m.done))
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_thread_join(thread);
+    g_assert_true(m.ok);
+}
