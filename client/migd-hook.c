@@ -28,7 +28,9 @@
 #define HOOK_TIMEOUT_SECONDS 30
 /* libvirt runs "stopped" and "release" with the domain locked, so a migd
  * that is itself waiting on that domain in libvirt cannot answer until the
- * hook returns: the hook waits this long, then leaves the answer to a child. */
+ * hook returns: the hook waits this long, then leaves the answer to a child.
+ * Why this stays now that migd calls libvirt only in workers: README.md,
+ * "The libvirt hook". */
 #define HOOK_END_WAIT_MS 1000
 
 enum {
