@@ -71,7 +71,6 @@ typedef struct {
     Hotplug *hp;
     GCancellable *cancellable;
     gboolean running;   /* this migd is plugging or verifying (not one before a restart) */
-    gboolean checking;  /* a look at the guest is under way */
     gboolean asking;    /* the source is being asked about the job */
     gint64 asked_us;    /* wall clock, when it was last asked */
     char *detail_verify;        /* what the verification said, until the probe answers */

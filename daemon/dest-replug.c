@@ -235,6 +235,7 @@ typedef struct {
     Reservation *r;     /* not touched once r->cancellable is cancelled */
     Incoming *in;       /* not touched once @alive is cancelled */
     GCancellable *alive;
+    ReplugState state;  /* @r's when the look began */
     VirtConn *conn;
     char *domain;
     GStrv aliases;      /* the NICs to look for */
@@ -283,10 +284,14 @@ res_look_thread(GTask *task, gpointer source, gpointer data, GCancellable *cance
     }
 }
 
-/* What the look found, applied to @r on the loop. */
+/* What the look found, applied to @r on the loop, unless @r moved on
+ * meanwhile (the resume event came, or a plug is under way). */
 static void
 res_looked(Reservation *r, ResLook *look)
 {
+    if (r->state != look->state || r->hp || r->retry_source ||
+        (r->state == REPLUG_VERIFYING && r->running))
+        return;
     for (guint i = 0, j = 0; !look->error && i < r->nics->len; i++) {
         ResNic *n = g_ptr_array_index(r->nics, i);
 
@@ -338,7 +343,6 @@ res_look_done(GObject *source, GAsyncResult *result, gpointer user_data)
     look->in->looks--;
     if (g_cancellable_is_cancelled(g_task_get_cancellable(task)))
         return;
-    look->r->checking = FALSE;
     res_looked(look->r, look);
 }
 
@@ -352,10 +356,9 @@ res_look(Reservation *r)
     g_autoptr(GPtrArray) aliases = g_ptr_array_new();
     ResLook *look;
 
-    if (r->checking)
-        return;
     if (!conn) {
-        ResLook none = { .r = r, .error = (char *)"migd is not connected to libvirt" };
+        ResLook none = { .r = r, .state = r->state,
+                         .error = (char *)"migd is not connected to libvirt" };
 
         res_looked(r, &none);
         return;
@@ -369,6 +372,7 @@ res_look(Reservation *r)
     g_ptr_array_add(aliases, NULL);
     look = g_new0(ResLook, 1);
     look->r = r;
+    look->state = r->state;
     look->in = r->in;
     look->alive = g_object_ref(r->in->cancellable);
     r->in->looks++;
@@ -376,7 +380,6 @@ res_look(Reservation *r)
     look->domain = g_strdup(r->domain);
     look->present = g_new0(gboolean, aliases->len);
     look->aliases = (GStrv)g_ptr_array_free(g_steal_pointer(&aliases), FALSE);
-    r->checking = TRUE;
     task = g_task_new(NULL, r->cancellable, res_look_done, NULL);
     g_task_set_task_data(task, look, res_look_free);
     g_task_run_in_thread(task, res_look_thread);
