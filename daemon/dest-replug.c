@@ -185,7 +185,7 @@ res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
 static void
 res_plug_next(Reservation *r)
 {
-    virConnectPtr conn = virt_connection(r->in->virt);
+    g_autoptr(VirtConn) conn = NULL;
     ResNic *n;
 
     r->running = TRUE;
@@ -203,12 +203,13 @@ res_plug_next(Reservation *r)
     n = g_ptr_array_index(r->nics, r->nic_index);
     r->attempt++;
     r->attempts++;
+    conn = virt_conn(r->in->virt);
     if (!conn) {
         res_plug_failed(r, "migd is not connected to libvirt");
         return;
     }
-    r->hp = hotplug_attach(conn, r->domain, n->device_xml, n->alias,
-                           r->in->conf->nic_replug_timeout_s * 1000, res_on_plugged, r);
+    r->hp = hotplug_attach_conn(conn, r->domain, n->device_xml, n->alias,
+                                r->in->conf->nic_replug_timeout_s * 1000, res_on_plugged, r);
 }
 
 /* The guest resumed here: written down, then plugged. */

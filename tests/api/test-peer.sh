@@ -180,6 +180,14 @@ check "the failed job's armed reservation is gone" json_is "$BODY" '[.reservatio
 check "the log says the new one superseded it" grep -q "job prep-1's reservation for vm-p1 from test (armed) is superseded by job retry-1's" "$T/migd.log"
 api DELETE /v1/reservations/retry-1
 api DELETE /v1/reservations/here-1
+# The test driver cannot attach a device: each attempt fails at libvirt's call.
+api POST /v1/reservations -d "$(body here-2 test unplug '[{"alias":"ua-vf9","mac":"52:54:00:00:01:09","pool":"lab"}]')"
+check "a reservation with a VF for the guest running here" [ "$STATUS" = 201 ]
+api POST /v1/reservations/here-2/replug
+check "a replug whose attach keeps failing answers failed after its attempts, saying why" json_is "$BODY" \
+    '.replug.state + " " + (.replug.attempts | tostring) + " " + (.replug.detail | test("ua-vf9 was not plugged after 3 attempts: libvirt could not attach") | tostring)' "failed 3 true"
+check "migd is still up" kill -0 "$MIGD_PID"
+api DELETE /v1/reservations/here-2
 
 # --- per-NIC strategy -----------------------------------------------------------
 api POST /v1/reservations -d "$(body mixed-0 vm-m mixed '[{"alias":"ua-vf0","mac":"52:54:00:00:02:01","pool":"lab"}]')"

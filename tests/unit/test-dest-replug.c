@@ -14,6 +14,7 @@
     "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\",\"strategy\":"     \
     "\"native\"}]"
 
+/* A running guest on @uri with the NIC ALIAS=TAP @nic, or none. */
 static void
 add_guest(TdFixture *f, const char *uri, const char *name, const char *nic)
 {
@@ -138,7 +139,6 @@ test_restart_plugging_guest_gone(TdFixture *f, gconstpointer data)
     g_assert_cmpuint(g_strv_length(parts), ==, 2);
     edited = g_strjoinv("\"state\": \"plugging\"", parts);
     g_assert_true(g_file_set_contents(path, edited, -1, NULL));
-    test_log_capture();
     td_restart(f);
     g_assert_true(td_wait_state(f, "job-1", "failed"));
     g_assert_true(test_log_has("The replug of labvm's passthrough NICs failed: labvm no longer "
@@ -148,14 +148,114 @@ test_restart_plugging_guest_gone(TdFixture *f, gconstpointer data)
                             "labvm no longer runs on this host"));
 }
 
+static gboolean
+has_vf(TdFixture *f, const char *domain, const char *alias)
+{
+    return fake_virt_has_device(f->fv, FAKE_VIRT_LOCAL, domain, alias);
+}
+
+/* The unplugged NIC's VF is plugged in once the guest resumes here. */
+static void
+test_resume_unplug(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) replug = NULL;
+
+    reserve_and_prepare(f, "job-1", "labvm", "unplug", NIC0_UNPLUG);
+    add_guest(f, TD_SOURCE_URI, "labvm", NULL);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    g_assert_true(has_vf(f, "labvm", "ua-vf0"));
+    replug = replug_of(f, "job-1");
+    g_assert_cmpint(json_integer_value(json_object_get(replug, "attempts")), ==, 1);
+    g_assert_true(json_is_true(json_object_get(replug, "ok")));
+}
+
+/* A failed attach is tried again, after a look at what the guest has. */
+static void
+test_replug_retry(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) replug = NULL;
+
+    reserve_and_prepare(f, "job-1", "labvm", "unplug", NIC0_UNPLUG);
+    add_guest(f, TD_SOURCE_URI, "labvm", NULL);
+    fake_virt_fail_next(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH, VIRT_OPS_ERROR_FAILED,
+                        "internal error: unable to execute QEMU command 'device_add'");
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    g_assert_true(has_vf(f, "labvm", "ua-vf0"));
+    replug = replug_of(f, "job-1");
+    g_assert_cmpint(json_integer_value(json_object_get(replug, "attempts")), ==, 2);
+    g_assert_true(test_log_has("Plugging ua-vf0 into labvm failed (attempt 1 of 2), trying "
+                               "again: *device_add*"));
+}
+
+/* Every attempt fails: the replug says so, and the guest has no VF. */
+static void
+test_replug_lost(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) replug = NULL;
+
+    reserve_and_prepare(f, "job-1", "labvm", "unplug", NIC0_UNPLUG);
+    add_guest(f, TD_SOURCE_URI, "labvm", NULL);
+    fake_virt_fail_next(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH, VIRT_OPS_ERROR_FAILED,
+                        "internal error: unable to execute QEMU command 'device_add'");
+    td_migrate_in(f, "labvm");
+    /* The second attempt fails too: scripted once the first has failed
+     * (the retry waits 100 ms on this loop). */
+    while (!test_log_has("Plugging ua-vf0 into labvm failed (attempt 1 of 2)*"))
+        (void)g_main_context_iteration(NULL, TRUE);
+    fake_virt_fail_next(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH, VIRT_OPS_ERROR_FAILED,
+                        "internal error: unable to execute QEMU command 'device_add'");
+    g_assert_true(td_wait_state(f, "job-1", "failed"));
+    g_assert_false(has_vf(f, "labvm", "ua-vf0"));
+    replug = replug_of(f, "job-1");
+    g_assert_false(json_is_true(json_object_get(replug, "ok")));
+    g_assert_nonnull(strstr(json_string_value(json_object_get(replug, "detail")),
+                            "ua-vf0 was not plugged after 2 attempts"));
+}
+
+/* mixed: the native NIC came with the guest; only the unplugged one is plugged. */
+static void
+test_mixed_replug(TdFixture *f, gconstpointer data)
+{
+    reserve_and_prepare(f, "job-1", "labvm", "mixed",
+                        "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\","
+                        "\"strategy\":\"unplug\"},{\"alias\":\"ua-vf1\",\"mac\":"
+                        "\"52:54:00:00:00:02\",\"pool\":\"lab\",\"strategy\":\"native\"}]");
+    add_guest(f, TD_SOURCE_URI, "labvm", "ua-vf1=avf1");
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH), ==, 1);
+    g_assert_true(has_vf(f, "labvm", "ua-vf0"));
+}
+
+/* The guest resumed here while migd was down: the restarted one plugs it. */
+static void
+test_restart_guest_here_without_vf(TdFixture *f, gconstpointer data)
+{
+    reserve_and_prepare(f, "job-1", "labvm", "unplug", NIC0_UNPLUG);
+    add_guest(f, FAKE_VIRT_LOCAL, "labvm", NULL);
+    td_restart(f);
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    g_assert_true(has_vf(f, "labvm", "ua-vf0"));
+    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH), ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* A replug that fails warns; the tests check what it says. */
+    test_log_capture();
 #define add(path, fn) g_test_add(path, TdFixture, NULL, td_setup, fn, td_teardown)
     add("/dest/replug/resume-native", test_resume_native);
     add("/dest/replug/two-resumes", test_two_resumes);
     add("/dest/replug/call-finds-guest", test_replug_call_finds_guest);
+    add("/dest/replug/resume-unplug", test_resume_unplug);
+    add("/dest/replug/retry", test_replug_retry);
+    add("/dest/replug/lost", test_replug_lost);
+    add("/dest/replug/mixed", test_mixed_replug);
+    add("/dest/restart/guest-here-without-vf", test_restart_guest_here_without_vf);
     add("/dest/restart/guest-not-here", test_restart_guest_not_here);
     add("/dest/restart/guest-here-with-vf", test_restart_guest_here_with_vf);
     add("/dest/restart/plugging-guest-gone", test_restart_plugging_guest_gone);

@@ -263,6 +263,8 @@ int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* A replug that fails warns; the tests check what it says. */
+    test_log_capture();
 #define add(path, fn) g_test_add(path, TdFixture, NULL, td_setup, fn, td_teardown)
     add("/dest/reserve/ok", test_reserve_ok);
     add("/dest/reserve/busy", test_reserve_busy);

@@ -4,6 +4,7 @@
 #include <glib/gstdio.h>
 
 #include "dest-priv.h"
+#include "hotplug.h"
 #include "test-dest.h"
 #include "testutil.h"
 
@@ -24,6 +25,7 @@ td_setup(TdFixture *f, gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autofree char *text = NULL;
 
+    test_log_clear();
     f->dir = g_dir_make_tmp("migd-test-dest-XXXXXX", &error);
     g_assert_no_error(error);
     text = td_conf_text(f->dir);
@@ -42,7 +44,7 @@ td_setup(TdFixture *f, gconstpointer data)
 static void
 td_settle(TdFixture *f)
 {
-    while (f->in && ((Incoming *)f->in)->looks > 0)
+    while ((f->in && ((Incoming *)f->in)->looks > 0) || hotplug_outstanding() > 0)
         (void)g_main_context_iteration(NULL, TRUE);
 }
 
@@ -51,6 +53,7 @@ td_teardown(TdFixture *f, gconstpointer data)
 {
     td_settle(f);
     g_clear_pointer(&f->in, incoming_free);
+    td_settle(f);
     fake_peer_flush(f->fp);
     fake_virt_flush(f->fv);
     g_clear_pointer(&f->virt, virt_free);
