@@ -31,6 +31,12 @@ dest_res_answer_all(Reservation *r, const GError *error)
 {
     g_autoptr(json_t) result = error ? NULL : dest_res_to_json(r);
     g_autoptr(GPtrArray) answers = g_steal_pointer(&r->answers);
+    g_autoptr(GError) local = NULL;
+
+    if (!error && !result)
+        error = local = g_error_new(MIGD_ERROR, MIGD_ERROR_INTERNAL,
+                                    "the reservation %s cannot be written as JSON (a bug in "
+                                    "migd; its log has the details)", r->id);
 
     r->answers = g_ptr_array_new();
     for (guint i = 0; i < answers->len; i++) {
