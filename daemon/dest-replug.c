@@ -55,13 +55,19 @@ res_done(Reservation *r, gboolean ok, const char *fmt, ...)
 {
     va_list ap;
 
+    g_autofree char *text = NULL;
+    g_autofree char *valid = NULL;
+
     va_start(ap, fmt);
+    text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    /* It quotes libvirt, and must stay valid UTF-8 for the JSON record. */
+    valid = g_utf8_make_valid(text, -1);
     if (!r->detail)
         r->detail = g_string_new(NULL);
     else if (r->detail->len)
         g_string_append(r->detail, "; ");
-    g_string_append_vprintf(r->detail, fmt, ap);
-    va_end(ap);
+    g_string_append(r->detail, valid);
     r->ok = ok;
     r->state = ok ? REPLUG_DONE : REPLUG_FAILED;
     if (ok)
