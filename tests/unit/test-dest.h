@@ -1,0 +1,51 @@
+/* What the destination side's unit tests (test-dest-*.c) share: a migd's
+ * Incoming on the fake hypervisor and the fake peer, with an emulated pool
+ * of two VFs (tvf0, tvf1), and ways to wait for its answers. */
+#pragma once
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "conf.h"
+#include "fake-peer.h"
+#include "fake-virt.h"
+#include "incoming.h"
+
+/* The source host's libvirt and migd, a [peer.A] of the destination. */
+#define TD_SOURCE_URI "qemu+tcp://a/system"
+#define TD_SOURCE_URL "http://a:7480"
+
+typedef struct {
+    char *dir;
+    FakeVirt *fv;
+    FakePeer *fp;
+    Virt *virt;
+    MigdConf *conf;
+    Incoming *in;
+} TdFixture;
+
+void td_setup(TdFixture *f, gconstpointer data);
+void td_teardown(TdFixture *f, gconstpointer data);
+/* A new Incoming over the same state directory, as after a kill -9. */
+void td_restart(TdFixture *f);
+
+/* The guest's live XML with the emulated NICs ALIAS=TAP of @nics ("ua-vf0=tvf0"). */
+char *td_domain_xml(const char *name, const char *const *nics);
+
+/* POST /v1/reservations: the reservation, or NULL with @error. */
+json_t *td_reserve(TdFixture *f, const char *job, const char *domain, const char *strategy,
+                   const char *nics_json, GError **error);
+/* The same from a source that says its migd is @source_url. */
+json_t *td_reserve_from(TdFixture *f, const char *source_url, const char *job,
+                        const char *domain, const char *strategy, const char *nics_json,
+                        GError **error);
+/* POST /v1/reservations/{id}/replug, waited for. */
+json_t *td_replug(TdFixture *f, const char *job, GError **error);
+/* GET /v1/reservations/{id}'s replug.state, or "gone". */
+const char *td_replug_state(TdFixture *f, const char *job);
+/* Runs the loop until @job's replug state is @state (or 5 s pass). */
+gboolean td_wait_state(TdFixture *f, const char *job, const char *state);
+
+/* The guest migrates from the source host to this one (the fake delivers
+ * the resumed event here). */
+void td_migrate_in(TdFixture *f, const char *domain);
