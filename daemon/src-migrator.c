@@ -121,6 +121,7 @@ migrator_free(Migrator *m)
     if (!m)
         return;
     g_hash_table_unref(m->runs);
+    nic_steps_releases_drop();
     g_free(m);
 }
 

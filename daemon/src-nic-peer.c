@@ -36,6 +36,9 @@ struct _NicRelease {
     NicReleased done;
 };
 
+/* The releases of jobs that are over, still asking the destination. */
+static GQueue orphans = G_QUEUE_INIT;
+
 typedef enum {
     NIC_PEER_ANSWERED,          /* an answer to act on, good or bad */
     NIC_PEER_DOWN,              /* no answer, or the migd there is stopping: ask again */
@@ -264,6 +267,7 @@ nic_release_end(NicRelease *rel, gboolean released, const char *phrase)
             g_message("Job %s (%s): %s", rel->id, rel->domain, phrase);
         else
             g_warning("Job %s (%s): %s", rel->id, rel->domain, phrase);
+        g_queue_remove(&orphans, rel);
         nic_release_free(rel);
         return;
     }
@@ -356,16 +360,39 @@ nic_release(NicSteps *ns, NicReleased done)
     rel->lease_until_us = ns->lease_until_us ? ns->lease_until_us
                                              : g_get_real_time() +
                                                    (gint64)ns->lease_ttl_s * G_USEC_PER_SEC;
+    rel->cancellable = g_cancellable_new();
     if (done) {
         /* The rollback waits for it; it goes with the job's NIC steps. */
         rel->ns = ns;
         rel->done = done;
-        rel->cancellable = g_cancellable_new();
         nic_release_free(ns->release);
         ns->release = rel;
     } else {
         /* The job is over and its NIC steps go: the release lives on. */
         ns->reservation = NIC_RES_RELEASED;
+        g_queue_push_tail(&orphans, rel);
     }
     nic_release_send(rel);
+}
+
+guint
+nic_steps_releases_pending(void)
+{
+    return g_queue_get_length(&orphans);
+}
+
+void
+nic_steps_releases_drop(void)
+{
+    NicRelease *rel;
+
+    while ((rel = g_queue_pop_head(&orphans))) {
+        gint64 left_s = (rel->lease_until_us - g_get_real_time()) / G_USEC_PER_SEC;
+
+        g_warning("Job %s (%s): migd stops before the destination answered the release of its "
+                  "reservation: its incoming slot and leases there end by themselves at their "
+                  "TTL, in %" G_GINT64_FORMAT " s at the latest", rel->id, rel->domain,
+                  MAX(left_s, 0));
+        nic_release_free(rel);
+    }
 }

@@ -65,3 +65,10 @@ void nic_steps_dest_resumed(NicSteps *ns);
 /* The job is over: stops renewing and releases the destination's
  * reservation (retried for a while; the outcome goes to the log). */
 void nic_steps_finish(NicSteps *ns);
+
+/* How many of those releases are still asking the destination. */
+guint nic_steps_releases_pending(void);
+
+/* At shutdown: those releases stop asking, each with a warning that names
+ * the job and when its leases end at the latest. */
+void nic_steps_releases_drop(void);

@@ -321,6 +321,12 @@ queue_delivery(FakePeer *fp, Pending *c)
 }
 
 guint
+fake_peer_held(FakePeer *fp)
+{
+    return g_queue_get_length(&fp->held);
+}
+
+guint
 fake_peer_release(FakePeer *fp)
 {
     guint n = g_queue_get_length(&fp->held);

@@ -41,6 +41,8 @@ void fake_peer_refused(FakePeer *fp, const char *method, const char *path);
 void fake_peer_hold(FakePeer *fp, const char *method, const char *path);
 /* Held calls time out now (as after their timeout); returns how many. */
 guint fake_peer_release(FakePeer *fp);
+/* How many calls are held now. */
+guint fake_peer_held(FakePeer *fp);
 
 typedef struct {
     char *base_url;

@@ -62,6 +62,18 @@ expect_error(Run *run, const char *name, gboolean ok, GError *error, VirtOpsErro
              error->message, code, message);
 }
 
+/* The same where libvirt words it one of two ways, by when the call lands
+ * (both seen from libvirt 9.0 on these machines). */
+static void
+expect_error_either(Run *run, const char *name, gboolean ok, GError *error, VirtOpsErrorCode code,
+                    const char *message, const char *other)
+{
+    if (!ok && error->code == (int)code && strcmp(error->message, other) == 0)
+        fact(run, name, TRUE, "%s", other);
+    else
+        expect_error(run, name, ok, error, code, message);
+}
+
 static void
 on_device(const VirtEvent *ev, gpointer data)
 {
@@ -346,8 +358,11 @@ check_abort(Run *run)
     ok = run->ops->abort_job(run->dest, run->domain, &error);
     fact(run, "abort/accepted", ok, "%s", ok ? "returned 0" : error->message);
     g_thread_join(thread);
-    expect_error(run, "abort/migrate-fails", m.ok, m.error, VIRT_OPS_ERROR_ABORTED,
-                 "operation aborted: job 'migration out' canceled by client");
+    /* Which of the two depends on where in its migration job libvirt
+     * notices the abort: one run gives one, the next the other. */
+    expect_error_either(run, "abort/migrate-fails", m.ok, m.error, VIRT_OPS_ERROR_ABORTED,
+                        "operation aborted: job 'migration out' canceled by client",
+                        "operation aborted: migration out: canceled by client");
     g_clear_error(&m.error);
     fact(run, "abort/guest-stays", strcmp(placement(run, run->dest), "running") == 0,
          "%s where the migration was aborted", placement(run, run->dest));
