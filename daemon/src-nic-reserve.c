@@ -106,18 +106,21 @@ nic_reservation_body(NicSteps *ns)
 
     for (guint i = 0; i < ns->nics->len; i++) {
         const Nic *n = nic_at(ns, i);
-        json_t *item = json_pack("{s:s,s:s,s:s}", "alias", n->dom->alias, "mac",
-                                 n->dom->mac ? n->dom->mac : "", "pool", n->dom->pool);
+        json_t *item = json_pack("{s:s,s:s,s:s,s:s}", "alias", n->dom->alias, "mac",
+                                 n->dom->mac ? n->dom->mac : "", "pool", n->dom->pool,
+                                 "strategy", nic_strategy_to_string(n->strategy));
 
         if (n->dom->vlan)
             json_object_set_new(item, "vlan", json_integer(n->dom->vlan));
         json_array_append_new(nics, item);
     }
+    /* Each NIC says its own strategy (a mixed job's differ); the source's
+     * URL lets the destination ask whether the job is over. */
     body = json_pack("{s:s,s:s,s:s,s:s,s:o}", "job", ns->id, "domain", ns->domain, "source",
-                     g_get_host_name(), "strategy",
-                     nic_strategy_to_string(ns->strategy == NIC_STRATEGY_MIXED ? NIC_STRATEGY_UNPLUG
-                                                                               : ns->strategy),
+                     g_get_host_name(), "strategy", nic_strategy_to_string(ns->strategy),
                      "nics", nics);
+    if (ns->source_url)
+        json_object_set_new(body, "source_url", json_string(ns->source_url));
     return body;
 }
 

@@ -867,6 +867,20 @@ test_mixed(Fixture *f, gconstpointer data)
     g_assert_nonnull(f->dest_xml);
     g_assert_nonnull(strstr(f->dest_xml, "bnat0"));
     g_assert_null(strstr(f->dest_xml, "anat0"));
+    /* The destination is told each NIC's strategy and where to ask about
+     * the job. */
+    {
+        const FakePeerRequest *q = fake_peer_last(f->fp, "POST", "/v1/reservations");
+        json_t *nics = json_object_get(q->body, "nics");
+
+        g_assert_cmpstr(json_string_value(json_object_get(q->body, "strategy")), ==, "mixed");
+        g_assert_cmpstr(json_string_value(json_object_get(json_array_get(nics, 0), "strategy")),
+                        ==, "unplug");
+        g_assert_cmpstr(json_string_value(json_object_get(json_array_get(nics, 1), "strategy")),
+                        ==, "native");
+        g_assert_cmpstr(json_string_value(json_object_get(q->body, "source_url")), ==,
+                        "http://10.200.0.1:7480");
+    }
 }
 
 static void
