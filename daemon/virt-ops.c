@@ -379,27 +379,100 @@ lv_get_dirty_rate(VirtConn *conn, const char *domain, gboolean *ret_measured, gi
 
 /* --- events ---------------------------------------------------------------- */
 
+/* libvirt keeps one registration per (connection, event, callback,
+ * domain): a second with the same callback fails "event callback already
+ * tracked", and registering for one domain looks it up. So migd registers
+ * each kind of event once per connection, for every domain, and hands each
+ * event to every watch of that kind whose domain matches. */
+
+typedef struct _LvHubs LvHubs;
+
 typedef struct {
+    gint refs;
+    gint gone;                  /* deregistered: no more events */
+    int id;
+    VirtEventKind kind;
+    char *domain;               /* NULL: every domain */
     VirtEventFunc cb;
     gpointer data;
     GDestroyNotify notify;
 } LvWatch;
 
-static void
-lv_watch_free(void *opaque)
-{
-    LvWatch *w = opaque;
+typedef struct {
+    LvHubs *hubs;
+    VirtEventKind kind;
+    int lv_id;                  /* libvirt's registration; -1: none */
+    GPtrArray *watches;         /* LvWatch*, the hub's references */
+} LvHub;
 
+/* Held by the table while any hub has a watch or a registration, and by
+ * each of libvirt's registrations until libvirt lets go of it (an event
+ * may still be on its way after the deregistration). No reference on the
+ * connection: libvirt holds one for each registration. */
+struct _LvHubs {
+    gint refs;
+    virConnectPtr conn;
+    LvHub hub[VIRT_EVENT_LAST];
+};
+
+static GMutex lv_hubs_lock;
+static GHashTable *lv_hubs_by_conn;     /* virConnectPtr -> LvHubs* */
+static int lv_next_watch_id;
+
+static void
+lv_watch_unref(LvWatch *w)
+{
+    if (!g_atomic_int_dec_and_test(&w->refs))
+        return;
     if (w->notify)
         w->notify(w->data);
+    g_free(w->domain);
     g_free(w);
 }
 
 static void
-lv_deliver(LvWatch *w, VirtEvent *ev, virDomainPtr dom)
+lv_hubs_unref(void *opaque)
 {
+    LvHubs *hubs = opaque;
+
+    if (!g_atomic_int_dec_and_test(&hubs->refs))
+        return;
+    for (guint k = 0; k < VIRT_EVENT_LAST; k++)
+        g_ptr_array_unref(hubs->hub[k].watches);
+    g_free(hubs);
+}
+
+/* libvirt lets go of a registration, whose opaque is its hub. */
+static void
+lv_hub_released(void *opaque)
+{
+    lv_hubs_unref(((LvHub *)opaque)->hubs);
+}
+
+static void
+lv_deliver(LvHub *hub, VirtEvent *ev, virDomainPtr dom)
+{
+    g_autoptr(GPtrArray) now = g_ptr_array_new();
+
     ev->domain = virDomainGetName(dom);
-    w->cb(ev, w->data);
+    g_mutex_lock(&lv_hubs_lock);
+    for (guint i = 0; i < hub->watches->len; i++) {
+        LvWatch *w = g_ptr_array_index(hub->watches, i);
+
+        if (w->domain && g_strcmp0(w->domain, ev->domain) != 0)
+            continue;
+        g_atomic_int_inc(&w->refs);
+        g_ptr_array_add(now, w);
+    }
+    g_mutex_unlock(&lv_hubs_lock);
+    /* A callback may end its own watch or another's: those hear no more. */
+    for (guint i = 0; i < now->len; i++) {
+        LvWatch *w = g_ptr_array_index(now, i);
+
+        if (!g_atomic_int_get(&w->gone))
+            w->cb(ev, w->data);
+        lv_watch_unref(w);
+    }
 }
 
 static int
@@ -473,37 +546,119 @@ static const struct {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(lv_events) == VIRT_EVENT_LAST);
 
+/* With lv_hubs_lock held: @conn's hubs, made when @create. */
+static LvHubs *
+lv_hubs_get(virConnectPtr conn, gboolean create)
+{
+    LvHubs *hubs;
+
+    if (!lv_hubs_by_conn)
+        lv_hubs_by_conn = g_hash_table_new(NULL, NULL);
+    hubs = g_hash_table_lookup(lv_hubs_by_conn, conn);
+    if (hubs || !create)
+        return hubs;
+    hubs = g_new0(LvHubs, 1);
+    hubs->refs = 1;
+    hubs->conn = conn;
+    for (guint k = 0; k < VIRT_EVENT_LAST; k++) {
+        hubs->hub[k].hubs = hubs;
+        hubs->hub[k].kind = k;
+        hubs->hub[k].lv_id = -1;
+        hubs->hub[k].watches = g_ptr_array_new();
+    }
+    g_hash_table_insert(lv_hubs_by_conn, conn, hubs);
+    return hubs;
+}
+
+/* With lv_hubs_lock held: @hub has no watch left, so libvirt's
+ * registration goes, and the connection's hubs when none has any. */
+static void
+lv_hub_drop(LvHub *hub)
+{
+    LvHubs *hubs = hub->hubs;
+
+    if (hub->lv_id >= 0)
+        (void)virConnectDomainEventDeregisterAny(hubs->conn, hub->lv_id);
+    hub->lv_id = -1;
+    for (guint k = 0; k < VIRT_EVENT_LAST; k++) {
+        if (hubs->hub[k].lv_id >= 0 || hubs->hub[k].watches->len)
+            return;
+    }
+    g_hash_table_remove(lv_hubs_by_conn, hubs->conn);
+    lv_hubs_unref(hubs);
+}
+
 static int
 lv_event_register(VirtConn *conn, const char *domain, VirtEventKind kind, VirtEventFunc cb,
                   gpointer data, GDestroyNotify notify, GError **error)
 {
-    virDomainPtr dom = NULL;
+    LvHubs *hubs;
+    LvHub *hub;
     LvWatch *w;
-    int id;
 
     g_return_val_if_fail(kind < VIRT_EVENT_LAST, -1);
-    if (domain && !(dom = lv_lookup(conn, domain, error)))
-        return -1;
+    if (domain) {
+        virDomainPtr dom = lv_lookup(conn, domain, error);
+
+        if (!dom)
+            return -1;
+        (void)virDomainFree(dom);
+    }
+    g_mutex_lock(&lv_hubs_lock);
+    hubs = lv_hubs_get(lv(conn), TRUE);
+    hub = &hubs->hub[kind];
+    if (hub->lv_id < 0) {
+        g_atomic_int_inc(&hubs->refs);
+        hub->lv_id = virConnectDomainEventRegisterAny(lv(conn), NULL, lv_events[kind].id,
+                                                      lv_events[kind].cb, hub, lv_hub_released);
+        if (hub->lv_id < 0) {
+            (void)lv_fail(lv(conn), error);
+            lv_hubs_unref(hubs);    /* libvirt did not take it */
+            lv_hub_drop(hub);
+            g_mutex_unlock(&lv_hubs_lock);
+            return -1;      /* @data stays the caller's */
+        }
+    }
     w = g_new0(LvWatch, 1);
+    w->refs = 1;
+    w->id = ++lv_next_watch_id;
+    w->kind = kind;
+    w->domain = g_strdup(domain);
     w->cb = cb;
     w->data = data;
     w->notify = notify;
-    id = virConnectDomainEventRegisterAny(lv(conn), dom, lv_events[kind].id, lv_events[kind].cb,
-                                          w, lv_watch_free);
-    if (id < 0) {
-        (void)lv_fail(lv(conn), error);
-        g_free(w);              /* libvirt did not take it; @data stays the caller's */
-    }
-    if (dom)
-        (void)virDomainFree(dom);
-    return id;
+    g_ptr_array_add(hub->watches, w);
+    g_mutex_unlock(&lv_hubs_lock);
+    return w->id;
 }
 
 static void
 lv_event_deregister(VirtConn *conn, int id)
 {
-    if (id >= 0)
-        (void)virConnectDomainEventDeregisterAny(lv(conn), id);
+    LvWatch *w = NULL;
+    LvHubs *hubs;
+
+    if (id < 0)
+        return;
+    g_mutex_lock(&lv_hubs_lock);
+    hubs = lv_hubs_get(lv(conn), FALSE);
+    for (guint k = 0; hubs && !w && k < VIRT_EVENT_LAST; k++) {
+        LvHub *hub = &hubs->hub[k];
+
+        for (guint i = 0; i < hub->watches->len; i++) {
+            if (((LvWatch *)g_ptr_array_index(hub->watches, i))->id != id)
+                continue;
+            w = g_ptr_array_steal_index(hub->watches, i);
+            if (!hub->watches->len)
+                lv_hub_drop(hub);
+            break;
+        }
+    }
+    g_mutex_unlock(&lv_hubs_lock);
+    if (!w)
+        return;
+    g_atomic_int_set(&w->gone, 1);
+    lv_watch_unref(w);
 }
 
 static const VirtOps lv_ops = {

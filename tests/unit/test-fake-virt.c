@@ -637,7 +637,7 @@ test_lab_facts(Fixture *f, gconstpointer data)
         g_test_message("%s %s: %s", fact->ok ? "ok" : "NOT OK", fact->name, fact->observed);
         all &= fact->ok;
     }
-    g_assert_cmpuint(facts->len, ==, 12);
+    g_assert_cmpuint(facts->len, ==, 13);
     g_assert_true(all);
 }
 

@@ -9,6 +9,7 @@
 
 typedef struct {
     const VirtOps *ops;
+    virConnectPtr lv;           /* what the wrapper holds (virt.c's way) */
     VirtConn *conn;
 } Fixture;
 
@@ -18,7 +19,9 @@ setup(Fixture *f, gconstpointer data)
     g_autoptr(GError) error = NULL;
 
     f->ops = virt_ops_libvirt();
-    f->conn = f->ops->open(f->ops, "test:///default", &error);
+    f->lv = virConnectOpen("test:///default");
+    g_assert_nonnull(f->lv);
+    f->conn = f->ops->wrap(f->ops, f->lv, "test:///default");
     g_assert_no_error(error);
 }
 
@@ -26,6 +29,7 @@ static void
 teardown(Fixture *f, gconstpointer data)
 {
     virt_conn_unref(f->conn);
+    (void)virConnectClose(f->lv);
 }
 
 static void
@@ -108,6 +112,69 @@ test_events(Fixture *f, gconstpointer data)
                                            NULL, NULL, NULL), ==, -1);
 }
 
+/* libvirt refuses a second registration of one callback ("event callback
+ * already tracked"); the table shares one, so two watches of one event on
+ * one connection (two jobs on one host) both hear it, through two wrappers
+ * of the connection, and one that is gone hears nothing more. */
+static void
+test_events_shared(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) one = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) two = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func(g_free);
+    VirtConn *again = f->ops->wrap(f->ops, f->lv, "test:///default");
+    int ids[3];
+
+    ids[0] = f->ops->event_register(f->conn, NULL, VIRT_EVENT_LIFECYCLE, on_lifecycle,
+                                    g_ptr_array_ref(one), (GDestroyNotify)g_ptr_array_unref,
+                                    &error);
+    g_assert_no_error(error);
+    ids[1] = f->ops->event_register(again, "test", VIRT_EVENT_LIFECYCLE, on_lifecycle,
+                                    g_ptr_array_ref(two), (GDestroyNotify)g_ptr_array_unref,
+                                    &error);
+    g_assert_no_error(error);
+    ids[2] = f->ops->event_register(again, NULL, VIRT_EVENT_LIFECYCLE, on_lifecycle,
+                                    g_ptr_array_ref(gone), (GDestroyNotify)g_ptr_array_unref,
+                                    &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(ids[0], !=, ids[1]);
+    f->ops->event_deregister(again, ids[2]);
+    g_assert_true(f->ops->suspend(f->conn, "test", &error));
+    while (one->len == 0 || two->len == 0)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_true(f->ops->resume(f->conn, "test", &error));
+    while (one->len < 2 || two->len < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(gone->len, ==, 0);
+    g_assert_cmpstr(g_ptr_array_index(one, 0), ==, g_ptr_array_index(two, 0));
+    f->ops->event_deregister(f->conn, ids[0]);
+    f->ops->event_deregister(again, ids[1]);
+    virt_conn_unref(again);
+}
+
+static void
+on_nothing(const VirtEvent *ev, gpointer data)
+{
+}
+
+/* The last watch of a kind goes and a new one comes (a replug's next
+ * attempt): libvirt's registration is dropped and made again. */
+static void
+test_events_again(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+
+    for (guint i = 0; i < 3; i++) {
+        int id = f->ops->event_register(f->conn, NULL, VIRT_EVENT_DEVICE_ADDED, on_nothing, NULL,
+                                        NULL, &error);
+
+        g_assert_no_error(error);
+        g_assert_cmpint(id, >=, 0);
+        f->ops->event_deregister(f->conn, id);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -117,5 +184,7 @@ main(int argc, char **argv)
     g_test_add("/virt-ops/error-words", Fixture, NULL, setup, test_error_words, teardown);
     g_test_add("/virt-ops/list-running", Fixture, NULL, setup, test_list_running, teardown);
     g_test_add("/virt-ops/events", Fixture, NULL, setup, test_events, teardown);
+    g_test_add("/virt-ops/events-again", Fixture, NULL, setup, test_events_again, teardown);
+    g_test_add("/virt-ops/events-shared", Fixture, NULL, setup, test_events_shared, teardown);
     return g_test_run();
 }

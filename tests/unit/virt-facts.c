@@ -23,6 +23,9 @@ typedef struct {
     GAsyncQueue *events;        /* "removed ALIAS", "added ALIAS" from the loop */
     GPtrArray *facts;
     gint done;
+    /* DEVICE_REMOVED as heard by a second watch of the same connection,
+     * and by one deregistered before the detach. */
+    gint heard_also, heard_gone;
 } Run;
 
 void
@@ -81,6 +84,12 @@ on_device(const VirtEvent *ev, gpointer data)
 
     g_async_queue_push(run->events, g_strdup_printf("%s %s", virt_event_kind_to_string(ev->kind),
                                                     ev->alias));
+}
+
+static void
+on_removed_also(const VirtEvent *ev, gpointer data)
+{
+    g_atomic_int_inc((gint *)data);
 }
 
 /* The next event within @ms, or NULL. */
@@ -180,6 +189,12 @@ check_unplug(Run *run)
     fact(run, "detach/removed-event", g_strcmp0(first, expected) == 0 && !second && !present,
          "%s, then %s; %s in the live XML", first ? first : "none",
          second ? second : "nothing", present ? "still" : "not");
+    /* Two jobs on one host each watch the same events (libvirt itself
+     * refuses a second registration of one callback: the table shares it). */
+    fact(run, "events/every-watch",
+         g_atomic_int_get(&run->heard_also) == 1 && g_atomic_int_get(&run->heard_gone) == 0,
+         "a second watch of device-removed heard it %d time(s), a deregistered one %d",
+         g_atomic_int_get(&run->heard_also), g_atomic_int_get(&run->heard_gone));
 }
 
 static void
@@ -431,13 +446,20 @@ virt_facts_run(VirtConn *conn, const char *domain, const char *alias, const char
 {
     Run run = { .alias = alias, .unreachable_uri = unreachable_uri };
     GPtrArray *facts;
-    int ids[2];
+    int ids[3], gone;
 
     run_init(&run, conn, domain);
-    ids[0] = run.ops->event_register(conn, domain, VIRT_EVENT_DEVICE_REMOVED, on_device, &run,
+    /* Before the main watch, so that it has heard by the time the check
+     * reads the main watch's event. */
+    ids[0] = run.ops->event_register(conn, NULL, VIRT_EVENT_DEVICE_REMOVED, on_removed_also,
+                                     &run.heard_also, NULL, NULL);
+    gone = run.ops->event_register(conn, domain, VIRT_EVENT_DEVICE_REMOVED, on_removed_also,
+                                   &run.heard_gone, NULL, NULL);
+    ids[1] = run.ops->event_register(conn, domain, VIRT_EVENT_DEVICE_REMOVED, on_device, &run,
                                      NULL, NULL);
-    ids[1] = run.ops->event_register(conn, domain, VIRT_EVENT_DEVICE_ADDED, on_device, &run,
+    ids[2] = run.ops->event_register(conn, domain, VIRT_EVENT_DEVICE_ADDED, on_device, &run,
                                      NULL, NULL);
+    run.ops->event_deregister(conn, gone);
     facts = facts_run(&run, facts_thread);
     for (guint i = 0; i < G_N_ELEMENTS(ids); i++)
         run.ops->event_deregister(conn, ids[i]);
