@@ -27,7 +27,10 @@ typedef struct {
     char *dest_address;
     char *dest_pool;
     char *dest_xml;
-    gboolean detach_sent;   /* in this migd's life */
+    /* The guest was asked to release it and its answer is not known yet
+     * (recorded before the request: after a restart it may still come). */
+    gboolean detach_pending;
+    gboolean detach_sent;   /* asked, in this migd's life or before a restart */
 } Nic;
 
 /* What this host knows of the destination's reservation for the job (its

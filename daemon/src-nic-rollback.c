@@ -126,16 +126,86 @@ nic_restore_next(NicSteps *ns)
                                  ns->replug_timeout_s * 1000, nic_restored, ns);
 }
 
+static void nic_rollback_read(NicSteps *ns, const NicXml *xml);
+static void nic_settle_next(NicSteps *ns);
+
+static void
+nic_settled(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
+{
+    NicSteps *ns = data;
+    Nic *n = nic_at(ns, ns->index);
+
+    ns->hp = NULL;
+    n->detach_pending = FALSE;
+    if (ok ? !nic_note(ns, "info", "the guest released %s when asked again (after %" G_GINT64_FORMAT
+                       " ms): it is plugged back in", n->dom->alias, elapsed_ms)
+           : !nic_note(ns, "info", "the guest keeps %s: %s", n->dom->alias, error))
+        return;
+    ns->index++;
+    nic_settle_next(ns);
+}
+
+/* After a restart, a NIC whose release was asked before migd died and is
+ * still in the guest may yet go at any moment, and nothing would plug it
+ * back. So the guest is asked again (libvirt 9.0 accepts a second detach
+ * and tells its outcome) and its answer awaited; then the live XML is read
+ * again and says what to plug back in. */
+static void
+nic_settle_next(NicSteps *ns)
+{
+    g_autoptr(VirtConn) conn = NULL;
+    Nic *n;
+
+    while (ns->index < ns->nics->len && !nic_at(ns, ns->index)->detach_pending)
+        ns->index++;
+    if (ns->index >= ns->nics->len) {
+        nic_read_xml(ns, 0, FALSE, nic_rollback_read);
+        return;
+    }
+    n = nic_at(ns, ns->index);
+    conn = virt_conn(ns->virt);
+    if (!conn) {
+        nic_settled(FALSE, 0, "migd is not connected to libvirt", ns);
+        return;
+    }
+    if (!nic_note(ns, "info", "the guest was asked to release %s before migd restarted and "
+                  "still has it: asking again and waiting up to %u s for its answer, so that "
+                  "it either keeps it or gets it back", n->dom->alias, ns->unplug_timeout_s))
+        return;
+    ns->hp = hotplug_detach_conn(conn, ns->domain, n->dom->alias, ns->unplug_timeout_s * 1000,
+                                 nic_settled, ns);
+}
+
 /* Which NICs to plug back in: those that cross unplugged and are gone from
- * the live XML. A NIC the guest was asked to release and still has may
- * still go: the timeline says so, since nothing would notice. */
+ * the live XML, once every release asked before a restart has its answer
+ * (nic_settle_next). A NIC the guest was asked to release and still has
+ * may still go: the timeline says so, since nothing would notice. */
 static void
 nic_rollback_read(NicSteps *ns, const NicXml *xml)
 {
+    gboolean settle = FALSE;
+
     if (!xml->live &&
         !nic_note(ns, "warning", "cannot read %s's live XML (%s), so the rollback goes by the "
                   "job's record of what was unplugged", ns->domain, xml->error))
         return;
+    for (guint i = 0; xml->live && i < ns->nics->len; i++) {
+        Nic *n = nic_at(ns, i);
+        g_autofree char *present = NULL;
+
+        if (n->strategy != NIC_STRATEGY_UNPLUG || !n->detach_pending)
+            continue;
+        present = domxml_device_xml(xml->live, n->dom->alias, NULL);
+        if (present)
+            settle = TRUE;
+        else
+            n->detach_pending = FALSE;     /* it went: plugged back in below */
+    }
+    if (settle) {
+        ns->index = 0;
+        nic_settle_next(ns);
+        return;
+    }
     for (guint i = 0; xml->live && i < ns->nics->len; i++) {
         Nic *n = nic_at(ns, i);
         g_autofree char *present = domxml_device_xml(xml->live, n->dom->alias, NULL);

@@ -30,6 +30,7 @@ nic_unplugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
     Nic *n = nic_at(ns, ns->index);
 
     ns->hp = NULL;
+    n->detach_pending = FALSE;
     if (ok) {
         n->state = NIC_UNPLUGGED;
         /* The first acknowledgement is the one the guest's outage hangs on. */
@@ -94,6 +95,7 @@ static void
 nic_unplug_next(NicSteps *ns)
 {
     g_autoptr(VirtConn) conn = NULL;
+    Nic *n;
 
     while (ns->index < ns->nics->len && nic_at(ns, ns->index)->strategy != NIC_STRATEGY_UNPLUG)
         ns->index++;
@@ -109,9 +111,14 @@ nic_unplug_next(NicSteps *ns)
     }
     if (!ns->unplug_start_us)
         ns->unplug_start_us = g_get_monotonic_time();
-    nic_at(ns, ns->index)->detach_sent = TRUE;
-    ns->hp = hotplug_detach_conn(conn, ns->domain, nic_at(ns, ns->index)->dom->alias,
-                                 ns->unplug_timeout_s * 1000, nic_unplugged, ns);
+    n = nic_at(ns, ns->index);
+    n->detach_sent = n->detach_pending = TRUE;
+    /* Recorded before it is asked: a migd restarted meanwhile must wait
+     * for the guest's answer before it decides what to plug back in. */
+    if (!nic_note(ns, "info", "asking the guest to release %s", n->dom->alias))
+        return;
+    ns->hp = hotplug_detach_conn(conn, ns->domain, n->dom->alias, ns->unplug_timeout_s * 1000,
+                                 nic_unplugged, ns);
 }
 
 static void

@@ -127,6 +127,8 @@ nic_to_json(const Nic *n)
                                                     "pool", n->dest_pool)
                                         : json_null());
     json_object_set_new(device, "xml", json_string_or_null(n->dom->xml));
+    if (n->detach_pending)
+        json_object_set_new(device, "detach_pending", json_true());
     return device;
 }
 
@@ -202,6 +204,7 @@ nic_from_json(json_t *device)
     n->state = state;
     n->dest_address = json_dup(dest, "address");
     n->dest_pool = json_dup(dest, "pool");
+    n->detach_sent = n->detach_pending = json_is_true(json_object_get(device, "detach_pending"));
     return n;
 }
 

@@ -445,6 +445,14 @@ timeline_has(const Job *job, const char *pattern)
 }
 
 static gboolean
+timeline_says(Fixture *f, gconstpointer arg)
+{
+    Job *job = job_now(f);
+
+    return job && timeline_has(job, arg);
+}
+
+static gboolean
 guest_has_vf(Fixture *f, const char *alias)
 {
     return fake_virt_has_device(f->fv, FAKE_VIRT_LOCAL, DOMAIN, alias);
@@ -985,6 +993,62 @@ test_restart_after_unplug_request(Fixture *f, gconstpointer data)
     g_assert_cmpstr(device_state(job, 0), ==, "restored");
 }
 
+/* Killed right after the detach was sent, and the guest still has the VF
+ * when migd is back: it is asked again and its answer awaited, since it
+ * could otherwise let go later with nothing to plug it back. It lets go:
+ * the VF is plugged back in. */
+static void
+test_restart_unplug_unanswered(Fixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) record = NULL;
+    Job *job;
+
+    fake_virt_script_unplug(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0", FAKE_UNPLUG_NEVER);
+    submit(f, "auto");
+    run_until(f, detach_sent, NULL);
+    record = record_read(f, f->id);
+    g_assert_true(json_is_true(json_object_get(
+        json_array_get(json_object_get(json_object_get(record, "nics"), "devices"), 0),
+        "detach_pending")));
+    restart(f, "rolling-back");
+    run_until(f, timeline_says, "*before migd restarted and still has it: asking again*");
+    /* The guest answers the first request now (libvirt 9.0 takes the
+     * second without a word, and tells the one outcome). */
+    fake_virt_remove_device(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0");
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpstr(device_state(job, 0), ==, "restored");
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 2);
+    g_assert_cmpuint(calls(f, FAKE_OP_ATTACH), ==, 1);
+    g_assert_true(timeline_has(job, "the guest was asked to release ua-vf0 before migd restarted "
+                                    "and still has it: asking again*"));
+    g_assert_true(timeline_has(job, "the guest released ua-vf0 when asked again*"));
+}
+
+/* The same, and the guest does not answer the second ask either: it keeps
+ * the VF, nothing is plugged, the record says attached. */
+static void
+test_restart_unplug_never_answered(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    fake_virt_script_unplug(f->fv, FAKE_VIRT_LOCAL, DOMAIN, "ua-vf0", FAKE_UNPLUG_NEVER);
+    submit(f, "auto");
+    run_until(f, detach_sent, NULL);
+    restart(f, "rolling-back");
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpstr(device_state(job, 0), ==, "attached");
+    g_assert_cmpuint(calls(f, FAKE_OP_ATTACH), ==, 0);
+    g_assert_true(timeline_has(job, "the guest keeps ua-vf0: *"));
+    g_assert_null(json_object_get(json_array_get(json_object_get(job->nics, "devices"), 0),
+                                  "detach_pending"));
+}
+
 /* Killed in the rollback just after the VF went back in: the live XML has
  * it, so it is not plugged twice (libvirt would refuse the alias). */
 static void
@@ -1130,6 +1194,8 @@ main(int argc, char **argv)
     ADD_MIXED("mixed/rollback", test_mixed_rollback);
     ADD("restart/rolling-back", test_restart_rolling_back);
     ADD("restart/after-unplug-request", test_restart_after_unplug_request);
+    ADD("restart/unplug-unanswered", test_restart_unplug_unanswered);
+    ADD("restart/unplug-never-answered", test_restart_unplug_never_answered);
     ADD("restart/rollback-already-restored", test_restart_rollback_already_restored);
     ADD("restart/replugging-done-there", test_restart_replugging_done_there);
     ADD("restart/verifying-not-yet", test_restart_replugging_not_yet);
