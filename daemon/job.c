@@ -204,6 +204,41 @@ job_missing_nics(const Job *job)
     return missing->len ? g_string_free(g_steal_pointer(&missing), FALSE) : NULL;
 }
 
+/* How many of the guest's NICs the rollback plugged back in. */
+static guint
+job_restored_nics(const Job *job)
+{
+    json_t *devices = json_object_get(job->nics, "devices");
+    guint restored = 0;
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(devices, i, d)
+        restored += nic_state_from_string(json_string_value(json_object_get(d, "state"))) ==
+                    NIC_RESTORED;
+    return restored;
+}
+
+/* A rollback is over: the job ends with why it was undone, and what the
+ * rollback did, or could not do, for the guest's NICs. */
+static void
+job_rolled_back(Job *job, const JobEvent *ev, const char *incomplete, GArray *actions)
+{
+    g_autofree char *reason = NULL;
+    const char *why = job->reason ? job->reason : "rolled back";
+    guint restored = job_restored_nics(job);
+
+    if (incomplete)
+        reason = g_strdup_printf("%s; rollback incomplete: %s", why, incomplete);
+    else if (restored)
+        reason = g_strdup_printf("%s; its passthrough NIC%s %s plugged back in", why,
+                                 restored == 1 ? "" : "s",
+                                 restored == 1 ? "is" : "are");
+    else
+        reason = g_strdup(why);
+    job_finish(job, ev, job->cancel_requested ? JOB_CANCELLED : JOB_FAILED, reason, actions);
+}
+
 static void
 job_maybe_complete(Job *job, const JobEvent *ev, GArray *actions)
 {
@@ -261,8 +296,7 @@ job_step_done(Job *job, const JobEvent *ev, GArray *actions)
         job_maybe_complete(job, ev, actions);
         break;
     case JOB_ROLLING_BACK:
-        job_finish(job, ev, job->cancel_requested ? JOB_CANCELLED : JOB_FAILED,
-                   job->reason ? job->reason : "rolled back", actions);
+        job_rolled_back(job, ev, NULL, actions);
         break;
     default:
         break;
@@ -450,13 +484,13 @@ job_reconciled_here(Job *job, const JobEvent *ev, GArray *actions)
         job_finish(job, ev, JOB_FAILED, reason, actions);
         return;
     }
+    /* What became of its NICs the rollback's end adds (job_rolled_back). */
     if (job->state == JOB_RESERVING || job->state == JOB_PREPARING || !job_reconciled_unplugs(job))
         reason = g_strdup_printf("migd restarted while the job was %s; the migration did not "
                                  "happen and %s runs on this host as before", was, job->domain);
     else
         reason = g_strdup_printf("migd restarted while the job was %s; the migration did not "
-                                 "happen and %s runs on this host with its passthrough NICs "
-                                 "plugged back in", was, job->domain);
+                                 "happen and %s runs on this host", was, job->domain);
     job_roll_back(job, ev, reason, actions);
 }
 
@@ -581,8 +615,7 @@ job_dispatch(Job *job, const JobEvent *ev, GArray *actions)
     case JOB_EV_STEP_FAILED:
         if (job->state == JOB_ROLLING_BACK) {
             job_note(job, ev, "error", "rollback incomplete: %s", ev->reason);
-            job_finish(job, ev, job->cancel_requested ? JOB_CANCELLED : JOB_FAILED,
-                       job->reason, actions);
+            job_rolled_back(job, ev, ev->reason, actions);
         } else if (job->state >= JOB_RESERVING && job->state <= JOB_UNPLUGGING) {
             job_roll_back(job, ev, ev->reason, actions);
         } else if (job->state >= JOB_SWITCHOVER && job->state <= JOB_VERIFYING) {

@@ -317,7 +317,8 @@ assert_final_entry(Fixture *f, const char *state, const char *message)
 }
 
 /* Every way a rollback ends: the final entry carries the reason the rollback
- * began with (job_finish is handed job->reason itself). */
+ * began with (job_finish is handed job->reason itself), and what the
+ * rollback could not undo. */
 static void
 test_rollback_final_entry(Fixture *f, gconstpointer data)
 {
@@ -338,7 +339,8 @@ test_rollback_final_entry(Fixture *f, gconstpointer data)
     send_full(f, &failed, 10);
     send_full(f, &undo_failed, 10);
     g_assert_cmpstr(job_state_to_string(f->job->state), ==, "failed");
-    assert_final_entry(f, "failed", "the destination has no free VF");
+    assert_final_entry(f, "failed", "the destination has no free VF; rollback incomplete: the "
+                                    "VF did not come back");
 
     job_free(f->job);
     fixture_setup(f, NULL);
@@ -756,9 +758,10 @@ test_restart_unplugged_here(Fixture *f, gconstpointer data)
         to_state(f, states[i]);
         restart(f);
         reconciled(f, JOB_GUEST_ON_SOURCE, FALSE, "rolling-back", "nic-step");
+        record_vf(f, "restored");
         assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
         assert_reason(f, "migd restarted while the job was *; the migration did not happen and "
-                         "vm1 runs on this host with its passthrough NICs plugged back in");
+                         "vm1 runs on this host; its passthrough NIC is plugged back in");
         g_assert_true(timeline_has(f->job, "warning", "migd restarted while the job was *"));
     }
 }
@@ -781,8 +784,31 @@ test_restart_mid_rollback(Fixture *f, gconstpointer data)
     assert_step(f, JOB_EV_MIGRATE_FAILED, "rolling-back", "nic-step");
     restart(f);
     reconciled(f, JOB_GUEST_ON_SOURCE, FALSE, "rolling-back", "nic-step");
+    record_vf(f, "restored");
     assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
-    assert_reason(f, "*was rolling-back*plugged back in");
+    assert_reason(f, "*was rolling-back*; its passthrough NIC is plugged back in");
+}
+
+/* The restore after a restart fails: the reason says so, and does not
+ * claim the NIC came back (it once ended "plugged back in" regardless). */
+static void
+test_restart_restore_failed(Fixture *f, gconstpointer data)
+{
+    to_state(f, JOB_MIGRATING);
+    restart(f);
+    reconciled(f, JOB_GUEST_ON_SOURCE, FALSE, "rolling-back", "nic-step");
+    record_vf(f, "lost");
+    {
+        JobEvent ev = { .kind = JOB_EV_STEP_FAILED,
+                        .reason = "ua-vf0 could not be given back to vm1, which runs on this "
+                                  "host WITHOUT its passthrough NIC" };
+
+        send_full(f, &ev, 10);
+    }
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "failed");
+    assert_reason(f, "migd restarted while the job was migrating; the migration did not happen "
+                     "and vm1 runs on this host; rollback incomplete: ua-vf0 could not be given "
+                     "back to vm1, which runs on this host WITHOUT its passthrough NIC");
 }
 
 /* libvirt still migrates: the job follows it as if it had started it. Its
@@ -945,6 +971,7 @@ add_restart_tests(void)
     ADD("/job/restart/unplugged-here", test_restart_unplugged_here);
     ADD("/job/restart/cancelled-here", test_restart_cancelled_here);
     ADD("/job/restart/mid-rollback", test_restart_mid_rollback);
+    ADD("/job/restart/restore-failed", test_restart_restore_failed);
     ADD("/job/restart/still-migrating", test_restart_still_migrating);
     ADD("/job/restart/followed-job-failed", test_restart_followed_job_failed);
     ADD("/job/restart/cancel-followed", test_restart_cancel_followed);
