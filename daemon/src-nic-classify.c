@@ -137,21 +137,3 @@ nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
     *ret_summary = g_strdup_printf("NICs: %s", ns->why);
     return TRUE;
 }
-
-gboolean
-nic_steps_classify(NicSteps *ns, const MigdConf *conf, virDomainPtr dom, const Job *job,
-                   gboolean *ret_postcopy_forbidden, char **ret_refusal, char **ret_summary)
-{
-    g_autofree char *live = virDomainGetXMLDesc(dom, 0);
-    g_autofree char *migratable = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE |
-                                                               VIR_DOMAIN_XML_MIGRATABLE);
-
-    if (!live || !migratable) {
-        *ret_postcopy_forbidden = FALSE;
-        *ret_refusal = g_strdup_printf("cannot read %s's devices: %s", job->domain,
-                                       virGetLastErrorMessage());
-        return FALSE;
-    }
-    return nic_steps_classify_xml(ns, conf, live, migratable, job, ret_postcopy_forbidden,
-                                  ret_refusal, ret_summary);
-}

@@ -39,11 +39,6 @@ gboolean nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *
                                 gboolean *ret_postcopy_forbidden, char **ret_refusal,
                                 char **ret_summary);
 
-/* The same, reading the XML from @dom on the loop: goes once src-checks.c
- * reads it in its worker (CONTRACTS.md). */
-gboolean nic_steps_classify(NicSteps *ns, const MigdConf *conf, virDomainPtr dom, const Job *job,
-                            gboolean *ret_postcopy_forbidden, char **ret_refusal,
-                            char **ret_summary);
 
 /* The "nics" record as it is now (new reference). */
 json_t *nic_steps_to_json(NicSteps *ns);
