@@ -32,6 +32,9 @@
  * Why this stays now that migd calls libvirt only in workers: README.md,
  * "The libvirt hook". */
 #define HOOK_END_WAIT_MS 1000
+/* migd takes no body over 1 MiB (daemon/http.h, HTTP_MAX_BODY): XML past
+ * that is refused here, before anything is sent. */
+#define HOOK_MAX_XML (1024 * 1024)
 
 enum {
     HOOK_EXIT_OK = 0,
@@ -90,11 +93,11 @@ hook_read_stdin(GError **error)
                         g_strerror(errno));
             return NULL;
         }
-        if (data->len + (size_t)n > CTL_HTTP_MAX_BODY) {
+        if (data->len + (size_t)n > HOOK_MAX_XML) {
             g_set_error(error, CTL_ERROR, CTL_ERROR_LOCAL,
                         "the domain XML on stdin is larger than %d MiB, "
                         "more than any domain needs.",
-                        CTL_HTTP_MAX_BODY / (1024 * 1024));
+                        HOOK_MAX_XML / (1024 * 1024));
             return NULL;
         }
         g_byte_array_append(data, buf, (guint)n);

@@ -151,6 +151,11 @@ res_parse_nic(json_t *item, size_t i, NicStrategy strategy, const char **ret_ali
                     "nics[%zu] of the reservation is not valid: %s", i, jerr.text);
         return FALSE;
     }
+    if (*ret_vlan < 0 || *ret_vlan > 4095) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "nics[%zu].vlan %d is not a VLAN id (0 for none, or 1-4095)", i, *ret_vlan);
+        return FALSE;
+    }
     s = name ? nic_strategy_from_string(name) : (int)strategy;
     if (name && s != NIC_STRATEGY_UNPLUG && s != NIC_STRATEGY_NATIVE) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,

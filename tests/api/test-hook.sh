@@ -54,6 +54,12 @@ hook "$none" migrate begin "$(printf '<domain><name>\xff</name></domain>')"
 check "migrate begin with XML that is not UTF-8 fails closed, saying so" \
     bash -c '[ "$0" -eq 1 ] && [[ $1 == *"is not valid UTF-8"* ]]' "$RC" "$ERR"
 
+# One byte over migd's 1 MiB body limit: refused here, before migd is asked.
+big="<domain><name>vm1</name><description>$(head -c $((1024 * 1024)) /dev/zero | tr '\0' x)</description></domain>"
+hook "$none" migrate begin "$big"
+check "migrate begin with XML over migd's 1 MiB limit fails closed before asking migd" \
+    [ $RC -eq 1 -a -z "$OUT" -a "$ERR" = "migd-hook: refusing the incoming migration of domain 'vm1': the domain XML on stdin is larger than 1 MiB, more than any domain needs." ]
+
 "$MIGD_HOOK" vm1 migrate >/dev/null 2>"$T/err"; RC=$?
 check "run by hand with the wrong arguments it exits 2 and says how libvirt calls it" \
     bash -c '[ "$0" -eq 2 ] && grep -q "DOMAIN OPERATION SUB-OPERATION EXTRA" "$1"' "$RC" "$T/err"

@@ -232,6 +232,35 @@ test_mixed_needs_nic_strategy(TdFixture *f, gconstpointer data)
     g_assert_true(strstr(error->message, "nics[0] (ua-vf0) has no strategy"));
 }
 
+/* A VLAN out of range is refused with the field named, and the NIC leased
+ * before it in the same request is not kept: both VFs are free after. */
+static void
+test_vlan_out_of_range(TdFixture *f, gconstpointer data)
+{
+    static const char two_bad[] =
+        "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\"},"
+        "{\"alias\":\"ua-vf1\",\"mac\":\"52:54:00:00:00:02\",\"pool\":\"lab\","
+        "\"vlan\":-1}]";
+    static const char two_good[] =
+        "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\"},"
+        "{\"alias\":\"ua-vf1\",\"mac\":\"52:54:00:00:00:02\",\"pool\":\"lab\","
+        "\"vlan\":4095}]";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) bad = td_reserve(f, "job-1", "labvm", "unplug", two_bad, &error);
+    g_autoptr(json_t) good = NULL;
+
+    g_assert_null(bad);
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT);
+    g_assert_cmpstr(error->message, ==, "nics[1].vlan -1 is not a VLAN id (0 for none, or 1-4095)");
+    g_clear_error(&error);
+    good = td_reserve(f, "job-2", "labvm", "unplug", two_good, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(nic_address(good, 0), ==, "tvf0");
+    g_assert_cmpstr(nic_address(good, 1), ==, "tvf1");
+    g_assert_cmpint(json_integer_value(json_object_get(
+                        json_array_get(json_object_get(good, "nics"), 1), "vlan")), ==, 4095);
+}
+
 /* The hook drops the unplugged NIC and points the native one at its VF. */
 static void
 test_mixed_hook(TdFixture *f, gconstpointer data)
@@ -279,6 +308,7 @@ main(int argc, char **argv)
     add("/dest/release/untrusted-url", test_untrusted_source_not_asked);
     add("/dest/strategy/mixed-needs-nic-strategy", test_mixed_needs_nic_strategy);
     add("/dest/strategy/mixed-hook", test_mixed_hook);
+    add("/dest/reserve/vlan-out-of-range", test_vlan_out_of_range);
 #undef add
     return g_test_run();
 }
