@@ -111,6 +111,7 @@ typedef struct {
     MigrationRequest req;
     JobDestination dest;
     virConnectPtr conn;         /* this host's libvirt: the worker's own reference, which it drops */
+    char *requested_by;         /* the request's client, for the job's record */
     MigdErrorCode code;         /* when message is set */
     char *message;              /* why a check refused the request */
 } Creation;
@@ -127,6 +128,7 @@ creation_free(gpointer data)
     if (c->conn)
         (void)virConnectClose(c->conn);
     g_free(c->message);
+    g_free(c->requested_by);
     g_free(c);
 }
 
@@ -235,7 +237,7 @@ creation_checked(GObject *source, GAsyncResult *result, gpointer user_data)
         api_set_error(&resp, c->code, "%s", c->message);
     } else {
         job = engine_submit(c->api->engine, c->req.domain, &c->dest, c->req.strategy,
-                            &c->req.options, &c->req.policy, &error);
+                            &c->req.options, &c->req.policy, c->requested_by, &error);
         if (job) {
             resp.status = 202;
             resp.body = job_to_json(job);
@@ -286,6 +288,7 @@ api_create_migration(Api *api, const ApiRequest *req, HttpResponse *resp)
         creation_free(c);
         return;
     }
+    c->requested_by = g_strdup(req->http->client);
     c->deferred = http_request_defer(req->http);
     task = g_task_new(NULL, NULL, creation_checked, NULL);
     g_task_set_task_data(task, c, creation_free);

@@ -334,7 +334,7 @@ engine_active_for_domain(Engine *engine, const char *domain)
 Job *
 engine_submit(Engine *engine, const char *domain, const JobDestination *dest,
               const char *strategy, const JobOptions *options, const PolicyConfig *policy,
-              GError **error)
+              const char *requested_by, GError **error)
 {
     Job *active = engine_active_for_domain(engine, domain);
     g_autoptr(GError) local = NULL;
@@ -350,7 +350,8 @@ engine_submit(Engine *engine, const char *domain, const JobDestination *dest,
     }
     id = g_uuid_string_random();
     engine_event_init(&ev, JOB_EV_LAST);
-    job = job_new(id, domain, dest, strategy, options, policy, ev.wall_us, ev.mono_ms);
+    job = job_new(id, domain, dest, strategy, options, policy, requested_by, ev.wall_us,
+                  ev.mono_ms);
     if (!engine_persist(engine, job, &local)) {
         log_structured(G_LOG_LEVEL_CRITICAL, LOG_FIELDS("MIGD_JOB", id, "MIGD_DOMAIN", domain),
                        "Cannot record the new migration %s of %s, so it is refused: %s", id,

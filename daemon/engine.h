@@ -51,7 +51,7 @@ gboolean engine_load(Engine *engine, GError **error);
  * queues it. Refuses a second active job for the same domain (conflict). */
 Job *engine_submit(Engine *engine, const char *domain, const JobDestination *dest,
                    const char *strategy, const JobOptions *options, const PolicyConfig *policy,
-                   GError **error);
+                   const char *requested_by, GError **error);
 
 /* Feeds an event (from an operation) to the job with @id, if it still exists. */
 void engine_feed(Engine *engine, const char *id, JobEvent *event);

@@ -760,7 +760,8 @@ job_can_force_complete(const Job *job, char **ret_reason)
 
 Job *
 job_new(const char *id, const char *domain, const JobDestination *dest, const char *strategy,
-        const JobOptions *options, const PolicyConfig *policy, gint64 wall_us, gint64 mono_ms)
+        const JobOptions *options, const PolicyConfig *policy, const char *requested_by,
+        gint64 wall_us, gint64 mono_ms)
 {
     Job *job = g_new0(Job, 1);
     JobEvent ev = { .wall_us = wall_us, .mono_ms = mono_ms };
@@ -778,7 +779,12 @@ job_new(const char *id, const char *domain, const JobDestination *dest, const ch
     job->created_mono_ms = mono_ms;
     job->timeline = g_ptr_array_new_with_free_func(job_entry_free);
     job->state = JOB_PENDING;
-    job_note(job, &ev, "state", "accepted: migrate %s to %s", domain, job_dest_name(job));
+    job->requested_by = g_strdup(requested_by);
+    if (requested_by)
+        job_note(job, &ev, "state", "accepted: migrate %s to %s (asked from %s)", domain,
+                 job_dest_name(job), requested_by);
+    else
+        job_note(job, &ev, "state", "accepted: migrate %s to %s", domain, job_dest_name(job));
     return job;
 }
 
@@ -795,6 +801,7 @@ job_free(Job *job)
     g_free(job->strategy);
     g_strfreev(job->options.compression);
     g_free(job->reason);
+    g_free(job->requested_by);
     g_free(job->abort_reason);
     g_clear_pointer(&job->policy_state, policy_state_free);
     g_ptr_array_unref(job->timeline);
@@ -932,7 +939,7 @@ job_to_json(const Job *job)
     if (job_state_is_final(job->state))
         outcome = json_pack("{s:s,s:s}", "result", job_state_to_string(job->state), "reason",
                             job->reason ? job->reason : "");
-    return json_pack("{s:s,s:s,s:{s:o,s:s,s:o},s:s,"
+    return json_pack("{s:s,s:s,s:{s:o,s:s,s:o},s:s,s:o,"
                      "s:{s:i,s:i,s:o,s:b,s:b,s:b,s:b},s:o,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:O,s:o,"
                      "s:o}",
                      "id", job->id,
@@ -942,6 +949,7 @@ job_to_json(const Job *job)
                      "libvirt_uri", job->dest.libvirt_uri,
                      "migd_url", json_string_or_null(job->dest.migd_url),
                      "strategy", job->strategy,
+                     "requested_by", json_string_or_null(job->requested_by),
                      "options",
                      "bandwidth_mibps", (int)job->options.bandwidth_mibps,
                      "parallel_connections", (int)job->options.parallel_connections,
@@ -1143,6 +1151,7 @@ job_from_json(json_t *record, GError **error)
     job->dest.libvirt_uri = g_strdup(uri);
     job->dest.migd_url = g_strdup(json_string_value(migd_url));
     job->strategy = g_strdup(strategy);
+    job->requested_by = g_strdup(json_string_value(json_object_get(record, "requested_by")));
     job->options = (JobOptions){ (guint)bw, (guint)par, job_strv_from_json(compression), postcopy,
                                  auto_conv, persistent, undefine };
     job->state = (JobState)st;

@@ -83,6 +83,7 @@ typedef struct {
 
     JobState state;
     char *reason;               /* why it ended; set in a final state */
+    char *requested_by;         /* who asked for it (job_new's); NULL: not known */
     gint64 created_at_us, started_at_us, finished_at_us;   /* wall clock; 0: not yet */
     gint64 created_mono_ms, migration_start_mono_ms;
     gint64 migration_started_at_us;     /* wall clock; 0: not started */
@@ -168,10 +169,12 @@ typedef struct {
 
 const char *job_action_kind_to_string(JobActionKind kind);
 
-/* A new job in JOB_PENDING; @id is taken as is. */
+/* A new job in JOB_PENDING; @id is taken as is. @requested_by says who
+ * asked (HttpRequest's client: "ADDRESS:PORT" or "unix socket"; NULL:
+ * not known), for the record. */
 Job *job_new(const char *id, const char *domain, const JobDestination *dest,
              const char *strategy, const JobOptions *options, const PolicyConfig *policy,
-             gint64 wall_us, gint64 mono_ms);
+             const char *requested_by, gint64 wall_us, gint64 mono_ms);
 void job_free(Job *job);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Job, job_free)
 

@@ -125,7 +125,7 @@ submit(Fixture *f, const char *domain, GError **error)
     PolicyConfig policy;
 
     policy_config_init_defaults(&policy);
-    return engine_submit(f->engine, domain, &dest, "auto", &options, &policy, error);
+    return engine_submit(f->engine, domain, &dest, "auto", &options, &policy, NULL, error);
 }
 
 static void

@@ -24,7 +24,7 @@ fixture_setup(Fixture *f, gconstpointer data)
     policy_config_init_defaults(&policy);
     f->now_ms = 1000;
     f->job = job_new("0b1c2d3e-0000-4000-8000-000000000001", "vm1", &dest, "auto", &options,
-                     &policy, WALL0, f->now_ms);
+                     &policy, "unix socket", WALL0, f->now_ms);
 }
 
 static void
@@ -524,6 +524,11 @@ test_json_round_trip(Fixture *f, gconstpointer data)
     g_assert_true(json_equal(first, second));
     g_assert_true(json_is_object(json_object_get(json_object_get(second, "internal"),
                                                  "policy_state")));
+    /* Who asked is in the record and its first timeline entry. */
+    g_assert_cmpstr(json_string_value(json_object_get(second, "requested_by")), ==,
+                    "unix socket");
+    g_assert_true(timeline_has(copy, "state", "accepted: migrate vm1 to * (asked from unix "
+                                              "socket)"));
 }
 
 /* A job reloaded from its record while libvirt's migration runs on: its

@@ -140,7 +140,7 @@ submit_to(Fixture *f, const char *dest_uri)
     Job *job;
 
     policy_config_init_defaults(&policy);
-    job = engine_submit(f->engine, "vm1", &dest, "none", &options, &policy, &error);
+    job = engine_submit(f->engine, "vm1", &dest, "none", &options, &policy, NULL, &error);
     g_assert_no_error(error);
     f->id = g_strdup(job->id);
 }
@@ -179,7 +179,7 @@ test_checks_source_stopped(Fixture *f, gconstpointer data)
 
         policy_config_init_defaults(&policy);
         f->id = g_strdup(engine_submit(f->engine, "vm2", &dest, "none", &options, &policy,
-                                       &error)->id);
+                                       NULL, &error)->id);
     }
     assert_ended(f, "failed", "domain 'vm2' is not running on this host");
 }
@@ -299,7 +299,7 @@ left_migrating(Fixture *f)
     policy_config_init_defaults(&policy);
     engine_event_init(&ev, JOB_EV_LAST);
     old = job_new("0b1c2d3e-0000-4000-8000-00000000000a", "vm1", &dest, "none", &options,
-                  &policy, ev.wall_us, ev.mono_ms);
+                  &policy, NULL, ev.wall_us, ev.mono_ms);
     for (gsize i = 0; i < G_N_ELEMENTS(steps); i++) {
         engine_event_init(&ev, steps[i]);
         ev.guest_memory = 128 << 20;

@@ -393,7 +393,7 @@ submit(Fixture *f, const char *strategy)
     if (!f->release_scripted)
         fake_peer_answer(f->fp, "DELETE", "/v1/reservations/*", 200, "{}");
     g_assert_nonnull(engine_submit(f->engine, DOMAIN, &dest, strategy, &options, &policy,
-                                   &error));
+                                   "unix socket", &error));
     g_assert_no_error(error);
 }
 
