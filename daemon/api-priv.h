@@ -41,6 +41,9 @@ gboolean api_destination_resolve(const MigdConf *conf, const char *destination,
  * (the test driver) or the XML does not parse. */
 char *api_destination_host_uuid(const char *capabilities);
 
+/* api-metrics.c */
+void api_get_metrics(Api *api, const ApiRequest *req, HttpResponse *resp);
+
 /* api-plugins.c */
 void api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp);
 

@@ -103,6 +103,7 @@ static const ApiRoute api_routes[] = {
     { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE },
     { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE },
     { "GET", "/v1/plugins", api_list_plugins, FALSE },
+    { "GET", "/metrics", api_get_metrics, FALSE },
 };
 
 /* Whether @path matches @pattern; the segment under '*' goes to @ret_id. */

@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "error.h"
 #include "log.h"
+#include "metrics.h"
 
 typedef struct {
     guint id;
@@ -179,6 +180,24 @@ engine_running(Engine *engine)
     return n;
 }
 
+/* The job's figures for the metrics (metrics_migration_finished). */
+static void
+engine_count_finished(const Job *job)
+{
+    json_t *nics = job->nics;
+    json_t *window = json_object_get(nics, "no_vf_window_ms");
+    gint64 duration_ms = job->finished_at_us && job->created_at_us
+                             ? (job->finished_at_us - job->created_at_us) / 1000
+                             : -1;
+
+    metrics_migration_finished(job_state_to_string(job->state),
+                               json_string_value(json_object_get(nics, "strategy")), duration_ms,
+                               job->state == JOB_COMPLETED && job->have_figures
+                                   ? job->figures.downtime_ms
+                                   : -1,
+                               json_is_integer(window) ? json_integer_value(window) : -1, -1);
+}
+
 static void
 engine_execute(Engine *engine, Job *job, const JobAction *action)
 {
@@ -186,7 +205,10 @@ engine_execute(Engine *engine, Job *job, const JobAction *action)
     gpointer ctx = engine->ops_ctx;
 
     switch (action->kind) {
-    case JOB_ACT_RUN_CHECKS: ops->run_checks(ctx, job); break;
+    case JOB_ACT_RUN_CHECKS:
+        metrics_migration_started(job->strategy);
+        ops->run_checks(ctx, job);
+        break;
     case JOB_ACT_NIC_STEP: ops->nic_step(ctx, job); break;
     case JOB_ACT_START_MIGRATION: ops->start_migration(ctx, job); break;
     case JOB_ACT_SET_DOWNTIME: ops->set_downtime(ctx, job, action->downtime_ms); break;
@@ -194,7 +216,10 @@ engine_execute(Engine *engine, Job *job, const JobAction *action)
     case JOB_ACT_POSTCOPY: ops->postcopy(ctx, job); break;
     case JOB_ACT_ABORT_MIGRATION: ops->abort_migration(ctx, job); break;
     case JOB_ACT_WATCH_LIBVIRT_JOB: ops->watch_libvirt_job(ctx, job); break;
-    case JOB_ACT_FINISHED: ops->finished(ctx, job); break;
+    case JOB_ACT_FINISHED:
+        engine_count_finished(job);
+        ops->finished(ctx, job);
+        break;
     case JOB_ACT_LAST: break;
     }
 }

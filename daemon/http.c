@@ -98,6 +98,8 @@ http_response_clear(HttpResponse *resp)
 {
     g_clear_pointer(&resp->body, json_decref);
     g_clear_pointer(&resp->allow, g_free);
+    g_clear_pointer(&resp->text, g_free);
+    resp->content_type = NULL;
 }
 
 static void
@@ -121,7 +123,7 @@ http_set_error(HttpResponse *resp, MigdErrorCode code, const char *message)
 static void
 http_response_ensure_body(HttpResponse *resp)
 {
-    if (!resp->body)
+    if (!resp->body && !resp->text)
         http_set_error(resp, MIGD_ERROR_INTERNAL, "the request produced no response");
 }
 
@@ -139,14 +141,17 @@ http_json_line(const json_t *json)
 static enum MHD_Result
 http_send(struct MHD_Connection *connection, HttpResponse *resp)
 {
-    g_autofree char *line = http_json_line(resp->body);
+    g_autofree char *line = resp->text ? NULL : http_json_line(resp->body);
+    const char *data = resp->text ? resp->text : line;
     struct MHD_Response *response;
     enum MHD_Result ret;
 
-    response = MHD_create_response_from_buffer(strlen(line), line, MHD_RESPMEM_MUST_COPY);
+    response = MHD_create_response_from_buffer(strlen(data), (void *)data, MHD_RESPMEM_MUST_COPY);
     if (!response)
         return MHD_NO;
-    (void)MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    (void)MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                  resp->text && resp->content_type ? resp->content_type
+                                                                   : "application/json");
     if (resp->allow)
         (void)MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow);
     ret = MHD_queue_response(connection, resp->status, response);

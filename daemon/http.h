@@ -26,6 +26,10 @@ typedef struct {
     guint status;
     json_t *body;               /* owned; sent as application/json */
     char *allow;                /* the Allow header of a 405, owned */
+    /* Instead of @body: @text (owned) as @content_type (a static string),
+     * for what is not JSON (GET /metrics). */
+    char *text;
+    const char *content_type;
 } HttpResponse;
 
 /* Fills @resp, or leaves it untouched after http_request_defer() or

@@ -5,9 +5,11 @@
 #include <curl/curl.h>
 
 #include "jsonutil.h"
+#include "metrics.h"
 #include "peer.h"
 
 typedef struct {
+    char *base_url;             /* the peer, for the metrics */
     char *url;
     char *token;
     char *method;
@@ -25,6 +27,7 @@ peer_call_free(gpointer data)
 {
     PeerCall *c = data;
 
+    g_free(c->base_url);
     g_free(c->url);
     g_free(c->token);
     g_free(c->method);
@@ -89,6 +92,7 @@ peer_call_done(GObject *source, GAsyncResult *result, gpointer user_data)
     GCancellable *cancellable = g_task_get_cancellable(G_TASK(result));
     g_autoptr(json_t) body = NULL;
 
+    metrics_peer_request(c->base_url, (guint)c->status);
     if (cancellable && g_cancellable_is_cancelled(cancellable))
         return;
     if (c->answer->len > 0)
@@ -104,6 +108,7 @@ peer_curl_call(const PeerOps *ops, const char *base_url, const char *token, cons
     g_autoptr(GTask) task = g_task_new(NULL, cancellable, peer_call_done, NULL);
     PeerCall *c = g_new0(PeerCall, 1);
 
+    c->base_url = g_strdup(base_url);
     c->url = g_strconcat(base_url, path, NULL);
     c->token = g_strdup(token);
     c->method = g_strdup(method);

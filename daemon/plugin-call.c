@@ -5,6 +5,7 @@
 
 #include <errno.h>
 
+#include "metrics.h"
 #include "plugin-call.h"
 
 static const char *const call_names[PLUGIN_CALL_LAST] = {
@@ -114,6 +115,9 @@ call_answer(PluginCall *c)
     c->answered = TRUE;
     c->result.error = c->error;
     c->result.elapsed_ms = (g_get_monotonic_time() - c->start_us) / 1000;
+    metrics_plugin_call(plugin_name(c->plugin), plugin_call_kind_to_string(c->result.kind),
+                        c->result.rc == 0 ? "ok" : c->result.rc == -ETIMEDOUT ? "timeout"
+                                                                               : "error");
     c->done(&c->result, c->data);
 }
 
