@@ -18,6 +18,9 @@ api_set_gerror(HttpResponse *resp, const GError *error)
                                                     : MIGD_ERROR_INTERNAL, "%s", error->message);
 }
 
+/* The most records one page of GET /v1/migrations holds. */
+#define API_LIST_MAX 1000
+
 static Job *
 api_find_job(Api *api, const ApiRequest *req, HttpResponse *resp)
 {
@@ -34,7 +37,11 @@ api_list_migrations(Api *api, const ApiRequest *req, HttpResponse *resp)
     GHashTable *query = req->http->query;
     const char *state = query ? g_hash_table_lookup(query, "state") : NULL;
     const char *domain = query ? g_hash_table_lookup(query, "domain") : NULL;
+    const char *limit_text = query ? g_hash_table_lookup(query, "limit") : NULL;
+    const char *after = query ? g_hash_table_lookup(query, "after") : NULL;
     g_autoptr(GPtrArray) jobs = NULL;
+    guint64 limit = G_MAXUINT;
+    guint end;
     json_t *list;
     int st = -1;
 
@@ -44,12 +51,29 @@ api_list_migrations(Api *api, const ApiRequest *req, HttpResponse *resp)
                       "completed, failed, cancelled or another state of the README", state);
         return;
     }
-    jobs = engine_list(api->engine, st, domain);
+    if (limit_text && !g_ascii_string_to_unsigned(limit_text, 10, 1, API_LIST_MAX, &limit, NULL)) {
+        api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
+                      "limit '%s' is not a number of records from 1 to %d", limit_text,
+                      API_LIST_MAX);
+        return;
+    }
+    jobs = engine_list_after(api->engine, st, domain, after);
+    if (!jobs) {
+        api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
+                      "after '%s' names no migration (its record may have passed its "
+                      "retention since); list again from the start", after);
+        return;
+    }
+    end = (guint)MIN((guint64)jobs->len, limit);
     list = json_array();
-    for (guint i = 0; i < jobs->len; i++)
+    for (guint i = 0; i < end; i++)
         json_array_append_new(list, job_to_json(g_ptr_array_index(jobs, i)));
     resp->status = 200;
-    resp->body = json_pack("{s:o}", "migrations", list);
+    /* Oldest first; "next" is the "after" of the next page, null at the end. */
+    resp->body = json_pack("{s:o,s:o}", "migrations", list, "next",
+                           end < jobs->len && end > 0
+                               ? json_string(((Job *)g_ptr_array_index(jobs, end - 1))->id)
+                               : json_null());
 }
 
 void

@@ -426,11 +426,21 @@ engine_force_complete(Engine *engine, const char *id, GError **error)
 }
 
 GPtrArray *
-engine_list(Engine *engine, int state, const char *domain)
+engine_list_after(Engine *engine, int state, const char *domain, const char *after)
 {
-    GPtrArray *out = g_ptr_array_new();
+    GPtrArray *out;
+    guint first = 0;
 
-    for (guint i = 0; i < engine->jobs->len; i++) {
+    if (after) {
+        while (first < engine->jobs->len &&
+               strcmp(((Job *)g_ptr_array_index(engine->jobs, first))->id, after) != 0)
+            first++;
+        if (first == engine->jobs->len)
+            return NULL;
+        first++;
+    }
+    out = g_ptr_array_new();
+    for (guint i = first; i < engine->jobs->len; i++) {
         Job *job = g_ptr_array_index(engine->jobs, i);
 
         if ((state < 0 || (int)job->state == state) &&
@@ -438,6 +448,12 @@ engine_list(Engine *engine, int state, const char *domain)
             g_ptr_array_add(out, job);
     }
     return out;
+}
+
+GPtrArray *
+engine_list(Engine *engine, int state, const char *domain)
+{
+    return engine_list_after(engine, state, domain, NULL);
 }
 
 static void

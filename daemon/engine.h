@@ -63,6 +63,10 @@ Job *engine_lookup(Engine *engine, const char *id);
 
 /* Jobs, oldest first, optionally only in @state (-1: any) or of @domain. */
 GPtrArray *engine_list(Engine *engine, int state, const char *domain);
+/* The jobs created after the job named "after" (oldest first) that match
+ * the filters; NULL when no job is named so. A cursor that does not depend
+ * on the filters, so a job that changed state does not lose the page. */
+GPtrArray *engine_list_after(Engine *engine, int state, const char *domain, const char *after);
 
 guint engine_subscribe(Engine *engine, const char *id, EngineListener listener, gpointer user_data);
 void engine_unsubscribe(Engine *engine, guint subscription);
