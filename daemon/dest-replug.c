@@ -133,7 +133,23 @@ res_verify(Reservation *r)
 static void res_plug_next(Reservation *r);
 static void res_look(Reservation *r);
 
-/* Every unplugged NIC is in: written down before the guest is asked. */
+/* The device states are on the VFs: written down before the guest is asked. */
+static void
+res_restored(Reservation *r, const char *why)
+{
+    if (why) {
+        res_done(r, FALSE, "%s", why);
+        return;
+    }
+    r->state = REPLUG_VERIFYING;
+    dest_save_or_warn(r->in);
+    failpoint("dst-after-replug-before-verify");
+    res_verify(r);
+}
+
+/* Every unplugged NIC is in (the lab's stand-in devices exist only from
+ * DEVICE_ADDED on): each NIC's device state goes onto its VF, a native
+ * NIC's too, though its guest already runs here. */
 static void
 res_plugged_all(Reservation *r)
 {
@@ -142,10 +158,7 @@ res_plugged_all(Reservation *r)
     r->replug_ms = r->resumed_us ? (g_get_monotonic_time() - r->resumed_us) / 1000
                                  : (now - r->resumed_wall_us) / 1000;
     r->plugged_us = now;
-    r->state = REPLUG_VERIFYING;
-    dest_save_or_warn(r->in);
-    failpoint("dst-after-replug-before-verify");
-    res_verify(r);
+    dest_state_restore(r, res_restored);
 }
 
 static gboolean
@@ -302,7 +315,7 @@ res_look_thread(GTask *task, gpointer source, gpointer data, GCancellable *cance
 static void
 res_looked(Reservation *r, ResLook *look)
 {
-    if (r->state != look->state || r->hp || r->retry_source ||
+    if (r->state != look->state || r->hp || r->retry_source || r->restoring ||
         (r->state == REPLUG_VERIFYING && r->running))
         return;
     for (guint i = 0, j = 0; !look->error && i < r->nics->len; i++) {
