@@ -261,6 +261,22 @@ state_keep(StateCheck *c, Reservation *r)
                    r->id, c->states->len, r->domain);
 }
 
+/* The states' NICs in @r, looked up again after a call (the reservation
+ * may have been released and made again meanwhile); FALSE when one of
+ * them is gone. */
+static gboolean
+state_check_rebind(StateCheck *c, Reservation *r)
+{
+    for (guint i = 0; i < c->states->len; i++) {
+        StateIn *s = g_ptr_array_index(c->states, i);
+
+        s->nic = state_nic(r, s->alias);
+        if (!s->nic)
+            return FALSE;
+    }
+    return TRUE;
+}
+
 static void state_check_next(StateCheck *c, Reservation *r);
 
 static void
@@ -276,12 +292,15 @@ state_checked(const PluginCallResult *res, gpointer data)
         return;
     }
     r = dest_lookup(c->in, c->id, &error);
-    if (!r) {
+    if (r && !state_check_rebind(c, r))
+        g_set_error(&error, MIGD_ERROR, MIGD_ERROR_NOT_FOUND,
+                    "the reservation %s was released and made again while its device states "
+                    "were checked", c->id);
+    if (error) {
         state_check_answer(c, NULL, error);
         return;
     }
     s = g_ptr_array_index(c->states, c->index);
-    s->nic = state_nic(r, s->alias);
     s->check_ms = res->elapsed_ms;
     if (res->rc != 0) {
         g_set_error(&error, MIGD_ERROR, MIGD_ERROR_CONFLICT,
@@ -300,9 +319,6 @@ state_check_next(StateCheck *c, Reservation *r)
     g_autoptr(PluginDevice) dev = NULL;
     StateIn *s;
 
-    for (guint i = 0; i < c->states->len; i++)
-        ((StateIn *)g_ptr_array_index(c->states, i))->nic =
-            state_nic(r, ((StateIn *)g_ptr_array_index(c->states, i))->alias);
     if (c->index >= c->states->len) {
         state_keep(c, r);
         state_check_answer(c, r, NULL);
@@ -432,25 +448,6 @@ dest_state_restore(Reservation *r, DestRestored done)
 
 /* --- abort ---------------------------------------------------------------------- */
 
-typedef struct {
-    char *job;
-    char *alias;
-} StateAbort;
-
-static void
-state_aborted(const PluginCallResult *res, gpointer data)
-{
-    StateAbort *a = data;
-
-    if (res->rc != 0)
-        log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_JOB", a->job),
-                       "Job %s: undoing what a plugin did for %s on this host failed: %s",
-                       a->job, a->alias, res->error);
-    g_free(a->job);
-    g_free(a->alias);
-    g_free(a);
-}
-
 void
 dest_state_abort(Reservation *r)
 {
@@ -458,17 +455,12 @@ dest_state_abort(Reservation *r)
         ResNic *n = g_ptr_array_index(r->nics, i);
         Plugin *p = state_find_plugin(r->in, n->state_plugin);
         g_autoptr(PluginDevice) dev = NULL;
-        StateAbort *a;
 
         if (!p || n->state_aborted)
             continue;
         n->state_aborted = TRUE;
         dev = state_device(r->in, r, n);
-        a = g_new0(StateAbort, 1);
-        a->job = g_strdup(r->id);
-        a->alias = g_strdup(n->alias);
-        plugin_call(p, PLUGIN_CALL_ABORT, dev, NULL, 0, 0,
-                    r->in->conf->plugin_call_timeout_s * 1000, state_aborted, a);
+        plugin_call_abort(p, dev, r->in->conf->plugin_call_timeout_s * 1000);
     }
 }
 

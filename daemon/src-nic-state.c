@@ -8,7 +8,6 @@
 
 #include <errno.h>
 
-#include "log.h"
 #include "plugin-call.h"
 #include "plugin-frame.h"
 #include "src-nic-priv.h"
@@ -29,11 +28,13 @@ state_call_new(NicSteps *ns)
     return c;
 }
 
-/* The steps to go on with, or NULL when they are gone; frees @c. */
+/* The steps to go on with, or NULL when they are gone or being undone
+ * (a cancel came during the call: the rollback's end calls abort); frees
+ * @c. */
 static NicSteps *
 state_call_end(StateCall *c)
 {
-    NicSteps *ns = g_cancellable_is_cancelled(c->alive) ? NULL : c->ns;
+    NicSteps *ns = g_cancellable_is_cancelled(c->alive) || c->ns->rolling_back ? NULL : c->ns;
 
     g_object_unref(c->alive);
     g_free(c);
@@ -254,25 +255,6 @@ nic_state_take_answer(NicSteps *ns, json_t *reservation, gint64 sent_us)
 
 /* --- abort -------------------------------------------------------------------- */
 
-typedef struct {
-    char *job;
-    char *alias;
-} StateAbort;
-
-static void
-state_aborted(const PluginCallResult *r, gpointer data)
-{
-    StateAbort *a = data;
-
-    if (r->rc != 0)
-        log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_JOB", a->job),
-                       "Job %s: undoing what a plugin did for %s on this host failed: %s",
-                       a->job, a->alias, r->error);
-    g_free(a->job);
-    g_free(a->alias);
-    g_free(a);
-}
-
 void
 nic_state_abort(NicSteps *ns)
 {
@@ -280,17 +262,12 @@ nic_state_abort(NicSteps *ns)
         Nic *n = nic_at(ns, i);
         Plugin *p = n->plugin && ns->plugins ? plugin_set_find(ns->plugins, n->plugin) : NULL;
         g_autoptr(PluginDevice) dev = NULL;
-        StateAbort *a;
 
         if (!p || n->plugin_aborted)
             continue;
         n->plugin_aborted = TRUE;
         dev = state_device(ns, n);
-        a = g_new0(StateAbort, 1);
-        a->job = g_strdup(ns->id);
-        a->alias = g_strdup(n->dom->alias);
-        plugin_call(p, PLUGIN_CALL_ABORT, dev, NULL, 0, 0, ns->plugin_timeout_ms, state_aborted,
-                    a);
+        plugin_call_abort(p, dev, ns->plugin_timeout_ms);
     }
 }
 
