@@ -55,6 +55,18 @@ prepare_good(TdFixture *f, GError **error)
     return td_prepare(f, "job-1", body, error);
 }
 
+/* Reserves job-1 and prepares it with that state, which is accepted. */
+static void
+reserve_prepared(TdFixture *f, const char *strategy, const char *nics)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) prepared = NULL;
+
+    reserve(f, strategy, nics);
+    prepared = prepare_good(f, &error);
+    g_assert_no_error(error);
+}
+
 static json_t *
 nic_state(TdFixture *f)
 {
@@ -118,12 +130,7 @@ test_checked_kept_restored(TdFixture *f, gconstpointer data)
 static void
 test_native_restored(TdFixture *f, gconstpointer data)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(json_t) prepared = NULL;
-
-    reserve(f, "native", NIC0_NATIVE);
-    prepared = prepare_good(f, &error);
-    g_assert_no_error(error);
+    reserve_prepared(f, "native", NIC0_NATIVE);
     add_guest(f, "ua-vf0=avf0");
     td_migrate_in(f, "labvm");
     g_assert_true(td_wait_state(f, "job-1", "done"));
@@ -182,10 +189,23 @@ test_refusals(TdFixture *f, gconstpointer data)
     assert_refused(f, b5, MIGD_ERROR_INVALID_ARGUMENT, "states[0] of the prepare is not valid*");
 }
 
-/* The plugin refuses the state: the prepare fails naming it, the plugin
- * undoes what it did, nothing is armed or kept. */
+/* The plugin was called abort; the source's rollback then releases the
+ * reservation, which calls no second abort. */
 static void
-test_check_refused(TdFixture *f, gconstpointer data)
+assert_aborted_once(TdFixture *f)
+{
+    while (td_calls(f, "abort ua-vf0 destination") == 0)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+    (void)g_main_context_iteration(NULL, FALSE);
+    g_assert_cmpuint(td_calls(f, "abort *"), ==, 1);
+}
+
+/* The plugin refuses the state (or overruns call_timeout_s): the prepare
+ * fails with @message, which names the NIC and the plugin, and nothing is
+ * armed or kept. */
+static void
+assert_check_refused(TdFixture *f, const char *message)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(json_t) result = NULL;
@@ -195,36 +215,28 @@ test_check_refused(TdFixture *f, gconstpointer data)
     result = prepare_good(f, &error);
     g_assert_null(result);
     g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
-    g_assert_cmpstr(error->message, ==,
-                    "the destination refuses the device state of NIC ua-vf0: plugin stateful: "
-                    "check_state failed: check_state of ua-vf0 fails: fail_at = check_state is "
-                    "set (Input/output error)");
+    g_assert_cmpstr(error->message, ==, message);
     g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
     state = nic_state(f);
     g_assert_true(json_is_null(state));
-    while (td_calls(f, "abort ua-vf0 destination") == 0)
-        (void)g_main_context_iteration(NULL, TRUE);
-    /* The source's rollback releases it: no second abort. */
-    g_assert_true(incoming_release(f->in, "job-1", NULL));
-    (void)g_main_context_iteration(NULL, FALSE);
-    g_assert_cmpuint(td_calls(f, "abort *"), ==, 1);
 }
 
-/* The plugin's check overruns call_timeout_s: refused the same way. */
+/* ... and the plugin undoes what it did. */
+static void
+test_check_refused(TdFixture *f, gconstpointer data)
+{
+    assert_check_refused(f, "the destination refuses the device state of NIC ua-vf0: plugin "
+                            "stateful: check_state failed: check_state of ua-vf0 fails: fail_at "
+                            "= check_state is set (Input/output error)");
+    assert_aborted_once(f);
+}
+
 static void
 test_check_timeout(TdFixture *f, gconstpointer data)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(json_t) result = NULL;
-
-    reserve(f, "unplug", NIC0_UNPLUG);
-    result = prepare_good(f, &error);
-    g_assert_null(result);
-    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
-    g_assert_cmpstr(error->message, ==,
-                    "the destination refuses the device state of NIC ua-vf0: plugin stateful: "
-                    "check_state did not answer within its timeout ([plugins] call_timeout_s)");
-    g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
+    assert_check_refused(f, "the destination refuses the device state of NIC ua-vf0: plugin "
+                            "stateful: check_state did not answer within its timeout ([plugins] "
+                            "call_timeout_s)");
 }
 
 /* The restore fails after the VF is plugged: the replug fails loudly,
@@ -233,13 +245,10 @@ static void
 test_restore_failed(TdFixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(json_t) prepared = NULL;
     g_autoptr(json_t) replug = NULL;
     const char *detail;
 
-    reserve(f, "unplug", NIC0_UNPLUG);
-    prepared = prepare_good(f, &error);
-    g_assert_no_error(error);
+    reserve_prepared(f, "unplug", NIC0_UNPLUG);
     add_guest(f, NULL);
     td_migrate_in(f, "labvm");
     g_assert_true(td_wait_state(f, "job-1", "failed"));
@@ -250,23 +259,14 @@ test_restore_failed(TdFixture *f, gconstpointer data)
                                          "VF tvf0: plugin stateful: restore_state failed: "
                                          "restore_state of ua-vf0 fails: fail_at = "
                                          "restore_state is set*", detail));
-    while (td_calls(f, "abort ua-vf0 destination") == 0)
-        (void)g_main_context_iteration(NULL, TRUE);
-    g_assert_true(incoming_release(f->in, "job-1", NULL));
-    (void)g_main_context_iteration(NULL, FALSE);
-    g_assert_cmpuint(td_calls(f, "abort *"), ==, 1);
+    assert_aborted_once(f);
 }
 
 /* The source undoes the job after the prepare: the release calls abort. */
 static void
 test_released_aborts(TdFixture *f, gconstpointer data)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(json_t) prepared = NULL;
-
-    reserve(f, "unplug", NIC0_UNPLUG);
-    prepared = prepare_good(f, &error);
-    g_assert_no_error(error);
+    reserve_prepared(f, "unplug", NIC0_UNPLUG);
     g_assert_true(incoming_release(f->in, "job-1", NULL));
     while (td_calls(f, "abort ua-vf0 destination") == 0)
         (void)g_main_context_iteration(NULL, TRUE);
