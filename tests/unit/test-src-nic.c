@@ -1353,6 +1353,47 @@ test_state_check_refused(Fixture *f, gconstpointer data)
                                   "9000 (Invalid argument)");
 }
 
+static gboolean
+saving(Fixture *f, gconstpointer arg)
+{
+    return plugin_calls(f, "save_state ua-vf0 source") > 0;
+}
+
+/* The plugin's log is no event of the loop: it is looked at this often. */
+static gboolean
+tick(gpointer data)
+{
+    return G_SOURCE_CONTINUE;
+}
+
+/* A cancel while the plugin saves: its late answer sends nothing, nothing
+ * is unplugged, and the plugin is called abort once its save has ended. */
+static void
+test_state_cancel_during_save(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *prepare = NULL;
+    guint ticker;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    ticker = g_timeout_add(10, tick, NULL);
+    run_until(f, saving, NULL);
+    g_source_remove(ticker);
+    g_assert_true(engine_cancel(f->engine, f->id, &error));
+    g_assert_no_error(error);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_CANCELLED);
+    run_until(f, plugins_idle, NULL);
+    fake_peer_flush(f->fp);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", prepare), ==, 0);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpuint(deletes(f), ==, 1);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source"), ==, 1);
+}
+
 /* The destination could not restore the state after the replug: the job
  * says loudly that the guest runs there without its VF, with the
  * destination's words; the guest has left, so the source's plugin, whose
@@ -1423,6 +1464,8 @@ main(int argc, char **argv)
     ADD_STATE("state/save-fails", "fail_at = save_state\n", test_state_save_fails);
     ADD_STATE("state/save-timeout", "hang_at = save_state\n", test_state_save_timeout);
     ADD_STATE("state/check-refused", "", test_state_check_refused);
+    ADD_STATE("state/cancel-during-save", "hang_at = save_state\n",
+              test_state_cancel_during_save);
     ADD_STATE("state/restore-failed", "", test_state_restore_failed);
     return g_test_run();
 }
