@@ -150,10 +150,11 @@ gboolean dest_load(Incoming *in, GError **error);
  * reservation, or an error that names the NIC, the plugin and why. */
 void dest_state_prepare(Incoming *in, Reservation *r, json_t *body, IncomingAnswer answer,
                         gpointer data);
-/* Restores each NIC's state that is not restored yet onto its leased VF;
- * @done gets NULL, or why one failed (its plugins were called abort). */
+/* Restores @only's state onto its leased VF, or with @only NULL each NIC's
+ * that is not restored yet; @done gets NULL, or why one failed (the
+ * reservation's plugins were called abort). */
 typedef void (*DestRestored)(Reservation *r, const char *why);
-void dest_state_restore(Reservation *r, DestRestored done);
+void dest_state_restore(Reservation *r, ResNic *only, DestRestored done);
 /* Calls abort on every plugin that checked or restored a state of @r and
  * was not called abort yet: the job failed or was undone. */
 void dest_state_abort(Reservation *r);

@@ -147,9 +147,9 @@ res_restored(Reservation *r, const char *why)
     res_verify(r);
 }
 
-/* Every unplugged NIC is in (the lab's stand-in devices exist only from
- * DEVICE_ADDED on): each NIC's device state goes onto its VF, a native
- * NIC's too, though its guest already runs here. */
+/* Every unplugged NIC is in, its state restored: what is left is a native
+ * NIC's state (its guest already runs here) or one a previous migd did not
+ * restore. */
 static void
 res_plugged_all(Reservation *r)
 {
@@ -158,7 +158,7 @@ res_plugged_all(Reservation *r)
     r->replug_ms = r->resumed_us ? (g_get_monotonic_time() - r->resumed_us) / 1000
                                  : (now - r->resumed_wall_us) / 1000;
     r->plugged_us = now;
-    dest_state_restore(r, res_restored);
+    dest_state_restore(r, NULL, res_restored);
 }
 
 static gboolean
@@ -191,6 +191,20 @@ res_plug_failed(Reservation *r, const char *error)
 }
 
 static void
+res_nic_restored(Reservation *r, const char *why)
+{
+    if (why) {
+        res_done(r, FALSE, "%s", why);
+        return;
+    }
+    r->nic_index++;
+    r->attempt = 0;
+    res_plug_next(r);
+}
+
+/* The VF is in (the lab's stand-in devices exist only from DEVICE_ADDED
+ * on): its device state goes onto it before the next NIC is plugged. */
+static void
 res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
 {
     Reservation *r = data;
@@ -202,9 +216,7 @@ res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
         return;
     }
     n->present = TRUE;
-    r->nic_index++;
-    r->attempt = 0;
-    res_plug_next(r);
+    dest_state_restore(r, n, res_nic_restored);
 }
 
 static void

@@ -359,10 +359,11 @@ typedef struct {
     Reservation *r;     /* not touched once @alive is cancelled */
     GCancellable *alive;
     ResNic *nic;
+    ResNic *only;
     DestRestored done;
 } StateRestore;
 
-static void state_restore_next(Reservation *r, DestRestored done);
+static void state_restore_next(Reservation *r, ResNic *only, DestRestored done);
 
 static void
 state_restore_fail(Reservation *r, DestRestored done, const char *why)
@@ -378,6 +379,7 @@ state_restored(const PluginCallResult *res, gpointer data)
     StateRestore *s = data;
     Reservation *r = s->r;
     ResNic *n = s->nic;
+    ResNic *only = s->only;
     DestRestored done = s->done;
     g_autofree char *why = NULL;
     gboolean gone = g_cancellable_is_cancelled(s->alive);
@@ -396,11 +398,11 @@ state_restored(const PluginCallResult *res, gpointer data)
     }
     n->restored = TRUE;
     dest_save_or_warn(r->in);
-    state_restore_next(r, done);
+    state_restore_next(r, only, done);
 }
 
 static void
-state_restore_next(Reservation *r, DestRestored done)
+state_restore_next(Reservation *r, ResNic *only, DestRestored done)
 {
     g_autoptr(GError) error = NULL;
     g_auto(PluginFrame) frame = { 0 };
@@ -413,7 +415,7 @@ state_restore_next(Reservation *r, DestRestored done)
     for (guint i = 0; i < r->nics->len && !n; i++) {
         ResNic *candidate = g_ptr_array_index(r->nics, i);
 
-        if (candidate->state_frame && !candidate->restored)
+        if (candidate->state_frame && !candidate->restored && (!only || candidate == only))
             n = candidate;
     }
     if (!n) {
@@ -433,6 +435,7 @@ state_restore_next(Reservation *r, DestRestored done)
     s->r = r;
     s->alive = g_object_ref(r->cancellable);
     s->nic = n;
+    s->only = only;
     s->done = done;
     dev = state_device(r->in, r, n);
     plugin_call(p, PLUGIN_CALL_RESTORE_STATE, dev, frame.state, frame.state_version, 0,
@@ -440,10 +443,10 @@ state_restore_next(Reservation *r, DestRestored done)
 }
 
 void
-dest_state_restore(Reservation *r, DestRestored done)
+dest_state_restore(Reservation *r, ResNic *only, DestRestored done)
 {
     r->restoring = TRUE;
-    state_restore_next(r, done);
+    state_restore_next(r, only, done);
 }
 
 /* --- abort ---------------------------------------------------------------------- */

@@ -262,6 +262,36 @@ test_restore_failed(TdFixture *f, gconstpointer data)
     assert_aborted_once(f);
 }
 
+/* Each VF gets its state as soon as it is plugged, before the next is:
+ * the first restore fails, so the second NIC is not plugged at all. */
+static void
+test_restore_before_next_plug(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *frame0 = frame_of("stateful", "ua-vf0", "state of ua-vf0");
+    g_autofree char *frame1 = frame_of("stateful", "ua-vf1", "state of ua-vf1");
+    g_autoptr(json_t) body = json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias",
+                                       "ua-vf0", "plugin", "stateful", "frame", frame0, "alias",
+                                       "ua-vf1", "plugin", "stateful", "frame", frame1);
+    g_autoptr(json_t) prepared = NULL;
+
+    reserve(f, "unplug",
+            "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\"},"
+            "{\"alias\":\"ua-vf1\",\"mac\":\"52:54:00:00:00:02\",\"pool\":\"lab\"}]");
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(td_calls(f, "check_state ua-vf? destination"), ==, 2);
+    add_guest(f, NULL);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "failed"));
+    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH), ==, 1);
+    g_assert_cmpuint(td_calls(f, "restore_state *"), ==, 1);
+    g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
+    /* Every plugin that checked a state here undoes, the unplugged ones too. */
+    while (td_calls(f, "abort *") < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+}
+
 /* The source undoes the job after the prepare: the release calls abort. */
 static void
 test_released_aborts(TdFixture *f, gconstpointer data)
@@ -285,6 +315,8 @@ main(int argc, char **argv)
     add("/dest/state/check-refused", "fail_at = check_state\n", test_check_refused);
     add("/dest/state/check-timeout", "hang_at = check_state\n", test_check_timeout);
     add("/dest/state/restore-failed", "fail_at = restore_state\n", test_restore_failed);
+    add("/dest/state/restore-before-next-plug", "fail_at = restore_state\n",
+        test_restore_before_next_plug);
     add("/dest/state/released-aborts", "", test_released_aborts);
 #undef add
     return g_test_run();
