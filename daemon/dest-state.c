@@ -469,20 +469,15 @@ dest_state_abort(Reservation *r)
 
 /* --- JSON ----------------------------------------------------------------------- */
 
-static json_t *
-json_ms(gint64 ms)
-{
-    return ms >= 0 ? json_integer(ms) : json_null();
-}
-
 json_t *
 dest_state_to_json(const ResNic *n)
 {
     if (!n->state_plugin)
         return json_null();
     return json_pack("{s:s,s:o,s:o,s:o,s:b}", "plugin", n->state_plugin, "bytes",
-                     json_ms(n->state_bytes), "check_ms", json_ms(n->check_ms), "restore_ms",
-                     json_ms(n->restore_ms), "restored", n->restored);
+                     json_count_or_null(n->state_bytes), "check_ms",
+                     json_count_or_null(n->check_ms), "restore_ms",
+                     json_count_or_null(n->restore_ms), "restored", n->restored);
 }
 
 json_t *

@@ -6,8 +6,7 @@
  * is called abort when the job is undone. */
 #include <config.h>
 
-#include <errno.h>
-
+#include "jsonutil.h"
 #include "plugin-call.h"
 #include "plugin-frame.h"
 #include "src-nic-priv.h"
@@ -273,21 +272,17 @@ nic_state_abort(NicSteps *ns)
 
 /* --- the record --------------------------------------------------------------- */
 
-static json_t *
-json_ms(gint64 ms)
-{
-    return ms >= 0 ? json_integer(ms) : json_null();
-}
-
 json_t *
 nic_state_to_json(const Nic *n)
 {
     if (!n->plugin)
         return json_null();
     return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:b}", "name", n->plugin, "state_bytes",
-                     json_ms(n->state_bytes), "save_ms", json_ms(n->save_ms), "transfer_ms",
-                     json_ms(n->transfer_ms), "check_ms", json_ms(n->check_ms), "restore_ms",
-                     json_ms(n->restore_ms), "aborted", n->plugin_aborted);
+                     json_count_or_null(n->state_bytes), "save_ms",
+                     json_count_or_null(n->save_ms), "transfer_ms",
+                     json_count_or_null(n->transfer_ms), "check_ms",
+                     json_count_or_null(n->check_ms), "restore_ms",
+                     json_count_or_null(n->restore_ms), "aborted", n->plugin_aborted);
 }
 
 void

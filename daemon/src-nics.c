@@ -132,12 +132,6 @@ nic_steps_set_plugins(NicSteps *ns, PluginSet *plugins)
 /* --- the record ---------------------------------------------------------------- */
 
 static json_t *
-json_ms(gint64 ms)
-{
-    return ms >= 0 ? json_integer(ms) : json_null();
-}
-
-static json_t *
 nic_to_json(const Nic *n)
 {
     g_autoptr(GPtrArray) one = g_ptr_array_new();
@@ -173,10 +167,12 @@ nic_steps_to_json(NicSteps *ns)
                      "reserved", held, "reservation",
                      held ? json_pack("{s:s,s:s}", "id", ns->id, "migd_url", ns->migd_url)
                           : json_null(),
-                     "devices", devices, "no_vf_window_ms", json_ms(ns->no_vf_window_ms),
-                     "unplug_ack_ms", json_ms(ns->unplug_ack_ms), "replug_ms",
-                     json_ms(ns->replug_ms), "verify_ms", json_ms(ns->verify_ms),
-                     "guest_outage_ms", json_ms(ns->guest_outage_ms));
+                     "devices", devices, "no_vf_window_ms",
+                     json_count_or_null(ns->no_vf_window_ms), "unplug_ack_ms",
+                     json_count_or_null(ns->unplug_ack_ms), "replug_ms",
+                     json_count_or_null(ns->replug_ms), "verify_ms",
+                     json_count_or_null(ns->verify_ms), "guest_outage_ms",
+                     json_count_or_null(ns->guest_outage_ms));
 }
 
 static char *
