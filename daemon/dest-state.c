@@ -256,9 +256,11 @@ state_keep(StateCheck *c, Reservation *r)
         n->state_bytes = (gint64)g_bytes_get_size(s->frame.state);
         n->check_ms = s->check_ms;
     }
-    log_structured(G_LOG_LEVEL_MESSAGE, LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
-                   "Job %s: the plugins here accept the device state of %u of %s's NICs",
-                   r->id, c->states->len, r->domain);
+    if (c->states->len)
+        log_structured(G_LOG_LEVEL_MESSAGE,
+                       LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
+                       "Job %s: the plugins here accept the device state of %u of %s's NICs",
+                       r->id, c->states->len, r->domain);
 }
 
 /* The states' NICs in @r, looked up again after a call (the reservation
