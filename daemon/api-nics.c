@@ -85,13 +85,20 @@ api_create_reservation(Api *api, const ApiRequest *req, HttpResponse *resp)
                          http_request_defer(req->http));
 }
 
+static void
+api_prepared(json_t *result, const GError *error, gpointer data)
+{
+    api_deferred_answer(result, error, data, 200);
+}
+
+/* The body, when there is one, carries the NICs' device states. */
 void
 api_prepare_reservation(Api *api, const ApiRequest *req, HttpResponse *resp)
 {
-    g_autoptr(GError) error = NULL;
-    json_t *reservation = incoming_prepare(api->incoming, req->id, &error);
-
-    api_reservation_answer(resp, reservation, error, 200);
+    if (req->json && !api_require_body(req, resp))
+        return;
+    incoming_prepare_states(api->incoming, req->id, req->json, api_prepared,
+                            http_request_defer(req->http));
 }
 
 void

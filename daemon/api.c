@@ -97,7 +97,7 @@ static const ApiRoute api_routes[] = {
     { "GET", "/v1/reservations", api_list_reservations, FALSE },
     { "GET", "/v1/reservations/*", api_get_reservation, FALSE },
     { "POST", "/v1/reservations", api_create_reservation, TRUE },
-    { "POST", "/v1/reservations/*/prepare", api_prepare_reservation, FALSE },
+    { "POST", "/v1/reservations/*/prepare", api_prepare_reservation, TRUE },
     { "POST", "/v1/reservations/*/renew", api_renew_reservation, FALSE },
     { "POST", "/v1/reservations/*/replug", api_replug_reservation, FALSE },
     { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE },

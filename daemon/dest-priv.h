@@ -12,6 +12,7 @@
 #include "jsonutil.h"
 #include "lease.h"
 #include "nic-types.h"
+#include "plugin-loader.h"
 #include "pool.h"
 #include "virt-ops.h"
 
@@ -39,6 +40,13 @@ typedef struct {
     char *device_xml;   /* what is plugged */
     NicStrategy strategy;   /* UNPLUG: dropped from the XML and replugged; NATIVE: rewritten */
     gboolean present;   /* in the guest's live XML here, at the last look */
+    /* Its device state from the source (dest-state.c), checked by its
+     * plugin and kept as the frame came (base64); NULL: none. */
+    char *state_plugin;
+    char *state_frame;
+    gint64 state_bytes, check_ms, restore_ms;   /* -1: not measured */
+    gboolean restored;
+    gboolean state_aborted;
 } ResNic;
 
 typedef struct {
@@ -72,6 +80,7 @@ typedef struct {
     GCancellable *cancellable;
     gboolean running;   /* this migd is plugging or verifying (not one before a restart) */
     gboolean asking;    /* the source is being asked about the job */
+    gboolean restoring; /* plugins restore the device states (dest-state.c) */
     gint64 asked_us;    /* wall clock, when it was last asked */
     char *detail_verify;        /* what the verification said, until the probe answers */
     GPtrArray *answers; /* ResAnswer*: replug calls waiting for the outcome */
@@ -92,6 +101,7 @@ struct _Incoming {
     GCancellable *cancellable;  /* cancelled when migd stops */
     const MigdConf *conf;
     PoolSet *pools;
+    PluginSet *plugins;         /* borrowed; NULL: none loaded */
     LeaseTable *leases;
     char *path;                 /* <state_dir>/reservations.json */
     GHashTable *reservations;   /* id -> Reservation */
@@ -133,6 +143,26 @@ gboolean dest_save(Incoming *in, GError **error);
 void dest_save_or_warn(Incoming *in);
 /* Reads the file back at start (a corrupt one is set aside, with a warning). */
 gboolean dest_load(Incoming *in, GError **error);
+
+/* dest-state.c: the device states that came with the prepare. */
+/* Decodes the prepare's "states" and has each one's plugin check it, then
+ * keeps them with @r and arms it (incoming_prepare); @answer gets the
+ * reservation, or an error that names the NIC, the plugin and why. */
+void dest_state_prepare(Incoming *in, Reservation *r, json_t *body, IncomingAnswer answer,
+                        gpointer data);
+/* Restores @only's state onto its leased VF, or with @only NULL each NIC's
+ * that is not restored yet; @done gets NULL, or why one failed (the
+ * reservation's plugins were called abort). */
+typedef void (*DestRestored)(Reservation *r, const char *why);
+void dest_state_restore(Reservation *r, ResNic *only, DestRestored done);
+/* Calls abort on every plugin that checked or restored a state of @r and
+ * was not called abort yet: the job failed or was undone. */
+void dest_state_abort(Reservation *r);
+/* The NIC's "state" in the API's JSON and in the record; and back. */
+json_t *dest_state_to_json(const ResNic *n);
+json_t *dest_state_to_record(const ResNic *n);
+gboolean dest_state_from_record(ResNic *n, json_t *state, char **ret_why);
+void dest_state_clear(ResNic *n);
 
 /* dest-replug.c */
 void dest_res_disarm(Reservation *r);

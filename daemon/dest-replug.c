@@ -133,7 +133,23 @@ res_verify(Reservation *r)
 static void res_plug_next(Reservation *r);
 static void res_look(Reservation *r);
 
-/* Every unplugged NIC is in: written down before the guest is asked. */
+/* The device states are on the VFs: written down before the guest is asked. */
+static void
+res_restored(Reservation *r, const char *why)
+{
+    if (why) {
+        res_done(r, FALSE, "%s", why);
+        return;
+    }
+    r->state = REPLUG_VERIFYING;
+    dest_save_or_warn(r->in);
+    failpoint("dst-after-replug-before-verify");
+    res_verify(r);
+}
+
+/* Every unplugged NIC is in, its state restored: what is left is a native
+ * NIC's state (its guest already runs here) or one a previous migd did not
+ * restore. */
 static void
 res_plugged_all(Reservation *r)
 {
@@ -142,10 +158,7 @@ res_plugged_all(Reservation *r)
     r->replug_ms = r->resumed_us ? (g_get_monotonic_time() - r->resumed_us) / 1000
                                  : (now - r->resumed_wall_us) / 1000;
     r->plugged_us = now;
-    r->state = REPLUG_VERIFYING;
-    dest_save_or_warn(r->in);
-    failpoint("dst-after-replug-before-verify");
-    res_verify(r);
+    dest_state_restore(r, NULL, res_restored);
 }
 
 static gboolean
@@ -178,6 +191,20 @@ res_plug_failed(Reservation *r, const char *error)
 }
 
 static void
+res_nic_restored(Reservation *r, const char *why)
+{
+    if (why) {
+        res_done(r, FALSE, "%s", why);
+        return;
+    }
+    r->nic_index++;
+    r->attempt = 0;
+    res_plug_next(r);
+}
+
+/* The VF is in (the lab's stand-in devices exist only from DEVICE_ADDED
+ * on): its device state goes onto it before the next NIC is plugged. */
+static void
 res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
 {
     Reservation *r = data;
@@ -189,9 +216,7 @@ res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
         return;
     }
     n->present = TRUE;
-    r->nic_index++;
-    r->attempt = 0;
-    res_plug_next(r);
+    dest_state_restore(r, n, res_nic_restored);
 }
 
 static void
@@ -302,7 +327,7 @@ res_look_thread(GTask *task, gpointer source, gpointer data, GCancellable *cance
 static void
 res_looked(Reservation *r, ResLook *look)
 {
-    if (r->state != look->state || r->hp || r->retry_source ||
+    if (r->state != look->state || r->hp || r->retry_source || r->restoring ||
         (r->state == REPLUG_VERIFYING && r->running))
         return;
     for (guint i = 0, j = 0; !look->error && i < r->nics->len; i++) {

@@ -66,13 +66,14 @@ dest_res_to_json(const Reservation *r)
     for (guint i = 0; i < r->nics->len; i++) {
         const ResNic *n = g_ptr_array_index(r->nics, i);
 
-        json_array_append_new(nics, json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:s}", "alias",
+        json_array_append_new(nics, json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:o}", "alias",
                                               n->alias, "mac", json_string_or_null(n->mac),
                                               "vlan", n->vlan ? json_integer(n->vlan)
                                                               : json_null(),
                                               "pool", n->pool, "address", n->address,
                                               "device_xml", n->device_xml, "strategy",
-                                              nic_strategy_to_string(n->strategy)));
+                                              nic_strategy_to_string(n->strategy), "state",
+                                              dest_state_to_json(n)));
     }
     return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:o,s:o,s:o}", "id", r->id, "domain", r->domain,
                      "source", r->source, "source_url", json_string_or_null(r->source_url),
@@ -206,6 +207,7 @@ incoming_lease_nics(Incoming *in, Reservation *r, json_t *nics, GHashTable *in_u
         if (!lease)
             return FALSE;
         n = g_new0(ResNic, 1);
+        dest_state_clear(n);
         n->alias = g_strdup(alias);
         n->mac = g_strdup(mac);
         n->vlan = (guint)vlan;
@@ -428,6 +430,9 @@ dest_release(Incoming *in, Reservation *r, const char *why)
 
     log_structured(G_LOG_LEVEL_MESSAGE, LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
                    "Released the reservation of job %s (%s): %s", r->id, r->domain, why);
+    /* Plugins undo what they did here unless the guest got its VF. */
+    if (r->state != REPLUG_DONE || !r->ok)
+        dest_state_abort(r);
     /* The reservation goes first: a crash in between leaves leases without
      * one, which the next start releases. */
     g_hash_table_remove(in->reservations, id);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "plugin-loader.h"
 #include "virt.h"
 
 typedef struct _Incoming Incoming;
@@ -37,6 +38,15 @@ void incoming_reserve(Incoming *in, json_t *request, IncomingAnswer answer, gpoi
 /* POST /v1/reservations/{id}/prepare: arms the replug for the guest's
  * resume here and renews the leases. */
 json_t *incoming_prepare(Incoming *in, const char *id, GError **error);
+/* The same with the request's body: {"states": [{"alias", "plugin",
+ * "frame"}]}, the NICs' device states, each refused when its frame is
+ * damaged or too large (MIGD_ERROR_INVALID_ARGUMENT), its plugin is not
+ * loaded here (MIGD_ERROR_CONFLICT), or its plugin's check_state says no
+ * (MIGD_ERROR_CONFLICT); accepted ones are kept with the reservation. */
+void incoming_prepare_states(Incoming *in, const char *id, json_t *body, IncomingAnswer answer,
+                             gpointer data);
+/* The plugins that check and restore device states (borrowed; NULL: none). */
+void incoming_set_plugins(Incoming *in, PluginSet *plugins);
 gboolean incoming_renew(Incoming *in, const char *id, GError **error);
 
 /* POST /v1/reservations/{id}/replug: @answer runs once the replug and its

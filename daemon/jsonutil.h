@@ -14,6 +14,13 @@ json_string_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+/* A count or a duration in ms, or null when it is negative (not measured). */
+static inline json_t *
+json_count_or_null(gint64 n)
+{
+    return n >= 0 ? json_integer(n) : json_null();
+}
+
 /* A wall-clock time (µs since the epoch) as ISO 8601 UTC with milliseconds,
  * the precision records are read in; null for 0 or less. */
 json_t *json_time_ms(gint64 wall_us);

@@ -230,6 +230,8 @@ migd_run(Migd *migd)
                               &(EngineLimits){ migd->conf->max_outgoing,
                                                migd->conf->retention_hours });
     migrator_set_engine(migd->migrator, migd->engine);
+    migrator_set_plugins(migd->migrator, migd->plugins);
+    incoming_set_plugins(migd->incoming, migd->plugins);
     migd->api = api_new(migd->virt, migd->engine, migd->conf);
     api_set_incoming(migd->api, migd->incoming);
     api_set_plugins(migd->api, migd->plugins);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "plugin-call.h"
 
@@ -207,4 +208,33 @@ plugin_call(Plugin *p, PluginCallKind kind, const PluginDevice *dev, GBytes *sta
     c->timer = g_timeout_add(timeout_ms, call_deadline, c);
     g_task_set_task_data(task, c, call_free);
     g_task_run_in_thread(task, call_thread);
+}
+
+typedef struct {
+    char *job;
+    char *alias;
+} PluginAbort;
+
+static void
+plugin_aborted(const PluginCallResult *result, gpointer data)
+{
+    PluginAbort *a = data;
+
+    if (result->rc != 0)
+        log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_JOB", a->job),
+                       "Job %s: undoing what a plugin did for %s on this host failed: %s",
+                       a->job, a->alias, result->error);
+    g_free(a->job);
+    g_free(a->alias);
+    g_free(a);
+}
+
+void
+plugin_call_abort(Plugin *p, const PluginDevice *dev, guint timeout_ms)
+{
+    PluginAbort *a = g_new0(PluginAbort, 1);
+
+    a->job = g_strdup(dev->job ? dev->job : "-");
+    a->alias = g_strdup(dev->alias ? dev->alias : "a device");
+    plugin_call(p, PLUGIN_CALL_ABORT, dev, NULL, 0, 0, timeout_ms, plugin_aborted, a);
 }

@@ -56,3 +56,8 @@ void plugin_call(Plugin *p, PluginCallKind kind, const PluginDevice *dev, GBytes
 /* Calls whose worker has not ended yet, the overrun ones included: what a
  * shutdown leaves running. */
 guint plugin_call_in_flight(void);
+
+/* Calls abort on @p for @dev with nobody waiting for the outcome (the job
+ * is undone): a failure is logged as a warning that names the job, the
+ * device and what the plugin said. */
+void plugin_call_abort(Plugin *p, const PluginDevice *dev, guint timeout_ms);

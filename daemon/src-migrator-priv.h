@@ -21,6 +21,7 @@ struct _Migrator {
     const MigdConf *conf;
     guint poll_interval_ms;
     GHashTable *runs;           /* job id -> SrcRun */
+    PluginSet *plugins;         /* borrowed; NULL: none loaded */
 };
 
 /* What migd holds for one job while it runs. */

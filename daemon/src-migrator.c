@@ -138,6 +138,12 @@ migrator_set_conf(Migrator *m, const MigdConf *conf)
     m->poll_interval_ms = conf->poll_interval_ms;
 }
 
+void
+migrator_set_plugins(Migrator *m, PluginSet *plugins)
+{
+    m->plugins = plugins;
+}
+
 SrcRun *
 migrator_run(Migrator *m, Job *job)
 {
@@ -154,6 +160,7 @@ migrator_run(Migrator *m, Job *job)
         run->src_completed_callback = -1;
         run->cancellable = g_cancellable_new();
         run->nics = nic_steps_new(m->engine, m->virt, m->conf, job);
+        nic_steps_set_plugins(run->nics, m->plugins);
         g_hash_table_insert(m->runs, run->id, run);
     }
     return run;

@@ -6,6 +6,7 @@
 
 #include "conf.h"
 #include "engine.h"
+#include "plugin-loader.h"
 #include "virt.h"
 
 typedef struct _Migrator Migrator;
@@ -18,6 +19,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Migrator, migrator_free)
 /* The engine the results are fed to; set once, before the first job. */
 void migrator_set_engine(Migrator *m, Engine *engine);
 void migrator_set_conf(Migrator *m, const MigdConf *conf);
+/* The plugins that carry the NICs' device state (borrowed; NULL: none). */
+void migrator_set_plugins(Migrator *m, PluginSet *plugins);
 
 /* The operations, for engine_new() with the Migrator as context. */
 const EngineOps *migrator_ops(void);

@@ -7,6 +7,7 @@
 #include "domxml.h"
 #include "hotplug.h"
 #include "nic-types.h"
+#include "plugin-loader.h"
 #include "src-nics.h"
 
 /* Peer calls wait this long for an answer; the replug call for the whole
@@ -31,6 +32,13 @@ typedef struct {
      * (recorded before the request: after a restart it may still come). */
     gboolean detach_pending;
     gboolean detach_sent;   /* asked, in this migd's life or before a restart */
+    /* Its device state (src-nic-state.c): the plugin whose save_state was
+     * called for it (NULL: none claimed it), the frame sent (this migd's
+     * life only), and the figures; -1: not measured. */
+    char *plugin;
+    char *state_frame;
+    gint64 state_bytes, save_ms, transfer_ms, check_ms, restore_ms;
+    gboolean plugin_aborted;
 } Nic;
 
 /* What this host knows of the destination's reservation for the job (its
@@ -87,6 +95,16 @@ struct _NicSteps {
     char *persist_xml_param;    /* VIR_MIGRATE_PARAM_PERSIST_XML, or NULL */
     gint64 unplug_start_us; /* monotonic; 0: not yet */
     gint64 unplug_ack_ms, replug_ms, verify_ms, no_vf_window_ms, guest_outage_ms;   /* -1: none */
+    /* Device state (src-nic-state.c): the loaded plugins (borrowed; NULL:
+     * none), [plugins] as the job started, each pool's PF ("" for an
+     * emulated pool), and the NIC and plugin being asked. */
+    PluginSet *plugins;
+    guint plugin_timeout_ms;
+    gsize max_state_bytes;
+    GHashTable *pool_pf;
+    guint state_nic, state_plugin;
+    void (*state_done)(NicSteps *ns, const char *reason);
+    gint64 prepare_sent_us; /* monotonic */
 };
 
 static inline Nic *
@@ -153,6 +171,25 @@ void nic_release_free(NicRelease *rel);
 void nic_reserve(NicSteps *ns);
 void nic_prepare(NicSteps *ns);
 void nic_renew_stop(NicSteps *ns);
+
+/* src-nic-state.c: each NIC's device state, saved by the first plugin
+ * that claims it with state, framed; @done gets NULL, or the reason the
+ * step fails (a sentence that names the plugin and what it said). */
+typedef void (*NicStateSaved)(NicSteps *ns, const char *reason);
+void nic_state_save(NicSteps *ns, NicStateSaved done);
+/* The prepare request's body: {"states": [{alias, plugin, frame}...]}, or
+ * NULL when no NIC carries state. */
+json_t *nic_state_body(NicSteps *ns);
+/* The figures the destination's answer (a reservation) carries per NIC:
+ * check_ms and restore_ms; with @sent_us, transfer_ms too (the prepare's
+ * round trip less the check). */
+void nic_state_take_answer(NicSteps *ns, json_t *reservation, gint64 sent_us);
+/* Calls abort on every plugin whose save_state was called for the job
+ * (once per NIC); the outcome goes to the log. */
+void nic_state_abort(NicSteps *ns);
+/* The NIC's "plugin" member of the record, and back. */
+json_t *nic_state_to_json(const Nic *n);
+void nic_state_from_json(Nic *n, json_t *device);
 
 /* src-nic-unplug.c */
 void nic_unplug(NicSteps *ns, const Job *job);

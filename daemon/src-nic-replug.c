@@ -53,6 +53,7 @@ nic_replugged(NicSteps *ns, guint status, json_t *body, const char *why)
                                         "outcome");
         return;
     }
+    nic_state_take_answer(ns, body, 0);
     nic_replug_result(ns, replug, answered_us);
 }
 
@@ -72,6 +73,7 @@ nic_replug_looked_up(NicSteps *ns, guint status, json_t *body, const char *why)
     json_t *replug = json_object_get(body, "replug");
 
     if (!why && g_strcmp0(json_string_value(json_object_get(replug, "state")), "done") == 0) {
+        nic_state_take_answer(ns, body, 0);
         nic_replug_result(ns, replug, 0);
         return;
     }

@@ -141,20 +141,49 @@ nic_reserve(NicSteps *ns)
 static void
 nic_prepared(NicSteps *ns, guint status, json_t *body, const char *why)
 {
+    guint states = 0;
+
     if (why) {
         nic_step_failed(ns, why);
         return;
     }
     ns->lease_until_us = g_get_real_time() + (gint64)ns->lease_ttl_s * G_USEC_PER_SEC;
-    nic_step_done(ns, "the destination will plug the leased VFs in as soon as the guest "
-                      "resumes there");
+    nic_state_take_answer(ns, body, ns->prepare_sent_us);
+    for (guint i = 0; i < ns->nics->len; i++)
+        states += nic_at(ns, i)->state_frame != NULL;
+    if (states)
+        nic_step_done(ns, "the destination checked the device state of %u NIC%s and will plug "
+                          "the leased VFs in as soon as the guest resumes there", states,
+                      states == 1 ? "" : "s");
+    else
+        nic_step_done(ns, "the destination will plug the leased VFs in as soon as the guest "
+                          "resumes there");
+}
+
+/* The device states are saved (or none is carried): the destination gets
+ * them with the prepare, and checks them before it answers. */
+static void
+nic_prepare_send(NicSteps *ns, const char *reason)
+{
+    g_autofree char *path = NULL;
+    g_autoptr(json_t) body = NULL;
+
+    if (reason) {
+        nic_step_failed(ns, reason);
+        return;
+    }
+    path = g_strdup_printf("/v1/reservations/%s/prepare", ns->id);
+    body = nic_state_body(ns);
+    ns->prepare_sent_us = g_get_monotonic_time();
+    /* The destination answers once each state's plugin checked it there. */
+    nic_call(ns, "POST", path, body,
+             NIC_PEER_TIMEOUT_MS +
+                 (guint)json_array_size(json_object_get(body, "states")) * ns->plugin_timeout_ms,
+             "the replug's arming", FALSE, nic_prepared);
 }
 
 void
 nic_prepare(NicSteps *ns)
 {
-    g_autofree char *path = g_strdup_printf("/v1/reservations/%s/prepare", ns->id);
-
-    nic_call(ns, "POST", path, NULL, NIC_PEER_TIMEOUT_MS, "the replug's arming", FALSE,
-             nic_prepared);
+    nic_state_save(ns, nic_prepare_send);
 }

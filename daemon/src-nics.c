@@ -19,6 +19,8 @@ nic_free(gpointer data)
     g_free(n->dest_address);
     g_free(n->dest_pool);
     g_free(n->dest_xml);
+    g_free(n->plugin);
+    g_free(n->state_frame);
     g_free(n);
 }
 
@@ -39,6 +41,21 @@ nic_source_url(const MigdConf *conf)
 }
 
 static void nic_steps_load(NicSteps *ns, const Job *job);
+
+/* Each pool's PF, "" for an emulated pool: what the plugins are told. */
+static GHashTable *
+nic_pool_pfs(const MigdConf *conf)
+{
+    GHashTable *pfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+    for (guint i = 0; conf->pools && i < conf->pools->len; i++) {
+        const MigdPoolConf *pc = g_ptr_array_index(conf->pools, i);
+
+        g_hash_table_replace(pfs, g_strdup(pc->name),
+                             g_strdup(pc->type == POOL_SRIOV && pc->pf ? pc->pf : ""));
+    }
+    return pfs;
+}
 
 NicSteps *
 nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
@@ -67,6 +84,9 @@ nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
     ns->cancellable = g_cancellable_new();
     ns->unplug_ack_ms = ns->replug_ms = ns->verify_ms = ns->no_vf_window_ms = -1;
     ns->guest_outage_ms = -1;
+    ns->plugin_timeout_ms = conf->plugin_call_timeout_s * 1000;
+    ns->max_state_bytes = conf->plugin_max_state_bytes;
+    ns->pool_pf = nic_pool_pfs(conf);
     if (json_is_object(job->nics))
         nic_steps_load(ns, job);
     return ns;
@@ -99,16 +119,17 @@ nic_steps_free(NicSteps *ns)
     g_free(ns->restore_error);
     g_free(ns->dest_xml_param);
     g_free(ns->persist_xml_param);
+    g_hash_table_unref(ns->pool_pf);
     g_free(ns);
 }
 
-/* --- the record ---------------------------------------------------------------- */
-
-static json_t *
-json_ms(gint64 ms)
+void
+nic_steps_set_plugins(NicSteps *ns, PluginSet *plugins)
 {
-    return ms >= 0 ? json_integer(ms) : json_null();
+    ns->plugins = plugins;
 }
+
+/* --- the record ---------------------------------------------------------------- */
 
 static json_t *
 nic_to_json(const Nic *n)
@@ -129,6 +150,7 @@ nic_to_json(const Nic *n)
     json_object_set_new(device, "xml", json_string_or_null(n->dom->xml));
     if (n->detach_pending)
         json_object_set_new(device, "detach_pending", json_true());
+    json_object_set_new(device, "plugin", nic_state_to_json(n));
     return device;
 }
 
@@ -145,10 +167,12 @@ nic_steps_to_json(NicSteps *ns)
                      "reserved", held, "reservation",
                      held ? json_pack("{s:s,s:s}", "id", ns->id, "migd_url", ns->migd_url)
                           : json_null(),
-                     "devices", devices, "no_vf_window_ms", json_ms(ns->no_vf_window_ms),
-                     "unplug_ack_ms", json_ms(ns->unplug_ack_ms), "replug_ms",
-                     json_ms(ns->replug_ms), "verify_ms", json_ms(ns->verify_ms),
-                     "guest_outage_ms", json_ms(ns->guest_outage_ms));
+                     "devices", devices, "no_vf_window_ms",
+                     json_count_or_null(ns->no_vf_window_ms), "unplug_ack_ms",
+                     json_count_or_null(ns->unplug_ack_ms), "replug_ms",
+                     json_count_or_null(ns->replug_ms), "verify_ms",
+                     json_count_or_null(ns->verify_ms), "guest_outage_ms",
+                     json_count_or_null(ns->guest_outage_ms));
 }
 
 static char *
@@ -205,6 +229,7 @@ nic_from_json(json_t *device)
     n->dest_address = json_dup(dest, "address");
     n->dest_pool = json_dup(dest, "pool");
     n->detach_sent = n->detach_pending = json_is_true(json_object_get(device, "detach_pending"));
+    nic_state_from_json(n, device);
     return n;
 }
 
@@ -468,6 +493,9 @@ nic_steps_finish(NicSteps *ns)
 {
     nic_renew_stop(ns);
     nic_call_abandon(ns);
+    /* An undone job's plugins undo what they did here. */
+    if (ns->rolling_back)
+        nic_state_abort(ns);
     /* Nobody waits for the outcome: the job is over; the log tells it. */
     nic_release(ns, NULL);
 }

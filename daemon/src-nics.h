@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "engine.h"
+#include "plugin-loader.h"
 #include "virt.h"
 
 typedef struct _NicSteps NicSteps;
@@ -24,6 +25,8 @@ typedef struct _NicSteps NicSteps;
  * whether it replugged, and ask it to if not. */
 NicSteps *nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job);
 void nic_steps_free(NicSteps *ns);
+/* The plugins that carry the NICs' device state (borrowed; NULL: none). */
+void nic_steps_set_plugins(NicSteps *ns, PluginSet *plugins);
 
 /* In a worker, during the checks: the guest's live XML and its migratable
  * form, which nic_steps_classify_xml() needs. FALSE with @error (libvirt's

@@ -2,9 +2,11 @@
 #include <config.h>
 
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "dest-priv.h"
 #include "hotplug.h"
+#include "plugin-call.h"
 #include "test-dest.h"
 #include "testutil.h"
 
@@ -19,16 +21,56 @@ td_conf_text(const char *dir)
                            TD_SOURCE_URL "\n", dir);
 }
 
+char *
+td_calls_log(TdFixture *f)
+{
+    return g_build_filename(f->dir, "plugin-calls.log", NULL);
+}
+
+guint
+td_calls(TdFixture *f, const char *pattern)
+{
+    g_autofree char *path = td_calls_log(f);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    guint n = 0;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return 0;
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++)
+        n += lines[i][0] && g_pattern_match_simple(pattern, lines[i]);
+    return n;
+}
+
+/* The stateful fixture plugin in <dir>/plugins, and its settings. */
+static char *
+td_plugin_conf(TdFixture *f, const char *settings)
+{
+    g_autofree char *plugins = g_build_filename(f->dir, "plugins", NULL);
+    g_autofree char *link = g_build_filename(plugins, "stateful.so", NULL);
+    g_autofree char *log = td_calls_log(f);
+
+    g_assert_cmpint(g_mkdir(plugins, 0700), ==, 0);
+    g_assert_cmpint(symlink(FIXTURE_DIR "/stateful.so", link), ==, 0);
+    return g_strdup_printf("[plugins]\ndir = %s\ncall_timeout_s = 1\nmax_state_bytes = 64\n"
+                           "[plugin.stateful]\nlog = %s\n%s", plugins, log, settings);
+}
+
 void
 td_setup(TdFixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *text = NULL;
+    g_autofree char *base = NULL;
+    g_autofree char *plugins = NULL;
 
     test_log_clear();
     f->dir = g_dir_make_tmp("migd-test-dest-XXXXXX", &error);
     g_assert_no_error(error);
-    text = td_conf_text(f->dir);
+    base = td_conf_text(f->dir);
+    plugins = data ? td_plugin_conf(f, data) : g_strdup("");
+    text = g_strconcat(base, plugins, NULL);
     f->conf = conf_load_data("test.conf", text, &error);
     g_assert_no_error(error);
     f->fv = fake_virt_new();
@@ -37,14 +79,20 @@ td_setup(TdFixture *f, gconstpointer data)
     f->virt = fake_virt_new_virt(f->fv);
     f->in = incoming_new(f->virt, f->conf, &error);
     g_assert_no_error(error);
+    if (data) {
+        f->plugins = plugin_set_load(f->conf->plugin_dir, f->conf->plugin_settings);
+        g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==, 1);
+        incoming_set_plugins(f->in, f->plugins);
+    }
 }
 
 /* The fake must outlive every worker that calls it: the looks at guests
- * are let finish before an Incoming goes. */
+ * are let finish before an Incoming goes, and the plugins' calls too. */
 static void
 td_settle(TdFixture *f)
 {
-    while ((f->in && ((Incoming *)f->in)->looks > 0) || hotplug_outstanding() > 0)
+    while ((f->in && ((Incoming *)f->in)->looks > 0) || hotplug_outstanding() > 0 ||
+           plugin_call_in_flight() > 0)
         (void)g_main_context_iteration(NULL, TRUE);
 }
 
@@ -60,6 +108,7 @@ td_teardown(TdFixture *f, gconstpointer data)
     fake_virt_flush(f->fv);
     g_clear_pointer(&f->fp, fake_peer_free);
     g_clear_pointer(&f->fv, fake_virt_free);
+    g_clear_pointer(&f->plugins, plugin_set_free);
     g_clear_pointer(&f->conf, conf_free);
     test_remove_tree(f->dir);
     g_free(f->dir);
@@ -74,6 +123,7 @@ td_restart(TdFixture *f)
     g_clear_pointer(&f->in, incoming_free);
     f->in = incoming_new(f->virt, f->conf, &error);
     g_assert_no_error(error);
+    incoming_set_plugins(f->in, f->plugins);
 }
 
 char *
@@ -137,6 +187,15 @@ td_reserve_from(TdFixture *f, const char *source_url, const char *job, const cha
     TdAnswer a = { 0 };
 
     incoming_reserve(f->in, request, td_answered, &a);
+    return td_wait_answer(&a, error);
+}
+
+json_t *
+td_prepare(TdFixture *f, const char *job, json_t *body, GError **error)
+{
+    TdAnswer a = { 0 };
+
+    incoming_prepare_states(f->in, job, body, td_answered, &a);
     return td_wait_answer(&a, error);
 }
 

@@ -10,6 +10,7 @@
 #include "fake-peer.h"
 #include "fake-virt.h"
 #include "incoming.h"
+#include "plugin-loader.h"
 
 /* The source host's libvirt and migd, a [peer.A] of the destination. */
 #define TD_SOURCE_URI "qemu+tcp://a/system"
@@ -22,12 +23,20 @@ typedef struct {
     Virt *virt;
     MigdConf *conf;
     Incoming *in;
+    PluginSet *plugins;     /* NULL: none loaded */
 } TdFixture;
 
+/* With @data (a string), the fixture plugin "stateful" is loaded with
+ * [plugins] call_timeout_s = 1, max_state_bytes = 64, [plugin.stateful]
+ * log = td_calls_log() and the settings in @data ("fail_at = ...\n"). */
 void td_setup(TdFixture *f, gconstpointer data);
 void td_teardown(TdFixture *f, gconstpointer data);
 /* A new Incoming over the same state directory, as after a kill -9. */
 void td_restart(TdFixture *f);
+/* The calls the stateful plugin got, one line each ("check_state ua-vf0
+ * destination"), and how many lines match the glob @pattern. */
+char *td_calls_log(TdFixture *f);
+guint td_calls(TdFixture *f, const char *pattern);
 
 /* The guest's live XML with the emulated NICs ALIAS=TAP of @nics ("ua-vf0=tvf0"). */
 char *td_domain_xml(const char *name, const char *const *nics);
@@ -39,6 +48,8 @@ json_t *td_reserve(TdFixture *f, const char *job, const char *domain, const char
 json_t *td_reserve_from(TdFixture *f, const char *source_url, const char *job,
                         const char *domain, const char *strategy, const char *nics_json,
                         GError **error);
+/* POST /v1/reservations/{id}/prepare with @body (NULL: none), waited for. */
+json_t *td_prepare(TdFixture *f, const char *job, json_t *body, GError **error);
 /* POST /v1/reservations/{id}/replug, waited for. */
 json_t *td_replug(TdFixture *f, const char *job, GError **error);
 /* GET /v1/reservations/{id}'s replug.state, or "gone". */

@@ -9,10 +9,13 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "fake-peer.h"
 #include "fake-virt.h"
+#include "plugin-call.h"
+#include "plugin-frame.h"
 #include "src-nic-priv.h"
 #include "testutil.h"
 
@@ -78,6 +81,8 @@ typedef struct {
     gboolean reservation_scripted;  /* by the test; else submit() grants it */
     gboolean release_scripted;      /* by the test; else submit() accepts it */
     gboolean mixed;
+    PluginSet *plugins;     /* setup_state's: the stateful fixture plugin */
+    char *calls_log;        /* what it was called for, a line each */
 } Fixture;
 
 static Fixture *current;
@@ -101,6 +106,7 @@ steps_new(Fixture *f, Job *job)
 {
     NicSteps *ns = nic_steps_new(f->engine, f->virt, f->conf, job);
 
+    nic_steps_set_plugins(ns, f->plugins);
     if (f->fast_retries) {
         ns->retry_every_ms = ns->busy_every_ms = 20;
         ns->retry_for_ms = ns->busy_for_ms = 200;
@@ -266,7 +272,8 @@ setup(Fixture *f, gconstpointer data)
 static gboolean
 workers_done(Fixture *f, gconstpointer arg)
 {
-    return hotplug_outstanding() == 0 && nic_xml_reads_outstanding() == 0;
+    return hotplug_outstanding() == 0 && nic_xml_reads_outstanding() == 0 &&
+           plugin_call_in_flight() == 0;
 }
 
 static gboolean
@@ -313,6 +320,8 @@ teardown(Fixture *f, gconstpointer data)
     fake_virt_flush(f->fv);
     fake_virt_free(f->fv);
     conf_free(f->conf);
+    g_clear_pointer(&f->plugins, plugin_set_free);
+    g_free(f->calls_log);
     test_remove_tree(f->dir);
     g_free(f->dir);
     g_free(f->id);
@@ -1156,10 +1165,258 @@ test_record_round_trip(Fixture *f, gconstpointer data)
     Job *job = migrate_to_end(f);
     g_autoptr(json_t) before = json_deep_copy(job->nics);
     NicSteps *ns = nic_steps_new(f->engine, f->virt, f->conf, job);
-    g_autoptr(json_t) after = nic_steps_to_json(ns);
+
+    nic_steps_set_plugins(ns, f->plugins);    g_autoptr(json_t) after = nic_steps_to_json(ns);
 
     g_assert_true(json_equal(before, after));
     nic_steps_free(ns);
+}
+
+/* --- device state ------------------------------------------------------------- */
+
+/* setup() with the stateful fixture plugin loaded, its [plugin.stateful]
+ * settings in @data ("fail_at = ...\n"). */
+static void
+setup_state(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *plugins = NULL;
+    g_autofree char *link = NULL;
+    g_autofree char *text = NULL;
+
+    setup(f, NULL);
+    plugins = g_build_filename(f->dir, "plugins", NULL);
+    link = g_build_filename(plugins, "stateful.so", NULL);
+    f->calls_log = g_build_filename(f->dir, "plugin-calls.log", NULL);
+    g_assert_cmpint(g_mkdir(plugins, 0700), ==, 0);
+    g_assert_cmpint(symlink(FIXTURE_DIR "/stateful.so", link), ==, 0);
+    text = g_strdup_printf("%s[plugins]\ndir = %s\ncall_timeout_s = 1\n"
+                           "[plugin.stateful]\nlog = %s\n%s", conf_text, plugins, f->calls_log,
+                           (const char *)data);
+    conf_free(f->conf);
+    f->conf = conf_load_data("test.conf", text, &error);
+    g_assert_no_error(error);
+    f->plugins = plugin_set_load(f->conf->plugin_dir, f->conf->plugin_settings);
+    g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==, 1);
+}
+
+/* How many of the plugin's calls match the glob @pattern ("abort ua-vf0 source"). */
+static guint
+plugin_calls(Fixture *f, const char *pattern)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    guint n = 0;
+
+    if (!g_file_get_contents(f->calls_log, &text, NULL, NULL))
+        return 0;
+    lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++)
+        n += lines[i][0] && g_pattern_match_simple(pattern, lines[i]);
+    return n;
+}
+
+static gboolean
+plugins_idle(Fixture *f, gconstpointer arg)
+{
+    return plugin_call_in_flight() == 0;
+}
+
+static json_t *
+device_plugin(const Job *job)
+{
+    return json_object_get(device(job, 0), "plugin");
+}
+
+static const char prepared_checked[] =
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
+    "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}}]}";
+
+static const char replugged_restored[] =
+    "{\"replug\":{\"ok\":true,\"replug_ms\":40,\"verify_ms\":0,\"attempts\":1,"
+    "\"detail\":\"libvirt reported ua-vf0 added\"},\"nics\":[{\"alias\":\"ua-vf0\","
+    "\"state\":{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":5,"
+    "\"restored\":true}}]}";
+
+/* Saved, framed and sent with the prepare; the record shows who handled
+ * the NIC, how much state, and the figures of both hosts. */
+static void
+test_state_saved_sent(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    g_autofree char *replug = NULL;
+    g_auto(PluginFrame) frame = { 0 };
+    g_autoptr(GError) error = NULL;
+    const FakePeerRequest *req;
+    json_t *state, *plugin;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    replug = route(f, "/replug");
+    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked);
+    fake_peer_answer(f->fp, "POST", replug, 200, replugged_restored);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    req = fake_peer_last(f->fp, "POST", prepare);
+    state = json_array_get(json_object_get(req->body, "states"), 0);
+    g_assert_cmpuint(json_array_size(json_object_get(req->body, "states")), ==, 1);
+    g_assert_cmpstr(json_string_value(json_object_get(state, "alias")), ==, "ua-vf0");
+    g_assert_cmpstr(json_string_value(json_object_get(state, "plugin")), ==, "stateful");
+    g_assert_true(plugin_frame_decode(json_string_value(json_object_get(state, "frame")), 65536,
+                                      &frame, &error));
+    g_assert_cmpstr(frame.plugin, ==, "stateful");
+    g_assert_cmpstr(frame.alias, ==, "ua-vf0");
+    g_assert_cmpuint(frame.state_version, ==, 3);
+    g_assert_cmpmem(g_bytes_get_data(frame.state, NULL), g_bytes_get_size(frame.state),
+                    "state of ua-vf0", 15);
+    plugin = device_plugin(job);
+    g_assert_cmpstr(json_string_value(json_object_get(plugin, "name")), ==, "stateful");
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "state_bytes")), ==, 15);
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "save_ms")), >=, 0);
+    g_assert_true(json_is_integer(json_object_get(plugin, "transfer_ms")));
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "check_ms")), ==, 7);
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "restore_ms")), ==, 5);
+    g_assert_true(timeline_has(job, "the destination checked the device state of 1 NIC *"));
+    g_assert_cmpuint(plugin_calls(f, "save_state ua-vf0 source"), ==, 1);
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort *"), ==, 0);
+}
+
+/* Without plugins the prepare carries no body and no NIC a plugin. */
+static void
+test_state_none(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_null(fake_peer_last(f->fp, "POST", prepare)->body);
+    g_assert_true(json_is_null(device_plugin(job)));
+}
+
+/* The job fails with a reason matching @reason_pattern, nothing unplugged,
+ * the reservation released and the source's plugin called abort once; the
+ * destination refuses the prepare with @refusal (NULL: it is not asked). */
+static void
+assert_state_failed_untouched(Fixture *f, const char *reason_pattern, const char *refusal)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    if (refusal)
+        fake_peer_error(f->fp, "POST", prepare, MIGD_ERROR_CONFLICT, refusal);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    if (!g_pattern_match_simple(reason_pattern, job->reason))
+        g_error("the reason '%s' does not match '%s'", job->reason, reason_pattern);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpuint(deletes(f), ==, 1);
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source"), ==, 1);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", prepare), ==, (refusal ? 1 : 0));
+}
+
+/* A failing or overrunning save_state: the destination is not asked. */
+static void
+test_state_save_fails(Fixture *f, gconstpointer data)
+{
+    assert_state_failed_untouched(f, "*device state of ua-vf0 could not be saved, so nothing "
+                                     "was unplugged: plugin stateful: save_state failed: "
+                                     "save_state of ua-vf0 fails: fail_at = save_state is "
+                                     "set*", NULL);
+}
+
+static void
+test_state_save_timeout(Fixture *f, gconstpointer data)
+{
+    assert_state_failed_untouched(f, "*device state of ua-vf0 could not be saved, so nothing "
+                                     "was unplugged: plugin stateful: save_state did not answer "
+                                     "within its timeout ([plugins] call_timeout_s)*", NULL);
+}
+
+/* The destination's plugin refuses the state: the job fails with its
+ * words, nothing is unplugged, and the source's plugin undoes too. */
+static void
+test_state_check_refused(Fixture *f, gconstpointer data)
+{
+    assert_state_failed_untouched(f, "*plugin stateful: check_state failed: the VF cannot take "
+                                     "MTU 9000*",
+                                  "the destination refuses the device state of NIC ua-vf0: "
+                                  "plugin stateful: check_state failed: the VF cannot take MTU "
+                                  "9000 (Invalid argument)");
+}
+
+static gboolean
+saving(Fixture *f, gconstpointer arg)
+{
+    return plugin_calls(f, "save_state ua-vf0 source") > 0;
+}
+
+/* The plugin's log is no event of the loop: it is looked at this often. */
+static gboolean
+tick(gpointer data)
+{
+    return G_SOURCE_CONTINUE;
+}
+
+/* A cancel while the plugin saves: its late answer sends nothing, nothing
+ * is unplugged, and the plugin is called abort once its save has ended. */
+static void
+test_state_cancel_during_save(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *prepare = NULL;
+    guint ticker;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    ticker = g_timeout_add(10, tick, NULL);
+    run_until(f, saving, NULL);
+    g_source_remove(ticker);
+    g_assert_true(engine_cancel(f->engine, f->id, &error));
+    g_assert_no_error(error);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_CANCELLED);
+    run_until(f, plugins_idle, NULL);
+    fake_peer_flush(f->fp);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", prepare), ==, 0);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpuint(deletes(f), ==, 1);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source"), ==, 1);
+}
+
+/* The destination could not restore the state after the replug: the job
+ * says loudly that the guest runs there without its VF, with the
+ * destination's words; the guest has left, so the source's plugin, whose
+ * save_state changed nothing, is not called abort (the destination's is). */
+static void
+test_state_restore_failed(Fixture *f, gconstpointer data)
+{
+    g_autofree char *replug = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    replug = route(f, "/replug");
+    fake_peer_answer(f->fp, "POST", replug, 200,
+                     "{\"replug\":{\"ok\":false,\"replug_ms\":40,\"verify_ms\":0,\"attempts\":1,"
+                     "\"detail\":\"the device state of ua-vf0 was not restored onto the VF "
+                     "bvf0: plugin stateful: restore_state failed: no\"}}");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_nonnull(strstr(job->reason, "WITHOUT its passthrough NIC (ua-vf0)"));
+    g_assert_true(timeline_has(job, "*the device state of ua-vf0 was not restored onto the VF "
+                                    "bvf0: plugin stateful: restore_state failed: no*"));
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort *"), ==, 0);
 }
 
 int
@@ -1200,5 +1457,15 @@ main(int argc, char **argv)
     ADD("restart/replugging-done-there", test_restart_replugging_done_there);
     ADD("restart/verifying-not-yet", test_restart_replugging_not_yet);
     ADD("record/round-trip", test_record_round_trip);
+#define ADD_STATE(name, settings, func) \
+    g_test_add("/src-nic/" name, Fixture, settings, setup_state, func, teardown)
+    ADD_STATE("state/saved-sent-recorded", "", test_state_saved_sent);
+    ADD("state/none-without-plugins", test_state_none);
+    ADD_STATE("state/save-fails", "fail_at = save_state\n", test_state_save_fails);
+    ADD_STATE("state/save-timeout", "hang_at = save_state\n", test_state_save_timeout);
+    ADD_STATE("state/check-refused", "", test_state_check_refused);
+    ADD_STATE("state/cancel-during-save", "hang_at = save_state\n",
+              test_state_cancel_during_save);
+    ADD_STATE("state/restore-failed", "", test_state_restore_failed);
     return g_test_run();
 }

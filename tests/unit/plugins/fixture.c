@@ -1,5 +1,8 @@
 /* Plugins for test-plugin, one source built several ways (FIXTURE_*):
- * a good one, and one for each way a plugin can be refused or misbehave. */
+ * a good one, and one for each way a plugin can be refused or misbehave.
+ * FIXTURE_STATEFUL is the one the NIC steps' tests call: it restores too,
+ * writes each call it gets as a line to [plugin.NAME] log = PATH, fails
+ * the call named by fail_at and sleeps 3 s in the one named by hang_at. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,7 +15,33 @@
 struct fixture {
     char greeting[64];
     int aborts;
+    char log[256];
+    char fail_at[32];
+    char hang_at[32];
 };
+
+/* "save_state ua-vf0 source" to the log, then whether the test setting
+ * makes this call fail (with @err set) or hang first. */
+static int
+fx_called(struct fixture *f, const char *call, const struct migd_device *dev, char *err,
+          size_t errlen)
+{
+    FILE *out = f->log[0] ? fopen(f->log, "a") : NULL;
+
+    if (out) {
+        fprintf(out, "%s %s %s\n", call, dev->alias ? dev->alias : "-",
+                dev->side == MIGD_SIDE_SOURCE ? "source" : "destination");
+        fclose(out);
+    }
+    if (strcmp(f->hang_at, call) == 0)
+        sleep(3);
+    if (strcmp(f->fail_at, call) == 0) {
+        snprintf(err, errlen, "%s of %s fails: fail_at = %s is set", call,
+                 dev->alias ? dev->alias : "-", call);
+        return -EIO;
+    }
+    return 0;
+}
 
 static int
 fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char *err,
@@ -30,6 +59,12 @@ fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
     for (size_t i = 0; i < count; i++) {
         if (strcmp(settings[i].key, "greeting") == 0)
             snprintf(f->greeting, sizeof(f->greeting), "%s", settings[i].value);
+        else if (strcmp(settings[i].key, "log") == 0)
+            snprintf(f->log, sizeof(f->log), "%s", settings[i].value);
+        else if (strcmp(settings[i].key, "fail_at") == 0)
+            snprintf(f->fail_at, sizeof(f->fail_at), "%s", settings[i].value);
+        else if (strcmp(settings[i].key, "hang_at") == 0)
+            snprintf(f->hang_at, sizeof(f->hang_at), "%s", settings[i].value);
     }
     *ret_ctx = f;
     return 0;
@@ -80,8 +115,10 @@ static int
 fx_save(void *ctx, const struct migd_device *dev, uint8_t *buf, size_t cap, size_t *ret_len,
         uint32_t *ret_version, char *err, size_t errlen)
 {
-    int n;
+    int n, rc = fx_called(ctx, "save_state", dev, err, errlen);
 
+    if (rc < 0)
+        return rc;
 #ifdef FIXTURE_SLOW
     fx_wait_gate();
 #endif
@@ -103,6 +140,10 @@ static int
 fx_check(void *ctx, const struct migd_device *dev, const uint8_t *blob, size_t len,
          uint32_t version, char *err, size_t errlen)
 {
+    int rc = fx_called(ctx, "check_state", dev, err, errlen);
+
+    if (rc < 0)
+        return rc;
     if (version != 3) {
         snprintf(err, errlen, "state version %u is not 3", version);
         return -EPROTO;
@@ -114,11 +155,27 @@ fx_check(void *ctx, const struct migd_device *dev, const uint8_t *blob, size_t l
     return 0;
 }
 
+#ifdef FIXTURE_STATEFUL
+static int
+fx_restore(void *ctx, const struct migd_device *dev, const uint8_t *blob, size_t len,
+           uint32_t version, char *err, size_t errlen)
+{
+    char want[128];
+
+    snprintf(want, sizeof(want), "state of %s", dev->alias);
+    if (len != strlen(want) || memcmp(blob, want, len) != 0) {
+        snprintf(err, errlen, "the state for %s is not the one saved for it", dev->alias);
+        return -EINVAL;
+    }
+    return fx_called(ctx, "restore_state", dev, err, errlen);
+}
+#endif
+
 static int
 fx_abort(void *ctx, const struct migd_device *dev, char *err, size_t errlen)
 {
     ((struct fixture *)ctx)->aborts++;
-    return 0;
+    return fx_called(ctx, "abort", dev, err, errlen);
 }
 
 static const struct migd_plugin table = {
@@ -140,6 +197,9 @@ static const struct migd_plugin table = {
     .probe = fx_probe,
     .save_state = fx_save,
     .check_state = fx_check,
+#ifdef FIXTURE_STATEFUL
+    .restore_state = fx_restore,
+#endif
     .abort = fx_abort,
 };
 

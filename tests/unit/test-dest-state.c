@@ -1,0 +1,323 @@
+/* The destination's side of the NICs' device state (daemon/dest-state.c)
+ * with the "stateful" fixture plugin: the prepare's frames are refused when
+ * damaged, too large or for a plugin this host lacks, before any plugin
+ * sees them; accepted ones are checked, kept across a restart, restored
+ * onto the leased VF once it is plugged in, and undone when the job fails. */
+#include <config.h>
+
+#include <string.h>
+
+#include "dest-priv.h"
+#include "error.h"
+#include "plugin-frame.h"
+#include "test-dest.h"
+#include "testutil.h"
+
+#define NIC0_UNPLUG "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\"}]"
+#define NIC0_NATIVE                                                                            \
+    "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\",\"strategy\":"     \
+    "\"native\"}]"
+
+/* The frame a source's migd sends for @alias: @state from @plugin. */
+static char *
+frame_of(const char *plugin, const char *alias, const char *state)
+{
+    g_autoptr(GBytes) bytes = g_bytes_new(state, strlen(state));
+    PluginFrame frame = { .plugin = (char *)plugin, .abi_major = 1, .state_version = 3,
+                          .alias = (char *)alias, .state = bytes };
+
+    return plugin_frame_encode(&frame);
+}
+
+static json_t *
+states_body(const char *alias, const char *plugin, const char *frame)
+{
+    return json_pack("{s:[{s:s,s:s,s:s}]}", "states", "alias", alias, "plugin", plugin, "frame",
+                     frame);
+}
+
+static void
+reserve(TdFixture *f, const char *strategy, const char *nics)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) r = td_reserve(f, "job-1", "labvm", strategy, nics, &error);
+
+    g_assert_no_error(error);
+}
+
+/* Prepares job-1 with the saved state of ua-vf0. */
+static json_t *
+prepare_good(TdFixture *f, GError **error)
+{
+    g_autofree char *frame = frame_of("stateful", "ua-vf0", "state of ua-vf0");
+    g_autoptr(json_t) body = states_body("ua-vf0", "stateful", frame);
+
+    return td_prepare(f, "job-1", body, error);
+}
+
+/* Reserves job-1 and prepares it with that state, which is accepted. */
+static void
+reserve_prepared(TdFixture *f, const char *strategy, const char *nics)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) prepared = NULL;
+
+    reserve(f, strategy, nics);
+    prepared = prepare_good(f, &error);
+    g_assert_no_error(error);
+}
+
+static json_t *
+nic_state(TdFixture *f)
+{
+    g_autoptr(json_t) r = incoming_get(f->in, "job-1", NULL);
+
+    return json_incref(json_object_get(json_array_get(json_object_get(r, "nics"), 0), "state"));
+}
+
+static void
+add_guest(TdFixture *f, const char *nic)
+{
+    g_autofree char *xml = td_domain_xml("labvm", (const char *const[]){ nic, NULL });
+
+    fake_virt_add_domain(f->fv, TD_SOURCE_URI, "labvm", xml, VIR_DOMAIN_RUNNING);
+}
+
+/* Checked before the answer, kept across a restart, restored onto the VF
+ * once it is plugged in and before the guest is asked; nothing undone. */
+static void
+test_checked_kept_restored(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) prepared = NULL;
+    g_autoptr(json_t) state = NULL;
+    g_autoptr(json_t) after = NULL;
+    g_autoptr(json_t) replug = NULL;
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    prepared = prepare_good(f, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(json_string_value(json_object_get(json_object_get(prepared, "replug"),
+                                                      "state")), ==, "armed");
+    g_assert_cmpuint(td_calls(f, "check_state ua-vf0 destination"), ==, 1);
+    state = nic_state(f);
+    g_assert_cmpstr(json_string_value(json_object_get(state, "plugin")), ==, "stateful");
+    g_assert_cmpint(json_integer_value(json_object_get(state, "bytes")), ==, 15);
+    g_assert_cmpint(json_integer_value(json_object_get(state, "check_ms")), >=, 0);
+    g_assert_false(json_is_true(json_object_get(state, "restored")));
+
+    td_restart(f);
+    g_clear_pointer(&state, json_decref);
+    state = nic_state(f);
+    g_assert_cmpstr(json_string_value(json_object_get(state, "plugin")), ==, "stateful");
+
+    add_guest(f, NULL);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    g_assert_true(fake_virt_has_device(f->fv, FAKE_VIRT_LOCAL, "labvm", "ua-vf0"));
+    g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
+    replug = td_replug(f, "job-1", &error);
+    g_assert_no_error(error);
+    after = json_incref(json_object_get(json_array_get(json_object_get(replug, "nics"), 0),
+                                        "state"));
+    g_assert_true(json_is_true(json_object_get(after, "restored")));
+    g_assert_cmpint(json_integer_value(json_object_get(after, "restore_ms")), >=, 0);
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+    g_assert_cmpuint(td_calls(f, "abort *"), ==, 0);
+}
+
+/* A native NIC came with the guest: its state is restored before the verify. */
+static void
+test_native_restored(TdFixture *f, gconstpointer data)
+{
+    reserve_prepared(f, "native", NIC0_NATIVE);
+    add_guest(f, "ua-vf0=avf0");
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
+}
+
+/* Asserts that @body is refused with @code and a message matching @pattern,
+ * before any plugin saw it, and that nothing was armed or kept. */
+static void
+assert_refused(TdFixture *f, json_t *body, MigdErrorCode code, const char *pattern)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) result = td_prepare(f, "job-1", body, &error);
+    g_autoptr(json_t) state = NULL;
+
+    g_assert_null(result);
+    g_assert_error(error, MIGD_ERROR, (gint)code);
+    if (!g_pattern_match_simple(pattern, error->message))
+        g_error("'%s' does not match '%s'", error->message, pattern);
+    g_assert_cmpuint(td_calls(f, "*"), ==, 0);
+    g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
+    state = nic_state(f);
+    g_assert_true(json_is_null(state));
+}
+
+static void
+test_refusals(TdFixture *f, gconstpointer data)
+{
+    g_autofree char *good = frame_of("stateful", "ua-vf0", "state of ua-vf0");
+    g_autofree char *damaged = g_strdup(good);
+    g_autofree char *large = NULL;
+    g_autofree char *foreign = frame_of("nosuch", "ua-vf0", "state of ua-vf0");
+    g_autofree char *big = g_strnfill(100, 'x');
+    g_autoptr(json_t) b1 = NULL, b2 = NULL, b3 = NULL, b4 = NULL, b5 = NULL;
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    /* One bit changed in the state (the base64 of byte 40 on). */
+    damaged[60] = damaged[60] == 'A' ? 'B' : 'A';
+    b1 = states_body("ua-vf0", "stateful", damaged);
+    assert_refused(f, b1, MIGD_ERROR_INVALID_ARGUMENT,
+                   "the device state of NIC ua-vf0 from plugin stateful is refused: *checksum "
+                   "does not match*");
+    large = frame_of("stateful", "ua-vf0", big);
+    b2 = states_body("ua-vf0", "stateful", large);
+    assert_refused(f, b2, MIGD_ERROR_INVALID_ARGUMENT,
+                   "the device state of NIC ua-vf0 from plugin stateful is refused: *its state "
+                   "is 100 bytes, over the limit of 64 ([plugins] max_state_bytes)*");
+    b3 = states_body("ua-vf0", "nosuch", foreign);
+    assert_refused(f, b3, MIGD_ERROR_CONFLICT,
+                   "the device state of NIC ua-vf0 is refused: this host has no plugin nosuch "
+                   "(loaded: stateful)*");
+    b4 = states_body("ua-vf9", "stateful", good);
+    assert_refused(f, b4, MIGD_ERROR_INVALID_ARGUMENT,
+                   "states[0] is for NIC ua-vf9, which the reservation job-1 does not have");
+    b5 = json_pack("{s:[{s:s}]}", "states", "alias", "ua-vf0");
+    assert_refused(f, b5, MIGD_ERROR_INVALID_ARGUMENT, "states[0] of the prepare is not valid*");
+}
+
+/* The plugin was called abort; the source's rollback then releases the
+ * reservation, which calls no second abort. */
+static void
+assert_aborted_once(TdFixture *f)
+{
+    while (td_calls(f, "abort ua-vf0 destination") == 0)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+    (void)g_main_context_iteration(NULL, FALSE);
+    g_assert_cmpuint(td_calls(f, "abort *"), ==, 1);
+}
+
+/* The plugin refuses the state (or overruns call_timeout_s): the prepare
+ * fails with @message, which names the NIC and the plugin, and nothing is
+ * armed or kept. */
+static void
+assert_check_refused(TdFixture *f, const char *message)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) result = NULL;
+    g_autoptr(json_t) state = NULL;
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    result = prepare_good(f, &error);
+    g_assert_null(result);
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
+    g_assert_cmpstr(error->message, ==, message);
+    g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
+    state = nic_state(f);
+    g_assert_true(json_is_null(state));
+}
+
+/* ... and the plugin undoes what it did. */
+static void
+test_check_refused(TdFixture *f, gconstpointer data)
+{
+    assert_check_refused(f, "the destination refuses the device state of NIC ua-vf0: plugin "
+                            "stateful: check_state failed: check_state of ua-vf0 fails: fail_at "
+                            "= check_state is set (Input/output error)");
+    assert_aborted_once(f);
+}
+
+static void
+test_check_timeout(TdFixture *f, gconstpointer data)
+{
+    assert_check_refused(f, "the destination refuses the device state of NIC ua-vf0: plugin "
+                            "stateful: check_state did not answer within its timeout ([plugins] "
+                            "call_timeout_s)");
+}
+
+/* The restore fails after the VF is plugged: the replug fails loudly,
+ * naming the NIC and the plugin's words, and the plugin undoes it. */
+static void
+test_restore_failed(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) replug = NULL;
+    const char *detail;
+
+    reserve_prepared(f, "unplug", NIC0_UNPLUG);
+    add_guest(f, NULL);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "failed"));
+    replug = td_replug(f, "job-1", &error);
+    g_assert_no_error(error);
+    detail = json_string_value(json_object_get(json_object_get(replug, "replug"), "detail"));
+    g_assert_true(g_pattern_match_simple("the device state of ua-vf0 was not restored onto the "
+                                         "VF tvf0: plugin stateful: restore_state failed: "
+                                         "restore_state of ua-vf0 fails: fail_at = "
+                                         "restore_state is set*", detail));
+    assert_aborted_once(f);
+}
+
+/* Each VF gets its state as soon as it is plugged, before the next is:
+ * the first restore fails, so the second NIC is not plugged at all. */
+static void
+test_restore_before_next_plug(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *frame0 = frame_of("stateful", "ua-vf0", "state of ua-vf0");
+    g_autofree char *frame1 = frame_of("stateful", "ua-vf1", "state of ua-vf1");
+    g_autoptr(json_t) body = json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias",
+                                       "ua-vf0", "plugin", "stateful", "frame", frame0, "alias",
+                                       "ua-vf1", "plugin", "stateful", "frame", frame1);
+    g_autoptr(json_t) prepared = NULL;
+
+    reserve(f, "unplug",
+            "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\"},"
+            "{\"alias\":\"ua-vf1\",\"mac\":\"52:54:00:00:00:02\",\"pool\":\"lab\"}]");
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(td_calls(f, "check_state ua-vf? destination"), ==, 2);
+    add_guest(f, NULL);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "failed"));
+    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH), ==, 1);
+    g_assert_cmpuint(td_calls(f, "restore_state *"), ==, 1);
+    g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
+    /* Every plugin that checked a state here undoes, the unplugged ones too. */
+    while (td_calls(f, "abort *") < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+}
+
+/* The source undoes the job after the prepare: the release calls abort. */
+static void
+test_released_aborts(TdFixture *f, gconstpointer data)
+{
+    reserve_prepared(f, "unplug", NIC0_UNPLUG);
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+    while (td_calls(f, "abort ua-vf0 destination") == 0)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "gone");
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    test_log_capture();
+#define add(path, settings, fn) g_test_add(path, TdFixture, settings, td_setup, fn, td_teardown)
+    add("/dest/state/checked-kept-restored", "", test_checked_kept_restored);
+    add("/dest/state/native-restored", "", test_native_restored);
+    add("/dest/state/refusals", "", test_refusals);
+    add("/dest/state/check-refused", "fail_at = check_state\n", test_check_refused);
+    add("/dest/state/check-timeout", "hang_at = check_state\n", test_check_timeout);
+    add("/dest/state/restore-failed", "fail_at = restore_state\n", test_restore_failed);
+    add("/dest/state/restore-before-next-plug", "fail_at = restore_state\n",
+        test_restore_before_next_plug);
+    add("/dest/state/released-aborts", "", test_released_aborts);
+#undef add
+    return g_test_run();
+}
