@@ -17,7 +17,7 @@
 #define MIGRATION_MAX_CONNECTIONS 255
 
 static const char *const migration_strategies[] = {
-    "auto", "unplug", "native", "none", NULL
+    "auto", "unplug", "native", "pause", "none", NULL
 };
 
 const CtlArgSpec ctl_migration_migrate_options[] = {

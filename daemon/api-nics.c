@@ -139,6 +139,20 @@ api_replug_reservation(Api *api, const ApiRequest *req, HttpResponse *resp)
     incoming_replug(api->incoming, req->id, api_replug_answered, http_request_defer(req->http));
 }
 
+/* The pause strategy's two calls from the source (dest-pause.c). */
+void
+api_switchover_reservation(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    incoming_switchover(api->incoming, req->id, api_replug_answered,
+                        http_request_defer(req->http));
+}
+
+void
+api_resume_reservation(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    incoming_resume(api->incoming, req->id, api_replug_answered, http_request_defer(req->http));
+}
+
 void
 api_qemu_hook(Api *api, const ApiRequest *req, HttpResponse *resp)
 {

@@ -55,6 +55,8 @@ void api_create_reservation(Api *api, const ApiRequest *req, HttpResponse *resp)
 void api_prepare_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_renew_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_replug_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_switchover_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_resume_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_release_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_qemu_hook(Api *api, const ApiRequest *req, HttpResponse *resp);
 

@@ -100,6 +100,8 @@ static const ApiRoute api_routes[] = {
     { "POST", "/v1/reservations/*/prepare", api_prepare_reservation, TRUE },
     { "POST", "/v1/reservations/*/renew", api_renew_reservation, FALSE },
     { "POST", "/v1/reservations/*/replug", api_replug_reservation, FALSE },
+    { "POST", "/v1/reservations/*/switchover", api_switchover_reservation, FALSE },
+    { "POST", "/v1/reservations/*/resume", api_resume_reservation, FALSE },
     { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE },
     { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE },
     { "GET", "/v1/plugins", api_list_plugins, FALSE },

@@ -46,7 +46,7 @@ incoming_rewrite(Incoming *in, const char *domain, const char *xml, GError **err
 
         if (!found)
             continue;
-        if (n->strategy == NIC_STRATEGY_NATIVE) {
+        if (nic_strategy_stays(n->strategy)) {
             next = domxml_replace_device(out, n->alias, n->device_xml, error);
         } else {
             const char *const aliases[] = { n->alias, NULL };

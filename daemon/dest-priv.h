@@ -12,6 +12,7 @@
 #include "jsonutil.h"
 #include "lease.h"
 #include "nic-types.h"
+#include "plugin-call.h"
 #include "plugin-loader.h"
 #include "pool.h"
 #include "virt-ops.h"
@@ -84,6 +85,14 @@ typedef struct {
     gint64 asked_us;    /* wall clock, when it was last asked */
     char *detail_verify;        /* what the verification said, until the probe answers */
     GPtrArray *answers; /* ResAnswer*: replug calls waiting for the outcome */
+    /* The pause strategy (dest-pause.c): the switchover or resume call
+     * waiting for its outcome (one at a time), and the resume's outcome,
+     * in this migd's life. */
+    IncomingAnswer pause_answer;
+    gpointer pause_answer_data;
+    gboolean pause_resumed;
+    gint64 pause_resume_ms, pause_post_ms;
+    char *pause_post_error;
 } Reservation;
 
 typedef struct {
@@ -131,6 +140,12 @@ void dest_tick(Incoming *in);
 gboolean dest_renew(Incoming *in, Reservation *r, GError **error);
 /* Drops @r with its leases, saying @why in the log (a sentence). */
 void dest_release(Incoming *in, Reservation *r, const char *why);
+
+/* dest-pause.c: the resume's outcome for the answer ("resume"). */
+json_t *dest_pause_to_json(const Reservation *r);
+
+/* dest-state.c: what the plugins are told of @n on this host. */
+PluginDevice *dest_state_device(Incoming *in, const Reservation *r, const ResNic *n);
 
 /* dest-store.c */
 Reservation *dest_res_new(Incoming *in, const char *id, const char *domain, const char *source);

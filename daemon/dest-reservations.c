@@ -158,15 +158,15 @@ res_parse_nic(json_t *item, size_t i, NicStrategy strategy, const char **ret_ali
         return FALSE;
     }
     s = name ? nic_strategy_from_string(name) : (int)strategy;
-    if (name && s != NIC_STRATEGY_UNPLUG && s != NIC_STRATEGY_NATIVE) {
+    if (name && s != NIC_STRATEGY_UNPLUG && !nic_strategy_stays(s)) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
-                    "nics[%zu].strategy '%s' is not one of unplug, native", i, name);
+                    "nics[%zu].strategy '%s' is not one of unplug, native, pause", i, name);
         return FALSE;
     }
     if (s == NIC_STRATEGY_MIXED) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
                     "nics[%zu] (%s) has no strategy, which a mixed job must give each NIC "
-                    "(unplug or native)", i, *ret_alias);
+                    "(unplug, native or pause)", i, *ret_alias);
         return FALSE;
     }
     *ret_strategy = s;
@@ -268,7 +268,7 @@ incoming_parse_reservation(json_t *request, ResRequest *ret, GError **error)
     s = nic_strategy_from_string(strategy);
     if (s < 0) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
-                    "strategy '%s' is not one of unplug, native, mixed, none", strategy);
+                    "strategy '%s' is not one of unplug, native, pause, mixed, none", strategy);
         return FALSE;
     }
     ret->strategy = s;

@@ -36,8 +36,8 @@ state_nic(Reservation *r, const char *alias)
 }
 
 /* What the plugins are told of @n, the leased VF on this host. */
-static PluginDevice *
-state_device(Incoming *in, const Reservation *r, const ResNic *n)
+PluginDevice *
+dest_state_device(Incoming *in, const Reservation *r, const ResNic *n)
 {
     const MigdPoolConf *pc = conf_find_pool(in->conf, n->pool);
     gboolean sriov = pc && pc->type == POOL_SRIOV;
@@ -327,7 +327,7 @@ state_check_next(StateCheck *c, Reservation *r)
         return;
     }
     s = g_ptr_array_index(c->states, c->index);
-    dev = state_device(c->in, r, s->nic);
+    dev = dest_state_device(c->in, r, s->nic);
     plugin_call(state_find_plugin(c->in, s->plugin), PLUGIN_CALL_CHECK_STATE, dev,
                 s->frame.state, s->frame.state_version, 0,
                 c->in->conf->plugin_call_timeout_s * 1000, state_checked, c);
@@ -439,7 +439,7 @@ state_restore_next(Reservation *r, ResNic *only, DestRestored done)
     s->nic = n;
     s->only = only;
     s->done = done;
-    dev = state_device(r->in, r, n);
+    dev = dest_state_device(r->in, r, n);
     plugin_call(p, PLUGIN_CALL_RESTORE_STATE, dev, frame.state, frame.state_version, 0,
                 r->in->conf->plugin_call_timeout_s * 1000, state_restored, s);
 }
@@ -464,7 +464,7 @@ dest_state_abort(Reservation *r)
         if (!p || n->state_aborted)
             continue;
         n->state_aborted = TRUE;
-        dev = state_device(r->in, r, n);
+        dev = dest_state_device(r->in, r, n);
         plugin_call_abort(p, dev, r->in->conf->plugin_call_timeout_s * 1000);
     }
 }

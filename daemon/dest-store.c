@@ -77,6 +77,9 @@ dest_res_free(gpointer data)
 
     dest_res_disarm(r);
     dest_res_answer_all(r, error);
+    if (r->pause_answer)
+        r->pause_answer(NULL, error, r->pause_answer_data);
+    g_free(r->pause_post_error);
     g_ptr_array_unref(r->answers);
     g_clear_object(&r->cancellable);
     g_ptr_array_unref(r->nics);
@@ -143,7 +146,7 @@ res_nic_from_record(json_t *record, char **ret_why)
         return NULL;
     }
     s = nic_strategy_from_string(strategy);
-    if (s != NIC_STRATEGY_UNPLUG && s != NIC_STRATEGY_NATIVE && s != NIC_STRATEGY_NONE) {
+    if (s != NIC_STRATEGY_UNPLUG && !nic_strategy_stays(s) && s != NIC_STRATEGY_NONE) {
         *ret_why = g_strdup_printf("holds a NIC with the strategy '%s'", strategy);
         return NULL;
     }

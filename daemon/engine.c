@@ -216,6 +216,7 @@ engine_execute(Engine *engine, Job *job, const JobAction *action)
     case JOB_ACT_POSTCOPY: ops->postcopy(ctx, job); break;
     case JOB_ACT_ABORT_MIGRATION: ops->abort_migration(ctx, job); break;
     case JOB_ACT_WATCH_LIBVIRT_JOB: ops->watch_libvirt_job(ctx, job); break;
+    case JOB_ACT_SWITCHOVER: ops->switchover(ctx, job); break;
     case JOB_ACT_FINISHED:
         engine_count_finished(job);
         ops->finished(ctx, job);

@@ -25,6 +25,7 @@ typedef struct {
     void (*reconcile)(gpointer ctx, Job *job);
     void (*watch_libvirt_job)(gpointer ctx, Job *job);
     void (*finished)(gpointer ctx, Job *job);
+    void (*switchover)(gpointer ctx, Job *job);    /* the pause strategy's */
 } EngineOps;
 
 typedef struct {

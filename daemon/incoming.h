@@ -58,6 +58,16 @@ void incoming_replug(Incoming *in, const char *id, IncomingAnswer answer, gpoint
 /* DELETE /v1/reservations/{id}: frees the slot and the leases. */
 gboolean incoming_release(Incoming *in, const char *id, GError **error);
 
+/* The pause strategy (dest-pause.c). The switchover, while the guest still
+ * runs at the source: the paused NICs' device states are restored onto
+ * the leased VFs (a refusal is a CONFLICT naming the NIC and the plugin's
+ * words). The resume, once it arrived here paused: the guest runs, and
+ * the paused NICs' plugins are called post_switchover; the answer is the
+ * reservation with a "resume" object (resumed, resume_ms,
+ * post_switchover_ms, post_switchover_error). */
+void incoming_switchover(Incoming *in, const char *id, IncomingAnswer answer, gpointer data);
+void incoming_resume(Incoming *in, const char *id, IncomingAnswer answer, gpointer data);
+
 json_t *incoming_list(Incoming *in);
 
 /* GET /v1/reservations/{id}: the reservation with its replug's state. */

@@ -33,6 +33,7 @@ static const char *const action_names[JOB_ACT_LAST] = {
     [JOB_ACT_POSTCOPY] = "postcopy",
     [JOB_ACT_ABORT_MIGRATION] = "abort-migration",
     [JOB_ACT_WATCH_LIBVIRT_JOB] = "watch-libvirt-job",
+    [JOB_ACT_SWITCHOVER] = "switchover",
     [JOB_ACT_FINISHED] = "finished",
 };
 
@@ -173,8 +174,9 @@ job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
 
     job->migration_start_mono_ms = ev->mono_ms;
     job->migration_started_at_us = ev->wall_us;
-    /* The engine sets the policy's first downtime with the migration. */
-    job->progress.max_downtime_ms = job->policy.max_downtime_ms;
+    /* The engine sets the policy's first downtime with the migration; a
+     * pause job's is 0, so that QEMU never switches over on its own. */
+    job->progress.max_downtime_ms = job_pauses(job) ? 0 : job->policy.max_downtime_ms;
     g_clear_pointer(&job->policy_state, policy_state_free);
     job->policy_state = policy_state_new(&effective, ev->mono_ms, job->guest_memory,
                                          job->postcopy_forbidden);
@@ -286,6 +288,8 @@ job_step_done(Job *job, const JobEvent *ev, GArray *actions)
         job_start_migration(job, ev, actions);
         break;
     case JOB_SWITCHOVER:
+        if (!job->dest_resumed_at_us)
+            job->dest_resumed_at_us = ev->wall_us;
         job_enter_step(job, ev, JOB_REPLUGGING, actions);
         break;
     case JOB_REPLUGGING:
@@ -336,6 +340,7 @@ job_policy_act(Job *job, const JobEvent *ev, const PolicyAction *pa, GArray *act
             return;
         job->abort_sent = TRUE;
         g_free(job->abort_reason);
+    g_free(job->switchover_error);
         job->abort_reason = g_strdup(pa->reason);
         job_act(actions, JOB_ACT_ABORT_MIGRATION, 0);
         break;
@@ -348,16 +353,53 @@ job_policy_act(Job *job, const JobEvent *ev, const PolicyAction *pa, GArray *act
     job_note(job, ev, "policy", "%s: %s", policy_action_kind_to_string(pa->kind), pa->reason);
 }
 
+/* Pause strategy: migd makes the switchover (pre_switchover, then the
+ * guest suspended here; QEMU, whose max downtime is 0, then completes). */
+static void
+job_switchover(Job *job, const JobEvent *ev, const char *why, GArray *actions)
+{
+    job->switchover_sent = TRUE;
+    job_note(job, ev, "policy", "switchover: %s; migd quiesces the passthrough NICs and pauses "
+             "%s here", why, job->domain);
+    job_act(actions, JOB_ACT_SWITCHOVER, 0);
+}
+
+/* What is left to copy, in ms at the rate measured; -1: no rate yet. */
+static gint64
+job_predicted_ms(const PolicySample *s)
+{
+    if (s->memory_bps == 0 || s->iteration < 2)
+        return -1;
+    return (gint64)(s->data_remaining * 1000 / s->memory_bps);
+}
+
 static void
 job_on_stats(Job *job, const JobEvent *ev, GArray *actions)
 {
     PolicyAction pa = { 0 };
+    gint64 predicted;
+    g_autofree char *why = NULL;
 
     job_apply_sample(job, ev->sample);
-    if (job->abort_sent || job->cancel_requested)
+    if (job->abort_sent || job->cancel_requested || job->switchover_sent)
         return;
     policy_evaluate(job->policy_state, ev->sample, &pa);
-    job_policy_act(job, ev, &pa, actions);
+    predicted = job_pauses(job) ? job_predicted_ms(ev->sample) : -1;
+    if (predicted >= 0 && predicted <= job->policy.max_downtime_ms) {
+        why = g_strdup_printf("%" G_GUINT64_FORMAT " KiB are left, about %" G_GINT64_FORMAT
+                              " ms at the measured rate, within the downtime budget of %u ms",
+                              ev->sample->data_remaining / 1024, predicted,
+                              job->policy.max_downtime_ms);
+        job_switchover(job, ev, why, actions);
+    } else if (job_pauses(job) && pa.kind == POLICY_SET_DOWNTIME) {
+        /* Raising QEMU's downtime would let it switch over without the
+         * plugins' pre_switchover: the pause comes now instead. */
+        why = g_strdup_printf("the policy would raise the downtime to %u ms (%s)", pa.downtime_ms,
+                              pa.reason);
+        job_switchover(job, ev, why, actions);
+    } else {
+        job_policy_act(job, ev, &pa, actions);
+    }
     policy_action_clear(&pa);
 }
 
@@ -403,12 +445,67 @@ job_on_migrate_failed(Job *job, const JobEvent *ev, GArray *actions)
     }
     if (job->cancel_requested)
         reason = g_strdup_printf("cancelled; %s keeps running on this host", job->domain);
+    else if (job->switchover_error)
+        reason = g_strdup_printf("the switchover failed: %s; %s keeps running on this host",
+                                 job->switchover_error, job->domain);
     else if (job->abort_reason)
         reason = g_strdup_printf("the convergence policy aborted the migration: %s; %s keeps "
                                  "running on this host", job->abort_reason, job->domain);
     else
         reason = g_strdup_printf("the migration failed: %s", ev->reason);
     job_roll_back(job, ev, reason, actions);
+}
+
+gboolean
+job_pauses(const Job *job)
+{
+    json_t *devices = json_object_get(job->nics, "devices");
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(devices, i, d) {
+        if (g_strcmp0(json_string_value(json_object_get(d, "strategy")), "pause") == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void
+job_on_switchover_done(Job *job, const JobEvent *ev)
+{
+    job->source_paused = TRUE;
+    job_note(job, ev, "info", "%s", ev->message ? ev->message : "the guest is paused here");
+}
+
+/* The guest was not suspended here (or was resumed): the migration is
+ * aborted and the rollback undoes the rest. */
+static void
+job_on_switchover_failed(Job *job, const JobEvent *ev, GArray *actions)
+{
+    job->source_paused = FALSE;
+    job_note(job, ev, "error", "the switchover failed: %s", ev->reason);
+    if (job->abort_sent)
+        return;
+    g_free(job->switchover_error);
+    job->switchover_error = g_strdup(ev->reason);
+    job->abort_sent = TRUE;
+    job_act(actions, JOB_ACT_ABORT_MIGRATION, 0);
+}
+
+/* Pause strategy: the migration is over and the guest waits paused on the
+ * destination, whose migd restores and resumes it (the NIC step of the
+ * switchover state). */
+static void
+job_on_paused_arrival(Job *job, const JobEvent *ev, GArray *actions)
+{
+    if (!job->source_paused)
+        job_note(job, ev, "warning", "QEMU completed the migration before migd paused %s: the "
+                 "plugins' pre_switchover was not called", job->domain);
+    job_on_migrate_returned(job, ev, actions);
+    job_enter(job, ev, JOB_SWITCHOVER, "%s arrived paused on %s after %" G_GINT64_FORMAT " ms; "
+              "resuming it there", job->domain, job_dest_name(job),
+              ev->mono_ms - job->migration_start_mono_ms);
+    job_act(actions, JOB_ACT_NIC_STEP, 0);
 }
 
 static void
@@ -444,6 +541,11 @@ job_on_force_complete(Job *job, const JobEvent *ev, GArray *actions)
     PolicyAction pa = { 0 };
 
     job_note(job, ev, "info", "force-complete requested");
+    if (job_pauses(job)) {
+        if (!job->switchover_sent && !job->abort_sent)
+            job_switchover(job, ev, "force-complete was asked for", actions);
+        return;
+    }
     policy_force_complete(job->policy_state, &pa);
     job_policy_act(job, ev, &pa, actions);
     policy_action_clear(&pa);
@@ -618,6 +720,15 @@ job_dispatch(Job *job, const JobEvent *ev, GArray *actions)
             job_rolled_back(job, ev, ev->reason, actions);
         } else if (job->state >= JOB_RESERVING && job->state <= JOB_UNPLUGGING) {
             job_roll_back(job, ev, ev->reason, actions);
+        } else if (job->state == JOB_SWITCHOVER && job_pauses(job) && !job->dest_resumed_at_us) {
+            /* The guest is on the destination, paused, and migd there
+             * could not resume it: nobody else will. */
+            g_autofree char *reason = g_strdup_printf(
+                "%s is PAUSED on %s: %s; resume it there by hand (virsh resume %s)", job->domain,
+                job_dest_name(job), ev->reason, job->domain);
+
+            job_note(job, ev, "error", "%s", reason);
+            job_finish(job, ev, JOB_FAILED, reason, actions);
         } else if (job->state >= JOB_SWITCHOVER && job->state <= JOB_VERIFYING) {
             /* The guest runs on the destination; a NIC step there failing is
              * loud but does not bring it back. */
@@ -634,6 +745,10 @@ job_dispatch(Job *job, const JobEvent *ev, GArray *actions)
             job_on_dest_resumed(job, ev, actions);
         break;
     case JOB_EV_MIGRATE_RETURNED:
+        if (job->state == JOB_MIGRATING && job_pauses(job)) {
+            job_on_paused_arrival(job, ev, actions);
+            break;
+        }
         if (job->state == JOB_MIGRATING) {
             /* The destination's resume report never came; the call's
              * success says the same, only later. */
@@ -662,6 +777,14 @@ job_dispatch(Job *job, const JobEvent *ev, GArray *actions)
         break;
     case JOB_EV_NOTE:
         job_note(job, ev, ev->reason ? ev->reason : "info", "%s", ev->message);
+        break;
+    case JOB_EV_SWITCHOVER_DONE:
+        if (job->state == JOB_MIGRATING && job->switchover_sent)
+            job_on_switchover_done(job, ev);
+        break;
+    case JOB_EV_SWITCHOVER_FAILED:
+        if (job->state == JOB_MIGRATING && job->switchover_sent)
+            job_on_switchover_failed(job, ev, actions);
         break;
     case JOB_EV_LAST:
         break;
@@ -752,6 +875,8 @@ job_can_force_complete(const Job *job, char **ret_reason)
         why = "it is being aborted";
     else if (job->progress.postcopy)
         why = "it already runs in post-copy mode";
+    else if (job->switchover_sent)
+        why = "migd is making the switchover already";
     if (why && ret_reason)
         *ret_reason = g_strdup_printf("migration %s cannot be forced to complete now (state %s): %s",
                                       job->id, job_state_to_string(job->state), why);
@@ -912,7 +1037,7 @@ job_figures_to_json(const Job *job)
 static json_t *
 job_internal_to_json(const Job *job)
 {
-    return json_pack("{s:I,s:b,s:b,s:b,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o}",
+    return json_pack("{s:I,s:b,s:b,s:b,s:b,s:b,s:o,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o}",
                      "guest_memory", (json_int_t)job->guest_memory,
                      "postcopy_forbidden", job->postcopy_forbidden,
                      "cancel_requested", job->cancel_requested,
@@ -920,6 +1045,9 @@ job_internal_to_json(const Job *job)
                      "verified", job->verified,
                      "abort_sent", job->abort_sent,
                      "abort_reason", json_string_or_null(job->abort_reason),
+                     "switchover_sent", job->switchover_sent,
+                     "source_paused", job->source_paused,
+                     "switchover_error", json_string_or_null(job->switchover_error),
                      "migration_started_at", json_time_ms(job->migration_started_at_us),
                      "dest_resumed_at", json_time_ms(job->dest_resumed_at_us),
                      "migrate_returned_at", json_time_ms(job->migrate_returned_at_us),
@@ -1104,6 +1232,10 @@ job_internal_from_json(Job *job, json_t *internal, GError **error)
     job->verified = json_is_true(json_object_get(internal, "verified"));
     job->abort_sent = json_is_true(json_object_get(internal, "abort_sent"));
     job->abort_reason = g_strdup(json_string_value(json_object_get(internal, "abort_reason")));
+    job->switchover_sent = json_is_true(json_object_get(internal, "switchover_sent"));
+    job->source_paused = json_is_true(json_object_get(internal, "source_paused"));
+    job->switchover_error =
+        g_strdup(json_string_value(json_object_get(internal, "switchover_error")));
     job->migration_started_at_us =
         json_time_parse(json_object_get(internal, "migration_started_at"));
     job->dest_resumed_at_us = json_time_parse(json_object_get(internal, "dest_resumed_at"));

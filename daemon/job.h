@@ -106,6 +106,12 @@ typedef struct {
     gboolean verified;
     gboolean abort_sent;
     char *abort_reason;         /* why the policy aborted */
+    /* The pause strategy (a NIC of the job's "nics" says "pause"): migd
+     * asked for the switchover (pre_switchover, then the guest suspended
+     * here), the guest is suspended here, or why the switchover failed. */
+    gboolean switchover_sent;
+    gboolean source_paused;
+    char *switchover_error;
     PolicyState *policy_state;
 } Job;
 
@@ -124,6 +130,9 @@ typedef enum {
     JOB_EV_RECONCILED,      /* after a restart: where the guest is (placement, source_job_active;
                              * reason: why the destination could not be asked) */
     JOB_EV_NOTE,            /* something worth the timeline: message, with reason as its kind */
+    JOB_EV_SWITCHOVER_DONE, /* pause strategy: the guest is suspended here (message says how) */
+    JOB_EV_SWITCHOVER_FAILED,   /* pause strategy: reason; the guest was not suspended, or was
+                                 * resumed */
     JOB_EV_LAST
 } JobEventKind;
 
@@ -158,6 +167,8 @@ typedef enum {
     JOB_ACT_POSTCOPY,
     JOB_ACT_ABORT_MIGRATION,
     JOB_ACT_WATCH_LIBVIRT_JOB,  /* after a restart: follow the still-running libvirt job */
+    JOB_ACT_SWITCHOVER,         /* pause strategy: have the destination restore the state,
+                                 * quiesce the devices and suspend the guest here */
     JOB_ACT_FINISHED,           /* the job is final: release its slot and resources */
     JOB_ACT_LAST
 } JobActionKind;
@@ -189,6 +200,10 @@ GArray *job_handle(Job *job, const JobEvent *event);
  * without the actions that event asked for. Returns the actions (FINISHED
  * only: the job's slot and resources are released). */
 GArray *job_abandon(Job *job, const JobEvent *ev, JobState was, const char *why);
+
+/* Whether a NIC of the job crosses with the pause strategy (migd makes the
+ * switchover itself). */
+gboolean job_pauses(const Job *job);
 
 /* Whether the API may cancel or force-complete it now; if not, why. */
 gboolean job_can_cancel(const Job *job, char **ret_reason);

@@ -6,7 +6,7 @@
 #include "nic-types.h"
 
 static const char *const strategy_names[NIC_STRATEGY_LAST] = {
-    "none", "unplug", "native", "mixed",
+    "none", "unplug", "native", "pause", "mixed",
 };
 
 static const char *const state_names[NIC_STATE_LAST] = {
@@ -33,6 +33,12 @@ int
 nic_strategy_from_string(const char *name)
 {
     return name_index(strategy_names, NIC_STRATEGY_LAST, name);
+}
+
+gboolean
+nic_strategy_stays(NicStrategy strategy)
+{
+    return strategy == NIC_STRATEGY_NATIVE || strategy == NIC_STRATEGY_PAUSE;
 }
 
 const char *

@@ -16,7 +16,7 @@ typedef struct {
     const char *const *choices;     /* for strings: NULL means any */
 } Field;
 
-static const char *const strategies[] = { "auto", "unplug", "native", "none", NULL };
+static const char *const strategies[] = { "auto", "unplug", "native", "pause", "none", NULL };
 static const char *const compressions[] = { "zlib", "zstd", "xbzrle", "mt", NULL };
 
 static const Field top_fields[] = {

@@ -79,6 +79,10 @@ migrate_params(const Job *job, SrcWork *w)
         w->flags |= VIR_MIGRATE_AUTO_CONVERGE;
     if (job->policy.allow_postcopy && !job->postcopy_forbidden)
         w->flags |= VIR_MIGRATE_POSTCOPY;
+    /* The destination's migd restores the paused NICs' state and resumes
+     * the guest there (src-nic-pause.c). */
+    if (job_pauses(job))
+        w->flags |= VIR_MIGRATE_PAUSED;
     if (job->options.bandwidth_mibps > 0)
         (void)virTypedParamsAddULLong(&w->params, &w->nparams, max, VIR_MIGRATE_PARAM_BANDWIDTH,
                                       job->options.bandwidth_mibps);
@@ -105,7 +109,9 @@ src_migrate_start(gpointer migrator, Job *job)
     src_stats_watch_events(run);
     migrate_params(job, w);
     nic_steps_migrate_params(run->nics, NULL, job, &w->params, &w->nparams, &w->maxparams);
-    w->downtime_ms = job->policy.max_downtime_ms;
+    /* A pause job's switchover is migd's to make (job.c): QEMU must not
+     * make it on its own first. */
+    w->downtime_ms = job_pauses(job) ? 0 : job->policy.max_downtime_ms;
     run->migrate_call = TRUE;
     migrator_work_start(run, w, migrate_thread, migrate_done);
     src_stats_start_polling(run);

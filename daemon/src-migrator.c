@@ -201,6 +201,14 @@ op_nic_step(gpointer ctx, Job *job)
 }
 
 static void
+op_switchover(gpointer ctx, Job *job)
+{
+    SrcRun *run = migrator_run(ctx, job);
+
+    nic_steps_switchover(run->nics, job);
+}
+
+static void
 op_finished(gpointer ctx, Job *job)
 {
     Migrator *m = ctx;
@@ -220,6 +228,7 @@ static const EngineOps ops = {
     .auto_converge = src_policy_auto_converge,
     .postcopy = src_policy_postcopy,
     .abort_migration = src_policy_abort,
+    .switchover = op_switchover,
     .reconcile = src_reconcile_run,
     .watch_libvirt_job = src_reconcile_follow,
     .finished = op_finished,

@@ -38,6 +38,11 @@ nic_choose(const Job *job, PoolSet *pools, const DomNic *nic, char **ret_refusal
     if (strcmp(job->strategy, "native") == 0 ||
         (strcmp(job->strategy, "auto") == 0 && vouched))
         return NIC_STRATEGY_NATIVE;
+    /* Whether a plugin vouches that the device can stay attached if migd
+     * pauses the guest is the preparing step's to ask (src-nic-state.c):
+     * a NIC no plugin vouches for fails it, with nothing touched. */
+    if (strcmp(job->strategy, "pause") == 0)
+        return NIC_STRATEGY_PAUSE;
     if (!nic->standby_alias) {
         *ret_refusal = g_strdup_printf("%s has no standby NIC for %s (no virtio NIC with MAC %s "
                                        "and <teaming type='persistent'/>, and no bond pair in "
@@ -51,22 +56,31 @@ nic_choose(const Job *job, PoolSet *pools, const DomNic *nic, char **ret_refusal
 
 /* The job's strategy and its reason, once every NIC has its own. */
 static void
-nic_summarize(NicSteps *ns, const Job *job, guint native)
+nic_summarize(NicSteps *ns, const Job *job, guint native, guint paused)
 {
-    if (ns->nics->len == 0) {
+    guint n = ns->nics->len;
+
+    if (n == 0) {
         ns->why = g_strdup_printf("%s has no passthrough NICs", job->domain);
         return;
     }
-    ns->strategy = native == ns->nics->len ? NIC_STRATEGY_NATIVE
-                   : native == 0           ? NIC_STRATEGY_UNPLUG
-                                           : NIC_STRATEGY_MIXED;
-    ns->why = native ? g_strdup_printf("%u of %u passthrough NICs are vouched for as able "
-                                       "to migrate (native = true in their pool); the others "
-                                       "are unplugged", native, ns->nics->len)
-                     : g_strdup_printf("no passthrough NIC is vouched for as able to "
-                                       "migrate, so %s unplugged before the migration and "
-                                       "plugged in again on the destination",
-                                       ns->nics->len == 1 ? "it is" : "they are");
+    ns->strategy = native == n   ? NIC_STRATEGY_NATIVE
+                   : paused == n ? NIC_STRATEGY_PAUSE
+                   : native == 0 && paused == 0 ? NIC_STRATEGY_UNPLUG
+                                                : NIC_STRATEGY_MIXED;
+    if (paused)
+        ns->why = g_strdup_printf("strategy pause was asked for: %s attached, and migd pauses "
+                                  "the guest itself at switchover once what is left to copy "
+                                  "fits the downtime budget",
+                                  n == 1 ? "the passthrough NIC stays" : "the passthrough NICs stay");
+    else if (native)
+        ns->why = g_strdup_printf("%u of %u passthrough NICs are vouched for as able to migrate "
+                                  "(native = true in their pool); the others are unplugged",
+                                  native, n);
+    else
+        ns->why = g_strdup_printf("no passthrough NIC is vouched for as able to migrate, so %s "
+                                  "unplugged before the migration and plugged in again on the "
+                                  "destination", n == 1 ? "it is" : "they are");
 }
 
 gboolean
@@ -95,7 +109,7 @@ nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
     g_autoptr(PoolSet) pools = pool_set_new(conf->pools);
     g_autoptr(GPtrArray) found = NULL;
     g_autoptr(GError) error = NULL;
-    guint native = 0;
+    guint native = 0, paused = 0;
 
     *ret_postcopy_forbidden = FALSE;
     if (strcmp(job->strategy, "none") == 0) {
@@ -119,6 +133,7 @@ nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
         if (n->strategy == NIC_STRATEGY_NONE)
             return FALSE;
         native += n->strategy == NIC_STRATEGY_NATIVE;
+        paused += n->strategy == NIC_STRATEGY_PAUSE;
     }
     if (ns->nics->len && !ns->migd_url) {
         *ret_refusal = g_strdup_printf("%s has passthrough NICs, and the destination has no "
@@ -126,14 +141,15 @@ nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
                                        job->domain);
         return FALSE;
     }
-    nic_summarize(ns, job, native);
-    if (native && job->options.postcopy) {
+    nic_summarize(ns, job, native, paused);
+    if ((native || paused) && job->options.postcopy) {
         *ret_refusal = g_strdup_printf("post-copy was asked for, but %s keeps a passthrough "
-                                       "device attached during the migration (strategy native), "
-                                       "and its DMA would escape post-copy", job->domain);
+                                       "device attached during the migration (strategy %s), "
+                                       "and its DMA would escape post-copy", job->domain,
+                                       native ? "native" : "pause");
         return FALSE;
     }
-    *ret_postcopy_forbidden = native > 0;
+    *ret_postcopy_forbidden = native + paused > 0;
     *ret_summary = g_strdup_printf("NICs: %s", ns->why);
     return TRUE;
 }

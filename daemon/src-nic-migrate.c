@@ -18,7 +18,7 @@ nic_rewrite(NicSteps *ns, const char *xml, gboolean native_only, GError **error)
         g_autofree char *present = domxml_device_xml(out, n->dom->alias, NULL);
         char *next;
 
-        if (!present || !n->dest_xml || (native_only && n->strategy != NIC_STRATEGY_NATIVE))
+        if (!present || !n->dest_xml || (native_only && !nic_strategy_stays(n->strategy)))
             continue;
         next = domxml_replace_device(out, n->dom->alias, n->dest_xml, error);
         if (!next)
@@ -37,7 +37,7 @@ nic_migrate_xml(NicSteps *ns, const NicXml *xml, gboolean persistent)
     const char *base;
 
     for (guint i = 0; i < ns->nics->len; i++)
-        native |= nic_at(ns, i)->strategy == NIC_STRATEGY_NATIVE;
+        native |= nic_strategy_stays(nic_at(ns, i)->strategy);
     g_clear_pointer(&ns->dest_xml_param, g_free);
     g_clear_pointer(&ns->persist_xml_param, g_free);
     if (native) {

@@ -7,6 +7,7 @@
 #include "domxml.h"
 #include "hotplug.h"
 #include "nic-types.h"
+#include "plugin-call.h"
 #include "plugin-loader.h"
 #include "src-nics.h"
 
@@ -105,6 +106,15 @@ struct _NicSteps {
     guint state_nic, state_plugin;
     void (*state_done)(NicSteps *ns, const char *reason);
     gint64 prepare_sent_us; /* monotonic */
+    /* The pause strategy (src-nic-pause.c): a plugin call or the suspend is
+     * under way (a rollback waits for it), the guest is suspended here by
+     * migd, its resume is under way or was tried; the NIC being quiesced;
+     * the figures (-1: not measured) and the moments (monotonic; 0: not
+     * in this migd's life). */
+    gboolean switchover_busy, source_paused, unpausing, unpause_tried;
+    guint pause_nic;
+    gint64 pre_switchover_ms, suspend_ms, stop_copy_ms, resume_ms, post_switchover_ms, paused_ms;
+    gint64 pause_start_us, suspended_us, resume_asked_us;
 };
 
 static inline Nic *
@@ -187,6 +197,8 @@ void nic_state_take_answer(NicSteps *ns, json_t *reservation, gint64 sent_us);
 /* Calls abort on every plugin whose save_state was called for the job
  * (once per NIC); the outcome goes to the log. */
 void nic_state_abort(NicSteps *ns);
+/* What the plugins are told of @n on this host. */
+PluginDevice *nic_state_device(NicSteps *ns, const Nic *n);
 /* The NIC's "plugin" member of the record, and back. */
 json_t *nic_state_to_json(const Nic *n);
 void nic_state_from_json(Nic *n, json_t *device);
@@ -197,6 +209,17 @@ void nic_unplug(NicSteps *ns, const Job *job);
 /* src-nic-migrate.c: the migrate call's XML, from the XML read once the
  * NICs are unplugged. FALSE when a note about it ended the job. */
 gboolean nic_migrate_xml(NicSteps *ns, const NicXml *xml, gboolean persistent);
+
+/* src-nic-pause.c (nic_steps_switchover() is in src-nics.h): whether any
+ * NIC pauses; the switchover state's step (the destination resumes the
+ * guest); the rollback's first move, TRUE while it resumes the guest here
+ * (nic_rollback_resume() is called again once it has); the record's
+ * "pause" member, and back. */
+gboolean nic_pause_any(NicSteps *ns);
+void nic_pause_resume_there(NicSteps *ns);
+gboolean nic_pause_undo(NicSteps *ns);
+json_t *nic_pause_to_json(NicSteps *ns);
+void nic_pause_from_json(NicSteps *ns, json_t *pause);
 
 /* src-nic-replug.c */
 void nic_replug(NicSteps *ns);

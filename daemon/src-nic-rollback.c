@@ -229,7 +229,9 @@ nic_rollback_read(NicSteps *ns, const NicXml *xml)
 void
 nic_rollback_resume(NicSteps *ns)
 {
-    if (ns->rollback_started || ns->reserving || ns->unplug_busy)
+    if (ns->rollback_started || ns->reserving || ns->unplug_busy || ns->switchover_busy)
+        return;
+    if (nic_pause_undo(ns))
         return;
     ns->rollback_started = TRUE;
     nic_read_xml(ns, 0, FALSE, nic_rollback_read);

@@ -48,9 +48,8 @@ state_plugin(NicSteps *ns, guint i)
     return plugins && i < plugins->len ? g_ptr_array_index(plugins, i) : NULL;
 }
 
-/* What the plugins are told of @n on this host. */
-static PluginDevice *
-state_device(NicSteps *ns, const Nic *n)
+PluginDevice *
+nic_state_device(NicSteps *ns, const Nic *n)
 {
     const char *pf = n->dom->pool ? g_hash_table_lookup(ns->pool_pf, n->dom->pool) : NULL;
     gboolean sriov = pf && *pf;
@@ -141,8 +140,24 @@ state_probed(const PluginCallResult *r, gpointer data)
         state_fail(ns, reason);
         return;
     }
+    if ((r->probe.flags & MIGD_PROBE_HANDLES) && n->strategy == NIC_STRATEGY_PAUSE &&
+        !(r->probe.flags & MIGD_PROBE_PAUSE)) {
+        reason = g_strdup_printf("strategy pause was asked for, but plugin %s, which handles "
+                                 "%s, does not vouch that it can stay attached while migd "
+                                 "pauses the guest%s%s; nothing was changed", plugin_name(p),
+                                 n->dom->alias, r->probe.detail[0] ? ": " : "",
+                                 r->probe.detail);
+        state_fail(ns, reason);
+        return;
+    }
     if ((r->probe.flags & MIGD_PROBE_HANDLES) && !(r->probe.flags & MIGD_PROBE_STATE)) {
-        /* Its plugin carries no state: nothing to save. */
+        /* Its plugin carries no state: nothing to save. A paused NIC's is
+         * still the one called at switchover (and abort). */
+        if (n->strategy == NIC_STRATEGY_PAUSE) {
+            g_free(n->plugin);
+            n->plugin = g_strdup(plugin_name(p));
+            n->plugin_aborted = FALSE;
+        }
         ns->state_nic++;
         ns->state_plugin = 0;
         state_next(ns);
@@ -156,7 +171,7 @@ state_probed(const PluginCallResult *r, gpointer data)
     g_free(n->plugin);
     n->plugin = g_strdup(plugin_name(p));
     n->plugin_aborted = FALSE;
-    dev = state_device(ns, n);
+    dev = nic_state_device(ns, n);
     plugin_call(p, PLUGIN_CALL_SAVE_STATE, dev, NULL, 0, ns->max_state_bytes,
                 ns->plugin_timeout_ms, state_saved, state_call_new(ns));
 }
@@ -170,6 +185,16 @@ state_next(NicSteps *ns)
     while (ns->state_nic < ns->nics->len &&
            nic_at(ns, ns->state_nic)->strategy == NIC_STRATEGY_NONE)
         ns->state_nic++;
+    if (ns->state_nic < ns->nics->len && !state_plugin(ns, ns->state_plugin) &&
+        nic_at(ns, ns->state_nic)->strategy == NIC_STRATEGY_PAUSE) {
+        g_autofree char *reason = g_strdup_printf(
+            "strategy pause was asked for, but no plugin handles %s, so none vouches that it "
+            "can stay attached while migd pauses the guest; nothing was changed",
+            nic_at(ns, ns->state_nic)->dom->alias);
+
+        state_fail(ns, reason);
+        return;
+    }
     if (ns->state_nic < ns->nics->len && !state_plugin(ns, ns->state_plugin)) {
         /* No plugin claims it. */
         ns->state_nic++;
@@ -182,7 +207,7 @@ state_next(NicSteps *ns)
         return;
     }
     p = state_plugin(ns, ns->state_plugin);
-    dev = state_device(ns, nic_at(ns, ns->state_nic));
+    dev = nic_state_device(ns, nic_at(ns, ns->state_nic));
     plugin_call(p, PLUGIN_CALL_PROBE, dev, NULL, 0, 0, ns->plugin_timeout_ms, state_probed,
                 state_call_new(ns));
 }
@@ -265,7 +290,7 @@ nic_state_abort(NicSteps *ns)
         if (!p || n->plugin_aborted)
             continue;
         n->plugin_aborted = TRUE;
-        dev = state_device(ns, n);
+        dev = nic_state_device(ns, n);
         plugin_call_abort(p, dev, ns->plugin_timeout_ms);
     }
 }

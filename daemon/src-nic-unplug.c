@@ -82,7 +82,7 @@ nic_unplug_finish(NicSteps *ns)
     gboolean native = FALSE;
 
     for (guint i = 0; i < ns->nics->len; i++)
-        native |= nic_at(ns, i)->strategy == NIC_STRATEGY_NATIVE;
+        native |= nic_strategy_stays(nic_at(ns, i)->strategy);
     if (native || (ns->persistent && ns->nics->len)) {
         nic_read_xml(ns, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE, ns->persistent,
                      nic_unplug_xml_read);

@@ -84,6 +84,8 @@ nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
     ns->cancellable = g_cancellable_new();
     ns->unplug_ack_ms = ns->replug_ms = ns->verify_ms = ns->no_vf_window_ms = -1;
     ns->guest_outage_ms = -1;
+    ns->pre_switchover_ms = ns->suspend_ms = ns->stop_copy_ms = ns->resume_ms = -1;
+    ns->post_switchover_ms = ns->paused_ms = -1;
     ns->plugin_timeout_ms = conf->plugin_call_timeout_s * 1000;
     ns->max_state_bytes = conf->plugin_max_state_bytes;
     ns->pool_pf = nic_pool_pfs(conf);
@@ -162,7 +164,7 @@ nic_steps_to_json(NicSteps *ns)
 
     for (guint i = 0; i < ns->nics->len; i++)
         json_array_append_new(devices, nic_to_json(nic_at(ns, i)));
-    return json_pack("{s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "strategy",
+    return json_pack("{s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "strategy",
                      nic_strategy_to_string(ns->strategy), "why", ns->why ? ns->why : "",
                      "reserved", held, "reservation",
                      held ? json_pack("{s:s,s:s}", "id", ns->id, "migd_url", ns->migd_url)
@@ -172,7 +174,8 @@ nic_steps_to_json(NicSteps *ns)
                      json_count_or_null(ns->unplug_ack_ms), "replug_ms",
                      json_count_or_null(ns->replug_ms), "verify_ms",
                      json_count_or_null(ns->verify_ms), "guest_outage_ms",
-                     json_count_or_null(ns->guest_outage_ms));
+                     json_count_or_null(ns->guest_outage_ms), "paused_ms",
+                     json_count_or_null(ns->paused_ms), "pause", nic_pause_to_json(ns));
 }
 
 static char *
@@ -266,6 +269,8 @@ nic_steps_load(NicSteps *ns, const Job *job)
     ns->replug_ms = json_ms_value(record, "replug_ms");
     ns->verify_ms = json_ms_value(record, "verify_ms");
     ns->guest_outage_ms = json_ms_value(record, "guest_outage_ms");
+    ns->paused_ms = json_ms_value(record, "paused_ms");
+    nic_pause_from_json(ns, json_object_get(record, "pause"));
 }
 
 /* --- feeding the job -------------------------------------------------------- */
@@ -466,7 +471,13 @@ nic_steps_run(NicSteps *ns, Job *job)
             nic_noop(ns, NULL);
         break;
     case JOB_SWITCHOVER:
-        /* The destination saw the resume too and plugs in by itself. */
+        /* A paused guest waits on the destination for its migd to resume
+         * it; otherwise the destination saw the resume too and plugs in by
+         * itself. */
+        if (handled && held && nic_pause_any(ns)) {
+            nic_pause_resume_there(ns);
+            break;
+        }
         nic_noop(ns, handled && held && ns->nics->len
                          ? "the destination's migd plugs the leased VFs in on its own"
                          : NULL);

@@ -60,6 +60,12 @@ void nic_steps_migrate_params(NicSteps *ns, virDomainPtr dom, const Job *job,
  * from it any more (the no-VF window ends at the replug's answer). */
 void nic_steps_dest_resumed(NicSteps *ns);
 
+/* Pause strategy (src-nic-pause.c): the destination restores the paused
+ * NICs' state onto its VFs, their plugins quiesce them here
+ * (pre_switchover), and the guest is suspended here; the job hears
+ * SWITCHOVER_DONE or SWITCHOVER_FAILED (with nothing left paused). */
+void nic_steps_switchover(NicSteps *ns, Job *job);
+
 /* The job is over: stops renewing and releases the destination's
  * reservation (retried for a while; the outcome goes to the log). */
 void nic_steps_finish(NicSteps *ns);

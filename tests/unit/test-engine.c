@@ -54,10 +54,11 @@ static void fake_abort(gpointer ctx, Job *job) { record_call("abort", job); }
 static void fake_reconcile(gpointer ctx, Job *job) { record_call("reconcile", job); }
 static void fake_watch(gpointer ctx, Job *job) { record_call("watch", job); }
 static void fake_finished(gpointer ctx, Job *job) { record_call("finished", job); }
+static void fake_switchover(gpointer ctx, Job *job) { record_call("switchover", job); }
 
 static const EngineOps fake_ops = {
     fake_run_checks, fake_nic_step, fake_start, fake_downtime, fake_auto_converge,
-    fake_postcopy, fake_abort, fake_reconcile, fake_watch, fake_finished,
+    fake_postcopy, fake_abort, fake_reconcile, fake_watch, fake_finished, fake_switchover,
 };
 
 static void

@@ -508,6 +508,163 @@ test_force_complete(Fixture *f, gconstpointer data)
     g_assert_true(timeline_has(f->job, "info", "force-complete requested"));
 }
 
+/* --- the pause strategy: migd makes the switchover ------------------------------ */
+
+/* To migrating with one NIC that crosses with the pause strategy. */
+static void
+to_migrating_paused(Fixture *f)
+{
+    g_autoptr(json_t) nics = json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "strategy", "pause",
+                                       "devices", "alias", "ua-vf0", "state", "attached",
+                                       "strategy", "pause");
+    JobEvent ev = { .kind = JOB_EV_CHECKS_PASSED, .guest_memory = 1 << 30, .nics = nics };
+
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    send_full(f, &ev, 10);
+    g_assert_true(job_pauses(f->job));
+    assert_step(f, JOB_EV_STEP_DONE, "preparing", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "unplugging", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "migrating", "start-migration");
+}
+
+static void
+send_switchover(Fixture *f, JobEventKind kind)
+{
+    JobEvent ev = { .kind = kind, .reason = "plugin lab-tap could not quiesce ua-vf0",
+                    .message = "vm1 is paused here" };
+
+    send_full(f, &ev, 10);
+}
+
+/* QEMU's downtime is 0 (it must not switch over first); the switchover
+ * comes once what is left fits the budget, and the guest resumes there
+ * through the switchover state's NIC step. */
+static void
+test_pause_happy_path(Fixture *f, gconstpointer data)
+{
+    g_autofree char *acts = NULL;
+
+    to_migrating_paused(f);
+    g_assert_cmpuint(f->job->progress.max_downtime_ms, ==, 0);
+    /* 80 MiB at 100 MiB/s: 800 ms, over the 300 ms budget. */
+    send_stats(f, 80 << 20, 2, 500);
+    g_assert_cmpuint(f->actions->len, ==, 0);
+    /* 20 MiB: 200 ms. */
+    send_stats(f, 20 << 20, 3, 500);
+    acts = actions_string(f);
+    g_assert_cmpstr(acts, ==, "switchover");
+    g_assert_true(timeline_has(f->job, "policy", "switchover: 20480 KiB are left, about 200 ms*"
+                                                 "budget of 300 ms*"));
+    /* No second switchover, no policy action while it is made. */
+    send_stats(f, 20 << 20, 4, 500);
+    g_assert_cmpuint(f->actions->len, ==, 0);
+    g_assert_false(job_can_force_complete(f->job, NULL));
+    send_switchover(f, JOB_EV_SWITCHOVER_DONE);
+    g_assert_true(f->job->source_paused);
+    g_assert_true(timeline_has(f->job, "info", "vm1 is paused here"));
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "switchover", "nic-step");
+    g_assert_true(timeline_has(f->job, "state", "vm1 arrived paused on B*resuming it there"));
+    g_assert_false(timeline_has(f->job, "warning", "*pre_switchover was not called*"));
+    /* The resume there: the replug and the verification follow. */
+    assert_step(f, JOB_EV_DEST_RESUMED, "switchover", "");
+    assert_step(f, JOB_EV_STEP_DONE, "replugging", "nic-step");
+    g_assert_cmpint(f->job->dest_resumed_at_us, >, 0);
+    assert_step(f, JOB_EV_STEP_DONE, "verifying", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "completed", "finished");
+    g_assert_cmpstr(f->job->reason, ==, "vm1 runs on B");
+}
+
+/* Where the policy would raise the downtime, the pause comes instead. */
+static void
+test_pause_instead_of_raising(Fixture *f, gconstpointer data)
+{
+    g_autofree char *acts = NULL;
+
+    to_migrating_paused(f);
+    for (guint64 it = 2; it <= 40; it++) {
+        send_stats(f, 80 << 20, it, 500);
+        if (f->actions->len)
+            break;
+    }
+    acts = actions_string(f);
+    g_assert_cmpstr(acts, ==, "switchover");
+    g_assert_true(timeline_has(f->job, "policy", "switchover: the policy would raise the "
+                                                 "downtime to 500 ms*"));
+}
+
+static void
+test_pause_force_complete(Fixture *f, gconstpointer data)
+{
+    to_migrating_paused(f);
+    send_stats(f, 80 << 20, 2, 200);
+    assert_step(f, JOB_EV_FORCE_COMPLETE, "migrating", "switchover");
+    g_assert_true(timeline_has(f->job, "policy", "switchover: force-complete was asked for*"));
+}
+
+/* A failed switchover aborts the migration; the rollback resumes the
+ * guest here and ends saying why. */
+static void
+test_pause_switchover_failed(Fixture *f, gconstpointer data)
+{
+    to_migrating_paused(f);
+    send_stats(f, 1 << 20, 2, 500);
+    send_switchover(f, JOB_EV_SWITCHOVER_FAILED);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "migrating");
+    {
+        g_autofree char *acts = actions_string(f);
+
+        g_assert_cmpstr(acts, ==, "abort-migration");
+    }
+    g_assert_true(timeline_has(f->job, "error", "the switchover failed: plugin lab-tap*"));
+    assert_step(f, JOB_EV_MIGRATE_FAILED, "rolling-back", "nic-step");
+    assert_step(f, JOB_EV_STEP_DONE, "failed", "finished");
+    g_assert_true(g_str_has_prefix(f->job->reason, "the switchover failed: plugin lab-tap could "
+                                                   "not quiesce ua-vf0; vm1 keeps running on "
+                                                   "this host"));
+}
+
+/* QEMU finished before migd paused the guest: said, and it goes on. */
+static void
+test_pause_qemu_first(Fixture *f, gconstpointer data)
+{
+    to_migrating_paused(f);
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "switchover", "nic-step");
+    g_assert_true(timeline_has(f->job, "warning", "QEMU completed the migration before migd "
+                                                  "paused vm1*"));
+}
+
+/* The destination cannot resume it: the job fails saying where the guest
+ * waits, paused. */
+static void
+test_pause_resume_failed(Fixture *f, gconstpointer data)
+{
+    to_migrating_paused(f);
+    send_stats(f, 1 << 20, 2, 500);
+    send_switchover(f, JOB_EV_SWITCHOVER_DONE);
+    assert_step(f, JOB_EV_MIGRATE_RETURNED, "switchover", "nic-step");
+    assert_step(f, JOB_EV_STEP_FAILED, "failed", "finished");
+    g_assert_true(g_pattern_match_simple("vm1 is PAUSED on B: a reason from libvirt; resume it "
+                                         "there by hand (virsh resume vm1)", f->job->reason));
+}
+
+/* A restarted migd knows a switchover was made and the guest paused. */
+static void
+test_pause_round_trip(Fixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) record = NULL;
+    g_autoptr(Job) back = NULL;
+
+    to_migrating_paused(f);
+    send_stats(f, 1 << 20, 2, 500);
+    send_switchover(f, JOB_EV_SWITCHOVER_DONE);
+    record = job_to_json(f->job);
+    back = job_from_json(record, NULL);
+    g_assert_nonnull(back);
+    g_assert_true(back->switchover_sent);
+    g_assert_true(back->source_paused);
+    g_assert_true(job_pauses(back));
+}
+
 static void
 test_json_round_trip(Fixture *f, gconstpointer data)
 {
@@ -1020,6 +1177,13 @@ main(int argc, char **argv)
     ADD("/job/nics/recorded", test_nics_recorded);
     ADD("/job/nics/completed-with-vf", test_completed_with_vf);
     ADD("/job/nics/completed-without-vf-says-so", test_completed_without_vf_says_so);
+    ADD("/job/pause/happy-path", test_pause_happy_path);
+    ADD("/job/pause/instead-of-raising", test_pause_instead_of_raising);
+    ADD("/job/pause/force-complete", test_pause_force_complete);
+    ADD("/job/pause/switchover-failed", test_pause_switchover_failed);
+    ADD("/job/pause/qemu-first", test_pause_qemu_first);
+    ADD("/job/pause/resume-failed", test_pause_resume_failed);
+    ADD("/job/pause/round-trip", test_pause_round_trip);
 #undef ADD
     g_test_add_func("/job/json/rejects", test_from_json_rejects);
     add_restart_tests();

@@ -966,7 +966,7 @@ test_args_errors(void)
           "'' for --downtime-steps: give whole numbers from 1 to 2147483647 "
           "separated by commas." },
         { &migrate_syntax, { "a", "b", "--strategy", "fast" }, "invalid value "
-          "'fast' for --strategy: use one of auto, unplug, native, none." },
+          "'fast' for --strategy: use one of auto, unplug, native, pause, none." },
         { &migrate_syntax, { "a", "b", "--compression", "" }, "the value of "
           "--compression is empty: give a METHOD." },
         { &migrate_syntax, { "a", "b", "--compression", "z\xff" }, "the value "
