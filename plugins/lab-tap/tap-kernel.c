@@ -227,7 +227,9 @@ tk_qdisc_answer(const struct nlmsghdr *h, void *data)
     if (tb[TCA_KIND])
         snprintf(q->ret->name, sizeof(q->ret->name), "%.*s", (int)nl_len(tb[TCA_KIND]),
                  (const char *)nl_data(tb[TCA_KIND]));
-    if (tcm->tcm_handle == 0)
+    /* libvirt gives its taps a root noqueue of their own (measured in the
+     * lab: "qdisc noqueue 817d: root"), which limits no rate either. */
+    if (tcm->tcm_handle == 0 || nl_str_is(tb[TCA_KIND], "noqueue"))
         q->ret->kind = TK_QDISC_DEFAULT;
     else if (nl_str_is(tb[TCA_KIND], "tbf")) {
         q->ret->kind = TK_QDISC_TBF;
