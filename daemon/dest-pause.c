@@ -50,12 +50,14 @@ pause_lookup(Incoming *in, const char *id, const char *what, GError **error)
     }
     if (r->pause_answer) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT,
-                    "reservation %s already has a switchover or resume under way", id);
+                    "reservation %s already has a switchover or resume call waiting", id);
         return NULL;
     }
     return r;
 }
 
+/* Answers the call waiting, if any (a resume migd began on its own has
+ * none until the source asks). */
 static void
 pause_answer(Reservation *r, json_t *result, const GError *error)
 {
@@ -64,7 +66,8 @@ pause_answer(Reservation *r, json_t *result, const GError *error)
 
     r->pause_answer = NULL;
     r->pause_answer_data = NULL;
-    answer(result, error, data);
+    if (answer)
+        answer(result, error, data);
 }
 
 /* --- switchover: the states, restored before the pause ------------------------------ */
@@ -98,6 +101,7 @@ pause_restore_next(Reservation *r)
             return;
         }
     }
+    r->pause_switched = TRUE;
     g_message("Reservation %s: the paused NICs' device states are restored; the guest may "
               "pause at the source", r->id);
     result = dest_res_to_json(r);
@@ -163,7 +167,7 @@ pause_resume_target(PauseResume *p)
                          ? NULL
                          : g_hash_table_lookup(p->in->reservations, p->id);
 
-    if (!r || !r->pause_answer) {
+    if (!r || !r->pause_resuming) {
         pause_resume_free(p);
         return NULL;
     }
@@ -175,6 +179,7 @@ pause_resumed_answer(PauseResume *p, Reservation *r)
 {
     g_autoptr(json_t) result = NULL;
 
+    r->pause_resuming = FALSE;
     r->pause_resumed = TRUE;
     r->pause_resume_ms = p->elapsed_ms;
     r->pause_post_ms = p->post_ms;
@@ -266,6 +271,7 @@ pause_resume_done(GObject *source, GAsyncResult *result, gpointer user_data)
     if (!r)
         return;
     if (!p->ok) {
+        r->pause_resuming = FALSE;
         g_warning("Reservation %s: cannot resume %s here: %s", r->id, r->domain, p->error);
         error = g_error_new(MIGD_ERROR, MIGD_ERROR_CONFLICT, "cannot resume %s here: %s",
                             r->domain, p->error);
@@ -278,13 +284,30 @@ pause_resume_done(GObject *source, GAsyncResult *result, gpointer user_data)
     pause_post_next(p, r);
 }
 
+/* Starts the resume; its outcome goes to the call waiting, if any. */
+static void
+pause_resume_start(Incoming *in, Reservation *r)
+{
+    g_autoptr(GTask) task = NULL;
+    PauseResume *p = g_new0(PauseResume, 1);
+
+    r->pause_resuming = TRUE;
+    p->in = in;
+    p->id = g_strdup(r->id);
+    p->alive = g_object_ref(in->cancellable);
+    p->conn = virt_conn(in->virt);
+    p->domain = g_strdup(r->domain);
+    p->post_errors = g_string_new(NULL);
+    task = g_task_new(NULL, NULL, pause_resume_done, p);
+    g_task_set_task_data(task, p, NULL);
+    g_task_run_in_thread(task, pause_resume_thread);
+}
+
 void
 incoming_resume(Incoming *in, const char *id, IncomingAnswer answer, gpointer data)
 {
     g_autoptr(GError) error = NULL;
     Reservation *r = pause_lookup(in, id, "resume", &error);
-    g_autoptr(GTask) task = NULL;
-    PauseResume *p;
 
     if (!r) {
         answer(NULL, error, data);
@@ -300,16 +323,23 @@ incoming_resume(Incoming *in, const char *id, IncomingAnswer answer, gpointer da
     }
     r->pause_answer = answer;
     r->pause_answer_data = data;
-    p = g_new0(PauseResume, 1);
-    p->in = in;
-    p->id = g_strdup(id);
-    p->alive = g_object_ref(in->cancellable);
-    p->conn = virt_conn(in->virt);
-    p->domain = g_strdup(r->domain);
-    p->post_errors = g_string_new(NULL);
-    task = g_task_new(NULL, NULL, pause_resume_done, p);
-    g_task_set_task_data(task, p, NULL);
-    g_task_run_in_thread(task, pause_resume_thread);
+    if (!r->pause_resuming)
+        pause_resume_start(in, r);
+}
+
+void
+dest_pause_on_suspended(Incoming *in, const char *domain)
+{
+    Reservation *r = dest_find_domain(in, domain);
+
+    /* libvirt's Finish leaves the guest paused here (VIR_MIGRATE_PAUSED)
+     * and says so with SUSPENDED/PAUSED (measured: 1.4 s before the
+     * source's migrate call returns); only after the switchover, whose
+     * states are restored, does migd resume it at once. */
+    if (!r || !r->pause_switched || r->pause_resumed || r->pause_resuming)
+        return;
+    g_message("Reservation %s: %s arrived here paused; resuming it", r->id, domain);
+    pause_resume_start(in, r);
 }
 
 json_t *

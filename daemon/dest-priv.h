@@ -90,7 +90,8 @@ typedef struct {
      * in this migd's life. */
     IncomingAnswer pause_answer;
     gpointer pause_answer_data;
-    gboolean pause_resumed;
+    gboolean pause_switched;    /* the switchover's states are restored */
+    gboolean pause_resuming, pause_resumed;
     gint64 pause_resume_ms, pause_post_ms;
     char *pause_post_error;
 } Reservation;
@@ -141,8 +142,11 @@ gboolean dest_renew(Incoming *in, Reservation *r, GError **error);
 /* Drops @r with its leases, saying @why in the log (a sentence). */
 void dest_release(Incoming *in, Reservation *r, const char *why);
 
-/* dest-pause.c: the resume's outcome for the answer ("resume"). */
+/* dest-pause.c: the resume's outcome for the answer ("resume"); and
+ * libvirt's SUSPENDED/PAUSED event for @domain, which resumes a guest that
+ * arrived paused after its switchover. */
 json_t *dest_pause_to_json(const Reservation *r);
+void dest_pause_on_suspended(Incoming *in, const char *domain);
 
 /* dest-state.c: what the plugins are told of @n on this host. */
 PluginDevice *dest_state_device(Incoming *in, const Reservation *r, const ResNic *n);

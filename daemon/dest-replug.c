@@ -439,6 +439,11 @@ dest_on_lifecycle(const VirtEvent *event, gpointer data)
     Incoming *in = data;
     Reservation *r;
 
+    if (event->event == VIR_DOMAIN_EVENT_SUSPENDED &&
+        event->detail == VIR_DOMAIN_EVENT_SUSPENDED_PAUSED) {
+        dest_pause_on_suspended(in, event->domain);
+        return;
+    }
     if (event->event != VIR_DOMAIN_EVENT_RESUMED ||
         (event->detail != VIR_DOMAIN_EVENT_RESUMED_MIGRATED &&
          event->detail != VIR_DOMAIN_EVENT_RESUMED_POSTCOPY))

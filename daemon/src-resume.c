@@ -10,9 +10,13 @@ on_dest_lifecycle(const VirtEvent *event, gpointer data)
 {
     SrcRun *run = data;
 
+    /* UNPAUSED: a guest that arrived paused (the pause strategy) is
+     * resumed there by the destination's migd (measured in the lab:
+     * "Suspended Paused", then "Resumed Unpaused"). */
     if (g_strcmp0(event->domain, run->domain) != 0 || event->event != VIR_DOMAIN_EVENT_RESUMED ||
         (event->detail != VIR_DOMAIN_EVENT_RESUMED_MIGRATED &&
-         event->detail != VIR_DOMAIN_EVENT_RESUMED_POSTCOPY))
+         event->detail != VIR_DOMAIN_EVENT_RESUMED_POSTCOPY &&
+         event->detail != VIR_DOMAIN_EVENT_RESUMED_UNPAUSED))
         return;
     nic_steps_dest_resumed(run->nics);
     migrator_feed(run->m, run->id, JOB_EV_DEST_RESUMED, NULL, NULL);
