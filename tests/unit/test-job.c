@@ -547,10 +547,11 @@ test_pause_happy_path(Fixture *f, gconstpointer data)
     to_migrating_paused(f);
     g_assert_cmpuint(f->job->progress.max_downtime_ms, ==, 0);
     /* 80 MiB at 100 MiB/s: 800 ms, over the 300 ms budget. */
-    send_stats(f, 80 << 20, 2, 500);
+    send_stats(f, 80 << 20, 1, 500);
     g_assert_cmpuint(f->actions->len, ==, 0);
-    /* 20 MiB: 200 ms. */
-    send_stats(f, 20 << 20, 3, 500);
+    /* 20 MiB: 200 ms, still in the first pass (QEMU would end it on its
+     * own once a pass found nothing dirty). */
+    send_stats(f, 20 << 20, 1, 500);
     acts = actions_string(f);
     g_assert_cmpstr(acts, ==, "switchover");
     g_assert_true(timeline_has(f->job, "policy", "switchover: 20480 KiB are left, about 200 ms*"
