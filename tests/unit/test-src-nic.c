@@ -203,6 +203,12 @@ op_finished(gpointer ctx, Job *job)
     g_clear_pointer(&current->ns, nic_steps_free);
 }
 
+static void
+op_switchover(gpointer ctx, Job *job)
+{
+    nic_steps_switchover(current->ns, job);
+}
+
 static void op_nothing(gpointer ctx, Job *job) { }
 static void op_downtime(gpointer ctx, Job *job, guint ms) { }
 
@@ -217,6 +223,7 @@ static const EngineOps ops = {
     .reconcile = op_reconcile,
     .watch_libvirt_job = op_nothing,
     .finished = op_finished,
+    .switchover = op_switchover,
 };
 
 /* --- fixture ------------------------------------------------------------------- */
@@ -1419,6 +1426,208 @@ test_state_restore_failed(Fixture *f, gconstpointer data)
     g_assert_cmpuint(plugin_calls(f, "abort *"), ==, 0);
 }
 
+/* --- the pause strategy ---------------------------------------------------------------- */
+
+static const char switched_restored[] =
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
+    "\"check_ms\":7,\"restore_ms\":4,\"restored\":true}}]}";
+
+static const char resumed_there[] =
+    "{\"nics\":[],\"resume\":{\"resumed\":true,\"resume_ms\":12,\"post_switchover_ms\":1,"
+    "\"post_switchover_error\":null}}";
+
+/* A pause job to migrating: the NIC stays attached, and the destination's
+ * switchover (refused with @refusal unless NULL) and resume are scripted. */
+static void
+pause_to_migrating_refused(Fixture *f, const char *refusal)
+{
+    g_autofree char *prepare = NULL;
+    g_autofree char *switchover = NULL;
+    g_autofree char *resume = NULL;
+
+    f->migrate = MIGRATE_HOLD;
+    submit(f, "pause");
+    prepare = route(f, "/prepare");
+    switchover = route(f, "/switchover");
+    resume = route(f, "/resume");
+    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked);
+    if (refusal)
+        fake_peer_error(f->fp, "POST", switchover, MIGD_ERROR_CONFLICT, refusal);
+    else
+        fake_peer_answer(f->fp, "POST", switchover, 200, switched_restored);
+    fake_peer_answer(f->fp, "POST", resume, 200, resumed_there);
+    run_until(f, in_state, GINT_TO_POINTER(JOB_MIGRATING));
+}
+
+static void
+pause_to_migrating(Fixture *f)
+{
+    pause_to_migrating_refused(f, NULL);
+}
+
+/* What is left fits the budget: the job asks for the switchover. */
+static void
+feed_small_remaining(Fixture *f)
+{
+    PolicySample sample = {
+        .now_ms = g_get_monotonic_time() / 1000, .data_total = 256 << 20,
+        .data_processed = 250 << 20, .data_remaining = 1 << 20, .memory_bps = 100 << 20,
+        .page_size = 4096, .iteration = 2,
+    };
+    JobEvent ev;
+
+    engine_event_init(&ev, JOB_EV_STATS);
+    ev.sample = &sample;
+    engine_feed(f->engine, f->id, &ev);
+}
+
+static gboolean
+switchover_ended(Fixture *f, gconstpointer arg)
+{
+    Job *job = job_now(f);
+
+    return job && (job->source_paused || job->switchover_error);
+}
+
+/* Stays attached; the destination restores the state before the pause,
+ * the plugin quiesces the NIC, the guest is suspended here; once the
+ * guest arrived, the destination resumes it and the record has the pause
+ * and its figures. */
+static void
+test_pause_ok(Fixture *f, gconstpointer data)
+{
+    g_autofree char *switchover = NULL;
+    g_autofree char *resume = NULL;
+    json_t *pause;
+    Job *job;
+
+    pause_to_migrating(f);
+    switchover = route(f, "/switchover");
+    resume = route(f, "/resume");
+    job = job_now(f);
+    g_assert_cmpstr(json_string_value(json_object_get(job->nics, "strategy")), ==, "pause");
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_nonnull(f->dest_xml);
+    g_assert_nonnull(strstr(f->dest_xml, "bvf0"));
+    g_assert_null(strstr(f->dest_xml, "avf0"));
+    g_assert_cmpuint(job->progress.max_downtime_ms, ==, 0);
+    feed_small_remaining(f);
+    run_until(f, switchover_ended, NULL);
+    job = job_now(f);
+    g_assert_true(job->source_paused);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", switchover), ==, 1);
+    g_assert_cmpuint(plugin_calls(f, "pre_switchover ua-vf0 source"), ==, 1);
+    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 1);
+    g_assert_cmpint(fake_virt_domain_state(f->fv, FAKE_VIRT_LOCAL, DOMAIN), ==, VIR_DOMAIN_PAUSED);
+    g_assert_true(timeline_has(job, "labvm is paused here (the suspend took * ms, the plugins' "
+                                    "pre_switchover * ms); QEMU completes the migration"));
+    feed(JOB_EV_MIGRATE_RETURNED, NULL, NULL);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", resume), ==, 1);
+    g_assert_true(timeline_has(job, "the destination resumed the guest; it was paused for * ms"));
+    g_assert_cmpint(json_integer_value(json_object_get(job->nics, "paused_ms")), >=, 0);
+    pause = json_object_get(job->nics, "pause");
+    g_assert_true(json_is_true(json_object_get(pause, "source_paused")));
+    g_assert_true(json_is_integer(json_object_get(pause, "pre_switchover_ms")));
+    g_assert_true(json_is_integer(json_object_get(pause, "suspend_ms")));
+    g_assert_true(json_is_integer(json_object_get(pause, "resume_ms")));
+    g_assert_cmpint(json_integer_value(json_object_get(pause, "post_switchover_ms")), ==, 1);
+    g_assert_cmpint(json_integer_value(json_object_get(device_plugin(job), "restore_ms")), ==, 4);
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort *"), ==, 0);
+}
+
+/* The job fails with @reason_pattern, the guest runs here with its VF,
+ * the reservation is released and the plugin undid its part (abort). */
+static void
+assert_pause_undone(Fixture *f, Job *job, const char *reason_pattern)
+{
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    if (!g_pattern_match_simple(reason_pattern, job->reason))
+        g_error("the reason '%s' does not match '%s'", job->reason, reason_pattern);
+    g_assert_cmpint(fake_virt_domain_state(f->fv, FAKE_VIRT_LOCAL, DOMAIN), ==,
+                    VIR_DOMAIN_RUNNING);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_cmpuint(deletes(f), ==, 1);
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source"), ==, 1);
+}
+
+/* The plugin cannot quiesce the NIC: the guest is never suspended, the
+ * migration is aborted. */
+static void
+test_pause_quiesce_fails(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    pause_to_migrating(f);
+    feed_small_remaining(f);
+    run_until(f, switchover_ended, NULL);
+    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 0);
+    feed(JOB_EV_MIGRATE_FAILED, "operation aborted: migration out: canceled by client", NULL);
+    job = run_to_end(f);
+    assert_pause_undone(f, job, "the switchover failed: plugin stateful could not quiesce "
+                                "ua-vf0 (pre_switchover): *fail_at = pre_switchover is set*; "
+                                "labvm keeps running on this host*");
+}
+
+/* The destination cannot restore the state: nothing is quiesced or
+ * suspended here. */
+static void
+test_pause_restore_refused(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    pause_to_migrating_refused(f, "the device state of ua-vf0 was not restored onto the VF "
+                                  "bvf0: no");
+    feed_small_remaining(f);
+    run_until(f, switchover_ended, NULL);
+    g_assert_cmpuint(plugin_calls(f, "pre_switchover *"), ==, 0);
+    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 0);
+    feed(JOB_EV_MIGRATE_FAILED, "operation aborted: migration out: canceled by client", NULL);
+    job = run_to_end(f);
+    assert_pause_undone(f, job, "the switchover failed: the destination could not restore the "
+                                "device state before the pause: *not restored onto the VF "
+                                "bvf0: no*");
+}
+
+/* The migration fails after the guest was suspended here: the rollback
+ * resumes it. */
+static void
+test_pause_failed_after_suspend(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    pause_to_migrating(f);
+    feed_small_remaining(f);
+    run_until(f, switchover_ended, NULL);
+    g_assert_cmpint(fake_virt_domain_state(f->fv, FAKE_VIRT_LOCAL, DOMAIN), ==, VIR_DOMAIN_PAUSED);
+    feed(JOB_EV_MIGRATE_FAILED, "the destination's libvirtd went away", NULL);
+    job = run_to_end(f);
+    assert_pause_undone(f, job, "the migration failed: the destination's libvirtd went away*");
+    g_assert_cmpuint(calls(f, FAKE_OP_RESUME), ==, 1);
+    g_assert_true(timeline_has(job, "labvm runs here again (resumed in * ms)"));
+}
+
+/* Without a plugin that vouches for the pause, the job fails at preparing
+ * with nothing touched. */
+static void
+test_pause_not_vouched(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    submit(f, "pause");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_true(g_pattern_match_simple("strategy pause was asked for, but no plugin handles "
+                                         "ua-vf0, so none vouches*nothing was changed",
+                                         job->reason));
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_cmpuint(deletes(f), ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1467,5 +1676,10 @@ main(int argc, char **argv)
     ADD_STATE("state/cancel-during-save", "hang_at = save_state\n",
               test_state_cancel_during_save);
     ADD_STATE("state/restore-failed", "", test_state_restore_failed);
+    ADD_STATE("pause/ok", "", test_pause_ok);
+    ADD_STATE("pause/quiesce-fails", "fail_at = pre_switchover\n", test_pause_quiesce_fails);
+    ADD_STATE("pause/restore-refused", "", test_pause_restore_refused);
+    ADD_STATE("pause/failed-after-suspend", "", test_pause_failed_after_suspend);
+    ADD("pause/not-vouched", test_pause_not_vouched);
     return g_test_run();
 }

@@ -169,6 +169,18 @@ fx_restore(void *ctx, const struct migd_device *dev, const uint8_t *blob, size_t
     }
     return fx_called(ctx, "restore_state", dev, err, errlen);
 }
+
+static int
+fx_pre_switchover(void *ctx, const struct migd_device *dev, char *err, size_t errlen)
+{
+    return fx_called(ctx, "pre_switchover", dev, err, errlen);
+}
+
+static int
+fx_post_switchover(void *ctx, const struct migd_device *dev, char *err, size_t errlen)
+{
+    return fx_called(ctx, "post_switchover", dev, err, errlen);
+}
 #endif
 
 static int
@@ -199,6 +211,8 @@ static const struct migd_plugin table = {
     .check_state = fx_check,
 #ifdef FIXTURE_STATEFUL
     .restore_state = fx_restore,
+    .pre_switchover = fx_pre_switchover,
+    .post_switchover = fx_post_switchover,
 #endif
     .abort = fx_abort,
 };
