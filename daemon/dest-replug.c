@@ -444,12 +444,14 @@ dest_on_lifecycle(const VirtEvent *event, gpointer data)
         dest_pause_on_suspended(in, event->domain);
         return;
     }
-    if (event->event != VIR_DOMAIN_EVENT_RESUMED ||
-        (event->detail != VIR_DOMAIN_EVENT_RESUMED_MIGRATED &&
-         event->detail != VIR_DOMAIN_EVENT_RESUMED_POSTCOPY))
+    if (event->event != VIR_DOMAIN_EVENT_RESUMED)
         return;
     r = dest_find_armed(in, event->domain);
-    if (r)
+    /* A guest that arrived paused (the pause strategy) is resumed by this
+     * migd (dest-pause.c): UNPAUSED. */
+    if (r && (event->detail == VIR_DOMAIN_EVENT_RESUMED_MIGRATED ||
+              event->detail == VIR_DOMAIN_EVENT_RESUMED_POSTCOPY ||
+              (event->detail == VIR_DOMAIN_EVENT_RESUMED_UNPAUSED && r->pause_switched)))
         res_start_replug(r);
 }
 

@@ -340,7 +340,6 @@ job_policy_act(Job *job, const JobEvent *ev, const PolicyAction *pa, GArray *act
             return;
         job->abort_sent = TRUE;
         g_free(job->abort_reason);
-    g_free(job->switchover_error);
         job->abort_reason = g_strdup(pa->reason);
         job_act(actions, JOB_ACT_ABORT_MIGRATION, 0);
         break;
@@ -931,6 +930,7 @@ job_free(Job *job)
     g_strfreev(job->options.compression);
     g_free(job->reason);
     g_free(job->requested_by);
+    g_free(job->switchover_error);
     g_free(job->abort_reason);
     g_clear_pointer(&job->policy_state, policy_state_free);
     g_ptr_array_unref(job->timeline);

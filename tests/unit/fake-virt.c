@@ -1167,7 +1167,9 @@ migration_wait(FakeVirt *fv, VirtConn *conn, FakeDomain *d, FakeHost *src, const
 /* The guest moves (lock held): paused there, suspended here, resumed there,
  * stopped here; the source's JOB_COMPLETED. Returns the last event's number.
  * Measured (test-virt-facts, migrate/events): this order, all delivered
- * before the migrate call returns. */
+ * before the migrate call returns. With VIR_MIGRATE_PAUSED it stays paused
+ * there and says so (migrate/paused-events): SUSPENDED/PAUSED, not
+ * RESUMED. */
 static guint64
 migration_move(FakeVirt *fv, FakeHost *src, FakeDomain *d, FakeHost *dest, guint flags)
 {
@@ -1179,6 +1181,10 @@ migration_move(FakeVirt *fv, FakeHost *src, FakeDomain *d, FakeHost *dest, guint
     guint64 seq;
 
     moved->reason = VIR_DOMAIN_RUNNING_MIGRATED;
+    if (flags & VIR_MIGRATE_PAUSED) {
+        moved->state = VIR_DOMAIN_PAUSED;
+        moved->reason = VIR_DOMAIN_PAUSED_USER;
+    }
     if (flags & VIR_MIGRATE_PERSIST_DEST) {
         moved->persistent = TRUE;
         moved->inactive_xml = g_strdup(call->persist_xml ? call->persist_xml
@@ -1192,9 +1198,13 @@ migration_move(FakeVirt *fv, FakeHost *src, FakeDomain *d, FakeHost *dest, guint
                           VIR_DOMAIN_EVENT_STARTED_MIGRATED);
     (void)event_lifecycle(fv, src->uri, name, VIR_DOMAIN_EVENT_SUSPENDED,
                           VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED);
-    (void)event_lifecycle(fv, dest->uri, name, VIR_DOMAIN_EVENT_RESUMED,
-                          call->postcopy_started ? VIR_DOMAIN_EVENT_RESUMED_POSTCOPY
-                                                 : VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
+    if (flags & VIR_MIGRATE_PAUSED)
+        (void)event_lifecycle(fv, dest->uri, name, VIR_DOMAIN_EVENT_SUSPENDED,
+                              VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
+    else
+        (void)event_lifecycle(fv, dest->uri, name, VIR_DOMAIN_EVENT_RESUMED,
+                              call->postcopy_started ? VIR_DOMAIN_EVENT_RESUMED_POSTCOPY
+                                                     : VIR_DOMAIN_EVENT_RESUMED_MIGRATED);
     (void)event_lifecycle(fv, src->uri, name, VIR_DOMAIN_EVENT_STOPPED,
                           VIR_DOMAIN_EVENT_STOPPED_MIGRATED);
     seq = event_queue(fv, src->uri, name, VIRT_EVENT_JOB_COMPLETED, &e);
@@ -1238,6 +1248,8 @@ fake_migrate(VirtConn *conn, const char *domain, const char *dest_uri, virTypedP
             d->job_error = g_strdup(d->record->error);
         } else if (d->record->how == FAKE_MIGRATE_COMPLETE) {
             d->job_end = d->job_ok = TRUE;
+        } else if (d->record->how == FAKE_MIGRATE_HOLD_ONCE) {
+            d->record->how = FAKE_MIGRATE_COMPLETE;
         }
         ok = migration_wait(fv, conn, d, src, dest_uri, error);
         if (ok)

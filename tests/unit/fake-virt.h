@@ -103,6 +103,7 @@ typedef enum {
     FAKE_MIGRATE_COMPLETE,      /* default: the guest moves, the call returns 0 */
     FAKE_MIGRATE_FAIL,          /* the call fails, the guest stays running here */
     FAKE_MIGRATE_HOLD,          /* the job runs until fake_virt_end_migration() or an abort */
+    FAKE_MIGRATE_HOLD_ONCE,     /* the next one is held; those after it complete */
 } FakeMigrate;
 
 /* How the next migrations of @domain from @uri go (also before @domain

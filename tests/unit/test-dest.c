@@ -208,6 +208,24 @@ td_replug(TdFixture *f, const char *job, GError **error)
     return td_wait_answer(&a, error);
 }
 
+json_t *
+td_switchover(TdFixture *f, const char *job, GError **error)
+{
+    TdAnswer a = { 0 };
+
+    incoming_switchover(f->in, job, td_answered, &a);
+    return td_wait_answer(&a, error);
+}
+
+json_t *
+td_resume(TdFixture *f, const char *job, GError **error)
+{
+    TdAnswer a = { 0 };
+
+    incoming_resume(f->in, job, td_answered, &a);
+    return td_wait_answer(&a, error);
+}
+
 const char *
 td_replug_state(TdFixture *f, const char *job)
 {
@@ -243,6 +261,7 @@ td_wait_state(TdFixture *f, const char *job, const char *state)
 typedef struct {
     TdFixture *f;
     const char *domain;
+    unsigned int flags;
     gboolean done, ok;
 } TdMigration;
 
@@ -255,7 +274,8 @@ td_migrate_thread(gpointer data)
     g_autoptr(VirtConn) conn = ops->open(ops, TD_SOURCE_URI, &error);
 
     g_assert_no_error(error);
-    m->ok = ops->migrate(conn, m->domain, FAKE_VIRT_LOCAL, NULL, 0, VIR_MIGRATE_LIVE, &error);
+    m->ok = ops->migrate(conn, m->domain, FAKE_VIRT_LOCAL, NULL, 0, VIR_MIGRATE_LIVE | m->flags,
+                         &error);
     g_assert_no_error(error);
     g_atomic_int_set(&m->done, TRUE);
     g_main_context_wakeup(NULL);
@@ -265,7 +285,13 @@ td_migrate_thread(gpointer data)
 void
 td_migrate_in(TdFixture *f, const char *domain)
 {
-    TdMigration m = { .f = f, .domain = domain };
+    td_migrate_in_flags(f, domain, 0);
+}
+
+void
+td_migrate_in_flags(TdFixture *f, const char *domain, unsigned int flags)
+{
+    TdMigration m = { .f = f, .domain = domain, .flags = flags };
     GThread *thread = g_thread_new("td-migrate", td_migrate_thread, &m);
 
     while (!g_atomic_int_get(&m.done))

@@ -52,6 +52,10 @@ json_t *td_reserve_from(TdFixture *f, const char *source_url, const char *job,
 json_t *td_prepare(TdFixture *f, const char *job, json_t *body, GError **error);
 /* POST /v1/reservations/{id}/replug, waited for. */
 json_t *td_replug(TdFixture *f, const char *job, GError **error);
+/* POST /v1/reservations/{id}/switchover and /resume (the pause
+ * strategy), waited for. */
+json_t *td_switchover(TdFixture *f, const char *job, GError **error);
+json_t *td_resume(TdFixture *f, const char *job, GError **error);
 /* GET /v1/reservations/{id}'s replug.state, or "gone". */
 const char *td_replug_state(TdFixture *f, const char *job);
 /* Runs the loop until @job's replug state is @state (or 5 s pass). */
@@ -60,3 +64,5 @@ gboolean td_wait_state(TdFixture *f, const char *job, const char *state);
 /* The guest migrates from the source host to this one (the fake delivers
  * the resumed event here). */
 void td_migrate_in(TdFixture *f, const char *domain);
+/* The same with more migrate flags (VIR_MIGRATE_PAUSED: it arrives paused). */
+void td_migrate_in_flags(TdFixture *f, const char *domain, unsigned int flags);

@@ -252,6 +252,7 @@ typedef struct {
     VirtConn *from;
     const char *to_uri;
     guint64 bandwidth_mibps;    /* 0: no cap */
+    unsigned int flags;         /* beyond LIVE and PEER2PEER */
     gboolean ok;
     GError *error;
 } Migration;
@@ -267,7 +268,8 @@ migration_thread(gpointer data)
         (void)virTypedParamsAddULLong(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
                                       m->bandwidth_mibps);
     m->ok = virt_conn_ops(m->from)->migrate(m->from, m->run->domain, m->to_uri, params, n,
-                                            VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER, &m->error);
+                                            VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | m->flags,
+                                            &m->error);
     virTypedParamsFree(params, n);
     return NULL;
 }
@@ -310,6 +312,7 @@ placement(Run *run, VirtConn *conn)
         return "gone";
     return info.state == VIR_DOMAIN_RUNNING ? "running"
            : info.state == VIR_DOMAIN_SHUTOFF ? "shut off"
+           : info.state == VIR_DOMAIN_PAUSED  ? "paused"
                                               : "another state";
 }
 
@@ -383,6 +386,54 @@ check_abort(Run *run)
          "%s where the migration was aborted", placement(run, run->dest));
 }
 
+/* @joined's events of one side ("src 2/1, src 3/0"). */
+static char *
+events_of(const char *joined, const char *side)
+{
+    g_auto(GStrv) parts = g_strsplit(joined, ", ", -1);
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    for (guint i = 0; parts[i]; i++) {
+        if (g_str_has_prefix(parts[i], side))
+            g_string_append_printf(out, "%s%s", out->len ? ", " : "", parts[i]);
+    }
+    return g_strdup(out->str);
+}
+
+/* The guest comes back with VIR_MIGRATE_PAUSED (the pause strategy's
+ * migration): it arrives paused, says so, and resumes when asked. */
+static void
+check_paused(Run *run)
+{
+    Migration m = { .run = run, .from = run->dest, .to_uri = run->self_uri,
+                    .flags = VIR_MIGRATE_PAUSED };
+    g_autofree char *expected = g_strdup_printf("src %d/%d, src %d/%d", VIR_DOMAIN_EVENT_STARTED,
+                                                VIR_DOMAIN_EVENT_STARTED_MIGRATED,
+                                                VIR_DOMAIN_EVENT_SUSPENDED,
+                                                VIR_DOMAIN_EVENT_SUSPENDED_PAUSED);
+    g_autofree char *resumed = g_strdup_printf("src %d/%d", VIR_DOMAIN_EVENT_RESUMED,
+                                               VIR_DOMAIN_EVENT_RESUMED_UNPAUSED);
+    g_autofree char *all = NULL, *here = NULL, *after = NULL, *after_here = NULL;
+    g_autoptr(GError) error = NULL;
+    gboolean ok;
+
+    g_free(drain_events(run));
+    migration_thread(&m);
+    fact(run, "paused/returns", m.ok, "%s", m.ok ? "returned 0" : m.error->message);
+    all = collect_events(run, MIGRATION_EVENTS);
+    here = events_of(all, "src");
+    fact(run, "paused/events", g_strcmp0(here, expected) == 0, "here: [%s] of [%s]", here, all);
+    fact(run, "paused/placement", strcmp(placement(run, run->conn), "paused") == 0,
+         "here: %s", placement(run, run->conn));
+    ok = run->ops->resume(run->conn, run->domain, &error);
+    fact(run, "paused/resume", ok && strcmp(placement(run, run->conn), "running") == 0,
+         "%s, then %s", ok ? "resumed" : error->message, placement(run, run->conn));
+    after = collect_events(run, 1);
+    after_here = events_of(after, "src");
+    fact(run, "paused/resume-event", g_strcmp0(after_here, resumed) == 0, "[%s]", after);
+    g_clear_error(&m.error);
+}
+
 static gpointer
 migration_facts_thread(gpointer data)
 {
@@ -390,6 +441,7 @@ migration_facts_thread(gpointer data)
 
     check_migrate(run);
     check_abort(run);
+    check_paused(run);
     g_free(drain_events(run));
     g_atomic_int_set(&run->done, 1);
     g_main_context_wakeup(NULL);
