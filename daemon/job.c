@@ -175,8 +175,10 @@ job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
     job->migration_start_mono_ms = ev->mono_ms;
     job->migration_started_at_us = ev->wall_us;
     /* The engine sets the policy's first downtime with the migration; a
-     * pause job's is 0, so that QEMU never switches over on its own. */
-    job->progress.max_downtime_ms = job_pauses(job) ? 0 : job->policy.max_downtime_ms;
+     * pause job's is JOB_PAUSE_QEMU_DOWNTIME_MS, so that QEMU does not switch
+     * over on its own. */
+    job->progress.max_downtime_ms =
+        job_pauses(job) ? JOB_PAUSE_QEMU_DOWNTIME_MS : job->policy.max_downtime_ms;
     g_clear_pointer(&job->policy_state, policy_state_free);
     job->policy_state = policy_state_new(&effective, ev->mono_ms, job->guest_memory,
                                          job->postcopy_forbidden);
@@ -353,7 +355,7 @@ job_policy_act(Job *job, const JobEvent *ev, const PolicyAction *pa, GArray *act
 }
 
 /* Pause strategy: migd makes the switchover (pre_switchover, then the
- * guest suspended here; QEMU, whose max downtime is 0, then completes). */
+ * guest suspended here; QEMU, whose max downtime is 1 ms, then completes). */
 static void
 job_switchover(Job *job, const JobEvent *ev, const char *why, GArray *actions)
 {
@@ -364,7 +366,7 @@ job_switchover(Job *job, const JobEvent *ev, const char *why, GArray *actions)
 }
 
 /* What is left to copy, in ms at the rate measured; -1: no rate yet.
- * Already during the first pass: with QEMU's max downtime at 0 a guest
+ * Already during the first pass: with QEMU's max downtime at 1 ms a guest
  * that dirties nothing would be switched over by QEMU itself as soon as a
  * pass finds no dirty page (seen in the lab: an idle guest completed in
  * 597 ms), so the pause must come before the first pass ends. */

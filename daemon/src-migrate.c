@@ -111,7 +111,8 @@ src_migrate_start(gpointer migrator, Job *job)
     nic_steps_migrate_params(run->nics, NULL, job, &w->params, &w->nparams, &w->maxparams);
     /* A pause job's switchover is migd's to make (job.c): QEMU must not
      * make it on its own first. */
-    w->downtime_ms = job_pauses(job) ? 0 : job->policy.max_downtime_ms;
+    w->downtime_ms =
+        job_pauses(job) ? JOB_PAUSE_QEMU_DOWNTIME_MS : job->policy.max_downtime_ms;
     run->migrate_call = TRUE;
     migrator_work_start(run, w, migrate_thread, migrate_done);
     src_stats_start_polling(run);

@@ -3,7 +3,7 @@
  * so (job.c: what is left fits the downtime budget), the destination's migd
  * restores the paused NICs' device state onto its VFs while the guest still
  * runs here, each NIC's plugin quiesces it (pre_switchover), and the guest
- * is suspended here; QEMU, whose max downtime is 0, then completes, and the
+ * is suspended here; QEMU, whose max downtime is 1 ms, then completes, and the
  * guest arrives paused on the destination (VIR_MIGRATE_PAUSED). The
  * switchover state's step asks the destination's migd to resume it there
  * and call post_switchover. Whatever fails before that resume leaves the

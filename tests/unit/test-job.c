@@ -545,7 +545,7 @@ test_pause_happy_path(Fixture *f, gconstpointer data)
     g_autofree char *acts = NULL;
 
     to_migrating_paused(f);
-    g_assert_cmpuint(f->job->progress.max_downtime_ms, ==, 0);
+    g_assert_cmpuint(f->job->progress.max_downtime_ms, ==, JOB_PAUSE_QEMU_DOWNTIME_MS);
     /* 80 MiB at 100 MiB/s: 800 ms, over the 300 ms budget. */
     send_stats(f, 80 << 20, 1, 500);
     g_assert_cmpuint(f->actions->len, ==, 0);

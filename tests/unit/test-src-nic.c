@@ -1510,7 +1510,7 @@ test_pause_ok(Fixture *f, gconstpointer data)
     g_assert_nonnull(f->dest_xml);
     g_assert_nonnull(strstr(f->dest_xml, "bvf0"));
     g_assert_null(strstr(f->dest_xml, "avf0"));
-    g_assert_cmpuint(job->progress.max_downtime_ms, ==, 0);
+    g_assert_cmpuint(job->progress.max_downtime_ms, ==, JOB_PAUSE_QEMU_DOWNTIME_MS);
     feed_small_remaining(f);
     run_until(f, switchover_ended, NULL);
     job = job_now(f);
