@@ -167,6 +167,20 @@ job_effective_policy(const Job *job)
     return effective;
 }
 
+gboolean
+job_nics_use(const Job *job, const char *strategy)
+{
+    json_t *devices = json_object_get(job->nics, "devices");
+    size_t i;
+    json_t *d;
+
+    json_array_foreach(devices, i, d) {
+        if (g_strcmp0(json_string_value(json_object_get(d, "strategy")), strategy) == 0)
+            return TRUE;
+    }
+    return FALSE;
+}
+
 static void
 job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
 {
@@ -382,6 +396,7 @@ static void
 job_on_stats(Job *job, const JobEvent *ev, GArray *actions)
 {
     PolicyAction pa = { 0 };
+    gboolean pauses;
     gint64 predicted;
     g_autofree char *why = NULL;
 
@@ -389,14 +404,15 @@ job_on_stats(Job *job, const JobEvent *ev, GArray *actions)
     if (job->abort_sent || job->cancel_requested || job->switchover_sent)
         return;
     policy_evaluate(job->policy_state, ev->sample, &pa);
-    predicted = job_pauses(job) ? job_predicted_ms(ev->sample) : -1;
+    pauses = job_pauses(job);
+    predicted = pauses ? job_predicted_ms(ev->sample) : -1;
     if (predicted >= 0 && predicted <= job->policy.max_downtime_ms) {
         why = g_strdup_printf("%" G_GUINT64_FORMAT " KiB are left, about %" G_GINT64_FORMAT
                               " ms at the measured rate, within the downtime budget of %u ms",
                               ev->sample->data_remaining / 1024, predicted,
                               job->policy.max_downtime_ms);
         job_switchover(job, ev, why, actions);
-    } else if (job_pauses(job) && pa.kind == POLICY_SET_DOWNTIME) {
+    } else if (pauses && pa.kind == POLICY_SET_DOWNTIME) {
         /* Raising QEMU's downtime would let it switch over without the
          * plugins' pre_switchover: the pause comes now instead. */
         why = g_strdup_printf("the policy would raise the downtime to %u ms (%s)", pa.downtime_ms,
@@ -464,22 +480,14 @@ job_on_migrate_failed(Job *job, const JobEvent *ev, GArray *actions)
 gboolean
 job_pauses(const Job *job)
 {
-    json_t *devices = json_object_get(job->nics, "devices");
-    size_t i;
-    json_t *d;
-
-    json_array_foreach(devices, i, d) {
-        if (g_strcmp0(json_string_value(json_object_get(d, "strategy")), "pause") == 0)
-            return TRUE;
-    }
-    return FALSE;
+    return job_nics_use(job, "pause");
 }
 
-static void
-job_on_switchover_done(Job *job, const JobEvent *ev)
+/* Whether the NIC steps' record says the guest is suspended here by migd. */
+static gboolean
+job_source_paused(const Job *job)
 {
-    job->source_paused = TRUE;
-    job_note(job, ev, "info", "%s", ev->message ? ev->message : "the guest is paused here");
+    return json_is_true(json_object_get(json_object_get(job->nics, "pause"), "source_paused"));
 }
 
 /* The guest was not suspended here (or was resumed): the migration is
@@ -487,7 +495,6 @@ job_on_switchover_done(Job *job, const JobEvent *ev)
 static void
 job_on_switchover_failed(Job *job, const JobEvent *ev, GArray *actions)
 {
-    job->source_paused = FALSE;
     job_note(job, ev, "error", "the switchover failed: %s", ev->reason);
     if (job->abort_sent)
         return;
@@ -503,7 +510,7 @@ job_on_switchover_failed(Job *job, const JobEvent *ev, GArray *actions)
 static void
 job_on_paused_arrival(Job *job, const JobEvent *ev, GArray *actions)
 {
-    if (!job->source_paused)
+    if (!job_source_paused(job))
         job_note(job, ev, "warning", "QEMU completed the migration before migd paused %s: the "
                  "plugins' pre_switchover was not called", job->domain);
     job_on_migrate_returned(job, ev, actions);
@@ -562,21 +569,6 @@ job_on_force_complete(Job *job, const JobEvent *ev, GArray *actions)
  * (CONTRACTS.md, "The machine after a restart"). These helpers serve
  * job_on_reconciled() alone. */
 
-/* Whether the job unplugs any passthrough NIC (so a rollback plugs it in). */
-static gboolean
-job_reconciled_unplugs(const Job *job)
-{
-    json_t *devices = json_object_get(job->nics, "devices");
-    size_t i;
-    json_t *d;
-
-    json_array_foreach(devices, i, d) {
-        if (g_strcmp0(json_string_value(json_object_get(d, "strategy")), "unplug") == 0)
-            return TRUE;
-    }
-    return FALSE;
-}
-
 /* The guest runs here and libvirt migrates nothing: undo what was done (the
  * rollback plugs back what was unplugged and releases the reservation). */
 static void
@@ -592,7 +584,7 @@ job_reconciled_here(Job *job, const JobEvent *ev, GArray *actions)
         return;
     }
     /* What became of its NICs the rollback's end adds (job_rolled_back). */
-    if (job->state == JOB_RESERVING || job->state == JOB_PREPARING || !job_reconciled_unplugs(job))
+    if (job->state == JOB_RESERVING || job->state == JOB_PREPARING || !job_nics_use(job, "unplug"))
         reason = g_strdup_printf("migd restarted while the job was %s; the migration did not "
                                  "happen and %s runs on this host as before", was, job->domain);
     else
@@ -785,7 +777,7 @@ job_dispatch(Job *job, const JobEvent *ev, GArray *actions)
         break;
     case JOB_EV_SWITCHOVER_DONE:
         if (job->state == JOB_MIGRATING && job->switchover_sent)
-            job_on_switchover_done(job, ev);
+            job_note(job, ev, "info", "%s", ev->message ? ev->message : "the guest is paused here");
         break;
     case JOB_EV_SWITCHOVER_FAILED:
         if (job->state == JOB_MIGRATING && job->switchover_sent)
@@ -1043,7 +1035,7 @@ job_figures_to_json(const Job *job)
 static json_t *
 job_internal_to_json(const Job *job)
 {
-    return json_pack("{s:I,s:b,s:b,s:b,s:b,s:b,s:o,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o}",
+    return json_pack("{s:I,s:b,s:b,s:b,s:b,s:b,s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:o}",
                      "guest_memory", (json_int_t)job->guest_memory,
                      "postcopy_forbidden", job->postcopy_forbidden,
                      "cancel_requested", job->cancel_requested,
@@ -1052,7 +1044,6 @@ job_internal_to_json(const Job *job)
                      "abort_sent", job->abort_sent,
                      "abort_reason", json_string_or_null(job->abort_reason),
                      "switchover_sent", job->switchover_sent,
-                     "source_paused", job->source_paused,
                      "switchover_error", json_string_or_null(job->switchover_error),
                      "migration_started_at", json_time_ms(job->migration_started_at_us),
                      "dest_resumed_at", json_time_ms(job->dest_resumed_at_us),
@@ -1239,7 +1230,6 @@ job_internal_from_json(Job *job, json_t *internal, GError **error)
     job->abort_sent = json_is_true(json_object_get(internal, "abort_sent"));
     job->abort_reason = g_strdup(json_string_value(json_object_get(internal, "abort_reason")));
     job->switchover_sent = json_is_true(json_object_get(internal, "switchover_sent"));
-    job->source_paused = json_is_true(json_object_get(internal, "source_paused"));
     job->switchover_error =
         g_strdup(json_string_value(json_object_get(internal, "switchover_error")));
     job->migration_started_at_us =

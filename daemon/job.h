@@ -108,9 +108,9 @@ typedef struct {
     char *abort_reason;         /* why the policy aborted */
     /* The pause strategy (a NIC of the job's "nics" says "pause"): migd
      * asked for the switchover (pre_switchover, then the guest suspended
-     * here), the guest is suspended here, or why the switchover failed. */
+     * here), or why it failed. Whether the guest is suspended here is the
+     * NIC steps' to say (nics.pause.source_paused). */
     gboolean switchover_sent;
-    gboolean source_paused;
     char *switchover_error;
     PolicyState *policy_state;
 } Job;
@@ -206,8 +206,10 @@ GArray *job_abandon(Job *job, const JobEvent *ev, JobState was, const char *why)
  * as "not set": QEMU kept its 300 ms and completed first, in the lab). */
 #define JOB_PAUSE_QEMU_DOWNTIME_MS 1
 
-/* Whether a NIC of the job crosses with the pause strategy (migd makes the
- * switchover itself). */
+/* Whether a NIC of the job's record crosses with @strategy ("unplug",
+ * "native", "pause"); job_pauses() for "pause" (migd makes the switchover
+ * itself). */
+gboolean job_nics_use(const Job *job, const char *strategy);
 gboolean job_pauses(const Job *job);
 
 /* Whether the API may cancel or force-complete it now; if not, why. */
