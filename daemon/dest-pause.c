@@ -48,26 +48,34 @@ pause_lookup(Incoming *in, const char *id, const char *what, GError **error)
                     "reservation %s is not prepared yet, so its %s cannot be made", id, what);
         return NULL;
     }
-    if (r->pause_answer) {
-        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT,
-                    "reservation %s already has a switchover or resume call waiting", id);
-        return NULL;
-    }
     return r;
 }
 
-/* Answers the call waiting, if any (a resume migd began on its own has
+/* A call waits for the switchover or resume under way (a source that
+ * asks again, its first call timed out, hears the same outcome). */
+static void
+pause_wait(Reservation *r, IncomingAnswer answer, gpointer data)
+{
+    ResAnswer *a = g_new0(ResAnswer, 1);
+
+    a->answer = answer;
+    a->data = data;
+    g_ptr_array_add(r->pause_answers, a);
+}
+
+/* Answers every call waiting, if any (a resume migd began on its own has
  * none until the source asks). */
 static void
 pause_answer(Reservation *r, json_t *result, const GError *error)
 {
-    IncomingAnswer answer = r->pause_answer;
-    gpointer data = r->pause_answer_data;
+    g_autoptr(GPtrArray) answers = g_steal_pointer(&r->pause_answers);
 
-    r->pause_answer = NULL;
-    r->pause_answer_data = NULL;
-    if (answer)
-        answer(result, error, data);
+    r->pause_answers = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < answers->len; i++) {
+        ResAnswer *a = g_ptr_array_index(answers, i);
+
+        a->answer(result, error, a->data);
+    }
 }
 
 /* --- switchover: the states, restored before the pause ------------------------------ */
@@ -80,6 +88,7 @@ pause_restored(Reservation *r, const char *why)
     g_autoptr(GError) error = NULL;
 
     if (why) {
+        r->pause_switching = FALSE;
         error = g_error_new(MIGD_ERROR, MIGD_ERROR_CONFLICT, "%s", why);
         g_message("Reservation %s: the switchover is refused: %s", r->id, why);
         pause_answer(r, NULL, error);
@@ -101,6 +110,7 @@ pause_restore_next(Reservation *r)
             return;
         }
     }
+    r->pause_switching = FALSE;
     r->pause_switched = TRUE;
     g_message("Reservation %s: the paused NICs' device states are restored; the guest may "
               "pause at the source", r->id);
@@ -124,9 +134,15 @@ incoming_switchover(Incoming *in, const char *id, IncomingAnswer answer, gpointe
         answer(NULL, error, data);
         return;
     }
-    r->pause_answer = answer;
-    r->pause_answer_data = data;
-    pause_restore_next(r);
+    pause_wait(r, answer, data);
+    if (r->pause_switched) {
+        g_autoptr(json_t) result = dest_res_to_json(r);
+
+        pause_answer(r, result, NULL);
+    } else if (!r->pause_switching) {
+        r->pause_switching = TRUE;
+        pause_restore_next(r);
+    }
 }
 
 /* --- resume: the guest runs here, then post_switchover --------------------------------- */
@@ -321,8 +337,7 @@ incoming_resume(Incoming *in, const char *id, IncomingAnswer answer, gpointer da
         answer(result, NULL, data);
         return;
     }
-    r->pause_answer = answer;
-    r->pause_answer_data = data;
+    pause_wait(r, answer, data);
     if (!r->pause_resuming)
         pause_resume_start(in, r);
 }

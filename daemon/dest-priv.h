@@ -85,12 +85,12 @@ typedef struct {
     gint64 asked_us;    /* wall clock, when it was last asked */
     char *detail_verify;        /* what the verification said, until the probe answers */
     GPtrArray *answers; /* ResAnswer*: replug calls waiting for the outcome */
-    /* The pause strategy (dest-pause.c): the switchover or resume call
-     * waiting for its outcome (one at a time), and the resume's outcome,
-     * in this migd's life. */
-    IncomingAnswer pause_answer;
-    gpointer pause_answer_data;
-    gboolean pause_switched;    /* the switchover's states are restored */
+    /* The pause strategy (dest-pause.c): the switchover or resume calls
+     * waiting for their outcome (ResAnswer*), and where they are, in this
+     * migd's life. */
+    GPtrArray *pause_answers;
+    gboolean pause_switching;   /* the switchover's states are being restored */
+    gboolean pause_switched;    /* ... and are */
     gboolean pause_resuming, pause_resumed;
     gint64 pause_resume_ms, pause_post_ms;
     char *pause_post_error;

@@ -62,6 +62,7 @@ dest_res_new(Incoming *in, const char *id, const char *domain, const char *sourc
     r->source = g_strdup(source);
     r->nics = g_ptr_array_new_with_free_func(res_nic_free);
     r->answers = g_ptr_array_new();
+    r->pause_answers = g_ptr_array_new_with_free_func(g_free);
     r->guest_outage_ms = -1;
     r->cancellable = g_cancellable_new();
     return r;
@@ -77,8 +78,12 @@ dest_res_free(gpointer data)
 
     dest_res_disarm(r);
     dest_res_answer_all(r, error);
-    if (r->pause_answer)
-        r->pause_answer(NULL, error, r->pause_answer_data);
+    for (guint i = 0; i < r->pause_answers->len; i++) {
+        ResAnswer *a = g_ptr_array_index(r->pause_answers, i);
+
+        a->answer(NULL, error, a->data);
+    }
+    g_ptr_array_unref(r->pause_answers);
     g_free(r->pause_post_error);
     g_ptr_array_unref(r->answers);
     g_clear_object(&r->cancellable);

@@ -131,6 +131,38 @@ test_resume_call(TdFixture *f, gconstpointer data)
     g_assert_cmpuint(td_calls(f, "post_switchover ua-vf0 destination"), ==, 1);
 }
 
+static void
+count_answer(json_t *result, const GError *error, gpointer data)
+{
+    guint *answered = data;
+
+    g_assert_nonnull(result);
+    (*answered)++;
+}
+
+/* A source that asks again (its first call timed out) is answered like the
+ * first, and nothing is done twice. */
+static void
+test_asked_twice(TdFixture *f, gconstpointer data)
+{
+    guint switched = 0, resumed = 0;
+
+    reserve(f, "pause", NIC0_PAUSE, TRUE);
+    incoming_switchover(f->in, "job-1", count_answer, &switched);
+    incoming_switchover(f->in, "job-1", count_answer, &switched);
+    while (switched < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
+    add_guest(f);
+    td_migrate_in_flags(f, "labvm", VIR_MIGRATE_PAUSED);
+    incoming_resume(f->in, "job-1", count_answer, &resumed);
+    incoming_resume(f->in, "job-1", count_answer, &resumed);
+    while (resumed < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpint(guest_state(f), ==, VIR_DOMAIN_RUNNING);
+    g_assert_cmpuint(td_calls(f, "post_switchover ua-vf0 destination"), ==, 1);
+}
+
 /* A refused restore: a conflict with the plugin's words, the plugin
  * undoes, nothing resumes. */
 static void
@@ -207,6 +239,7 @@ main(int argc, char **argv)
 #define add(path, settings, fn) g_test_add(path, TdFixture, settings, td_setup, fn, td_teardown)
     add("/dest/pause/ok", "", test_ok);
     add("/dest/pause/resume-call", "", test_resume_call);
+    add("/dest/pause/asked-twice", "", test_asked_twice);
     add("/dest/pause/restore-refused", "fail_at = restore_state\n", test_restore_refused);
     add("/dest/pause/refusals", "", test_refusals);
     add("/dest/pause/resume-no-guest", "", test_resume_no_guest);
