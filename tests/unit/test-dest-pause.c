@@ -11,7 +11,6 @@
 
 #include "dest-priv.h"
 #include "error.h"
-#include "plugin-frame.h"
 #include "test-dest.h"
 #include "testutil.h"
 
@@ -20,30 +19,19 @@
     "\"pause\"}]"
 #define NIC0_UNPLUG "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\"}]"
 
-static json_t *
-states_body(void)
-{
-    g_autoptr(GBytes) bytes = g_bytes_new_static("state of ua-vf0", 15);
-    PluginFrame frame = { .plugin = (char *)"stateful", .abi_major = 1, .state_version = 3,
-                          .alias = (char *)"ua-vf0", .state = bytes };
-    g_autofree char *text = plugin_frame_encode(&frame);
-
-    return json_pack("{s:[{s:s,s:s,s:s}]}", "states", "alias", "ua-vf0", "plugin", "stateful",
-                     "frame", text);
-}
-
+/* job-1 reserved with @nics, and prepared with ua-vf0's saved state when
+ * @prepare. */
 static void
 reserve(TdFixture *f, const char *strategy, const char *nics, gboolean prepare)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(json_t) r = td_reserve(f, "job-1", "labvm", strategy, nics, &error);
-    g_autoptr(json_t) body = states_body();
-    g_autoptr(json_t) prepared = NULL;
+    g_autoptr(json_t) r = NULL;
 
-    g_assert_no_error(error);
-    if (!prepare)
+    if (prepare) {
+        td_reserve_prepared(f, strategy, nics);
         return;
-    prepared = td_prepare(f, "job-1", body, &error);
+    }
+    r = td_reserve(f, "job-1", "labvm", strategy, nics, &error);
     g_assert_no_error(error);
 }
 

@@ -18,52 +18,12 @@
     "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\",\"strategy\":"     \
     "\"native\"}]"
 
-/* The frame a source's migd sends for @alias: @state from @plugin. */
-static char *
-frame_of(const char *plugin, const char *alias, const char *state)
-{
-    g_autoptr(GBytes) bytes = g_bytes_new(state, strlen(state));
-    PluginFrame frame = { .plugin = (char *)plugin, .abi_major = 1, .state_version = 3,
-                          .alias = (char *)alias, .state = bytes };
-
-    return plugin_frame_encode(&frame);
-}
-
-static json_t *
-states_body(const char *alias, const char *plugin, const char *frame)
-{
-    return json_pack("{s:[{s:s,s:s,s:s}]}", "states", "alias", alias, "plugin", plugin, "frame",
-                     frame);
-}
-
 static void
 reserve(TdFixture *f, const char *strategy, const char *nics)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(json_t) r = td_reserve(f, "job-1", "labvm", strategy, nics, &error);
 
-    g_assert_no_error(error);
-}
-
-/* Prepares job-1 with the saved state of ua-vf0. */
-static json_t *
-prepare_good(TdFixture *f, GError **error)
-{
-    g_autofree char *frame = frame_of("stateful", "ua-vf0", "state of ua-vf0");
-    g_autoptr(json_t) body = states_body("ua-vf0", "stateful", frame);
-
-    return td_prepare(f, "job-1", body, error);
-}
-
-/* Reserves job-1 and prepares it with that state, which is accepted. */
-static void
-reserve_prepared(TdFixture *f, const char *strategy, const char *nics)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(json_t) prepared = NULL;
-
-    reserve(f, strategy, nics);
-    prepared = prepare_good(f, &error);
     g_assert_no_error(error);
 }
 
@@ -95,7 +55,7 @@ test_checked_kept_restored(TdFixture *f, gconstpointer data)
     g_autoptr(json_t) replug = NULL;
 
     reserve(f, "unplug", NIC0_UNPLUG);
-    prepared = prepare_good(f, &error);
+    prepared = td_prepare_saved(f, "job-1", &error);
     g_assert_no_error(error);
     g_assert_cmpstr(json_string_value(json_object_get(json_object_get(prepared, "replug"),
                                                       "state")), ==, "armed");
@@ -130,7 +90,7 @@ test_checked_kept_restored(TdFixture *f, gconstpointer data)
 static void
 test_native_restored(TdFixture *f, gconstpointer data)
 {
-    reserve_prepared(f, "native", NIC0_NATIVE);
+    td_reserve_prepared(f, "native", NIC0_NATIVE);
     add_guest(f, "ua-vf0=avf0");
     td_migrate_in(f, "labvm");
     g_assert_true(td_wait_state(f, "job-1", "done"));
@@ -159,30 +119,30 @@ assert_refused(TdFixture *f, json_t *body, MigdErrorCode code, const char *patte
 static void
 test_refusals(TdFixture *f, gconstpointer data)
 {
-    g_autofree char *good = frame_of("stateful", "ua-vf0", "state of ua-vf0");
+    g_autofree char *good = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
     g_autofree char *damaged = g_strdup(good);
     g_autofree char *large = NULL;
-    g_autofree char *foreign = frame_of("nosuch", "ua-vf0", "state of ua-vf0");
+    g_autofree char *foreign = td_state_frame("nosuch", "ua-vf0", "state of ua-vf0");
     g_autofree char *big = g_strnfill(100, 'x');
     g_autoptr(json_t) b1 = NULL, b2 = NULL, b3 = NULL, b4 = NULL, b5 = NULL;
 
     reserve(f, "unplug", NIC0_UNPLUG);
     /* One bit changed in the state (the base64 of byte 40 on). */
     damaged[60] = damaged[60] == 'A' ? 'B' : 'A';
-    b1 = states_body("ua-vf0", "stateful", damaged);
+    b1 = td_states_body("ua-vf0", "stateful", damaged);
     assert_refused(f, b1, MIGD_ERROR_INVALID_ARGUMENT,
                    "the device state of NIC ua-vf0 from plugin stateful is refused: *checksum "
                    "does not match*");
-    large = frame_of("stateful", "ua-vf0", big);
-    b2 = states_body("ua-vf0", "stateful", large);
+    large = td_state_frame("stateful", "ua-vf0", big);
+    b2 = td_states_body("ua-vf0", "stateful", large);
     assert_refused(f, b2, MIGD_ERROR_INVALID_ARGUMENT,
                    "the device state of NIC ua-vf0 from plugin stateful is refused: *its state "
                    "is 100 bytes, over the limit of 64 ([plugins] max_state_bytes)*");
-    b3 = states_body("ua-vf0", "nosuch", foreign);
+    b3 = td_states_body("ua-vf0", "nosuch", foreign);
     assert_refused(f, b3, MIGD_ERROR_CONFLICT,
                    "the device state of NIC ua-vf0 is refused: this host has no plugin nosuch "
                    "(loaded: stateful)*");
-    b4 = states_body("ua-vf9", "stateful", good);
+    b4 = td_states_body("ua-vf9", "stateful", good);
     assert_refused(f, b4, MIGD_ERROR_INVALID_ARGUMENT,
                    "states[0] is for NIC ua-vf9, which the reservation job-1 does not have");
     b5 = json_pack("{s:[{s:s}]}", "states", "alias", "ua-vf0");
@@ -212,7 +172,7 @@ assert_check_refused(TdFixture *f, const char *message)
     g_autoptr(json_t) state = NULL;
 
     reserve(f, "unplug", NIC0_UNPLUG);
-    result = prepare_good(f, &error);
+    result = td_prepare_saved(f, "job-1", &error);
     g_assert_null(result);
     g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
     g_assert_cmpstr(error->message, ==, message);
@@ -248,7 +208,7 @@ test_restore_failed(TdFixture *f, gconstpointer data)
     g_autoptr(json_t) replug = NULL;
     const char *detail;
 
-    reserve_prepared(f, "unplug", NIC0_UNPLUG);
+    td_reserve_prepared(f, "unplug", NIC0_UNPLUG);
     add_guest(f, NULL);
     td_migrate_in(f, "labvm");
     g_assert_true(td_wait_state(f, "job-1", "failed"));
@@ -268,8 +228,8 @@ static void
 test_restore_before_next_plug(TdFixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *frame0 = frame_of("stateful", "ua-vf0", "state of ua-vf0");
-    g_autofree char *frame1 = frame_of("stateful", "ua-vf1", "state of ua-vf1");
+    g_autofree char *frame0 = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
+    g_autofree char *frame1 = td_state_frame("stateful", "ua-vf1", "state of ua-vf1");
     g_autoptr(json_t) body = json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias",
                                        "ua-vf0", "plugin", "stateful", "frame", frame0, "alias",
                                        "ua-vf1", "plugin", "stateful", "frame", frame1);
@@ -296,7 +256,7 @@ test_restore_before_next_plug(TdFixture *f, gconstpointer data)
 static void
 test_released_aborts(TdFixture *f, gconstpointer data)
 {
-    reserve_prepared(f, "unplug", NIC0_UNPLUG);
+    td_reserve_prepared(f, "unplug", NIC0_UNPLUG);
     g_assert_true(incoming_release(f->in, "job-1", NULL));
     while (td_calls(f, "abort ua-vf0 destination") == 0)
         (void)g_main_context_iteration(NULL, TRUE);

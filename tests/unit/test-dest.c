@@ -2,11 +2,13 @@
 #include <config.h>
 
 #include <glib/gstdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "dest-priv.h"
 #include "hotplug.h"
 #include "plugin-call.h"
+#include "plugin-frame.h"
 #include "test-dest.h"
 #include "testutil.h"
 
@@ -206,6 +208,44 @@ td_replug(TdFixture *f, const char *job, GError **error)
 
     incoming_replug(f->in, job, td_answered, &a);
     return td_wait_answer(&a, error);
+}
+
+char *
+td_state_frame(const char *plugin, const char *alias, const char *state)
+{
+    g_autoptr(GBytes) bytes = g_bytes_new(state, strlen(state));
+    PluginFrame frame = { .plugin = (char *)plugin, .abi_major = 1, .state_version = 3,
+                          .alias = (char *)alias, .state = bytes };
+
+    return plugin_frame_encode(&frame);
+}
+
+json_t *
+td_states_body(const char *alias, const char *plugin, const char *frame)
+{
+    return json_pack("{s:[{s:s,s:s,s:s}]}", "states", "alias", alias, "plugin", plugin, "frame",
+                     frame);
+}
+
+json_t *
+td_prepare_saved(TdFixture *f, const char *job, GError **error)
+{
+    g_autofree char *frame = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
+    g_autoptr(json_t) body = td_states_body("ua-vf0", "stateful", frame);
+
+    return td_prepare(f, job, body, error);
+}
+
+void
+td_reserve_prepared(TdFixture *f, const char *strategy, const char *nics)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) reserved = td_reserve(f, "job-1", "labvm", strategy, nics, &error);
+    g_autoptr(json_t) prepared = NULL;
+
+    g_assert_no_error(error);
+    prepared = td_prepare_saved(f, "job-1", &error);
+    g_assert_no_error(error);
 }
 
 json_t *

@@ -52,6 +52,15 @@ json_t *td_reserve_from(TdFixture *f, const char *source_url, const char *job,
 json_t *td_prepare(TdFixture *f, const char *job, json_t *body, GError **error);
 /* POST /v1/reservations/{id}/replug, waited for. */
 json_t *td_replug(TdFixture *f, const char *job, GError **error);
+/* The frame a source's migd sends for @alias: @state from @plugin (state
+ * version 3), and a prepare's body carrying it. */
+char *td_state_frame(const char *plugin, const char *alias, const char *state);
+json_t *td_states_body(const char *alias, const char *plugin, const char *frame);
+/* Prepares @job with the stateful plugin's saved state of ua-vf0. */
+json_t *td_prepare_saved(TdFixture *f, const char *job, GError **error);
+/* Reserves job-1 for labvm with @nics, prepared with that state (both
+ * must succeed). */
+void td_reserve_prepared(TdFixture *f, const char *strategy, const char *nics);
 /* POST /v1/reservations/{id}/switchover and /resume (the pause
  * strategy), waited for. */
 json_t *td_switchover(TdFixture *f, const char *job, GError **error);

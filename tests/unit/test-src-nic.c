@@ -1557,6 +1557,23 @@ assert_pause_undone(Fixture *f, Job *job, const char *reason_pattern)
     g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source"), ==, 1);
 }
 
+/* The switchover is asked for and ends, the guest suspended here @suspends
+ * times; then libvirt's migrate call fails with @error (the abort's words,
+ * or the migration's own failure). Returns the job at its end. */
+static Job *
+pause_switch_then_fail(Fixture *f, guint suspends, const char *error)
+{
+    feed_small_remaining(f);
+    run_until(f, switchover_ended, NULL);
+    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, suspends);
+    g_assert_cmpint(fake_virt_domain_state(f->fv, FAKE_VIRT_LOCAL, DOMAIN), ==,
+                    suspends ? VIR_DOMAIN_PAUSED : VIR_DOMAIN_RUNNING);
+    feed(JOB_EV_MIGRATE_FAILED, error, NULL);
+    return run_to_end(f);
+}
+
+#define ABORTED "operation aborted: migration out: canceled by client"
+
 /* The plugin cannot quiesce the NIC: the guest is never suspended, the
  * migration is aborted. */
 static void
@@ -1565,11 +1582,7 @@ test_pause_quiesce_fails(Fixture *f, gconstpointer data)
     Job *job;
 
     pause_to_migrating(f);
-    feed_small_remaining(f);
-    run_until(f, switchover_ended, NULL);
-    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 0);
-    feed(JOB_EV_MIGRATE_FAILED, "operation aborted: migration out: canceled by client", NULL);
-    job = run_to_end(f);
+    job = pause_switch_then_fail(f, 0, ABORTED);
     assert_pause_undone(f, job, "the switchover failed: plugin stateful could not quiesce "
                                 "ua-vf0 (pre_switchover): *fail_at = pre_switchover is set*; "
                                 "labvm keeps running on this host*");
@@ -1584,12 +1597,8 @@ test_pause_restore_refused(Fixture *f, gconstpointer data)
 
     pause_to_migrating_refused(f, "the device state of ua-vf0 was not restored onto the VF "
                                   "bvf0: no");
-    feed_small_remaining(f);
-    run_until(f, switchover_ended, NULL);
+    job = pause_switch_then_fail(f, 0, ABORTED);
     g_assert_cmpuint(plugin_calls(f, "pre_switchover *"), ==, 0);
-    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 0);
-    feed(JOB_EV_MIGRATE_FAILED, "operation aborted: migration out: canceled by client", NULL);
-    job = run_to_end(f);
     assert_pause_undone(f, job, "the switchover failed: the destination could not restore the "
                                 "device state before the pause: *not restored onto the VF "
                                 "bvf0: no*");
@@ -1603,11 +1612,7 @@ test_pause_failed_after_suspend(Fixture *f, gconstpointer data)
     Job *job;
 
     pause_to_migrating(f);
-    feed_small_remaining(f);
-    run_until(f, switchover_ended, NULL);
-    g_assert_cmpint(fake_virt_domain_state(f->fv, FAKE_VIRT_LOCAL, DOMAIN), ==, VIR_DOMAIN_PAUSED);
-    feed(JOB_EV_MIGRATE_FAILED, "the destination's libvirtd went away", NULL);
-    job = run_to_end(f);
+    job = pause_switch_then_fail(f, 1, "the destination's libvirtd went away");
     assert_pause_undone(f, job, "the migration failed: the destination's libvirtd went away*");
     g_assert_cmpuint(calls(f, FAKE_OP_RESUME), ==, 1);
     g_assert_true(timeline_has(job, "labvm runs here again (resumed in * ms)"));
