@@ -15,11 +15,9 @@
 #include "plugin-call.h"
 #include "src-nic-priv.h"
 
-/* A worker's or a plugin call's way back: nothing is touched once the
- * steps are freed. */
+/* A suspend or resume in a worker; @guard leads back to the steps. */
 typedef struct {
-    NicSteps *ns;
-    GCancellable *alive;
+    NicGuard *guard;
     VirtConn *conn;
     char *domain;
     gboolean suspend;       /* suspend, else resume */
@@ -28,33 +26,18 @@ typedef struct {
     gint64 elapsed_ms;
 } PauseCall;
 
-static PauseCall *
-pause_call_new(NicSteps *ns)
-{
-    PauseCall *c = g_new0(PauseCall, 1);
-
-    c->ns = ns;
-    c->alive = g_object_ref(ns->cancellable);
-    return c;
-}
-
 static void
 pause_call_free(gpointer data)
 {
     PauseCall *c = data;
 
-    g_object_unref(c->alive);
+    if (c->guard)
+        (void)nic_guard_end(c->guard);
     if (c->conn)
         virt_conn_unref(c->conn);
     g_free(c->domain);
     g_free(c->error);
     g_free(c);
-}
-
-static NicSteps *
-pause_call_steps(PauseCall *c)
-{
-    return g_cancellable_is_cancelled(c->alive) ? NULL : c->ns;
 }
 
 static gboolean
@@ -103,7 +86,7 @@ pause_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
     PauseCall *c = g_task_get_task_data(G_TASK(result));
     PauseDone done = (PauseDone)user_data;
-    NicSteps *ns = pause_call_steps(c);
+    NicSteps *ns = nic_guard_end(g_steal_pointer(&c->guard));
 
     if (ns)
         done(ns, c);
@@ -113,8 +96,9 @@ static void
 pause_run(NicSteps *ns, gboolean suspend, PauseDone done)
 {
     g_autoptr(GTask) task = g_task_new(NULL, NULL, pause_done, (gpointer)done);
-    PauseCall *c = pause_call_new(ns);
+    PauseCall *c = g_new0(PauseCall, 1);
 
+    c->guard = nic_guard_new(ns);
     c->conn = virt_conn(ns->virt);
     c->domain = g_strdup(ns->domain);
     c->suspend = suspend;
@@ -153,11 +137,9 @@ static void nic_quiesce_next(NicSteps *ns);
 static void
 nic_quiesced(const PluginCallResult *r, gpointer data)
 {
-    PauseCall *c = data;
-    NicSteps *ns = pause_call_steps(c);
+    NicSteps *ns = nic_guard_end(data);
     Nic *n;
 
-    pause_call_free(c);
     if (!ns)
         return;
     n = nic_at(ns, ns->pause_nic);
@@ -201,7 +183,7 @@ nic_quiesce_next(NicSteps *ns)
     }
     dev = nic_state_device(ns, nic_at(ns, ns->pause_nic));
     plugin_call(p, PLUGIN_CALL_PRE_SWITCHOVER, dev, NULL, 0, 0, ns->plugin_timeout_ms,
-                nic_quiesced, pause_call_new(ns));
+                nic_quiesced, nic_guard_new(ns));
 }
 
 static void

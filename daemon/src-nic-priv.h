@@ -135,6 +135,14 @@ void nic_step_failed(NicSteps *ns, const char *reason);
 /* Finishes a step that has nothing to do, from the loop, with @message
  * (static; NULL: nothing worth the timeline). */
 void nic_noop(NicSteps *ns, const char *message);
+/* A plugin call's or a worker's way back to the steps: nic_guard_end()
+ * frees the guard and gives the steps, or NULL once they were freed. */
+typedef struct {
+    NicSteps *ns;
+    GCancellable *alive;
+} NicGuard;
+NicGuard *nic_guard_new(NicSteps *ns);
+NicSteps *nic_guard_end(NicGuard *g);
 /* "21:40:07 UTC" for the timeline. */
 char *nic_clock(gint64 wall_us);
 

@@ -11,33 +11,14 @@
 #include "plugin-frame.h"
 #include "src-nic-priv.h"
 
-/* A call's way back: nothing is touched once the steps are freed. */
-typedef struct {
-    NicSteps *ns;
-    GCancellable *alive;
-} StateCall;
-
-static StateCall *
-state_call_new(NicSteps *ns)
-{
-    StateCall *c = g_new0(StateCall, 1);
-
-    c->ns = ns;
-    c->alive = g_object_ref(ns->cancellable);
-    return c;
-}
-
 /* The steps to go on with, or NULL when they are gone or being undone
- * (a cancel came during the call: the rollback's end calls abort); frees
- * @c. */
+ * (a cancel came during the call: the rollback's end calls abort). */
 static NicSteps *
-state_call_end(StateCall *c)
+state_call_end(gpointer guard)
 {
-    NicSteps *ns = g_cancellable_is_cancelled(c->alive) || c->ns->rolling_back ? NULL : c->ns;
+    NicSteps *ns = nic_guard_end(guard);
 
-    g_object_unref(c->alive);
-    g_free(c);
-    return ns;
+    return ns && !ns->rolling_back ? ns : NULL;
 }
 
 static Plugin *
@@ -173,7 +154,7 @@ state_probed(const PluginCallResult *r, gpointer data)
     n->plugin_aborted = FALSE;
     dev = nic_state_device(ns, n);
     plugin_call(p, PLUGIN_CALL_SAVE_STATE, dev, NULL, 0, ns->max_state_bytes,
-                ns->plugin_timeout_ms, state_saved, state_call_new(ns));
+                ns->plugin_timeout_ms, state_saved, nic_guard_new(ns));
 }
 
 static void
@@ -209,7 +190,7 @@ state_next(NicSteps *ns)
     p = state_plugin(ns, ns->state_plugin);
     dev = nic_state_device(ns, nic_at(ns, ns->state_nic));
     plugin_call(p, PLUGIN_CALL_PROBE, dev, NULL, 0, 0, ns->plugin_timeout_ms, state_probed,
-                state_call_new(ns));
+                nic_guard_new(ns));
 }
 
 void

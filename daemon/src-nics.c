@@ -305,6 +305,26 @@ nic_feed(NicSteps *ns, JobEventKind kind, const char *reason, const char *fmt, .
     return TRUE;
 }
 
+NicGuard *
+nic_guard_new(NicSteps *ns)
+{
+    NicGuard *g = g_new0(NicGuard, 1);
+
+    g->ns = ns;
+    g->alive = g_object_ref(ns->cancellable);
+    return g;
+}
+
+NicSteps *
+nic_guard_end(NicGuard *g)
+{
+    NicSteps *ns = g_cancellable_is_cancelled(g->alive) ? NULL : g->ns;
+
+    g_object_unref(g->alive);
+    g_free(g);
+    return ns;
+}
+
 void
 nic_step_failed(NicSteps *ns, const char *reason)
 {
