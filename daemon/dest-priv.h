@@ -40,6 +40,7 @@ typedef struct {
     char *driver;       /* what the guest's driver for it is called, when known */
     char *device_xml;   /* what is plugged */
     NicStrategy strategy;   /* UNPLUG: dropped from the XML and replugged; NATIVE: rewritten */
+    char *chosen;       /* strategy auto: why this host's plugins chose it; NULL: not asked */
     gboolean present;   /* in the guest's live XML here, at the last look */
     /* Its device state from the source (dest-state.c), checked by its
      * plugin and kept as the frame came (base64); NULL: none. */

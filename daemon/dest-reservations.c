@@ -66,13 +66,14 @@ dest_res_to_json(const Reservation *r)
     for (guint i = 0; i < r->nics->len; i++) {
         const ResNic *n = g_ptr_array_index(r->nics, i);
 
-        json_array_append_new(nics, json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:o}", "alias",
-                                              n->alias, "mac", json_string_or_null(n->mac),
-                                              "vlan", n->vlan ? json_integer(n->vlan)
-                                                              : json_null(),
+        json_array_append_new(nics, json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:o,s:o}",
+                                              "alias", n->alias, "mac",
+                                              json_string_or_null(n->mac), "vlan",
+                                              n->vlan ? json_integer(n->vlan) : json_null(),
                                               "pool", n->pool, "address", n->address,
                                               "device_xml", n->device_xml, "strategy",
-                                              nic_strategy_to_string(n->strategy), "state",
+                                              nic_strategy_to_string(n->strategy), "chosen",
+                                              json_string_or_null(n->chosen), "state",
                                               dest_state_to_json(n)));
     }
     return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:o,s:o,s:o}", "id", r->id, "domain", r->domain,

@@ -154,23 +154,121 @@ state_decode(Incoming *in, Reservation *r, json_t *item, size_t i, GError **erro
     return NULL;
 }
 
+/* --- strategy auto: the NICs whose strategy this host's plugins settle ----------- */
+
+typedef struct {
+    char *alias;
+    guint source_vouch;     /* MIGD_PROBE_NATIVE, _PAUSE: what the source's plugin vouches */
+    gboolean unplug;        /* it has a standby on the source */
+    NicStrategy strategy;   /* settled; applied once every state passed its check */
+    char *chosen;
+} StateChoice;
+
+static void
+state_choice_free(gpointer data)
+{
+    StateChoice *ch = data;
+
+    g_free(ch->alias);
+    g_free(ch->chosen);
+    g_free(ch);
+}
+
+/* choose[@i] of the body; NULL with @error naming what is wrong. */
+static StateChoice *
+state_choice_decode(Reservation *r, GPtrArray *list, json_t *item, size_t i, GError **error)
+{
+    StateChoice *ch;
+    const char *alias;
+    json_t *vouches, *v;
+    int unplug;
+    json_error_t jerr;
+    size_t j;
+
+    if (json_unpack_ex(item, &jerr, JSON_STRICT, "{s:s,s:o,s:b}", "alias", &alias, "vouches",
+                       &vouches, "unplug", &unplug) < 0 || !json_is_array(vouches)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "choose[%zu] of the prepare is not valid: %s", i,
+                    json_is_array(vouches) ? jerr.text : "'vouches' must be an array");
+        return NULL;
+    }
+    if (!state_nic(r, alias)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                    "choose[%zu] is for NIC %s, which the reservation %s does not have", i,
+                    alias, r->id);
+        return NULL;
+    }
+    for (guint k = 0; k < list->len; k++) {
+        if (strcmp(((StateChoice *)g_ptr_array_index(list, k))->alias, alias) == 0) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                        "choose[%zu] asks a second time about NIC %s", i, alias);
+            return NULL;
+        }
+    }
+    ch = g_new0(StateChoice, 1);
+    ch->alias = g_strdup(alias);
+    ch->unplug = unplug;
+    json_array_foreach(vouches, j, v) {
+        const char *name = json_string_value(v);
+
+        if (g_strcmp0(name, "native") == 0) {
+            ch->source_vouch |= MIGD_PROBE_NATIVE;
+        } else if (g_strcmp0(name, "pause") == 0) {
+            ch->source_vouch |= MIGD_PROBE_PAUSE;
+        } else {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                        "choose[%zu].vouches[%zu] is not native or pause", i, j);
+            state_choice_free(ch);
+            return NULL;
+        }
+    }
+    return ch;
+}
+
 static GPtrArray *
-state_decode_all(Incoming *in, Reservation *r, json_t *body, GError **error)
+state_choices_decode(Reservation *r, json_t *choose, GError **error)
+{
+    g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(state_choice_free);
+    json_t *item;
+    size_t i;
+
+    json_array_foreach(choose, i, item) {
+        StateChoice *ch = state_choice_decode(r, list, item, i, error);
+
+        if (!ch)
+            return NULL;
+        g_ptr_array_add(list, ch);
+    }
+    return g_steal_pointer(&list);
+}
+
+static GPtrArray *
+state_decode_all(Incoming *in, Reservation *r, json_t *body, GPtrArray **ret_choices,
+                 GError **error)
 {
     g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(state_in_free);
-    json_t *states = NULL, *item;
+    g_autoptr(GPtrArray) choices = NULL;
+    json_t *states = NULL, *choose = NULL, *item;
     json_error_t jerr;
     size_t i;
 
-    if (!body)
+    if (!body) {
+        *ret_choices = g_ptr_array_new_with_free_func(state_choice_free);
         return g_steal_pointer(&list);
-    if (json_unpack_ex(body, &jerr, JSON_STRICT, "{s?o}", "states", &states) < 0 ||
-        (states && !json_is_array(states))) {
+    }
+    if (json_unpack_ex(body, &jerr, JSON_STRICT, "{s?o,s?o}", "states",
+                       &states, "choose", &choose) < 0 ||
+        (states && !json_is_array(states)) || (choose && !json_is_array(choose))) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
                     "the prepare's body is not valid: %s",
-                    states ? "'states' must be an array" : jerr.text);
+                    states && !json_is_array(states)   ? "'states' must be an array"
+                    : choose && !json_is_array(choose) ? "'choose' must be an array"
+                                                       : jerr.text);
         return NULL;
     }
+    choices = state_choices_decode(r, choose, error);
+    if (!choices)
+        return NULL;
     json_array_foreach(states, i, item) {
         StateIn *s = state_decode(in, r, item, i, error);
 
@@ -186,6 +284,7 @@ state_decode_all(Incoming *in, Reservation *r, json_t *body, GError **error)
         }
         g_ptr_array_add(list, s);
     }
+    *ret_choices = g_steal_pointer(&choices);
     return g_steal_pointer(&list);
 }
 
@@ -196,6 +295,8 @@ typedef struct {
     GCancellable *alive;
     char *id;
     GPtrArray *states;  /* StateIn* */
+    GPtrArray *choices; /* StateChoice*: asked before the states are checked */
+    guint choice, choice_plugin;
     guint index;
     IncomingAnswer answer;
     gpointer data;
@@ -207,6 +308,7 @@ state_check_free(StateCheck *c)
     g_object_unref(c->alive);
     g_free(c->id);
     g_ptr_array_unref(c->states);
+    g_ptr_array_unref(c->choices);
     g_free(c);
 }
 
@@ -241,10 +343,36 @@ state_check_refused(StateCheck *c, Reservation *r, const GError *error)
     state_check_answer(c, r, error);
 }
 
-/* Every state passed its check: kept with the reservation. */
+/* The job's strategy, from its NICs' (strategy auto settled some). */
+static void
+state_summarize(Reservation *r)
+{
+    for (guint i = 0; i < r->nics->len; i++) {
+        NicStrategy s = ((ResNic *)g_ptr_array_index(r->nics, i))->strategy;
+
+        r->strategy = i == 0 || r->strategy == s ? s : NIC_STRATEGY_MIXED;
+    }
+}
+
+/* Every state passed its check: kept with the reservation, and the
+ * strategies this host's plugins chose with them. */
 static void
 state_keep(StateCheck *c, Reservation *r)
 {
+    for (guint i = 0; i < c->choices->len; i++) {
+        StateChoice *ch = g_ptr_array_index(c->choices, i);
+        ResNic *n = state_nic(r, ch->alias);
+
+        n->strategy = ch->strategy;
+        g_free(n->chosen);
+        n->chosen = g_strdup(ch->chosen);
+        log_structured(G_LOG_LEVEL_MESSAGE,
+                       LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
+                       "Job %s: strategy auto gives %s's NIC %s the strategy %s: %s", r->id,
+                       r->domain, n->alias, nic_strategy_to_string(n->strategy), n->chosen);
+    }
+    if (c->choices->len)
+        state_summarize(r);
     for (guint i = 0; i < r->nics->len; i++)
         dest_state_clear(g_ptr_array_index(r->nics, i));
     for (guint i = 0; i < c->states->len; i++) {
@@ -333,12 +461,142 @@ state_check_next(StateCheck *c, Reservation *r)
                 c->in->conf->plugin_call_timeout_s * 1000, state_checked, c);
 }
 
+/* --- strategy auto: choosing ------------------------------------------------------ */
+
+static const char *
+state_vouch_words(guint vouch)
+{
+    return (vouch & MIGD_PROBE_NATIVE) && (vouch & MIGD_PROBE_PAUSE) ? "native and pause"
+           : vouch & MIGD_PROBE_NATIVE                               ? "native"
+           : vouch & MIGD_PROBE_PAUSE                                ? "pause"
+                                                                     : "nothing";
+}
+
+/* @ch settled from what @plugin here (NULL: none handles the NIC)
+ * vouches for; FALSE with @error when no strategy is left. */
+static gboolean
+state_choose(StateChoice *ch, Plugin *plugin, guint vouch, GError **error)
+{
+    guint both = ch->source_vouch & vouch;
+    g_autofree char *here = plugin ? g_strdup_printf("plugin %s here vouches for %s",
+                                                     plugin_name(plugin),
+                                                     state_vouch_words(vouch))
+                                   : g_strdup("no plugin here handles it");
+
+    if (both & MIGD_PROBE_NATIVE) {
+        ch->strategy = NIC_STRATEGY_NATIVE;
+        ch->chosen = g_strdup_printf("the plugins of both hosts vouch that it can stay attached "
+                                     "and migrate inside QEMU (%s)", here);
+    } else if (both & MIGD_PROBE_PAUSE) {
+        ch->strategy = NIC_STRATEGY_PAUSE;
+        ch->chosen = g_strdup_printf("the plugins of both hosts vouch that it can stay attached "
+                                     "while migd pauses the guest at switchover (%s)", here);
+    } else if (ch->unplug) {
+        ch->strategy = NIC_STRATEGY_UNPLUG;
+        ch->chosen = g_strdup_printf("the source's plugin vouches for %s and %s, so it cannot "
+                                     "stay attached", state_vouch_words(ch->source_vouch),
+                                     here);
+    } else {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT,
+                    "strategy auto: NIC %s has no standby on the source, so it cannot be "
+                    "unplugged, and it cannot stay attached either: the source's plugin "
+                    "vouches for %s and %s; nothing was changed", ch->alias,
+                    state_vouch_words(ch->source_vouch), here);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static Plugin *
+state_choice_plugin(StateCheck *c)
+{
+    GPtrArray *plugins = c->in->plugins ? plugin_set_plugins(c->in->plugins) : NULL;
+
+    return plugins && c->choice_plugin < plugins->len
+               ? g_ptr_array_index(plugins, c->choice_plugin)
+               : NULL;
+}
+
+static void state_choose_next(StateCheck *c, Reservation *r);
+
+/* The next choice, or the checks once every choice is made; @error ends it. */
+static void
+state_chosen(StateCheck *c, Reservation *r, Plugin *plugin, guint vouch)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!state_choose(g_ptr_array_index(c->choices, c->choice), plugin, vouch, &error)) {
+        state_check_answer(c, r, error);
+        return;
+    }
+    c->choice++;
+    c->choice_plugin = 0;
+    state_choose_next(c, r);
+}
+
+static void
+state_choice_probed(const PluginCallResult *res, gpointer data)
+{
+    StateCheck *c = data;
+    StateChoice *ch;
+    Reservation *r;
+    g_autoptr(GError) error = NULL;
+
+    if (g_cancellable_is_cancelled(c->alive)) {
+        state_check_free(c);
+        return;
+    }
+    r = dest_lookup(c->in, c->id, &error);
+    ch = g_ptr_array_index(c->choices, c->choice);
+    if (r && (!state_nic(r, ch->alias) || !state_check_rebind(c, r)))
+        g_set_error(&error, MIGD_ERROR, MIGD_ERROR_NOT_FOUND,
+                    "the reservation %s was released and made again while its NICs' "
+                    "strategies were chosen", c->id);
+    if (!error && res->rc != 0)
+        g_set_error(&error, MIGD_ERROR, MIGD_ERROR_CONFLICT,
+                    "strategy auto: plugin %s here could not be asked about NIC %s: %s",
+                    plugin_name(state_choice_plugin(c)), ch->alias, res->error);
+    if (error) {
+        state_check_answer(c, r, error);
+        return;
+    }
+    if (res->probe.flags & MIGD_PROBE_HANDLES) {
+        state_chosen(c, r, state_choice_plugin(c), res->probe.flags);
+        return;
+    }
+    c->choice_plugin++;
+    state_choose_next(c, r);
+}
+
+static void
+state_choose_next(StateCheck *c, Reservation *r)
+{
+    g_autoptr(PluginDevice) dev = NULL;
+    Plugin *p;
+
+    if (c->choice >= c->choices->len) {
+        state_check_next(c, r);
+        return;
+    }
+    p = state_choice_plugin(c);
+    if (!p) {
+        state_chosen(c, r, NULL, 0);
+        return;
+    }
+    dev = dest_state_device(c->in, r,
+                            state_nic(r, ((StateChoice *)g_ptr_array_index(c->choices,
+                                                                            c->choice))->alias));
+    plugin_call(p, PLUGIN_CALL_PROBE, dev, NULL, 0, 0, c->in->conf->plugin_call_timeout_s * 1000,
+                state_choice_probed, c);
+}
+
 void
 dest_state_prepare(Incoming *in, Reservation *r, json_t *body, IncomingAnswer answer,
                    gpointer data)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) states = state_decode_all(in, r, body, &error);
+    g_autoptr(GPtrArray) choices = NULL;
+    g_autoptr(GPtrArray) states = state_decode_all(in, r, body, &choices, &error);
     StateCheck *c;
 
     if (!states) {
@@ -350,9 +608,10 @@ dest_state_prepare(Incoming *in, Reservation *r, json_t *body, IncomingAnswer an
     c->alive = g_object_ref(in->cancellable);
     c->id = g_strdup(r->id);
     c->states = g_steal_pointer(&states);
+    c->choices = g_steal_pointer(&choices);
     c->answer = answer;
     c->data = data;
-    state_check_next(c, r);
+    state_choose_next(c, r);
 }
 
 /* --- restoring ------------------------------------------------------------------ */

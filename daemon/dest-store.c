@@ -47,6 +47,7 @@ res_nic_free(gpointer data)
     g_free(n->address);
     g_free(n->driver);
     g_free(n->device_xml);
+    g_free(n->chosen);
     dest_state_clear(n);
     g_free(n);
 }
@@ -103,11 +104,12 @@ dest_res_free(gpointer data)
 static json_t *
 res_nic_to_record(const ResNic *n)
 {
-    return json_pack("{s:s,s:o,s:I,s:s,s:s,s:o,s:s,s:s,s:o}", "alias", n->alias, "mac",
+    return json_pack("{s:s,s:o,s:I,s:s,s:s,s:o,s:s,s:s,s:o,s:o}", "alias", n->alias, "mac",
                      json_string_or_null(n->mac), "vlan", (json_int_t)n->vlan, "pool", n->pool,
                      "address", n->address, "driver", json_string_or_null(n->driver),
                      "device_xml", n->device_xml, "strategy",
-                     nic_strategy_to_string(n->strategy), "state", dest_state_to_record(n));
+                     nic_strategy_to_string(n->strategy), "chosen",
+                     json_string_or_null(n->chosen), "state", dest_state_to_record(n));
 }
 
 json_t *
@@ -137,16 +139,16 @@ static ResNic *
 res_nic_from_record(json_t *record, char **ret_why)
 {
     const char *alias, *pool, *address, *xml, *strategy;
-    json_t *mac = NULL, *driver = NULL, *state = NULL;
+    json_t *mac = NULL, *driver = NULL, *chosen = NULL, *state = NULL;
     json_int_t vlan;
     json_error_t jerr;
     int s;
     ResNic *n;
 
-    if (json_unpack_ex(record, &jerr, JSON_STRICT, "{s:s,s:o,s:I,s:s,s:s,s:o,s:s,s:s,s?o}",
+    if (json_unpack_ex(record, &jerr, JSON_STRICT, "{s:s,s:o,s:I,s:s,s:s,s:o,s:s,s:s,s?o,s?o}",
                        "alias", &alias, "mac", &mac, "vlan", &vlan, "pool", &pool, "address",
                        &address, "driver", &driver, "device_xml", &xml, "strategy",
-                       &strategy, "state", &state) < 0) {
+                       &strategy, "chosen", &chosen, "state", &state) < 0) {
         *ret_why = g_strdup_printf("holds a NIC that is not valid (%s)", jerr.text);
         return NULL;
     }
@@ -164,6 +166,7 @@ res_nic_from_record(json_t *record, char **ret_why)
     n->driver = g_strdup(json_string_value(driver));
     n->device_xml = g_strdup(xml);
     n->strategy = s;
+    n->chosen = g_strdup(json_string_value(chosen));
     if (!dest_state_from_record(n, state, ret_why)) {
         res_nic_free(n);
         return NULL;

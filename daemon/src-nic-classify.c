@@ -15,11 +15,25 @@ nic_pool_lookup(DomNicKind kind, const char *address, const char *model, gpointe
     return pool_set_lookup(kind, address, model, data);
 }
 
+/* Whether strategy auto leaves @nic's to the plugins of both hosts, in
+ * preparing: no pool vouches for it, a plugin is loaded here that may,
+ * and post-copy, which no device that stays attached survives, is not
+ * allowed. */
+static gboolean
+nic_auto_pending(NicSteps *ns, const Job *job, gboolean vouched)
+{
+    GPtrArray *plugins = ns->plugins ? plugin_set_plugins(ns->plugins) : NULL;
+
+    return strcmp(job->strategy, "auto") == 0 && !vouched && plugins && plugins->len > 0 &&
+           !job->options.postcopy;
+}
+
 /* The strategy for @nic under the job's request, or NIC_STRATEGY_NONE with
  * @ret_refusal. */
 static NicStrategy
-nic_choose(const Job *job, PoolSet *pools, const DomNic *nic, char **ret_refusal)
+nic_choose(NicSteps *ns, const Job *job, PoolSet *pools, Nic *n, char **ret_refusal)
 {
+    const DomNic *nic = n->dom;
     gboolean vouched = nic->pool && pool_set_is_native(pools, nic->pool);
 
     if (!nic->pool) {
@@ -43,6 +57,9 @@ nic_choose(const Job *job, PoolSet *pools, const DomNic *nic, char **ret_refusal
      * a NIC no plugin vouches for fails it, with nothing touched. */
     if (strcmp(job->strategy, "pause") == 0)
         return NIC_STRATEGY_PAUSE;
+    n->auto_pending = nic_auto_pending(ns, job, vouched);
+    if (n->auto_pending)
+        return nic->standby_alias ? NIC_STRATEGY_UNPLUG : NIC_STRATEGY_PAUSE;
     if (!nic->standby_alias) {
         *ret_refusal = g_strdup_printf("%s has no standby NIC for %s (no virtio NIC with MAC %s "
                                        "and <teaming type='persistent'/>, and no bond pair in "
@@ -54,33 +71,66 @@ nic_choose(const Job *job, PoolSet *pools, const DomNic *nic, char **ret_refusal
     return NIC_STRATEGY_UNPLUG;
 }
 
-/* The job's strategy and its reason, once every NIC has its own. */
-static void
-nic_summarize(NicSteps *ns, const Job *job, guint native, guint paused)
+/* Why strategy auto gave @n what it has, once settled. */
+static char *
+nic_auto_reason(const Nic *n)
 {
-    guint n = ns->nics->len;
+    if (n->chosen)
+        return g_strdup_printf("%s %s (%s)", n->dom->alias, nic_strategy_to_string(n->strategy),
+                               n->chosen);
+    if (n->strategy == NIC_STRATEGY_NATIVE)
+        return g_strdup_printf("%s native (native = true in [pool.%s])", n->dom->alias,
+                               n->dom->pool);
+    return g_strdup_printf("%s unplug (no pool or plugin here vouches that it can stay attached)",
+                           n->dom->alias);
+}
 
-    if (n == 0) {
-        ns->why = g_strdup_printf("%s has no passthrough NICs", job->domain);
-        return;
+void
+nic_summarize(NicSteps *ns)
+{
+    guint n = ns->nics->len, native = 0, paused = 0, pending = 0, settled = 0;
+    g_autoptr(GString) why = g_string_new(NULL);
+
+    for (guint i = 0; i < n; i++) {
+        native += nic_at(ns, i)->strategy == NIC_STRATEGY_NATIVE;
+        paused += nic_at(ns, i)->strategy == NIC_STRATEGY_PAUSE;
+        pending += nic_at(ns, i)->auto_pending;
+        settled += nic_at(ns, i)->chosen != NULL;
     }
-    ns->strategy = native == n   ? NIC_STRATEGY_NATIVE
+    g_free(ns->why);
+    ns->strategy = n == 0        ? NIC_STRATEGY_NONE
+                   : native == n ? NIC_STRATEGY_NATIVE
                    : paused == n ? NIC_STRATEGY_PAUSE
                    : native == 0 && paused == 0 ? NIC_STRATEGY_UNPLUG
                                                 : NIC_STRATEGY_MIXED;
-    if (paused)
+    if (n == 0) {
+        ns->why = g_strdup_printf("%s has no passthrough NICs", ns->domain);
+    } else if (pending) {
+        ns->why = g_strdup_printf("strategy auto: while preparing, the plugins of both hosts "
+                                  "say whether %u of %u passthrough NICs can stay attached "
+                                  "(native, else paused by migd at switchover); where they do "
+                                  "not, the NIC is unplugged", pending, n);
+    } else if (settled) {
+        for (guint i = 0; i < n; i++) {
+            g_autofree char *reason = nic_auto_reason(nic_at(ns, i));
+
+            g_string_append_printf(why, "%s%s", i ? "; " : "strategy auto: ", reason);
+        }
+        ns->why = g_string_free(g_steal_pointer(&why), FALSE);
+    } else if (paused) {
         ns->why = g_strdup_printf("strategy pause was asked for: %s attached, and migd pauses "
                                   "the guest itself at switchover once what is left to copy "
                                   "fits the downtime budget",
                                   n == 1 ? "the passthrough NIC stays" : "the passthrough NICs stay");
-    else if (native)
+    } else if (native) {
         ns->why = g_strdup_printf("%u of %u passthrough NICs are vouched for as able to migrate "
                                   "(native = true in their pool); the others are unplugged",
                                   native, n);
-    else
+    } else {
         ns->why = g_strdup_printf("no passthrough NIC is vouched for as able to migrate, so %s "
                                   "unplugged before the migration and plugged in again on the "
                                   "destination", n == 1 ? "it is" : "they are");
+    }
 }
 
 gboolean
@@ -129,7 +179,7 @@ nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
 
         n->dom = g_ptr_array_steal_index(found, i--);
         g_ptr_array_add(ns->nics, n);
-        n->strategy = nic_choose(job, pools, n->dom, ret_refusal);
+        n->strategy = nic_choose(ns, job, pools, n, ret_refusal);
         if (n->strategy == NIC_STRATEGY_NONE)
             return FALSE;
         native += n->strategy == NIC_STRATEGY_NATIVE;
@@ -141,7 +191,7 @@ nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
                                        job->domain);
         return FALSE;
     }
-    nic_summarize(ns, job, native, paused);
+    nic_summarize(ns);
     if ((native || paused) && job->options.postcopy) {
         *ret_refusal = g_strdup_printf("post-copy was asked for, but %s keeps a passthrough "
                                        "device attached during the migration (strategy %s), "

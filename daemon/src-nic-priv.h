@@ -24,7 +24,16 @@
 
 typedef struct {
     DomNic *dom;            /* as it was before the unplug; dom->xml plugs it back in */
-    NicStrategy strategy;   /* NIC_STRATEGY_UNPLUG or NIC_STRATEGY_NATIVE */
+    NicStrategy strategy;   /* UNPLUG, NATIVE or PAUSE */
+    /* Strategy auto, and no pool vouches for it: the plugins of both
+     * hosts settle the strategy while preparing (src-nic-state.c asks
+     * this host's, the destination its own); until then @strategy is
+     * unplug where it has a standby, else pause. @source_vouch is what
+     * this host's plugin vouches for (MIGD_PROBE_NATIVE, _PAUSE); @chosen
+     * says why the destination chose what it did, for the record. */
+    gboolean auto_pending;
+    guint source_vouch;
+    char *chosen;
     NicState state;
     char *dest_address;
     char *dest_pool;
@@ -185,6 +194,10 @@ typedef void (*NicReleased)(NicSteps *ns, gboolean released, const char *phrase)
 void nic_release(NicSteps *ns, NicReleased done);
 void nic_release_free(NicRelease *rel);
 
+/* src-nic-classify.c: the job's strategy and its reason from its NICs'
+ * (again once strategy auto is settled). */
+void nic_summarize(NicSteps *ns);
+
 /* src-nic-reserve.c */
 void nic_reserve(NicSteps *ns);
 void nic_prepare(NicSteps *ns);
@@ -195,13 +208,21 @@ void nic_renew_stop(NicSteps *ns);
  * step fails (a sentence that names the plugin and what it said). */
 typedef void (*NicStateSaved)(NicSteps *ns, const char *reason);
 void nic_state_save(NicSteps *ns, NicStateSaved done);
-/* The prepare request's body: {"states": [{alias, plugin, frame}...]}, or
- * NULL when no NIC carries state. */
+/* Strategy auto, after the save: a NIC no plugin here vouches for is
+ * unplugged; NULL, or why the step fails (it has no standby either). */
+char *nic_state_settle_here(NicSteps *ns);
+/* The prepare request's body: {"states": [{alias, plugin, frame}...],
+ * "choose": [{alias, vouches, unplug}...]} (the NICs whose strategy the
+ * destination's plugins settle), or NULL when there is neither. */
 json_t *nic_state_body(NicSteps *ns);
 /* The figures the destination's answer (a reservation) carries per NIC:
  * check_ms and restore_ms; with @sent_us, transfer_ms too (the prepare's
  * round trip less the check). */
 void nic_state_take_answer(NicSteps *ns, json_t *reservation, gint64 sent_us);
+/* Strategy auto, from the prepare's answer: the strategy the destination
+ * chose for each NIC it was asked to (unplug where it said nothing);
+ * NULL, or why the step fails. */
+char *nic_state_take_choices(NicSteps *ns, json_t *reservation);
 /* Calls abort on every plugin whose save_state was called for the job
  * (once per NIC); the outcome goes to the log. */
 void nic_state_abort(NicSteps *ns);

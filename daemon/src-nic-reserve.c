@@ -141,6 +141,7 @@ nic_reserve(NicSteps *ns)
 static void
 nic_prepared(NicSteps *ns, guint status, json_t *body, const char *why)
 {
+    g_autofree char *refusal = NULL;
     guint states = 0;
 
     if (why) {
@@ -149,6 +150,11 @@ nic_prepared(NicSteps *ns, guint status, json_t *body, const char *why)
     }
     ns->lease_until_us = g_get_real_time() + (gint64)ns->lease_ttl_s * G_USEC_PER_SEC;
     nic_state_take_answer(ns, body, ns->prepare_sent_us);
+    refusal = nic_state_take_choices(ns, body);
+    if (refusal) {
+        nic_step_failed(ns, refusal);
+        return;
+    }
     for (guint i = 0; i < ns->nics->len; i++)
         states += nic_at(ns, i)->state_frame != NULL;
     if (states)
@@ -166,19 +172,28 @@ static void
 nic_prepare_send(NicSteps *ns, const char *reason)
 {
     g_autofree char *path = NULL;
+    g_autofree char *refusal = NULL;
     g_autoptr(json_t) body = NULL;
 
     if (reason) {
         nic_step_failed(ns, reason);
         return;
     }
+    refusal = nic_state_settle_here(ns);
+    if (refusal) {
+        nic_step_failed(ns, refusal);
+        return;
+    }
     path = g_strdup_printf("/v1/reservations/%s/prepare", ns->id);
     body = nic_state_body(ns);
     ns->prepare_sent_us = g_get_monotonic_time();
-    /* The destination answers once each state's plugin checked it there. */
+    /* The destination answers once each state's plugin checked it there,
+     * and its plugins said whether the NICs of strategy auto stay. */
     nic_call(ns, "POST", path, body,
              NIC_PEER_TIMEOUT_MS +
-                 (guint)json_array_size(json_object_get(body, "states")) * ns->plugin_timeout_ms,
+                 (guint)(json_array_size(json_object_get(body, "states")) +
+                         json_array_size(json_object_get(body, "choose"))) *
+                     ns->plugin_timeout_ms,
              "the replug's arming", FALSE, nic_prepared);
 }
 

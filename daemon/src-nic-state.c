@@ -101,6 +101,22 @@ state_saved(const PluginCallResult *r, gpointer data)
     state_next(ns);
 }
 
+/* Strategy auto: what @p, which handles @n, vouches for; a pause
+ * vouched for makes it the plugin called at switchover, should the
+ * destination choose pause. */
+static void
+state_note_vouch(Nic *n, Plugin *p, guint flags)
+{
+    if (!n->auto_pending)
+        return;
+    n->source_vouch = flags & (MIGD_PROBE_NATIVE | MIGD_PROBE_PAUSE);
+    if (n->source_vouch & MIGD_PROBE_PAUSE) {
+        g_free(n->plugin);
+        n->plugin = g_strdup(plugin_name(p));
+        n->plugin_aborted = FALSE;
+    }
+}
+
 static void
 state_probed(const PluginCallResult *r, gpointer data)
 {
@@ -121,8 +137,10 @@ state_probed(const PluginCallResult *r, gpointer data)
         state_fail(ns, reason);
         return;
     }
+    if (r->probe.flags & MIGD_PROBE_HANDLES)
+        state_note_vouch(n, p, r->probe.flags);
     if ((r->probe.flags & MIGD_PROBE_HANDLES) && n->strategy == NIC_STRATEGY_PAUSE &&
-        !(r->probe.flags & MIGD_PROBE_PAUSE)) {
+        !n->auto_pending && !(r->probe.flags & MIGD_PROBE_PAUSE)) {
         reason = g_strdup_printf("strategy pause was asked for, but plugin %s, which handles "
                                  "%s, does not vouch that it can stay attached while migd "
                                  "pauses the guest%s%s; nothing was changed", plugin_name(p),
@@ -167,7 +185,8 @@ state_next(NicSteps *ns)
            nic_at(ns, ns->state_nic)->strategy == NIC_STRATEGY_NONE)
         ns->state_nic++;
     if (ns->state_nic < ns->nics->len && !state_plugin(ns, ns->state_plugin) &&
-        nic_at(ns, ns->state_nic)->strategy == NIC_STRATEGY_PAUSE) {
+        nic_at(ns, ns->state_nic)->strategy == NIC_STRATEGY_PAUSE &&
+        !nic_at(ns, ns->state_nic)->auto_pending) {
         g_autofree char *reason = g_strdup_printf(
             "strategy pause was asked for, but no plugin handles %s, so none vouches that it "
             "can stay attached while migd pauses the guest; nothing was changed",
@@ -201,6 +220,7 @@ nic_state_save(NicSteps *ns, NicStateSaved done)
 
         g_clear_pointer(&n->state_frame, g_free);
         n->state_bytes = n->save_ms = n->transfer_ms = n->check_ms = n->restore_ms = -1;
+        n->source_vouch = 0;
     }
     ns->state_nic = 0;
     ns->state_plugin = 0;
@@ -208,10 +228,104 @@ nic_state_save(NicSteps *ns, NicStateSaved done)
     state_next(ns);
 }
 
+/* --- strategy auto ------------------------------------------------------------- */
+
+/* @n's strategy, settled: @chosen says why (NULL: no plugin vouched). */
+static void
+state_settle(Nic *n, NicStrategy strategy, const char *chosen)
+{
+    n->auto_pending = FALSE;
+    n->strategy = strategy;
+    g_free(n->chosen);
+    n->chosen = g_strdup(chosen);
+    /* A plugin noted for the switchover that will not come. */
+    if (strategy != NIC_STRATEGY_PAUSE && !n->state_frame)
+        g_clear_pointer(&n->plugin, g_free);
+}
+
+/* Where nothing stays attached: unplugged, or why it cannot be. */
+static char *
+state_settle_unplug(Nic *n, const char *who)
+{
+    g_autofree char *chosen = NULL;
+
+    if (!n->dom->standby_alias)
+        return g_strdup_printf("strategy auto: %s has no standby NIC, so it cannot be unplugged, "
+                               "and %s that it can stay attached (native, or paused by migd); "
+                               "nothing was changed", n->dom->alias, who);
+    chosen = g_strdup_printf("%s that it can stay attached", who);
+    state_settle(n, NIC_STRATEGY_UNPLUG, chosen);
+    return NULL;
+}
+
+char *
+nic_state_settle_here(NicSteps *ns)
+{
+    for (guint i = 0; i < ns->nics->len; i++) {
+        Nic *n = nic_at(ns, i);
+        char *reason;
+
+        if (!n->auto_pending || n->source_vouch)
+            continue;
+        reason = state_settle_unplug(n, "no plugin on this host vouches");
+        if (reason)
+            return reason;
+    }
+    nic_summarize(ns);
+    return NULL;
+}
+
+static json_t *
+state_vouches_json(guint vouch)
+{
+    json_t *list = json_array();
+
+    if (vouch & MIGD_PROBE_NATIVE)
+        json_array_append_new(list, json_string("native"));
+    if (vouch & MIGD_PROBE_PAUSE)
+        json_array_append_new(list, json_string("pause"));
+    return list;
+}
+
+char *
+nic_state_take_choices(NicSteps *ns, json_t *reservation)
+{
+    for (guint i = 0; i < ns->nics->len; i++) {
+        Nic *n = nic_at(ns, i);
+        const char *chosen = NULL;
+        int strategy = -1;
+        size_t j;
+        json_t *item;
+        char *reason;
+
+        if (!n->auto_pending)
+            continue;
+        json_array_foreach(json_object_get(reservation, "nics"), j, item) {
+            if (g_strcmp0(json_string_value(json_object_get(item, "alias")), n->dom->alias))
+                continue;
+            chosen = json_string_value(json_object_get(item, "chosen"));
+            strategy = nic_strategy_from_string(
+                json_string_value(json_object_get(item, "strategy")));
+        }
+        if (chosen && (strategy == NIC_STRATEGY_UNPLUG || nic_strategy_stays(strategy)) &&
+            (strategy != NIC_STRATEGY_UNPLUG || n->dom->standby_alias)) {
+            state_settle(n, strategy, chosen);
+            continue;
+        }
+        reason = state_settle_unplug(n, "the destination did not say");
+        if (reason)
+            return reason;
+    }
+    nic_summarize(ns);
+    return NULL;
+}
+
 json_t *
 nic_state_body(NicSteps *ns)
 {
     g_autoptr(json_t) states = json_array();
+    g_autoptr(json_t) choose = json_array();
+    json_t *body;
 
     for (guint i = 0; i < ns->nics->len; i++) {
         const Nic *n = nic_at(ns, i);
@@ -220,10 +334,20 @@ nic_state_body(NicSteps *ns)
             json_array_append_new(states, json_pack("{s:s,s:s,s:s}", "alias", n->dom->alias,
                                                     "plugin", n->plugin, "frame",
                                                     n->state_frame));
+        if (n->auto_pending)
+            json_array_append_new(choose, json_pack("{s:s,s:o,s:b}", "alias", n->dom->alias,
+                                                    "vouches",
+                                                    state_vouches_json(n->source_vouch),
+                                                    "unplug", n->dom->standby_alias != NULL));
     }
-    if (json_array_size(states) == 0)
+    if (json_array_size(states) == 0 && json_array_size(choose) == 0)
         return NULL;
-    return json_pack("{s:O}", "states", states);
+    body = json_object();
+    if (json_array_size(states))
+        json_object_set(body, "states", states);
+    if (json_array_size(choose))
+        json_object_set(body, "choose", choose);
+    return body;
 }
 
 static gint64

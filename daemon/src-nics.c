@@ -20,6 +20,7 @@ nic_free(gpointer data)
     g_free(n->dest_pool);
     g_free(n->dest_xml);
     g_free(n->plugin);
+    g_free(n->chosen);
     g_free(n->state_frame);
     g_free(n);
 }
@@ -150,6 +151,7 @@ nic_to_json(const Nic *n)
                                                     "pool", n->dest_pool)
                                         : json_null());
     json_object_set_new(device, "xml", json_string_or_null(n->dom->xml));
+    json_object_set_new(device, "chosen", json_string_or_null(n->chosen));
     if (n->detach_pending)
         json_object_set_new(device, "detach_pending", json_true());
     json_object_set_new(device, "plugin", nic_state_to_json(n));
@@ -231,6 +233,7 @@ nic_from_json(json_t *device)
     n->state = state;
     n->dest_address = json_dup(dest, "address");
     n->dest_pool = json_dup(dest, "pool");
+    n->chosen = json_dup(device, "chosen");
     n->detach_sent = n->detach_pending = json_is_true(json_object_get(device, "detach_pending"));
     nic_state_from_json(n, device);
     return n;

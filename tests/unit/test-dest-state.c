@@ -263,6 +263,125 @@ test_released_aborts(TdFixture *f, gconstpointer data)
     g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "gone");
 }
 
+/* --- strategy auto ----------------------------------------------------------------- */
+
+static json_t *
+choose_body(const char *vouches, gboolean unplug)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = g_strdup_printf("{\"choose\":[{\"alias\":\"ua-vf0\",\"vouches\":"
+                                            "%s,\"unplug\":%s}]}",
+                                            vouches, unplug ? "true" : "false");
+    json_t *body = json_loads(text, 0, NULL);
+
+    g_assert_nonnull(body);
+    return body;
+}
+
+static json_t *
+nic0(json_t *reservation)
+{
+    return json_array_get(json_object_get(reservation, "nics"), 0);
+}
+
+/* The source's plugin vouches for @vouches; this host's fixture for what
+ * its settings say: the prepare's answer gives the NIC @strategy with a
+ * reason matching @pattern, kept across a restart. */
+static void
+assert_chosen(TdFixture *f, const char *vouches, const char *strategy, const char *pattern)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) body = choose_body(vouches, TRUE);
+    g_autoptr(json_t) prepared = NULL;
+    g_autoptr(json_t) after = NULL;
+    const char *chosen;
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(json_string_value(json_object_get(nic0(prepared), "strategy")), ==, strategy);
+    g_assert_cmpstr(json_string_value(json_object_get(prepared, "strategy")), ==, strategy);
+    chosen = json_string_value(json_object_get(nic0(prepared), "chosen"));
+    if (!chosen || !g_pattern_match_simple(pattern, chosen))
+        g_error("'%s' does not match '%s'", chosen, pattern);
+    g_assert_cmpuint(td_calls(f, "probe ua-vf0 destination"), ==, 1);
+    td_restart(f);
+    after = incoming_get(f->in, "job-1", NULL);
+    g_assert_cmpstr(json_string_value(json_object_get(nic0(after), "strategy")), ==, strategy);
+    g_assert_cmpstr(json_string_value(json_object_get(nic0(after), "chosen")), ==, chosen);
+}
+
+static void
+test_auto_pause(TdFixture *f, gconstpointer data)
+{
+    assert_chosen(f, "[\"native\",\"pause\"]", "pause",
+                  "the plugins of both hosts vouch that it can stay attached while migd pauses "
+                  "the guest at switchover (plugin stateful here vouches for pause)");
+}
+
+static void
+test_auto_native(TdFixture *f, gconstpointer data)
+{
+    assert_chosen(f, "[\"native\",\"pause\"]", "native",
+                  "the plugins of both hosts vouch that it can stay attached and migrate inside "
+                  "QEMU (plugin stateful here vouches for native and pause)");
+}
+
+static void
+test_auto_unplug(TdFixture *f, gconstpointer data)
+{
+    assert_chosen(f, "[\"native\"]", "unplug",
+                  "the source's plugin vouches for native and plugin stateful here vouches for "
+                  "pause, so it cannot stay attached");
+}
+
+/* No standby on the source and no strategy both plugins vouch for: 409,
+ * the NIC's strategy as it was, nothing armed. */
+static void
+test_auto_nothing_left(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) body = choose_body("[\"native\"]", FALSE);
+    g_autoptr(json_t) prepared = NULL;
+    g_autoptr(json_t) after = NULL;
+
+    reserve(f, "pause", NIC0_UNPLUG);
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_null(prepared);
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
+    g_assert_cmpstr(error->message, ==,
+                    "strategy auto: NIC ua-vf0 has no standby on the source, so it cannot be "
+                    "unplugged, and it cannot stay attached either: the source's plugin vouches "
+                    "for native and plugin stateful here vouches for pause; nothing was changed");
+    g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
+    after = incoming_get(f->in, "job-1", NULL);
+    g_assert_cmpstr(json_string_value(json_object_get(nic0(after), "strategy")), ==, "pause");
+    g_assert_true(json_is_null(json_object_get(nic0(after), "chosen")));
+}
+
+/* A choice that is not valid is refused before any plugin is asked. */
+static void
+test_auto_refusals(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) b1 = choose_body("[\"teleport\"]", TRUE);
+    g_autoptr(json_t) b2 = json_pack("{s:[{s:s,s:[],s:b}]}", "choose", "alias", "ua-vf9",
+                                     "vouches", "unplug", 1);
+    g_autoptr(json_t) b3 = json_pack("{s:[{s:s,s:[],s:b},{s:s,s:[],s:b}]}", "choose", "alias",
+                                     "ua-vf0", "vouches", "unplug", 1, "alias", "ua-vf0",
+                                     "vouches", "unplug", 1);
+    g_autoptr(json_t) b4 = json_pack("{s:{}}", "choose");
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    assert_refused(f, b1, MIGD_ERROR_INVALID_ARGUMENT,
+                   "choose[0].vouches[0] is not native or pause");
+    assert_refused(f, b2, MIGD_ERROR_INVALID_ARGUMENT,
+                   "choose[0] is for NIC ua-vf9, which the reservation job-1 does not have");
+    assert_refused(f, b3, MIGD_ERROR_INVALID_ARGUMENT,
+                   "choose[1] asks a second time about NIC ua-vf0");
+    assert_refused(f, b4, MIGD_ERROR_INVALID_ARGUMENT,
+                   "the prepare's body is not valid: 'choose' must be an array");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -278,6 +397,11 @@ main(int argc, char **argv)
     add("/dest/state/restore-before-next-plug", "fail_at = restore_state\n",
         test_restore_before_next_plug);
     add("/dest/state/released-aborts", "", test_released_aborts);
+    add("/dest/auto/pause", "", test_auto_pause);
+    add("/dest/auto/native", "vouch = native pause\n", test_auto_native);
+    add("/dest/auto/unplug", "", test_auto_unplug);
+    add("/dest/auto/nothing-left", "", test_auto_nothing_left);
+    add("/dest/auto/refusals", "", test_auto_refusals);
 #undef add
     return g_test_run();
 }

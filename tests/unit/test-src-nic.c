@@ -1439,24 +1439,31 @@ static const char resumed_there[] =
 /* A pause job to migrating: the NIC stays attached, and the destination's
  * switchover (refused with @refusal unless NULL) and resume are scripted. */
 static void
-pause_to_migrating_refused(Fixture *f, const char *refusal)
+pause_to_migrating_as(Fixture *f, const char *strategy, const char *prepared,
+                      const char *refusal)
 {
     g_autofree char *prepare = NULL;
     g_autofree char *switchover = NULL;
     g_autofree char *resume = NULL;
 
     f->migrate = MIGRATE_HOLD;
-    submit(f, "pause");
+    submit(f, strategy);
     prepare = route(f, "/prepare");
     switchover = route(f, "/switchover");
     resume = route(f, "/resume");
-    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked);
+    fake_peer_answer(f->fp, "POST", prepare, 200, prepared);
     if (refusal)
         fake_peer_error(f->fp, "POST", switchover, MIGD_ERROR_CONFLICT, refusal);
     else
         fake_peer_answer(f->fp, "POST", switchover, 200, switched_restored);
     fake_peer_answer(f->fp, "POST", resume, 200, resumed_there);
     run_until(f, in_state, GINT_TO_POINTER(JOB_MIGRATING));
+}
+
+static void
+pause_to_migrating_refused(Fixture *f, const char *refusal)
+{
+    pause_to_migrating_as(f, "pause", prepared_checked, refusal);
 }
 
 static void
@@ -1635,6 +1642,113 @@ test_pause_not_vouched(Fixture *f, gconstpointer data)
     g_assert_cmpuint(deletes(f), ==, 1);
 }
 
+/* --- strategy auto --------------------------------------------------------------------- */
+
+#define CHOSE_PAUSE "the plugins of both hosts vouch that it can stay attached while migd " \
+                    "pauses the guest at switchover (plugin stateful here vouches for pause)"
+#define CHOSE_UNPLUG "the source's plugin vouches for pause and no plugin here handles it, " \
+                     "so it cannot stay attached"
+
+static const char prepared_chose_pause[] =
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"pause\",\"chosen\":\"" CHOSE_PAUSE "\","
+    "\"state\":{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
+    "\"restored\":false}}]}";
+
+static const char prepared_chose_unplug[] =
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"unplug\",\"chosen\":\"" CHOSE_UNPLUG "\","
+    "\"state\":{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
+    "\"restored\":false}}]}";
+
+/* The prepare asked the destination to choose for ua-vf0, saying what
+ * this host's plugin vouches for; @vouch is its one entry. */
+static void
+assert_asked_to_choose(Fixture *f, const char *vouch)
+{
+    g_autofree char *prepare = route(f, "/prepare");
+    const FakePeerRequest *req = fake_peer_last(f->fp, "POST", prepare);
+    json_t *choose = json_object_get(req->body, "choose");
+    json_t *item = json_array_get(choose, 0);
+
+    g_assert_cmpuint(json_array_size(choose), ==, 1);
+    g_assert_cmpstr(json_string_value(json_object_get(item, "alias")), ==, "ua-vf0");
+    g_assert_cmpuint(json_array_size(json_object_get(item, "vouches")), ==, 1);
+    g_assert_cmpstr(json_string_value(json_array_get(json_object_get(item, "vouches"), 0)), ==,
+                    vouch);
+    g_assert_true(json_is_true(json_object_get(item, "unplug")));
+}
+
+static void
+assert_why(const Job *job, const char *pattern)
+{
+    const char *why = json_string_value(json_object_get(job->nics, "why"));
+
+    if (!g_pattern_match_simple(pattern, why))
+        g_error("the NICs' why '%s' does not match '%s'", why, pattern);
+}
+
+/* Both hosts' plugins vouch for pause: the NIC stays, migd pauses the guest. */
+static void
+test_auto_pause(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    pause_to_migrating_as(f, "auto", prepared_chose_pause, NULL);
+    job = job_now(f);
+    assert_asked_to_choose(f, "pause");
+    g_assert_cmpstr(json_string_value(json_object_get(job->nics, "strategy")), ==, "pause");
+    g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "chosen")), ==,
+                    CHOSE_PAUSE);
+    assert_why(job, "strategy auto: ua-vf0 pause (" CHOSE_PAUSE ")");
+    g_assert_cmpuint(job->progress.max_downtime_ms, ==, JOB_PAUSE_QEMU_DOWNTIME_MS);
+    feed_small_remaining(f);
+    run_until(f, switchover_ended, NULL);
+    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 1);
+    g_assert_cmpuint(plugin_calls(f, "pre_switchover ua-vf0 source"), ==, 1);
+    feed(JOB_EV_MIGRATE_RETURNED, NULL, NULL);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+}
+
+/* The destination's plugins do not vouch: unplugged, and the record says why. */
+static void
+test_auto_unplug_there(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_chose_unplug);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    assert_asked_to_choose(f, "pause");
+    g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "strategy")), ==, "unplug");
+    assert_why(job, "strategy auto: ua-vf0 unplug (" CHOSE_UNPLUG ")");
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 1);
+    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 0);
+}
+
+/* This host's plugin vouches for nothing: unplugged without asking. */
+static void
+test_auto_unplug_here(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_null(json_object_get(fake_peer_last(f->fp, "POST", prepare)->body, "choose"));
+    g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "chosen")), ==,
+                    "no plugin on this host vouches that it can stay attached");
+    assert_why(job, "strategy auto: ua-vf0 unplug (no plugin on this host vouches that it can "
+                    "stay attached)");
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1688,5 +1802,8 @@ main(int argc, char **argv)
     ADD_STATE("pause/restore-refused", "", test_pause_restore_refused);
     ADD_STATE("pause/failed-after-suspend", "", test_pause_failed_after_suspend);
     ADD("pause/not-vouched", test_pause_not_vouched);
+    ADD_STATE("auto/pause-both-vouch", "", test_auto_pause);
+    ADD_STATE("auto/unplug-not-vouched-there", "", test_auto_unplug_there);
+    ADD_STATE("auto/unplug-not-vouched-here", "vouch = none\n", test_auto_unplug_here);
     return g_test_run();
 }

@@ -2,7 +2,9 @@
  * a good one, and one for each way a plugin can be refused or misbehave.
  * FIXTURE_STATEFUL is the one the NIC steps' tests call: it restores too,
  * writes each call it gets as a line to [plugin.NAME] log = PATH, fails
- * the call named by fail_at and sleeps 3 s in the one named by hang_at. */
+ * the call named by fail_at and sleeps 3 s in the one named by hang_at;
+ * vouch = none, pause, native or "native pause" says what its probe
+ * vouches for (default: pause). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@ struct fixture {
     char log[256];
     char fail_at[32];
     char hang_at[32];
+    uint32_t vouch;
 };
 
 /* "save_state ua-vf0 source" to the log, then whether the test setting
@@ -56,6 +59,7 @@ fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
     f = calloc(1, sizeof(*f));
     if (!f)
         return -ENOMEM;
+    f->vouch = MIGD_PROBE_PAUSE;
     for (size_t i = 0; i < count; i++) {
         if (strcmp(settings[i].key, "greeting") == 0)
             snprintf(f->greeting, sizeof(f->greeting), "%s", settings[i].value);
@@ -65,6 +69,9 @@ fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
             snprintf(f->fail_at, sizeof(f->fail_at), "%s", settings[i].value);
         else if (strcmp(settings[i].key, "hang_at") == 0)
             snprintf(f->hang_at, sizeof(f->hang_at), "%s", settings[i].value);
+        else if (strcmp(settings[i].key, "vouch") == 0)
+            f->vouch = (strstr(settings[i].value, "pause") ? MIGD_PROBE_PAUSE : 0) |
+                       (strstr(settings[i].value, "native") ? MIGD_PROBE_NATIVE : 0);
     }
     *ret_ctx = f;
     return 0;
@@ -81,10 +88,14 @@ fx_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char 
          size_t errlen)
 {
     struct fixture *f = ctx;
+    int rc;
 
     if (dev->kind != MIGD_DEVICE_EMULATED)
         return 0;
-    ret->flags = MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | MIGD_PROBE_PAUSE;
+    rc = fx_called(f, "probe", dev, err, errlen);
+    if (rc < 0)
+        return rc;
+    ret->flags = MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | f->vouch;
     ret->state_version = 3;
     snprintf(ret->detail, sizeof(ret->detail), "greeting=%s alias=%s", f->greeting,
              dev->alias ? dev->alias : "-");
