@@ -171,9 +171,9 @@ args_set_unknown(const CtlArgsSyntax *syntax, const char *name,
                  GError **error)
 {
     g_set_error(error, CTL_ERROR, CTL_ERROR_USAGE,
-                "'migctl %s' has no option '%s'. Global options go before the "
-                "command: migctl [OPTION...] %s.%s%s%s",
-                syntax->command, name, syntax->command,
+                "'migctl %s' has no option '%s'; 'migctl --help' lists the global "
+                "options.%s%s%s",
+                syntax->command, name,
                 syntax->options ? " 'migctl help " : "",
                 syntax->options ? syntax->command : "",
                 syntax->options ? "' lists its own options." : "");

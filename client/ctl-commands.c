@@ -418,7 +418,7 @@ ctl_commands_append_usage(GString *out)
         ctl_format_append_entry(out, command_table[i].name,
                                 command_table[i].summary);
 
-    g_string_append(out, "\nOptions (before the command):\n");
+    g_string_append(out, "\nGlobal options (before or after the command: migctl status ID -o json):\n");
     ctl_options_append_help(out);
 
     g_string_append(out, "\nEnvironment:\n");

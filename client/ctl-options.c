@@ -185,6 +185,9 @@ options_parse_one(CtlOptions *options, int argc, char **argv, int *index,
     return options_set(options, id, name, value, error);
 }
 
+static gboolean options_take_command(CtlOptions *options, int argc, char **argv, int first,
+                                     GError **error);
+
 CtlOptions *
 ctl_options_parse(int argc, char **argv, GError **error)
 {
@@ -201,14 +204,15 @@ ctl_options_parse(int argc, char **argv, GError **error)
             i++;
             break;
         }
-        /* The first word that is not an option is the command; options after
-         * it belong to the command. */
+        /* The first word that is not an option is the command. */
         if (arg[0] != '-' || arg[1] == '\0')
             break;
         if (!options_parse_one(options, argc, argv, &i, error))
             return NULL;
     }
 
+    if (i < argc && !options_take_command(options, argc, argv, i, error))
+        return NULL;
     if (options->socket_path && options->url) {
         g_set_error_literal(error, CTL_ERROR, CTL_ERROR_USAGE,
                             "both --socket and --url were given: pass only "
@@ -216,17 +220,57 @@ ctl_options_parse(int argc, char **argv, GError **error)
                             "for TCP.");
         return NULL;
     }
-
-    if (i < argc) {
-        options->command_argc = argc - i;
-        options->command_argv = argv + i;
-    }
     return g_steal_pointer(&options);
+}
+
+/* Whether @arg is a global option that may follow the command: the ones
+ * that say where migd is and how to answer. -h and -V after a command are
+ * the command's (migctl status -h). */
+static gboolean
+options_is_global_after_command(const char *arg)
+{
+    g_autofree char *name = NULL;
+    const char *value;
+    OptionId id;
+
+    if (arg[0] != '-' || arg[1] == '\0')
+        return FALSE;
+    id = options_match(arg, &name, &value);
+    return id == OPT_SOCKET || id == OPT_URL || id == OPT_TIMEOUT || id == OPT_OUTPUT;
+}
+
+/* The command is argv[@first]; the global options among its arguments are
+ * parsed, the rest (and everything after "--") left to the command. */
+static gboolean
+options_take_command(CtlOptions *options, int argc, char **argv, int first, GError **error)
+{
+    g_autoptr(GPtrArray) args = g_ptr_array_new();
+    gboolean options_end = FALSE;
+
+    g_ptr_array_add(args, argv[first]);
+    for (int i = first + 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            options_end = TRUE;
+        if (!options_end && options_is_global_after_command(argv[i])) {
+            if (!options_parse_one(options, argc, argv, &i, error))
+                return FALSE;
+            continue;
+        }
+        g_ptr_array_add(args, argv[i]);
+    }
+    options->command_argc = (int)args->len;
+    g_ptr_array_add(args, NULL);
+    options->command_argv = (char **)args->pdata;
+    options->command_args = g_steal_pointer(&args);
+    return TRUE;
 }
 
 void
 ctl_options_free(CtlOptions *options)
 {
+    if (!options)
+        return;
+    g_clear_pointer(&options->command_args, g_ptr_array_unref);
     g_free(options);
 }
 

@@ -34,13 +34,16 @@ typedef struct {
     CtlOutput output;
     gboolean help;
     gboolean version;
-    /* The command and its arguments, borrowed from argv; argc 0 if none. */
+    /* The command and its arguments, without the global options given after
+     * it; the strings are borrowed from argv. argc 0 if none. */
     int command_argc;
     char **command_argv;
+    GPtrArray *command_args;    /* owns command_argv's array */
 } CtlOptions;
 
-/* Parse the options before the command; the rest of argv is the command.
- * Fails with CTL_ERROR_USAGE. */
+/* Parse the global options, before or after the command (as kubectl and git
+ * take them); what remains after the command is the command's. Fails with
+ * CTL_ERROR_USAGE. */
 CtlOptions *ctl_options_parse(int argc, char **argv, GError **error);
 
 void ctl_options_free(CtlOptions *options);

@@ -46,6 +46,7 @@ void api_get_metrics(Api *api, const ApiRequest *req, HttpResponse *resp);
 
 /* api-plugins.c */
 void api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_get_openapi(Api *api, const ApiRequest *req, HttpResponse *resp);
 
 /* api-nics.c */
 void api_list_vfs(Api *api, const ApiRequest *req, HttpResponse *resp);

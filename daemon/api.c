@@ -87,6 +87,7 @@ api_get_health(Api *api, const ApiRequest *req, HttpResponse *resp)
 static const ApiRoute api_routes[] = {
     { "GET", "/v1/version", api_get_version, FALSE },
     { "GET", "/v1/health", api_get_health, FALSE },
+    { "GET", "/v1/openapi.json", api_get_openapi, FALSE },
     { "GET", "/v1/migrations", api_list_migrations, FALSE },
     { "POST", "/v1/migrations", api_create_migration, TRUE },
     { "GET", "/v1/migrations/*", api_get_migration, FALSE },

@@ -1033,3 +1033,58 @@ conf_load(const char *path, GError **error)
     }
     return conf_load_data(path, text, error);
 }
+
+/* @ck's default as migd.conf would write it, read from @defaults. */
+static char *
+conf_default_text(const MigdConf *defaults, const ConfKey *ck)
+{
+    gconstpointer field = G_STRUCT_MEMBER_P(defaults, ck->offset);
+    const PolicyConfig *policy;
+    const char *text;
+    GString *steps;
+
+    switch (ck->type) {
+    case CONF_UINT:
+        return g_strdup_printf("%u", *(const guint *)field);
+    case CONF_MODE:
+        return g_strdup_printf("%04o", *(const guint *)field);
+    case CONF_BOOL:
+        return g_strdup(*(const gboolean *)field ? "true" : "false");
+    case CONF_LOG_LEVEL:
+        return g_strdup(log_level_to_string(*(const MigdLogLevel *)field));
+    case CONF_UINT_LIST:
+        policy = field;
+        steps = g_string_new(NULL);
+        for (guint i = 0; i < policy->n_downtime_steps; i++)
+            g_string_append_printf(steps, "%s%u", i ? "," : "", policy->downtime_steps_ms[i]);
+        return g_string_free(steps, FALSE);
+    default:
+        text = *(char *const *)field;
+        return g_strdup(text ? text : "");
+    }
+}
+
+/* One line a key: "GROUP KEY = DEFAULT", the range after a number's,
+ * "GROUP KEY" for the keys of named groups, which have no default. */
+char *
+conf_describe_keys(void)
+{
+    g_autoptr(MigdConf) defaults = conf_new_defaults();
+    GString *out = g_string_new(NULL);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(conf_keys); i++) {
+        const ConfKey *ck = &conf_keys[i];
+        g_autofree char *value = conf_default_text(defaults, ck);
+
+        g_string_append_printf(out, "%s %s = %s", ck->group, ck->key, value[0] ? value : "(empty)");
+        if (ck->type == CONF_UINT || ck->type == CONF_UINT_LIST)
+            g_string_append_printf(out, " (%u to %u)", ck->min, ck->max);
+        g_string_append_c(out, '\n');
+    }
+    for (gsize g = 0; g < G_N_ELEMENTS(named_groups); g++) {
+        for (gsize i = 0; i < named_groups[g].n_keys; i++)
+            g_string_append_printf(out, "%sNAME %s\n", named_groups[g].prefix,
+                                   named_groups[g].keys[i].key);
+    }
+    return g_string_free(out, FALSE);
+}

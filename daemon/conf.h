@@ -98,6 +98,10 @@ MigdConf *conf_load(const char *path, GError **error);
 MigdConf *conf_load_data(const char *path, const char *text, GError **error);
 
 void conf_free(MigdConf *conf);
+
+/* Every key migd.conf takes, one a line with its default and range, for the
+ * test that holds migd.conf(5) to the table conf_load validates against. */
+char *conf_describe_keys(void);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MigdConf, conf_free)
 
 /* Whether @value is a PCI address DDDD:BB:SS.F (hexadecimal, either case). */

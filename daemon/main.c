@@ -256,6 +256,7 @@ main(int argc, char **argv)
 {
     g_autofree char *config_path = NULL;
     gboolean check_only = FALSE, show_version = FALSE, list_failpoints = FALSE;
+    gboolean dump_conf_keys = FALSE;
     GOptionEntry entries[] = {
         { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
           "Read the configuration from PATH (default " CONF_DEFAULT_PATH ")", "PATH" },
@@ -265,6 +266,9 @@ main(int argc, char **argv)
           NULL },
         { "list-failpoints", 0, 0, G_OPTION_ARG_NONE, &list_failpoints,
           "Print the failpoints MIGD_FAILPOINTS may arm (for fault tests) and exit", NULL },
+        /* For the test that holds migd.conf(5) to the table of keys. */
+        { "dump-conf-keys", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &dump_conf_keys,
+          "Print every configuration key with its default and range, and exit", NULL },
         { NULL }
     };
     g_autoptr(GOptionContext) context = g_option_context_new(NULL);
@@ -293,6 +297,12 @@ main(int argc, char **argv)
     if (list_failpoints) {
         for (const char *const *name = failpoint_names(); *name; name++)
             printf("%s\n", *name);
+        return EXIT_SUCCESS;
+    }
+    if (dump_conf_keys) {
+        g_autofree char *keys = conf_describe_keys();
+
+        fputs(keys, stdout);
         return EXIT_SUCCESS;
     }
     if (!failpoint_init(&error)) {

@@ -80,4 +80,26 @@ api() {
         -o "$T/body" -D "$T/headers" -w '%{http_code}' "$@" "http://localhost$path")
     BODY=$(cat "$T/body")
     HEADERS=$(cat "$T/headers")
+    record_response "$method" "$path"
+}
+
+# With MIGD_API_RECORD set (make check sets it to a folder), every answer
+# api() receives is kept as a line of JSON in a file for this script, for
+# test-openapi.sh to validate against docs/openapi.json.
+MIGD_API_RECORD_FILE=
+if [ -n "${MIGD_API_RECORD:-}" ]; then
+    mkdir -p "$MIGD_API_RECORD"
+    MIGD_API_RECORD_FILE=$MIGD_API_RECORD/$(basename "$0" .sh).jsonl
+    : > "$MIGD_API_RECORD_FILE"
+fi
+
+# record_response METHOD PATH: the answer in $STATUS, $T/headers and $T/body.
+record_response() {
+    [ -n "$MIGD_API_RECORD_FILE" ] || return 0
+    local type
+    type=$(sed -n 's/^[Cc]ontent-[Tt]ype: *\([^;[:space:]]*\).*/\1/p' "$T/headers" | tail -n 1)
+    jq -nc --arg method "$1" --arg path "$2" --argjson status "$STATUS" --arg type "$type" \
+        --rawfile body "$T/body" --arg script "$(basename "$0")" \
+        '{script: $script, method: $method, path: $path, status: $status, content_type: $type, body: $body}' \
+        >> "$MIGD_API_RECORD_FILE"
 }

@@ -25,6 +25,21 @@ check "--url reaches migd over TCP" json_is "$out" .status ok
 
 out=$(MIGCTL_SOCKET="$T/migd.sock" "$MIGCTL" -o json health)
 check "MIGCTL_SOCKET chooses the socket" json_is "$out" .status ok
+
+# Global options after the command, as README's 'migctl status ID -o json'.
+out=$("$MIGCTL" health -o json --url "http://127.0.0.1:$port" --timeout 5); rc=$?
+check "health -o json --url ... --timeout ... exits 0" [ $rc -eq 0 ]
+check "health -o json --url ...: JSON over TCP, from the options after the command" \
+    json_is "$out" .status ok
+out=$("$MIGCTL" list --socket "$T/migd.sock" -o json); rc=$?
+check "list --socket ... -o json exits 0" [ $rc -eq 0 ]
+check "list --socket ... -o json: JSON from the socket given after the command" \
+    json_is "$out" ".migrations | type" array
+out=$("$MIGCTL" --socket "$T/migd.sock" status 00000000-0000-4000-8000-000000000000 -o json 2>/dev/null); rc=$?
+check "status ID -o json of an unknown ID exits 1" [ $rc -eq 1 ]
+check "status ID -o json prints migd's error envelope" json_is "$out" .error.code not_found
+check "migctl help says global options go before or after the command" \
+    bash -c '"$1" help | grep -q "^Global options (before or after the command"' _ "$MIGCTL"
 stop_migd TERM
 
 # A migd that cannot reach libvirt: health is an answer, and an unhappy one.

@@ -130,14 +130,31 @@ test_options_spellings(void)
     g_autoptr(CtlOptions) options = NULL;
 
     options = parse(&error, ARGS("--socket", "/a.sock", "--timeout=5", "-ojson",
-                                 "version", "--socket"));
+                                 "version"));
     g_assert_no_error(error);
     g_assert_cmpstr(options->socket_path, ==, "/a.sock");
     g_assert_cmpuint(options->timeout_seconds, ==, 5);
     g_assert_cmpint(options->output, ==, CTL_OUTPUT_JSON);
-    /* What follows the command is the command's. */
-    g_assert_cmpint(options->command_argc, ==, 2);
-    g_assert_cmpstr(options->command_argv[1], ==, "--socket");
+    g_assert_cmpint(options->command_argc, ==, 1);
+    g_clear_pointer(&options, ctl_options_free);
+
+    /* Global options after the command are taken out of its arguments; -h,
+     * the command's own options and what follows "--" stay the command's. */
+    options = parse(&error, ARGS("--timeout=5", "list", "-o", "json", "--state", "failed",
+                                 "--url=http://h:1", "--timeout", "7", "-h", "--", "-o"));
+    g_assert_no_error(error);
+    g_assert_cmpstr(options->url, ==, "http://h:1");
+    g_assert_cmpuint(options->timeout_seconds, ==, 7);
+    g_assert_cmpint(options->output, ==, CTL_OUTPUT_JSON);
+    g_assert_false(options->help);
+    g_assert_cmpint(options->command_argc, ==, 6);
+    g_assert_cmpstr(options->command_argv[0], ==, "list");
+    g_assert_cmpstr(options->command_argv[1], ==, "--state");
+    g_assert_cmpstr(options->command_argv[2], ==, "failed");
+    g_assert_cmpstr(options->command_argv[3], ==, "-h");
+    g_assert_cmpstr(options->command_argv[4], ==, "--");
+    g_assert_cmpstr(options->command_argv[5], ==, "-o");
+    g_assert_null(options->command_argv[6]);
     g_clear_pointer(&options, ctl_options_free);
 
     options = parse(&error, ARGS("--url=http://h:1", "--timeout", "86400",
@@ -161,7 +178,7 @@ static void
 test_options_errors(void)
 {
     static const struct {
-        const char *args[3];    /* NULL-terminated */
+        const char *args[4];    /* NULL-terminated */
         const char *message;
     } cases[] = {
         { { "--bogus" }, "unknown option '--bogus'." },
@@ -185,6 +202,10 @@ test_options_errors(void)
         { { "--socket=/a", "--url=http://b" }, "both --socket and --url were "
           "given: pass only one, --socket for a local unix socket or --url "
           "for TCP." },
+        { { "status", "--url=http://b", "--socket=/a" }, "both --socket and --url "
+          "were given: pass only one, --socket for a local unix socket or --url "
+          "for TCP." },
+        { { "status", "-o" }, "option -o needs a value (FORMAT)." },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -940,13 +961,11 @@ test_args_errors(void)
         { &migrate_syntax, { "a", "b", "c" }, "'migctl migrate' takes 2 "
           "arguments (DOMAIN DEST), but was also given 'c'." },
         { &migrate_syntax, { "a", "b", "--bogus" }, "'migctl migrate' has no "
-          "option '--bogus'. Global options go before the command: migctl "
-          "[OPTION...] migrate. 'migctl help migrate' lists its own "
-          "options." },
+          "option '--bogus'; 'migctl --help' lists the global options. "
+          "'migctl help migrate' lists its own options." },
         { &migrate_syntax, { "a", "b", "-o", "json" }, "'migctl migrate' has "
-          "no option '-o'. Global options go before the command: migctl "
-          "[OPTION...] migrate. 'migctl help migrate' lists its own "
-          "options." },
+          "no option '-o'; 'migctl --help' lists the global options. "
+          "'migctl help migrate' lists its own options." },
         { &migrate_syntax, { "a", "b", "--wait=yes" }, "option --wait takes "
           "no value, but was given 'yes'." },
         { &migrate_syntax, { "a", "b", "--bandwidth" }, "option --bandwidth "
@@ -980,8 +999,7 @@ test_args_errors(void)
         { &status_syntax, { "a", "b" }, "'migctl status' takes 1 argument "
           "(ID), but was also given 'b'." },
         { &status_syntax, { "a", "--x=1" }, "'migctl status' has no option "
-          "'--x'. Global options go before the command: migctl [OPTION...] "
-          "status." },
+          "'--x'; 'migctl --help' lists the global options." },
         { &help_syntax, { "a", "b" }, "'migctl help' takes at most 1 argument "
           "([COMMAND]), but was also given 'b'." },
     };
@@ -2461,8 +2479,8 @@ test_command_usage(void)
         { { "version", "now" }, NULL,
           "'migctl version' takes no arguments, but was given 'now'." },
         { { "health", "--url", "http://h" }, NULL,
-          "'migctl health' has no option '--url'. Global options go before "
-          "the command: migctl [OPTION...] health." },
+          "'migctl health' has no option '--url'; 'migctl --help' lists the "
+          "global options." },
         { { "help", "migrate" }, "Usage: migctl [OPTION...] migrate DOMAIN "
           "DEST [COMMAND OPTION...]\n", NULL },
         { { "watch", "--help" }, "Usage: migctl [OPTION...] watch ID\n",
