@@ -48,6 +48,11 @@ void api_get_metrics(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_get_openapi(Api *api, const ApiRequest *req, HttpResponse *resp);
 
+/* api-ui.c */
+void api_ui_redirect(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_ui_index(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_ui_file(Api *api, const ApiRequest *req, HttpResponse *resp);
+
 /* api-nics.c */
 void api_list_vfs(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_list_reservations(Api *api, const ApiRequest *req, HttpResponse *resp);

@@ -83,7 +83,7 @@ api_get_health(Api *api, const ApiRequest *req, HttpResponse *resp)
                                   virt_uri(api->virt), "; migrations cannot start until it is"));
 }
 
-/* '*' in a path stands for one segment: the job's id. */
+/* '*' in a path stands for one segment: the job's id (a file's name under /ui/). */
 static const ApiRoute api_routes[] = {
     { "GET", "/v1/version", api_get_version, FALSE },
     { "GET", "/v1/health", api_get_health, FALSE },
@@ -107,6 +107,9 @@ static const ApiRoute api_routes[] = {
     { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE },
     { "GET", "/v1/plugins", api_list_plugins, FALSE },
     { "GET", "/metrics", api_get_metrics, FALSE },
+    { "GET", "/ui", api_ui_redirect, FALSE },
+    { "GET", "/ui/", api_ui_index, FALSE },
+    { "GET", "/ui/*", api_ui_file, FALSE },
 };
 
 /* Whether @path matches @pattern; the segment under '*' goes to @ret_id. */

@@ -100,6 +100,7 @@ http_response_clear(HttpResponse *resp)
     g_clear_pointer(&resp->allow, g_free);
     g_clear_pointer(&resp->text, g_free);
     resp->content_type = NULL;
+    resp->headers = NULL;
 }
 
 static void
@@ -154,6 +155,8 @@ http_send(struct MHD_Connection *connection, HttpResponse *resp)
                                                                    : "application/json");
     if (resp->allow)
         (void)MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    for (guint i = 0; resp->headers && resp->headers[i] && resp->headers[i + 1]; i += 2)
+        (void)MHD_add_response_header(response, resp->headers[i], resp->headers[i + 1]);
     ret = MHD_queue_response(connection, resp->status, response);
     MHD_destroy_response(response);
     return ret;

@@ -30,6 +30,9 @@ typedef struct {
      * for what is not JSON (GET /metrics). */
     char *text;
     const char *content_type;
+    /* More headers, static: name, value, name, value, ..., NULL (the status
+     * page's Content-Security-Policy, a redirect's Location). */
+    const char *const *headers;
 } HttpResponse;
 
 /* Fills @resp, or leaves it untouched after http_request_defer() or
