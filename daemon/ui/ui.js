@@ -84,7 +84,8 @@ function renderDetail() {
         return;
     $('detail').dataset.job = job.id;
     $('detail-title').textContent = `Migration of ${job.domain} to ${destination(job)}`;
-    const outcome = job.outcome ? `${job.outcome.result}: ${job.outcome.reason}` : job.state;
+    const last = (job.timeline || [])[job.timeline.length - 1];
+    const outcome = job.outcome ? job.outcome.reason : last ? last.message : '';
     $('detail-summary').replaceChildren(
         element('span', { class: `state state-${job.state}` }, job.state), ' ',
         `${outcome} · strategy ${strategy(job)} · started ${when(job.created_at)} · id ${job.id}`);
