@@ -7,7 +7,7 @@
 import { Unauthorized, get, listMigrations, setToken, watch } from './api.js';
 import { drawTimeline, formatMs } from './chart.js';
 
-const REFRESH_MS = 5000;
+const REFRESH_MS = 3000;
 const RECENT = 50;
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 

@@ -104,16 +104,8 @@ record_response() {
         >> "$MIGD_API_RECORD_FILE"
 }
 
-# npm_install FOLDER DIR: the packages DIR/package-lock.json pins, installed
-# with npm ci into FOLDER (a cache: again only when the lock changed, so that
-# a second run needs no network). npm's output goes to $T/npm.log.
+# npm_install FOLDER DIR: DIR's pinned npm packages in FOLDER (tests/tools/
+# npm-cached); npm's output goes to $T/npm.log.
 npm_install() {
-    local folder=$1 dir=$2
-    mkdir -p "$folder" || return 1
-    if cmp -s "$dir/package-lock.json" "$folder/installed.lock" && [ -d "$folder/node_modules" ]; then
-        return 0
-    fi
-    cp "$dir/package.json" "$dir/package-lock.json" "$folder/" &&
-        (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error) > "$T/npm.log" 2>&1 &&
-        cp "$dir/package-lock.json" "$folder/installed.lock"
+    "$(dirname "${BASH_SOURCE[0]}")/../tools/npm-cached" "$2" "$1" > "$T/npm.log" 2>&1
 }

@@ -72,7 +72,7 @@ done
 api GET /ui/secret.txt
 check "a file the page does not have is a 404 that says where the page is" \
     json_is "$BODY" '.error.code + ": " + .error.message' "not_found: the status page has no file 'secret.txt'; open /ui/"
-api GET /ui/ -X POST
+api POST /ui/
 check "the page is read-only: POST /ui/ is a 405" [ "$STATUS" = 405 ]
 
 # --- what the page shows --------------------------------------------------------

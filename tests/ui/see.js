@@ -9,8 +9,9 @@
 //   node see.js follow URL SCREENSHOT DOMAIN TIMEOUT_S
 //       waits for a migration of DOMAIN in flight, notes each state and
 //       progress its card shows, until it is listed among the recent ones;
-//       then clicks its row, as look does. Says "in flight JOB" on stderr
-//       when it first sees the card, for a test that then ends the job.
+//       then clicks its row, as look does. Says "loaded" on stderr once the
+//       page shows migd's state, and "in flight JOB" when it first sees the
+//       card: a test may start the migration, or end it, on those.
 'use strict';
 
 const { chromium } = require('playwright-core');
@@ -72,7 +73,8 @@ function noteCards(domain) {
         for (const card of document.querySelectorAll('#in-flight-list article')) {
             if (!card.querySelector('h3').innerText.startsWith(domain + ' '))
                 continue;
-            const sample = { job: card.dataset.job, state: card.querySelector('.state').innerText,
+            const sample = { job: card.dataset.job, title: card.querySelector('h3').innerText,
+                             state: card.querySelector('.state').innerText,
                              percent: card.querySelector('progress').value,
                              last: card.querySelector('.last-entry').innerText };
             const last = window.migdSamples[window.migdSamples.length - 1];
@@ -110,6 +112,7 @@ async function main() {
         if (command === 'follow') {
             const timeout = Number(timeoutText) * 1000;
             await page.evaluate(noteCards, arg);
+            process.stderr.write('loaded\n');
             await page.waitForFunction(() => window.migdSamples.length > 0, null, { timeout });
             const job = await page.evaluate(() => window.migdSamples[0].job);
             process.stderr.write(`in flight ${job}\n`);
