@@ -7,7 +7,10 @@
 # leased VF, and the test
 # checks what a person sees: the job in flight, then cancelled; the recent
 # jobs with their outcomes; a job's chart with its phases, the no-VF window
-# and the downtime; the VFs per pool. The page's headers (a strict
+# and the downtime; the VFs per pool. The job in flight is followed through
+# token-proxy.py, which wants a bearer token for every read, as a migd that
+# guards its reads would: the page asks for it and sends it, on the event
+# stream too. The page's headers (a strict
 # Content-Security-Policy) and files are checked over the unix socket. The
 # screenshots go beside this test's log (test-ui-*.png).
 . "$(dirname "$0")/lib.sh"
@@ -17,6 +20,8 @@ npm_dir=${MIGD_UI_NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/migd/ui-test}
 shots=$(dirname "${MIGD_API_RECORD:-$PWD/api/records}")
 port=$((20000 + RANDOM % 20000))
 busy_port=$((port + 1))     # B's migd: busy-peer.py
+proxy_port=$((port + 2))    # token-proxy.py, in front of migd
+secret=$(head -c 18 /dev/urandom | base64)
 url=http://127.0.0.1:$port/ui/
 
 mapfile -t ids < <("$here/../tools/make-records" "$here/../data/records/completed.json" \
@@ -49,7 +54,9 @@ EOS
 start_migd "$T/migd.conf" || { not_ok "migd starts"; tap_finish; }
 python3 "$here/busy-peer.py" "$busy_port" > "$T/busy.log" 2>&1 &
 busy_pid=$!
-trap 'kill "$busy_pid" 2>/dev/null; cleanup' EXIT
+python3 "$here/token-proxy.py" "$proxy_port" "$port" "$secret" > "$T/proxy.log" 2>&1 &
+proxy_pid=$!
+trap 'kill "$busy_pid" "$proxy_pid" 2>/dev/null; cleanup' EXIT
 
 # --- the page's files and headers ---------------------------------------------
 api GET /ui
@@ -100,9 +107,12 @@ api POST /v1/migrations -d '{"domain":"test","destination":"B"}'
 check "a migration of test to B is accepted" [ "$STATUS" = 202 ]
 job=$(jq -r .id <<<"$BODY")
 
-# The page follows it until it is listed among the recent ones, once it is
-# cancelled (after the page showed it in flight).
-see follow "$url" "$shots/test-ui-cancelled.png" test 60 > "$T/follow.json" 2> "$T/follow.err" &
+# The page, through the proxy that wants a token, follows it until it is
+# listed among the recent ones, once it is cancelled (after the page showed
+# it in flight).
+check "the proxy listens" wait_log "$T/proxy.log" 0 listening 10
+SEE_TOKEN=$secret see follow "http://127.0.0.1:$proxy_port/ui/" "$shots/test-ui-cancelled.png" test 60 \
+    > "$T/follow.json" 2> "$T/follow.err" &
 see_pid=$!
 if wait_log "$T/follow.err" 0 "in flight $job" 60; then
     ok "the page shows the migration of test in flight"
@@ -122,9 +132,20 @@ check "then it is listed among the recent ones as cancelled" \
 check "... and no longer in flight" json_is "$SEEN" '.inFlight | length' 0
 check "its chart shows the phases it went through" \
     json_is "$SEEN" '[.detail.phases[].state] | join(",")' "pending,checking,reserving,rolling-back"
-check "the browser reported no error (no request blocked by the policy)" json_is "$SEEN" '.errors | length' 0
+check "the page asked for the token, saying why" \
+    json_is "$SEEN" '.asked' "reading migd here needs the token. Type the token to read on."
+# sent_token LOG JOB: after the first request with the token, every read
+# of /v1/ came with it, and the event stream of JOB was one of them.
+sent_token() {
+    awk '$2 !~ /^\/v1\// { next }
+         $NF == "token" && $(NF - 1) != "no" { sent = 1 } sent && $(NF - 1) == "no" { late = 1 }
+         END { exit late || !sent }' "$1" && grep -q "^GET /v1/migrations/$2/events token\$" "$1"
+}
+check "... then sent it with every read, the event stream included" sent_token "$T/proxy.log" "$job"
+check "the browser reported no error but the proxy's 401 (no request blocked by the policy)" \
+    json_is "$SEEN" '[.errors[] | select(test("status of 401") | not)] | length' 0
 check "the page asked nothing of any other origin" \
-    json_is "$SEEN" '.origins | join(" ")' "http://127.0.0.1:$port"
+    json_is "$SEEN" '.origins | join(" ")' "http://127.0.0.1:$proxy_port"
 
 see look "$url" "$shots/test-ui-recent.png" "${ids[2]}" > "$T/look.json"
 check "see.js look exits 0" [ $? -eq 0 ]
@@ -159,7 +180,9 @@ check "VFs per pool: each pool with its counts" json_is "$SEEN" '[.pools[].title
     "fast 1 VF: 1 free, 0 leased, 0 in use; lab 3 VFs: 2 free, 1 leased, 0 in use"
 check "... and the leased VF with its domain and job" \
     json_is "$SEEN" '.pools[1].vfs[] | select(.[1] == "leased") | .[0:4] | join(" ")' "tvf0 leased vm-in incoming-1"
-check "no browser error here either" json_is "$SEEN" '.errors | length' 0
+check "the browser reported no error (no request blocked by the policy)" json_is "$SEEN" '.errors | length' 0
+check "the page asked nothing of any other origin" json_is "$SEEN" '.origins | join(" ")' "http://127.0.0.1:$port"
+check "without a proxy that wants one, the page asks for no token" json_is "$SEEN" '.asked' null
 check "the screenshots are saved beside the log" \
     [ -s "$shots/test-ui-recent.png" -a -s "$shots/test-ui-cancelled.png" ]
 

@@ -12,6 +12,9 @@
 //       then clicks its row, as look does. Says "loaded" on stderr once the
 //       page shows migd's state, and "in flight JOB" when it first sees the
 //       card: a test may start the migration, or end it, on those.
+//
+// With SEE_TOKEN set, a token the page asks for is typed in and sent; what
+// the page said when it asked is in "asked".
 'use strict';
 
 const { chromium } = require('playwright-core');
@@ -107,6 +110,13 @@ async function main() {
         page.on('request', (r) => requests.add(new URL(r.url()).origin));
         page.on('requestfailed', (r) => errors.push(`${r.url()}: ${r.failure().errorText}`));
         await page.goto(url);
+        await page.waitForSelector('body[data-loaded], #token-form:not([hidden])');
+        let asked = null;
+        if (await page.isVisible('#token-form') && process.env.SEE_TOKEN) {
+            asked = await page.innerText('#token-why');
+            await page.fill('#token', process.env.SEE_TOKEN);
+            await page.click('#token-form button[type=submit]');
+        }
         await page.waitForSelector('body[data-loaded]');
         let samples;
         if (command === 'follow') {
@@ -123,7 +133,7 @@ async function main() {
             await showJob(page, arg);
         }
         await page.screenshot({ path: screenshot, fullPage: true });
-        console.log(JSON.stringify({ ...await page.evaluate(seen), samples, errors,
+        console.log(JSON.stringify({ ...await page.evaluate(seen), asked, samples, errors,
                                        origins: [...requests] }, null, 1));
     } finally {
         await browser.close();
