@@ -160,16 +160,20 @@ migd_start_http(Migd *migd, GError **error)
     return TRUE;
 }
 
-/* New handshakes use @creds (owned); whether the TCP listener speaks TLS at
- * all is fixed when it starts. */
+/* New handshakes use @creds (owned), and client certificates are checked
+ * against its CA; whether the TCP listener speaks TLS at all, and asks for
+ * client certificates, is fixed when it starts. */
 static void
-migd_reload_tls(Migd *migd, TlsCreds *creds)
+migd_reload_tls(Migd *migd, const MigdConf *fresh, TlsCreds *creds)
 {
     gboolean had = http_server_has_tls(migd->http);
 
     if (had && creds) {
         http_server_set_tls(migd->http, creds);
         g_message("The TCP listener's certificate is reloaded; new connections get it");
+        if (!migd->conf->tls_ca && fresh->tls_ca)
+            g_warning("tls_ca was not set when migd started, so the TCP listener asks for no "
+                      "client certificate until migd restarts");
         return;
     }
     if (had != (creds != NULL))
@@ -205,7 +209,7 @@ migd_on_sighup(gpointer data)
                   "take effect when migd restarts; the sockets stay as they are");
     if (g_strcmp0(fresh->state_dir, migd->conf->state_dir) != 0)
         g_warning("state_dir changes take effect when migd restarts");
-    migd_reload_tls(migd, creds);
+    migd_reload_tls(migd, fresh, creds);
     peer_set_tls(fresh->tls_ca, fresh->tls_cert, fresh->tls_key);
     log_set_level(fresh->log_level);
     options = migd_virt_options(fresh);

@@ -169,6 +169,30 @@ check "new connections get it" [ "$(served_serial)" = "$new_serial" ]
 tcps GET /v1/health $(as hostb)
 check "and are served" [ "$STATUS" = 200 ]
 
+# --- the peer client ----------------------------------------------------------
+# This migd is its own source ([peer.self], cert_name hosta: its own
+# certificate), and no token is set: after a restart it asks itself over
+# HTTPS about a reservation's job, verifying its certificate against tls_ca
+# and presenting its own, and releases the reservation when the job is
+# unknown. Without the certificate the answer would be a 401, and the
+# reservation kept.
+stop_migd
+rm -rf "$T/state"
+self="https://127.0.0.1:$port"
+write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port" \
+    "tls_cert=$P/hosta.pem" "tls_key=$P/hosta.key" "tls_ca=$P/ca.pem"
+printf '\n[peer.self]\nlibvirt_uri = test:///default\nmigd_url = %s\ncert_name = hosta\n' "$self" >> "$T/migd.conf"
+start_migd "$T/migd.conf" || { not_ok "migd starts as its own peer"; tap_finish; }
+tcps POST /v1/reservations $(as hosta) -d "$(reservation gone-1 "$self")"
+check "a reservation from [peer.self], with its certificate" [ "$STATUS" = 201 ]
+stop_migd
+offset=$(file_size "$T/migd.log")
+start_migd "$T/migd.conf" || { not_ok "migd starts again"; tap_finish; }
+check "after a restart it asks its source over HTTPS with its certificate, and releases the reservation" \
+    wait_log "$T/migd.log" "$offset" "Released the reservation of job gone-1 \\(vm-gone-1\\): its job is unknown on its source $self" 20
+check "its own API let it read (404, not 401): the certificate was its credential" \
+    bash -c "tail -c +$((offset + 1)) '$T/migd.log' | grep -q 'GET /v1/migrations/gone-1 from 127.0.0.1:[0-9]* -> 404'"
+
 # --- the configuration --------------------------------------------------------
 write_conf "$T/bad.conf" "tls_cert=$P/hosta.pem"
 out=$("$MIGD" -n -c "$T/bad.conf" 2>&1)
