@@ -76,6 +76,10 @@ identity_judge(Api *api, const ApiRequest *req, const char *source, const char *
                       names);
         return FALSE;
     }
+    /* A source on a wildcard tcp_listen sends no URL, and its host name
+     * need not be a peer's: its certificate is all that says who it is. */
+    if (!claimed && !source_url)
+        return TRUE;
     if (holder && holder != claimed) {
         api_set_error(resp, MIGD_ERROR_FORBIDDEN,
                       "%s %s was refused: the client certificate is the one of peer '%s' "

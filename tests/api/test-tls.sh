@@ -84,6 +84,13 @@ check "hostb's certificate claiming peer hostc is refused with 403" [ "$STATUS" 
 tcps POST /v1/reservations $(as hostb) -d "$(reservation j1 https://elsewhere:7480)"
 check "hostb's certificate claiming a source that is no peer is refused with 403" [ "$STATUS" = 403 ]
 check "the 403 says the certificate is hostb's" json_is "$BODY" '.error.message | test("the client certificate is the one of peer .hostb. .*does not come from it")' true
+tcps POST /v1/reservations $(as hostb) \
+    -d '{"job":"j9","domain":"vm-j9","source":"some-host","strategy":"unplug","nics":[]}'
+check "without a source_url (a wildcard tcp_listen), a source that names no peer is taken on its certificate" [ "$STATUS" = 201 ]
+tcps POST /v1/reservations $(as hostb) \
+    -d '{"job":"j8","domain":"vm-j8","source":"hostc","strategy":"unplug","nics":[]}'
+check "but one that names another peer is refused (403)" [ "$STATUS" = 403 ]
+api DELETE /v1/reservations/j9
 api GET /v1/reservations
 check "the refused reservations left nothing behind" json_is "$BODY" '.reservations | length' 0
 tcps POST /v1/reservations $(as hostb) -d "$(reservation j1 https://hostb:7480)"
