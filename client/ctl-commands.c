@@ -153,6 +153,11 @@ ctl_context_get_http(CtlContext *ctx, GError **error)
 
         if (!target)
             return NULL;
+        if (!ctl_target_resolve_tls(target, ctx->options, ctx->env_cacert, ctx->env_cert,
+                                    ctx->env_key, error)) {
+            ctl_target_free(target);
+            return NULL;
+        }
         ctx->http = ctl_http_new(target, ctx->options->timeout_seconds);
     }
     return ctx->http;

@@ -19,6 +19,22 @@ typedef struct {
     char *id;           /* the '*' segment of the path, when the route has one */
 } ApiRequest;
 
+/* api-identity.c */
+
+/* What a request says about which peer it comes from. */
+typedef enum {
+    API_CLAIM_NONE,
+    API_CLAIM_BODY,             /* the reservation request's source and source_url */
+    API_CLAIM_RESERVATION,      /* the stored reservation's source, by the path's id */
+    API_CLAIM_LAST
+} ApiClaim;
+
+/* Over TLS with a verified client certificate: FALSE, with a 403 in @resp
+ * that names both, when the certificate is not the one of the peer the
+ * request speaks for ([peer.NAME] cert_name), or is another peer's. */
+gboolean api_identity_check(Api *api, ApiClaim claim, const ApiRequest *req,
+                            HttpResponse *resp);
+
 /* api-migrations.c */
 void api_list_migrations(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_create_migration(Api *api, const ApiRequest *req, HttpResponse *resp);
