@@ -37,6 +37,13 @@ void api_migration_events(Api *api, const ApiRequest *req, HttpResponse *resp);
 gboolean api_destination_resolve(const MigdConf *conf, const char *destination,
                                  JobDestination *ret, GError **error);
 
+/* The peers a guest may be sent to: those of @names (NULL or empty: every
+ * peer of @conf that is not this host), each checked as a destination; an
+ * unknown or refused name is MIGD_ERROR_INVALID_ARGUMENT naming it. The
+ * MigdPeer* are borrowed from @conf. */
+GPtrArray *api_destination_peers(const MigdConf *conf, const char *const *names,
+                                 GError **error);
+
 /* The host UUID in libvirt's capabilities XML, or NULL when it has none
  * (the test driver) or the XML does not parse. */
 char *api_destination_host_uuid(const char *capabilities);
@@ -50,6 +57,7 @@ void api_get_openapi(Api *api, const ApiRequest *req, HttpResponse *resp);
 
 /* api-nics.c */
 void api_list_vfs(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_get_capacity(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_list_reservations(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_get_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_create_reservation(Api *api, const ApiRequest *req, HttpResponse *resp);

@@ -95,6 +95,7 @@ static const ApiRoute api_routes[] = {
     { "POST", "/v1/migrations/*/force-complete", api_force_complete_migration, FALSE },
     { "GET", "/v1/migrations/*/events", api_migration_events, FALSE },
     { "GET", "/v1/vfs", api_list_vfs, FALSE },
+    { "GET", "/v1/capacity", api_get_capacity, FALSE },
     { "GET", "/v1/reservations", api_list_reservations, FALSE },
     { "GET", "/v1/reservations/*", api_get_reservation, FALSE },
     { "POST", "/v1/reservations", api_create_reservation, TRUE },

@@ -17,7 +17,7 @@ typedef struct {
 static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
-    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", NULL };
+    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", NULL, NULL };
     JobOptions options = { .persistent = TRUE, .undefine_source = TRUE };
     PolicyConfig policy;
 

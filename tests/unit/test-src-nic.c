@@ -397,7 +397,7 @@ asked(Fixture *f, gconstpointer arg)
 static void
 submit(Fixture *f, const char *strategy)
 {
-    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL };
+    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL, NULL };
     JobOptions options = { 0 };
     PolicyConfig policy;
     g_autoptr(GError) error = NULL;
