@@ -4,6 +4,8 @@
 
 #include "api.h"
 
+typedef struct _ApiDrain ApiDrain;
+
 struct _Api {
     Virt *virt;
     Engine *engine;
@@ -11,6 +13,8 @@ struct _Api {
     PluginSet *plugins;         /* borrowed; NULL: none loaded */
     const MigdConf *conf;
     gint64 started;     /* monotonic, µs */
+    ApiDrain *drain;    /* the last drain started; NULL: none yet */
+    GHashTable *drains; /* id -> ApiDrain: the ones before it */
 };
 
 typedef struct {
@@ -26,6 +30,12 @@ void api_get_migration(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_cancel_migration(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_force_complete_migration(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_migration_events(Api *api, const ApiRequest *req, HttpResponse *resp);
+
+/* api-drains.c */
+void api_create_drain(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_get_drain(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_list_drains(Api *api, const ApiRequest *req, HttpResponse *resp);
+void api_drain_free(ApiDrain *ad);
 
 /* api-destination.c */
 

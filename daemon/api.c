@@ -94,6 +94,9 @@ static const ApiRoute api_routes[] = {
     { "POST", "/v1/migrations/*/cancel", api_cancel_migration, FALSE },
     { "POST", "/v1/migrations/*/force-complete", api_force_complete_migration, FALSE },
     { "GET", "/v1/migrations/*/events", api_migration_events, FALSE },
+    { "POST", "/v1/drain", api_create_drain, TRUE },
+    { "GET", "/v1/drains", api_list_drains, FALSE },
+    { "GET", "/v1/drains/*", api_get_drain, FALSE },
     { "GET", "/v1/vfs", api_list_vfs, FALSE },
     { "GET", "/v1/capacity", api_get_capacity, FALSE },
     { "GET", "/v1/reservations", api_list_reservations, FALSE },
@@ -273,12 +276,18 @@ api_new(Virt *virt, Engine *engine, const MigdConf *conf)
     api->engine = engine;
     api->conf = conf;
     api->started = g_get_monotonic_time();
+    api->drains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify)api_drain_free);
     return api;
 }
 
 void
 api_free(Api *api)
 {
+    if (!api)
+        return;
+    g_hash_table_unref(api->drains);
+    api_drain_free(api->drain);
     g_free(api);
 }
 

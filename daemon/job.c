@@ -319,6 +319,8 @@ job_retarget(Job *job, const JobEvent *ev, GArray *actions)
     json_object_set_new(choice, "why", json_pack("s++", json_string_value(json_object_get(next, "why")),
                                                  "; taken after ", was, " refused"));
     (void)json_array_remove(remaining, 0);
+    /* The NICs are found again by the checks, for the new destination. */
+    g_clear_pointer(&job->nics, json_decref);
     job_note(job, ev, "warning", "%s refused the reservation (%s); trying %s, the next choice",
              was, ev->reason, job_dest_name(job));
     job_enter(job, ev, JOB_CHECKING, "checking %s and %s", job->domain, job_dest_name(job));
