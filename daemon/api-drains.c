@@ -214,9 +214,11 @@ api_drain_read(GPtrArray *peers, gpointer data)
     ad->strategy = g_strdup(r->strategy);
     ad->requested_by = g_strdup(r->requested_by);
     ad->subscriptions = g_array_new(FALSE, FALSE, sizeof(guint));
-    if (api->drain)
-        g_hash_table_replace(api->drains, g_strdup(drain_id(api->drain->drain)),
-                             g_steal_pointer(&api->drain));
+    if (api->drain) {
+        char *before = g_strdup(drain_id(api->drain->drain));
+
+        g_hash_table_replace(api->drains, before, g_steal_pointer(&api->drain));
+    }
     api->drain = ad;
     drain_start(ad->drain, api->conf->max_outgoing, &api_drain_ops, ad);
     api_drain_answer(r, 0, NULL, drain_to_json(ad->drain, FALSE), 202);
