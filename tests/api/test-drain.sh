@@ -116,6 +116,20 @@ out=$(ctl drain --to C --wait); rc=$?
 check "migctl drain --wait exits 1 when a guest stays" [ "$rc" = 1 ]
 check "and prints the total" grep -q "^total: 1 guests, 0 completed, 0 migrating, 0 queued, 0 failed, 1 stay" <<<"$out"
 
+# --- the orchestrator's client: the REST API over TCP only --------------------------
+client=$TOP_SRCDIR/tests/tools/drain-client
+out=$("$client" "http://127.0.0.1:$port_a" "$token" --dry-run --to B); rc=$?
+check "drain-client --dry-run prints the plan and exits 0" [ "$rc" = 0 ]
+check "with the guest going to B" grep -q "^  test: queued to B" <<<"$out"
+out=$("$client" "http://127.0.0.1:$port_a" "$token" --to C --interval 0.1); rc=$?
+check "drain-client drives a drain to its end and exits 1 when a guest stays" [ "$rc" = 1 ]
+check "and prints the summary" grep -q "^0 of 1 guest left this host; 0 failed and 1 stays" <<<"$out"
+out=$("$client" "http://127.0.0.1:$port_a" "wrong-token" --to C 2>&1); rc=$?
+check "a wrong token: exit 1 with migd's refusal" [ "$rc" = 1 ]
+check "which says what is wrong" grep -q "HTTP 401 unauthenticated" <<<"$out"
+out=$("$client" "http://127.0.0.1:$dead" "$token" 2>&1); rc=$?
+check "a migd that does not answer: exit 3" [ "$rc" = 3 ]
+
 stop_migd TERM
 check "migd stops cleanly" [ $? -eq 0 ]
 kill -TERM "$B_PID"; wait "$B_PID"
