@@ -316,8 +316,9 @@ job_retarget(Job *job, const JobEvent *ev, GArray *actions)
     job->dest.libvirt_uri = g_strdup(json_string_value(json_object_get(next, "libvirt_uri")));
     job->dest.migd_url = g_strdup(json_string_value(json_object_get(next, "migd_url")));
     json_object_set(choice, "chosen", json_object_get(next, "name"));
-    json_object_set_new(choice, "why", json_pack("s++", json_string_value(json_object_get(next, "why")),
-                                                 "; taken after ", was, " refused"));
+    json_object_set_new(choice, "why",
+                        json_pack("s++", json_string_value(json_object_get(next, "why")),
+                                  "; taken after ", was, " refused"));
     (void)json_array_remove(remaining, 0);
     /* The NICs are found again by the checks, for the new destination. */
     g_clear_pointer(&job->nics, json_decref);
