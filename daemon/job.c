@@ -307,7 +307,7 @@ job_retarget(Job *job, const JobEvent *ev, GArray *actions)
         refused = json_array();
         json_object_set_new(choice, "refused", refused);
     }
-    json_array_append_new(refused, json_pack("{s:s,s:s++}", "peer", was, "why",
+    json_array_append_new(refused, json_pack("{s:s,s:s+}", "peer", was, "why",
                                              "refused the reservation: ", ev->reason));
     g_free(job->dest.name);
     g_free(job->dest.libvirt_uri);
@@ -317,7 +317,7 @@ job_retarget(Job *job, const JobEvent *ev, GArray *actions)
     job->dest.migd_url = g_strdup(json_string_value(json_object_get(next, "migd_url")));
     json_object_set(choice, "chosen", json_object_get(next, "name"));
     json_object_set_new(choice, "why",
-                        json_pack("s++", json_string_value(json_object_get(next, "why")),
+                        json_pack("s+++", json_string_value(json_object_get(next, "why")),
                                   "; taken after ", was, " refused"));
     (void)json_array_remove(remaining, 0);
     /* The NICs are found again by the checks, for the new destination. */
