@@ -10,6 +10,7 @@
 #include "api-priv.h"
 #include "log.h"
 #include "request.h"
+#include "src-choose.h"
 
 void
 api_set_gerror(HttpResponse *resp, const GError *error)
@@ -136,6 +137,8 @@ typedef struct {
     JobDestination dest;
     virConnectPtr conn;         /* this host's libvirt: the worker's own reference, which it drops */
     char *requested_by;         /* the request's client, for the job's record */
+    gboolean choose;            /* destination "auto": chosen among the peers */
+    char *live_xml;             /* the guest's, for what it needs (choose) */
     MigdErrorCode code;         /* when message is set */
     char *message;              /* why a check refused the request */
 } Creation;
@@ -149,10 +152,13 @@ creation_free(gpointer data)
     g_free(c->dest.name);
     g_free(c->dest.libvirt_uri);
     g_free(c->dest.migd_url);
+    if (c->dest.choice)
+        json_decref(c->dest.choice);
     if (c->conn)
         (void)virConnectClose(c->conn);
     g_free(c->message);
     g_free(c->requested_by);
+    g_free(c->live_xml);
     g_free(c);
 }
 
@@ -183,6 +189,8 @@ creation_check_domain(Creation *c)
         return creation_refuse(c, MIGD_ERROR_NOT_FOUND, "domain '%s' does not exist on this host",
                                c->req.domain);
     running = virDomainGetState(dom, &state, NULL, 0) == 0 && state == VIR_DOMAIN_RUNNING;
+    if (running && c->choose)
+        c->live_xml = virDomainGetXMLDesc(dom, 0);
     (void)virDomainFree(dom);
     if (!running)
         return creation_refuse(c, MIGD_ERROR_CONFLICT,
@@ -242,7 +250,8 @@ creation_check_thread(GTask *task, gpointer source, gpointer data, GCancellable 
 {
     Creation *c = data;
 
-    if (creation_check_domain(c))
+    /* A chosen destination is probed by the job's checks. */
+    if (creation_check_domain(c) && !c->choose)
         (void)creation_probe_destination(c);
     /* Here, not on the loop: if virt.c dropped its connection meanwhile,
      * this is the last reference and closing it talks to libvirtd. */
@@ -250,9 +259,8 @@ creation_check_thread(GTask *task, gpointer source, gpointer data, GCancellable 
 }
 
 static void
-creation_checked(GObject *source, GAsyncResult *result, gpointer user_data)
+creation_answer(Creation *c)
 {
-    Creation *c = g_task_get_task_data(G_TASK(result));
     HttpResponse resp = { 0 };
     g_autoptr(GError) error = NULL;
     Job *job;
@@ -271,6 +279,63 @@ creation_checked(GObject *source, GAsyncResult *result, gpointer user_data)
     }
     http_deferred_finish(c->deferred, &resp);
     http_response_clear(&resp);
+    creation_free(c);
+}
+
+/* The peers' capacities are in: the best one is the job's destination,
+ * the others its next candidates. */
+static void
+creation_chosen(GPtrArray *peers, gpointer data)
+{
+    Creation *c = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GHashTable) needs = choice_needs_from_xml(c->api->conf, c->req.domain,
+                                                        c->live_xml ? c->live_xml : "", &error);
+    g_autoptr(GPtrArray) ranked = NULL;
+    json_t *refused = json_array();
+    const ChoicePeer *best;
+
+    if (!needs) {
+        json_decref(refused);
+        (void)creation_refuse(c, MIGD_ERROR_CONFLICT, "%s", error->message);
+        creation_answer(c);
+        return;
+    }
+    ranked = choice_rank(peers, needs, refused);
+    if (ranked->len == 0) {
+        c->message = choice_refusal(c->req.domain, needs, refused);
+        c->code = MIGD_ERROR_CONFLICT;
+        json_decref(refused);
+        creation_answer(c);
+        return;
+    }
+    best = g_ptr_array_index(ranked, 0);
+    c->dest.name = g_strdup(best->peer);
+    c->dest.libvirt_uri = g_strdup(best->libvirt_uri);
+    c->dest.migd_url = g_strdup(best->migd_url);
+    c->dest.choice = choice_to_json(ranked, needs, refused);
+    creation_answer(c);
+}
+
+static void
+creation_checked(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+    Creation *c = g_task_get_task_data(G_TASK(result));
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) peers = NULL;
+
+    if (c->message || !c->choose) {
+        creation_answer(c);
+        return;
+    }
+    /* The peers of the configuration in force now (a reload may have come). */
+    peers = api_destination_peers(c->api->conf, NULL, &error);
+    if (!peers) {
+        (void)creation_refuse(c, MIGD_ERROR_INVALID_ARGUMENT, "%s", error->message);
+        creation_answer(c);
+        return;
+    }
+    choice_read(peers, c->api->conf->peer_token, NULL, creation_chosen, c);
 }
 
 /* Everything that needs no libvirt call; fills @resp when it refuses. */
@@ -285,8 +350,12 @@ creation_validate(Api *api, const ApiRequest *req, Creation *c, HttpResponse *re
                       "POST /v1/migrations needs a JSON body with at least domain and destination");
         return FALSE;
     }
-    if (!migration_request_parse(req->json, &api->conf->policy, &c->req, &error) ||
-        !api_destination_resolve(api->conf, c->req.destination, &c->dest, &error)) {
+    if (!migration_request_parse(req->json, &api->conf->policy, &c->req, &error)) {
+        api_set_gerror(resp, error);
+        return FALSE;
+    }
+    c->choose = strcmp(c->req.destination, "auto") == 0;
+    if (!c->choose && !api_destination_resolve(api->conf, c->req.destination, &c->dest, &error)) {
         api_set_gerror(resp, error);
         return FALSE;
     }
@@ -315,7 +384,8 @@ api_create_migration(Api *api, const ApiRequest *req, HttpResponse *resp)
     c->requested_by = g_strdup(req->http->client);
     c->deferred = http_request_defer(req->http);
     task = g_task_new(NULL, NULL, creation_checked, NULL);
-    g_task_set_task_data(task, c, creation_free);
+    /* Freed once answered: after the checks, or after the choice. */
+    g_task_set_task_data(task, c, NULL);
     g_task_run_in_thread(task, creation_check_thread);
 }
 

@@ -86,33 +86,6 @@ api_get_health(Api *api, const ApiRequest *req, HttpResponse *resp)
 
 /* '*' in a path stands for one segment: the job's id (a file's name under /ui/). */
 static const ApiRoute api_routes[] = {
-<<<<<<< HEAD
-    { "GET", "/v1/version", api_get_version, FALSE },
-    { "GET", "/v1/health", api_get_health, FALSE },
-    { "GET", "/v1/openapi.json", api_get_openapi, FALSE },
-    { "GET", "/v1/migrations", api_list_migrations, FALSE },
-    { "POST", "/v1/migrations", api_create_migration, TRUE },
-    { "GET", "/v1/migrations/*", api_get_migration, FALSE },
-    { "POST", "/v1/migrations/*/cancel", api_cancel_migration, FALSE },
-    { "POST", "/v1/migrations/*/force-complete", api_force_complete_migration, FALSE },
-    { "GET", "/v1/migrations/*/events", api_migration_events, FALSE },
-    { "GET", "/v1/vfs", api_list_vfs, FALSE },
-    { "GET", "/v1/reservations", api_list_reservations, FALSE },
-    { "GET", "/v1/reservations/*", api_get_reservation, FALSE },
-    { "POST", "/v1/reservations", api_create_reservation, TRUE },
-    { "POST", "/v1/reservations/*/prepare", api_prepare_reservation, TRUE },
-    { "POST", "/v1/reservations/*/renew", api_renew_reservation, FALSE },
-    { "POST", "/v1/reservations/*/replug", api_replug_reservation, FALSE },
-    { "POST", "/v1/reservations/*/switchover", api_switchover_reservation, FALSE },
-    { "POST", "/v1/reservations/*/resume", api_resume_reservation, FALSE },
-    { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE },
-    { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE },
-    { "GET", "/v1/plugins", api_list_plugins, FALSE },
-    { "GET", "/metrics", api_get_metrics, FALSE },
-    { "GET", "/ui", api_ui_redirect, FALSE },
-    { "GET", "/ui/", api_ui_index, FALSE },
-    { "GET", "/ui/*", api_ui_file, FALSE },
-=======
     { "GET", "/v1/version", api_get_version, FALSE, API_CLAIM_NONE },
     { "GET", "/v1/health", api_get_health, FALSE, API_CLAIM_NONE },
     { "GET", "/v1/openapi.json", api_get_openapi, FALSE, API_CLAIM_NONE },
@@ -123,7 +96,11 @@ static const ApiRoute api_routes[] = {
     { "POST", "/v1/migrations/*/force-complete", api_force_complete_migration, FALSE,
       API_CLAIM_NONE },
     { "GET", "/v1/migrations/*/events", api_migration_events, FALSE, API_CLAIM_NONE },
+    { "POST", "/v1/drain", api_create_drain, TRUE, API_CLAIM_NONE },
+    { "GET", "/v1/drains", api_list_drains, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/drains/*", api_get_drain, FALSE, API_CLAIM_NONE },
     { "GET", "/v1/vfs", api_list_vfs, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/capacity", api_get_capacity, FALSE, API_CLAIM_NONE },
     { "GET", "/v1/reservations", api_list_reservations, FALSE, API_CLAIM_NONE },
     { "GET", "/v1/reservations/*", api_get_reservation, FALSE, API_CLAIM_NONE },
     { "POST", "/v1/reservations", api_create_reservation, TRUE, API_CLAIM_BODY },
@@ -137,7 +114,9 @@ static const ApiRoute api_routes[] = {
     { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE, API_CLAIM_NONE },
     { "GET", "/v1/plugins", api_list_plugins, FALSE, API_CLAIM_NONE },
     { "GET", "/metrics", api_get_metrics, FALSE, API_CLAIM_NONE },
->>>>>>> tls
+    { "GET", "/ui", api_ui_redirect, FALSE, API_CLAIM_NONE },
+    { "GET", "/ui/", api_ui_index, FALSE, API_CLAIM_NONE },
+    { "GET", "/ui/*", api_ui_file, FALSE, API_CLAIM_NONE },
 };
 
 /* Whether @path matches @pattern; the segment under '*' goes to @ret_id. */
@@ -333,12 +312,18 @@ api_new(Virt *virt, Engine *engine, const MigdConf *conf)
     api->engine = engine;
     api->conf = conf;
     api->started = g_get_monotonic_time();
+    api->drains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify)api_drain_free);
     return api;
 }
 
 void
 api_free(Api *api)
 {
+    if (!api)
+        return;
+    g_hash_table_unref(api->drains);
+    api_drain_free(api->drain);
     g_free(api);
 }
 

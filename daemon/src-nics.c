@@ -81,6 +81,7 @@ nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
     ns->id = g_strdup(job->id);
     ns->domain = g_strdup(job->domain);
     ns->migd_url = g_strdup(job->dest.migd_url);
+    ns->has_alternatives = json_array_size(json_object_get(job->dest.choice, "remaining")) > 0;
     ns->strategy = NIC_STRATEGY_NONE;
     ns->nics = g_ptr_array_new_with_free_func(nic_free);
     ns->cancellable = g_cancellable_new();
