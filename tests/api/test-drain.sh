@@ -23,6 +23,9 @@ unix_socket = $T/b/migd.sock
 state_dir = $T/b/state
 tcp_listen = 127.0.0.1:$port_b
 peer_token_file = $T/peer.token
+# The test reads B over TCP without a credential (curl), as a monitoring
+# system configured for it would.
+tcp_read = open
 [migration]
 max_incoming = 3
 EOC
@@ -30,7 +33,7 @@ start_migd "$T/b.conf" || { not_ok "migd B starts"; tap_finish; }
 B_PID=$MIGD_PID
 trap 'kill -KILL $B_PID 2>/dev/null; cleanup' EXIT
 
-write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port_a" "peer_token_file=$T/peer.token"
+write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port_a" "peer_token_file=$T/peer.token" "tcp_read=open"
 cat >> "$T/migd.conf" <<EOC
 [peer.B]
 libvirt_uri = qemu+tcp://127.0.0.1:1/system

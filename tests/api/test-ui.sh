@@ -35,7 +35,7 @@ jq '.state = "failed" | .outcome = {result: "failed", reason: "the live migratio
     + [.timeline[-1] | .state = "failed" | .message = "the live migration failed: libvirt says the destination refused it"]' \
     "$failed" > "$T/failed.json" && mv "$T/failed.json" "$failed"
 echo '<node/>' > "$T/dest.xml"
-write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port"
+write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port" "tcp_read=open"
 cat >> "$T/migd.conf" <<EOS
 [pool.lab]
 type = emulated
