@@ -54,6 +54,11 @@ nic_take_leases(NicSteps *ns, json_t *leased)
 
             if (g_strcmp0(n->dom->alias, alias) != 0)
                 continue;
+            /* A peer that names one alias twice (found by tests/fuzz's
+             * peer-answers) has its last entry taken, the earlier freed. */
+            g_free(n->dest_address);
+            g_free(n->dest_pool);
+            g_free(n->dest_xml);
             n->dest_address = g_strdup(json_string_value(json_object_get(item, "address")));
             n->dest_pool = g_strdup(json_string_value(json_object_get(item, "pool")));
             n->dest_xml = g_strdup(json_string_value(json_object_get(item, "device_xml")));
