@@ -57,6 +57,14 @@ api GET '/v1/migrations?state=failed&limit=3'
 check "a filter nothing matches: an empty page, next null" \
     json_is "$BODY" '(.migrations | length | tostring) + " " + (.next | tostring)' "0 null"
 
+# migctl list follows the cursors (all 120 take a page of 100 and one of 20)
+# and passes the filters.
+ctl_ids=$("$MIGCTL" --socket "$T/migd.sock" -o json list --domain vm-1 | jq -r '.migrations[].id')
+check "migctl list --domain vm-1 shows its 24 records, oldest first" \
+    [ "$ctl_ids" = "$(printf '%s\n' "${ids[@]}" | awk 'NR % 5 == 2')" ]
+check "migctl list shows all 120, across two pages" \
+    [ "$("$MIGCTL" --socket "$T/migd.sock" list | grep -c ' vm-')" = 120 ]
+
 # A cursor whose job has gone since (its record past its retention, here
 # removed by hand while migd was stopped) still says where the page ends.
 api GET '/v1/migrations?limit=10'
