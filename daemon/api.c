@@ -119,25 +119,40 @@ static const ApiRoute api_routes[] = {
     { "GET", "/ui/*", api_ui_file, FALSE, API_CLAIM_NONE },
 };
 
-/* Whether @path matches @pattern; the segment under '*' goes to @ret_id. */
+/* Whether @path matches @pattern; the segment under '*' goes to @ret_id.
+ * Walks both in place: it runs for every route of every request. */
 static gboolean
 api_path_match(const char *pattern, const char *path, char **ret_id)
 {
-    g_auto(GStrv) want = g_strsplit(pattern, "/", -1);
-    g_auto(GStrv) have = g_strsplit(path, "/", -1);
+    const char *id = NULL;
+    gsize id_len = 0;
 
-    if (g_strv_length(want) != g_strv_length(have))
-        return FALSE;
-    for (guint i = 0; want[i]; i++) {
-        if (strcmp(want[i], "*") == 0 ? have[i][0] == '\0' : strcmp(want[i], have[i]) != 0)
+    while (*pattern && *path) {
+        gsize seg = strcspn(path, "/");
+
+        if (pattern[0] == '*' && (pattern[1] == '/' || pattern[1] == '\0')) {
+            if (seg == 0)
+                return FALSE;
+            id = path;
+            id_len = seg;
+            pattern++;
+        } else {
+            if (strncmp(pattern, path, seg) != 0 || (pattern[seg] != '/' && pattern[seg] != '\0'))
+                return FALSE;
+            pattern += seg;
+        }
+        path += seg;
+        if (*pattern != *path)
             return FALSE;
-    }
-    if (ret_id) {
-        for (guint i = 0; want[i]; i++) {
-            if (strcmp(want[i], "*") == 0)
-                *ret_id = g_strdup(have[i]);
+        if (*pattern == '/') {
+            pattern++;
+            path++;
         }
     }
+    if (*pattern || *path)
+        return FALSE;
+    if (ret_id && id)
+        *ret_id = g_strndup(id, id_len);
     return TRUE;
 }
 

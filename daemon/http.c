@@ -2,8 +2,8 @@
  * come later: deferred requests and streams, both suspended connections. */
 #include <config.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <gio/gio.h>
 #include <glib-unix.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -361,27 +361,34 @@ http_collect_query(void *cls, enum MHD_ValueKind kind, const char *key, const ch
     return MHD_YES;
 }
 
-/* The client's address for messages and records. */
+/* The client's address for messages and records. With inet_ntop() rather
+ * than a GSocketAddress: a GObject made and dropped for each request was a
+ * sixth of the time a request took. */
 static char *
 http_client_name(struct MHD_Connection *connection)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    g_autoptr(GSocketAddress) addr = NULL;
-    g_autofree char *host = NULL;
+    const struct sockaddr *sa = info ? info->client_addr : NULL;
+    char host[INET6_ADDRSTRLEN];
 
-    if (!info || !info->client_addr || info->client_addr->sa_family == AF_UNIX)
+    if (!sa || sa->sa_family == AF_UNIX)
         return g_strdup("unix socket");
-    addr = g_socket_address_new_from_native(info->client_addr,
-                                            info->client_addr->sa_family == AF_INET6
-                                                ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in));
-    if (!G_IS_INET_SOCKET_ADDRESS(addr))
-        return g_strdup("an unknown address");
-    host = g_inet_address_to_string(
-        g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(addr)));
-    return g_strdup_printf(info->client_addr->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
-                           g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(addr)));
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+
+        if (!inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
+            return g_strdup("an unknown address");
+        return g_strdup_printf("[%s]:%u", host, ntohs(in6->sin6_port));
+    }
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const void *)sa;
+
+        if (!inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host)))
+            return g_strdup("an unknown address");
+        return g_strdup_printf("%s:%u", host, ntohs(in4->sin_port));
+    }
+    return g_strdup("an unknown address");
 }
 
 /* The body's length as Content-Length says, G_MAXUINT64 when it is chunked,

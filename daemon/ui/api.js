@@ -44,13 +44,13 @@ export async function get(path) {
 // Every record migd keeps, oldest first, page after page.
 export async function listMigrations() {
     const all = [];
-    let after = null;
+    let cursor = null;
     do {
-        const query = after ? `&after=${encodeURIComponent(after)}` : '';
+        const query = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
         const page = await get('migrations?limit=1000' + query);
         all.push(...page.migrations);
-        after = page.next;
-    } while (after);
+        cursor = page.next;
+    } while (cursor);
     return all;
 }
 
