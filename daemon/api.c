@@ -14,6 +14,7 @@ typedef struct {
     ApiHandlerFunc handler;
     gboolean takes_body;
     ApiClaim claim;     /* which peer it speaks for, checked against a client certificate */
+    gboolean shipped;   /* a file shipped with migd (the status page): read without a credential */
 } ApiRoute;
 
 void
@@ -86,37 +87,42 @@ api_get_health(Api *api, const ApiRequest *req, HttpResponse *resp)
 
 /* '*' in a path stands for one segment: the job's id (a file's name under /ui/). */
 static const ApiRoute api_routes[] = {
-    { "GET", "/v1/version", api_get_version, FALSE, API_CLAIM_NONE },
-    { "GET", "/v1/health", api_get_health, FALSE, API_CLAIM_NONE },
-    { "GET", "/v1/openapi.json", api_get_openapi, FALSE, API_CLAIM_NONE },
-    { "GET", "/v1/migrations", api_list_migrations, FALSE, API_CLAIM_NONE },
-    { "POST", "/v1/migrations", api_create_migration, TRUE, API_CLAIM_NONE },
-    { "GET", "/v1/migrations/*", api_get_migration, FALSE, API_CLAIM_NONE },
-    { "POST", "/v1/migrations/*/cancel", api_cancel_migration, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/version", api_get_version, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/health", api_get_health, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/openapi.json", api_get_openapi, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/migrations", api_list_migrations, FALSE, API_CLAIM_NONE, FALSE },
+    { "POST", "/v1/migrations", api_create_migration, TRUE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/migrations/*", api_get_migration, FALSE, API_CLAIM_NONE, FALSE },
+    { "POST", "/v1/migrations/*/cancel", api_cancel_migration, FALSE, API_CLAIM_NONE, FALSE },
     { "POST", "/v1/migrations/*/force-complete", api_force_complete_migration, FALSE,
-      API_CLAIM_NONE },
-    { "GET", "/v1/migrations/*/events", api_migration_events, FALSE, API_CLAIM_NONE },
-    { "POST", "/v1/drain", api_create_drain, TRUE, API_CLAIM_NONE },
-    { "GET", "/v1/drains", api_list_drains, FALSE, API_CLAIM_NONE },
-    { "GET", "/v1/drains/*", api_get_drain, FALSE, API_CLAIM_NONE },
-    { "GET", "/v1/vfs", api_list_vfs, FALSE, API_CLAIM_NONE },
-    { "GET", "/v1/capacity", api_get_capacity, FALSE, API_CLAIM_NONE },
-    { "GET", "/v1/reservations", api_list_reservations, FALSE, API_CLAIM_NONE },
-    { "GET", "/v1/reservations/*", api_get_reservation, FALSE, API_CLAIM_NONE },
-    { "POST", "/v1/reservations", api_create_reservation, TRUE, API_CLAIM_BODY },
-    { "POST", "/v1/reservations/*/prepare", api_prepare_reservation, TRUE, API_CLAIM_RESERVATION },
-    { "POST", "/v1/reservations/*/renew", api_renew_reservation, FALSE, API_CLAIM_RESERVATION },
-    { "POST", "/v1/reservations/*/replug", api_replug_reservation, FALSE, API_CLAIM_RESERVATION },
+      API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/migrations/*/events", api_migration_events, FALSE, API_CLAIM_NONE, FALSE },
+    { "POST", "/v1/drain", api_create_drain, TRUE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/drains", api_list_drains, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/drains/*", api_get_drain, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/vfs", api_list_vfs, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/capacity", api_get_capacity, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/reservations", api_list_reservations, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/reservations/*", api_get_reservation, FALSE, API_CLAIM_NONE, FALSE },
+    { "POST", "/v1/reservations", api_create_reservation, TRUE, API_CLAIM_BODY, FALSE },
+    { "POST", "/v1/reservations/*/prepare", api_prepare_reservation, TRUE,
+      API_CLAIM_RESERVATION, FALSE },
+    { "POST", "/v1/reservations/*/renew", api_renew_reservation, FALSE,
+      API_CLAIM_RESERVATION, FALSE },
+    { "POST", "/v1/reservations/*/replug", api_replug_reservation, FALSE,
+      API_CLAIM_RESERVATION, FALSE },
     { "POST", "/v1/reservations/*/switchover", api_switchover_reservation, FALSE,
-      API_CLAIM_RESERVATION },
-    { "POST", "/v1/reservations/*/resume", api_resume_reservation, FALSE, API_CLAIM_RESERVATION },
-    { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE, API_CLAIM_RESERVATION },
-    { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE, API_CLAIM_NONE },
-    { "GET", "/v1/plugins", api_list_plugins, FALSE, API_CLAIM_NONE },
-    { "GET", "/metrics", api_get_metrics, FALSE, API_CLAIM_NONE },
-    { "GET", "/ui", api_ui_redirect, FALSE, API_CLAIM_NONE },
-    { "GET", "/ui/", api_ui_index, FALSE, API_CLAIM_NONE },
-    { "GET", "/ui/*", api_ui_file, FALSE, API_CLAIM_NONE },
+      API_CLAIM_RESERVATION, FALSE },
+    { "POST", "/v1/reservations/*/resume", api_resume_reservation, FALSE,
+      API_CLAIM_RESERVATION, FALSE },
+    { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE,
+      API_CLAIM_RESERVATION, FALSE },
+    { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE, API_CLAIM_NONE, FALSE },
+    { "GET", "/v1/plugins", api_list_plugins, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/metrics", api_get_metrics, FALSE, API_CLAIM_NONE, FALSE },
+    { "GET", "/ui", api_ui_redirect, FALSE, API_CLAIM_NONE, TRUE },
+    { "GET", "/ui/", api_ui_index, FALSE, API_CLAIM_NONE, TRUE },
+    { "GET", "/ui/*", api_ui_file, FALSE, API_CLAIM_NONE, TRUE },
 };
 
 /* Whether @path matches @pattern; the segment under '*' goes to @ret_id.
@@ -236,10 +242,12 @@ api_credential_kinds(const Api *api)
 
 /* The unix socket is guarded by its file mode. Over TCP a change needs a
  * credential: a client certificate that tls_ca signed, or the peer token
- * the hosts share; so does reading, unless tcp_read = open. A certificate
- * or token that is sent must be good, even where none is needed. */
+ * the hosts share; so does reading, unless tcp_read = open, or unless what
+ * is read is the status page's own files, which hold nothing of this host
+ * (the page then asks for the token to read /v1). A certificate or token
+ * that is sent must be good, even where none is needed. */
 static gboolean
-api_authenticated(Api *api, const HttpRequest *req, HttpResponse *resp)
+api_authenticated(Api *api, const ApiRoute *route, const HttpRequest *req, HttpResponse *resp)
 {
     const char *token = api->conf->peer_token;
     const char *given = req->authorization;
@@ -263,7 +271,7 @@ api_authenticated(Api *api, const HttpRequest *req, HttpResponse *resp)
     }
     if (given || (req->cert && req->cert->state == TLS_CLIENT_VERIFIED))
         return TRUE;
-    if (reading && g_str_equal(api->conf->tcp_read, "open"))
+    if (reading && (route->shipped || g_str_equal(api->conf->tcp_read, "open")))
         return TRUE;
     if (!token && !api->conf->tls_ca) {
         api_set_error(resp, MIGD_ERROR_UNAUTHENTICATED,
@@ -289,7 +297,7 @@ api_gate(const HttpRequest *req, HttpResponse *resp, gpointer data)
     /* Over TCP, where anyone may send a GET, a body where none belongs is
      * refused now: read, it would only be refused later. (On the unix
      * socket it is read and its JSON judged first, as api_parse_body says.) */
-    if (route && api_authenticated(api, req, resp) && req->remote && !route->takes_body &&
+    if (route && api_authenticated(api, route, req, resp) && req->remote && !route->takes_body &&
         req->body_announced)
         api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT, "%s %s takes no request body",
                       req->method, req->path);
@@ -305,7 +313,7 @@ api_handle(const HttpRequest *req, HttpResponse *resp, gpointer data)
     const ApiRoute *route = api_route(req, resp);
     ApiRequest areq = { .http = req };
 
-    if (route && api_authenticated(api, req, resp) &&
+    if (route && api_authenticated(api, route, req, resp) &&
         api_parse_body(route, req, &areq.json, resp)) {
         (void)api_path_match(route->path, req->path, &areq.id);
         if (api_identity_check(api, route->claim, &areq, resp))

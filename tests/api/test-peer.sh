@@ -39,6 +39,15 @@ check "reading over TCP needs a credential too (tcp_read = authenticated by defa
 check "the refusal names the setting" json_is "$BODY" '.error.message | test("reading over TCP \\(tcp_read = authenticated\\) needs the peer token.*none was sent")' true
 tcp GET /v1/reservations -H "Authorization: Bearer $token"
 check "reading with the token is answered" [ "$STATUS" = 200 ]
+tcp GET /ui/
+check "the status page's own files are read without a credential (it then asks for the token)" \
+    bash -c '[ "$0" = 200 ] && grep -q "<html" "$1"' "$STATUS" "$T/body"
+tcp GET /ui/api.js
+check "... its scripts too" [ "$STATUS" = 200 ]
+tcp GET /ui/api.js -H "Authorization: Bearer not-the-token-at-all"
+check "... but a wrong token sent for them is still refused" [ "$STATUS" = 401 ]
+tcp GET /v1/migrations
+check "what the page reads from /v1 still needs the credential" [ "$STATUS" = 401 ]
 tcp POST /v1/migrations -d '{"domain":"test","destination":"B"}'
 check "POST /v1/migrations over TCP without the token is refused too" [ "$STATUS" = 401 ]
 
