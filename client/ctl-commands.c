@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl-commands.h"
+#include "ctl-drain.h"
 #include "ctl-error.h"
 #include "ctl-format.h"
 #include "ctl-migration.h"
@@ -40,7 +41,9 @@ static const Command command_table[] = {
       "Live-migrate a domain to another host.",
       "Asks migd to migrate DOMAIN to DEST, a peer's name from migd.conf (a "
       "qemu+tcp, qemu+tls or qemu+ssh URI only where migd.conf sets "
-      "allow_uri_destinations), and prints the migration's ID. What is not given is "
+      "allow_uri_destinations), or auto: migd asks its peers what they can take "
+      "and picks one (the migration's destination_choice says which and why), "
+      "and prints the migration's ID. What is not given is "
       "left to migd's configuration. With --wait, migctl then follows the "
       "migration as 'migctl watch' does, and exits with its status.",
       ctl_migration_migrate },
@@ -73,6 +76,14 @@ static const Command command_table[] = {
       COMMAND_ID_HELP " migd answers at once; what it then does about it "
       "shows in the migration's timeline ('migctl status ID').",
       ctl_migration_force_complete },
+    { "drain", "", 0, 0, ctl_drain_options,
+      "Migrate every running guest off this host, each to a peer migd chooses.",
+      "migd plans where each guest goes (the peers' free VFs and incoming "
+      "slots), starts at most max_outgoing migrations at once and queues the "
+      "rest; a guest no peer can take stays running here, with the reason. "
+      "Prints the drain's guests and total; with --wait, follows it until it "
+      "is done. A second drain while one runs is refused.",
+      ctl_drain },
     { "vfs", "", 0, 0, NULL,
       "List this host's VFs: free, leased to an incoming migration, or in "
       "use by a domain.",
@@ -153,6 +164,11 @@ ctl_context_get_http(CtlContext *ctx, GError **error)
 
         if (!target)
             return NULL;
+        if (!ctl_target_resolve_tls(target, ctx->options, ctx->env_cacert, ctx->env_cert,
+                                    ctx->env_key, error)) {
+            ctl_target_free(target);
+            return NULL;
+        }
         ctx->http = ctl_http_new(target, ctx->options->timeout_seconds);
     }
     return ctx->http;

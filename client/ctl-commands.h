@@ -15,6 +15,9 @@ typedef struct {
     const CtlOptions *options;
     const char *env_url;        /* $MIGCTL_URL, or NULL */
     const char *env_socket;     /* $MIGCTL_SOCKET, or NULL */
+    const char *env_cacert;     /* $MIGCTL_CACERT, $MIGCTL_CERT, $MIGCTL_KEY, or NULL */
+    const char *env_cert;
+    const char *env_key;
     CtlHttp *http;              /* made on the first request */
     /* What goes to stdout once the command is over: so that a command that
      * fails halfway prints nothing it did not mean to. */

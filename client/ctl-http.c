@@ -118,6 +118,19 @@ ctl_http_describe_failure(const CtlTarget *target, CURLcode code,
         return g_strdup_printf("cannot reach migd at %s: the host name does "
                                "not resolve. Check the host name given by "
                                "%s.", where, target->origin);
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return g_strdup_printf("migd at %s presented a certificate migctl does "
+                               "not trust (%s). Pass the CA that signs it "
+                               "with --cacert (or MIGCTL_CACERT).", where,
+                               detail && detail[0] ? detail :
+                                   curl_easy_strerror(code));
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+        return g_strdup_printf("cannot use the TLS files for migd at %s: %s. "
+                               "Check --cacert, --cert and --key (or "
+                               "MIGCTL_CACERT, MIGCTL_CERT and MIGCTL_KEY).",
+                               where, detail && detail[0] ? detail :
+                                   curl_easy_strerror(code));
     case CURLE_GOT_NOTHING:
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
@@ -215,6 +228,12 @@ http_setup(CtlHttp *http, CURL *curl, const char *url, CtlCurlList *headers)
     if (http->target->kind == CTL_TARGET_SOCKET)
         (void)curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH,
                                http->target->address);
+    if (http->target->cacert)
+        (void)curl_easy_setopt(curl, CURLOPT_CAINFO, http->target->cacert);
+    if (http->target->cert) {
+        (void)curl_easy_setopt(curl, CURLOPT_SSLCERT, http->target->cert);
+        (void)curl_easy_setopt(curl, CURLOPT_SSLKEY, http->target->key);
+    }
 }
 
 /* Why a stream that had begun broke off, e.g. when migd stopped. */

@@ -121,6 +121,44 @@ migration_set_no_match(const char *id, GPtrArray *matches, GError **error)
                 "it.", id, matches->len - 1, list);
 }
 
+/* GET @path (/v1/migrations with its filters) page after page, following
+ * each page's "next" cursor: one answer that holds every record. An answer
+ * that is no page is returned as it is, for the caller to report. */
+static json_t *
+migration_list_all(CtlContext *ctx, const char *path, GError **error)
+{
+    g_autoptr(json_t) all = json_array();
+    g_autofree char *cursor = NULL;
+
+    for (;;) {
+        g_autofree char *escaped = cursor ? g_uri_escape_string(cursor, NULL, FALSE) : NULL;
+        g_autofree char *page_path = cursor ? g_strconcat(path, strchr(path, '?') ? "&" : "?",
+                                                          "cursor=", escaped, NULL)
+                                            : g_strdup(path);
+        g_autoptr(json_t) answer = ctl_command_call(ctx, "GET", page_path, NULL, error);
+        json_t *records = answer ? json_object_get(answer, "migrations") : NULL;
+        const char *next = answer ? json_string_value(json_object_get(answer, "next")) : NULL;
+
+        if (!answer)
+            return NULL;
+        if (!json_is_array(records))
+            return g_steal_pointer(&answer);
+        (void)json_array_extend(all, records);
+        if (!next)
+            break;
+        if (g_strcmp0(next, cursor) == 0) {
+            g_set_error(error, CTL_ERROR, CTL_ERROR_DAEMON,
+                        "migd answered GET %s with the same next cursor as the page before, "
+                        "so the list would never end; migd and migctl may come from "
+                        "different versions.", page_path);
+            return NULL;
+        }
+        g_free(cursor);
+        cursor = g_strdup(next);
+    }
+    return json_pack("{s:O,s:n}", "migrations", all, "next");
+}
+
 /* The whole ID of the migration @id stands for: itself, when it is whole,
  * else the one ID in migd's list that begins with it, as `migctl list`
  * shows IDs shortened. */
@@ -140,7 +178,7 @@ migration_resolve(CtlContext *ctx, const char *id, GError **error)
     }
     if (g_uuid_string_is_valid(id))
         return g_strdup(id);
-    answer = ctl_command_call(ctx, "GET", "/v1/migrations", NULL, error);
+    answer = migration_list_all(ctx, "/v1/migrations", error);
     if (!answer)
         return NULL;
     json_array_foreach(json_object_get(answer, "migrations"), i, record) {
@@ -372,7 +410,7 @@ ctl_migration_list(CtlContext *ctx, const CtlArgs *args, GError **error)
                                strchr(path->str, '?') ? '&' : '?',
                                key, escaped);
     }
-    answer = ctl_command_call(ctx, "GET", path->str, NULL, error);
+    answer = migration_list_all(ctx, path->str, error);
     if (!answer)
         return FALSE;
     return ctl_command_show(ctx, answer, ctl_job_format_list, error);

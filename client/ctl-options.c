@@ -11,6 +11,9 @@
 typedef enum {
     OPT_SOCKET,
     OPT_URL,
+    OPT_CACERT,
+    OPT_CERT,
+    OPT_KEY,
     OPT_TIMEOUT,
     OPT_OUTPUT,
     OPT_HELP,
@@ -30,7 +33,15 @@ static const struct {
         CTL_DEFAULT_SOCKET ")." },
     [OPT_URL] = { "url", '\0', "URL",
         "Reach migd over TCP instead, e.g. http://10.200.0.2:7480 "
-        "(default: $MIGCTL_URL)." },
+        "(default: $MIGCTL_URL); https:// for migd's TLS listener." },
+    [OPT_CACERT] = { "cacert", '\0', "FILE",
+        "Over https://, trust the CA certificate in FILE (PEM) to sign migd's "
+        "(default: $MIGCTL_CACERT, else the system's CAs)." },
+    [OPT_CERT] = { "cert", '\0', "FILE",
+        "Over https://, present the client certificate in FILE (PEM), signed by "
+        "migd's tls_ca (default: $MIGCTL_CERT)." },
+    [OPT_KEY] = { "key", '\0', "FILE",
+        "The private key of --cert (default: $MIGCTL_KEY)." },
     [OPT_TIMEOUT] = { "timeout", '\0', "SECONDS",
         "Give up on a request after this many seconds (default: "
         G_STRINGIFY(CTL_DEFAULT_TIMEOUT_SECONDS) ")." },
@@ -118,6 +129,15 @@ options_set(CtlOptions *options, OptionId id, const char *name,
         break;
     case OPT_URL:
         options->url = value;
+        break;
+    case OPT_CACERT:
+        options->cacert = value;
+        break;
+    case OPT_CERT:
+        options->cert = value;
+        break;
+    case OPT_KEY:
+        options->key = value;
         break;
     case OPT_TIMEOUT:
         if (!g_ascii_string_to_unsigned(value, 10, 1, CTL_MAX_TIMEOUT_SECONDS,
@@ -236,7 +256,8 @@ options_is_global_after_command(const char *arg)
     if (arg[0] != '-' || arg[1] == '\0')
         return FALSE;
     id = options_match(arg, &name, &value);
-    return id == OPT_SOCKET || id == OPT_URL || id == OPT_TIMEOUT || id == OPT_OUTPUT;
+    return id == OPT_SOCKET || id == OPT_URL || id == OPT_CACERT || id == OPT_CERT ||
+           id == OPT_KEY || id == OPT_TIMEOUT || id == OPT_OUTPUT;
 }
 
 /* The command is argv[@first]; the global options among its arguments are
@@ -280,6 +301,9 @@ ctl_target_free(CtlTarget *target)
     if (!target)
         return;
     g_free(target->address);
+    g_free(target->cacert);
+    g_free(target->cert);
+    g_free(target->key);
     g_free(target);
 }
 
@@ -378,6 +402,36 @@ ctl_target_resolve(const CtlOptions *options,
         return target_new(CTL_TARGET_SOCKET, env_socket, "MIGCTL_SOCKET",
                           error);
     return target_new(CTL_TARGET_SOCKET, CTL_DEFAULT_SOCKET, "default", error);
+}
+
+/* @option, else @env when it is set and not empty; copied. */
+static char *
+target_pick(const char *option, const char *env)
+{
+    if (option)
+        return g_strdup(option);
+    return env && env[0] ? g_strdup(env) : NULL;
+}
+
+gboolean
+ctl_target_resolve_tls(CtlTarget *target, const CtlOptions *options,
+                       const char *env_cacert, const char *env_cert,
+                       const char *env_key, GError **error)
+{
+    g_autofree char *cert = target_pick(options->cert, env_cert);
+    g_autofree char *key = target_pick(options->key, env_key);
+
+    if ((cert != NULL) != (key != NULL)) {
+        g_set_error(error, CTL_ERROR, CTL_ERROR_USAGE,
+                    "a client certificate needs its key: pass both --cert and "
+                    "--key (or MIGCTL_CERT and MIGCTL_KEY), not only %s.",
+                    cert ? "--cert" : "--key");
+        return FALSE;
+    }
+    target->cacert = target_pick(options->cacert, env_cacert);
+    target->cert = g_steal_pointer(&cert);
+    target->key = g_steal_pointer(&key);
+    return TRUE;
 }
 
 void

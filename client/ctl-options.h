@@ -25,11 +25,20 @@ typedef struct {
     CtlTargetKind kind;
     char *address;              /* socket path, or base URL without final '/' */
     const char *origin;         /* "--socket", "MIGCTL_URL", "default", ... */
+    /* For https://: the CA that signs migd's certificate (NULL: the
+     * system's CAs), and the client certificate and key migctl presents
+     * (NULL: none). PEM files. */
+    char *cacert;
+    char *cert;
+    char *key;
 } CtlTarget;
 
 typedef struct {
     const char *socket_path;    /* --socket, borrowed from argv, or NULL */
     const char *url;            /* --url, borrowed from argv, or NULL */
+    const char *cacert;         /* --cacert, --cert, --key: borrowed, or NULL */
+    const char *cert;
+    const char *key;
     guint timeout_seconds;
     CtlOutput output;
     gboolean help;
@@ -57,6 +66,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CtlOptions, ctl_options_free)
 CtlTarget *ctl_target_resolve(const CtlOptions *options,
                               const char *env_url, const char *env_socket,
                               GError **error);
+
+/* The TLS files of @target: --cacert, --cert and --key, else $MIGCTL_CACERT,
+ * $MIGCTL_CERT and $MIGCTL_KEY (NULL or "" when unset). A certificate and
+ * its key go together: one without the other fails with CTL_ERROR_USAGE. */
+gboolean ctl_target_resolve_tls(CtlTarget *target, const CtlOptions *options,
+                                const char *env_cacert, const char *env_cert,
+                                const char *env_key, GError **error);
 
 void ctl_target_free(CtlTarget *target);
 

@@ -62,6 +62,9 @@ main_run(const CtlOptions *options, GError **error)
     }
     ctx = ctl_context_new(options, g_getenv("MIGCTL_URL"),
                           g_getenv("MIGCTL_SOCKET"));
+    ctx->env_cacert = g_getenv("MIGCTL_CACERT");
+    ctx->env_cert = g_getenv("MIGCTL_CERT");
+    ctx->env_key = g_getenv("MIGCTL_KEY");
     ctx->live = stdout;
     ctx->tty = isatty(STDOUT_FILENO);
     ctx->columns = main_columns();

@@ -216,3 +216,40 @@ api_destination_host_uuid(const char *capabilities)
     xmlFreeDoc(doc);
     return uuid;
 }
+
+GPtrArray *
+api_destination_peers(const MigdConf *conf, const char *const *names, GError **error)
+{
+    g_autoptr(GPtrArray) peers = g_ptr_array_new();
+
+    for (guint i = 0; names && names[i]; i++) {
+        JobDestination dest = { 0 };
+
+        if (!conf_find_peer(conf, names[i])) {
+            g_autofree char *known = api_destination_peer_names(conf);
+
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
+                        "'%s' is not a peer of migd.conf ([peer.NAME]); known peers: %s",
+                        names[i], known);
+            return NULL;
+        }
+        if (!api_destination_resolve(conf, names[i], &dest, error))
+            return NULL;
+        g_free(dest.name);
+        g_free(dest.libvirt_uri);
+        g_free(dest.migd_url);
+        if (!g_ptr_array_find(peers, conf_find_peer(conf, names[i]), NULL))
+            g_ptr_array_add(peers, (gpointer)conf_find_peer(conf, names[i]));
+    }
+    if (names && names[0])
+        return g_steal_pointer(&peers);
+    /* Every peer that is another host. */
+    for (guint i = 0; i < conf->peers->len; i++) {
+        const MigdPeer *peer = g_ptr_array_index(conf->peers, i);
+
+        if (!api_destination_peer_is_self(conf, peer) &&
+            g_strcmp0(peer->libvirt_uri, conf->libvirt_uri) != 0)
+            g_ptr_array_add(peers, (gpointer)peer);
+    }
+    return g_steal_pointer(&peers);
+}

@@ -32,6 +32,12 @@ api_list_vfs(Api *api, const ApiRequest *req, HttpResponse *resp)
 }
 
 void
+api_get_capacity(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    incoming_capacity(api->incoming, api_vfs_answered, http_request_defer(req->http));
+}
+
+void
 api_list_reservations(Api *api, const ApiRequest *req, HttpResponse *resp)
 {
     resp->status = 200;

@@ -13,6 +13,7 @@ typedef struct {
     const char *path;
     ApiHandlerFunc handler;
     gboolean takes_body;
+    ApiClaim claim;     /* which peer it speaks for, checked against a client certificate */
 } ApiRoute;
 
 void
@@ -83,51 +84,75 @@ api_get_health(Api *api, const ApiRequest *req, HttpResponse *resp)
                                   virt_uri(api->virt), "; migrations cannot start until it is"));
 }
 
-/* '*' in a path stands for one segment: the job's id. */
+/* '*' in a path stands for one segment: the job's id (a file's name under /ui/). */
 static const ApiRoute api_routes[] = {
-    { "GET", "/v1/version", api_get_version, FALSE },
-    { "GET", "/v1/health", api_get_health, FALSE },
-    { "GET", "/v1/openapi.json", api_get_openapi, FALSE },
-    { "GET", "/v1/migrations", api_list_migrations, FALSE },
-    { "POST", "/v1/migrations", api_create_migration, TRUE },
-    { "GET", "/v1/migrations/*", api_get_migration, FALSE },
-    { "POST", "/v1/migrations/*/cancel", api_cancel_migration, FALSE },
-    { "POST", "/v1/migrations/*/force-complete", api_force_complete_migration, FALSE },
-    { "GET", "/v1/migrations/*/events", api_migration_events, FALSE },
-    { "GET", "/v1/vfs", api_list_vfs, FALSE },
-    { "GET", "/v1/reservations", api_list_reservations, FALSE },
-    { "GET", "/v1/reservations/*", api_get_reservation, FALSE },
-    { "POST", "/v1/reservations", api_create_reservation, TRUE },
-    { "POST", "/v1/reservations/*/prepare", api_prepare_reservation, TRUE },
-    { "POST", "/v1/reservations/*/renew", api_renew_reservation, FALSE },
-    { "POST", "/v1/reservations/*/replug", api_replug_reservation, FALSE },
-    { "POST", "/v1/reservations/*/switchover", api_switchover_reservation, FALSE },
-    { "POST", "/v1/reservations/*/resume", api_resume_reservation, FALSE },
-    { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE },
-    { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE },
-    { "GET", "/v1/plugins", api_list_plugins, FALSE },
-    { "GET", "/metrics", api_get_metrics, FALSE },
+    { "GET", "/v1/version", api_get_version, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/health", api_get_health, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/openapi.json", api_get_openapi, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/migrations", api_list_migrations, FALSE, API_CLAIM_NONE },
+    { "POST", "/v1/migrations", api_create_migration, TRUE, API_CLAIM_NONE },
+    { "GET", "/v1/migrations/*", api_get_migration, FALSE, API_CLAIM_NONE },
+    { "POST", "/v1/migrations/*/cancel", api_cancel_migration, FALSE, API_CLAIM_NONE },
+    { "POST", "/v1/migrations/*/force-complete", api_force_complete_migration, FALSE,
+      API_CLAIM_NONE },
+    { "GET", "/v1/migrations/*/events", api_migration_events, FALSE, API_CLAIM_NONE },
+    { "POST", "/v1/drain", api_create_drain, TRUE, API_CLAIM_NONE },
+    { "GET", "/v1/drains", api_list_drains, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/drains/*", api_get_drain, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/vfs", api_list_vfs, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/capacity", api_get_capacity, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/reservations", api_list_reservations, FALSE, API_CLAIM_NONE },
+    { "GET", "/v1/reservations/*", api_get_reservation, FALSE, API_CLAIM_NONE },
+    { "POST", "/v1/reservations", api_create_reservation, TRUE, API_CLAIM_BODY },
+    { "POST", "/v1/reservations/*/prepare", api_prepare_reservation, TRUE, API_CLAIM_RESERVATION },
+    { "POST", "/v1/reservations/*/renew", api_renew_reservation, FALSE, API_CLAIM_RESERVATION },
+    { "POST", "/v1/reservations/*/replug", api_replug_reservation, FALSE, API_CLAIM_RESERVATION },
+    { "POST", "/v1/reservations/*/switchover", api_switchover_reservation, FALSE,
+      API_CLAIM_RESERVATION },
+    { "POST", "/v1/reservations/*/resume", api_resume_reservation, FALSE, API_CLAIM_RESERVATION },
+    { "DELETE", "/v1/reservations/*", api_release_reservation, FALSE, API_CLAIM_RESERVATION },
+    { "POST", "/v1/hooks/qemu", api_qemu_hook, TRUE, API_CLAIM_NONE },
+    { "GET", "/v1/plugins", api_list_plugins, FALSE, API_CLAIM_NONE },
+    { "GET", "/metrics", api_get_metrics, FALSE, API_CLAIM_NONE },
+    { "GET", "/ui", api_ui_redirect, FALSE, API_CLAIM_NONE },
+    { "GET", "/ui/", api_ui_index, FALSE, API_CLAIM_NONE },
+    { "GET", "/ui/*", api_ui_file, FALSE, API_CLAIM_NONE },
 };
 
-/* Whether @path matches @pattern; the segment under '*' goes to @ret_id. */
+/* Whether @path matches @pattern; the segment under '*' goes to @ret_id.
+ * Walks both in place: it runs for every route of every request. */
 static gboolean
 api_path_match(const char *pattern, const char *path, char **ret_id)
 {
-    g_auto(GStrv) want = g_strsplit(pattern, "/", -1);
-    g_auto(GStrv) have = g_strsplit(path, "/", -1);
+    const char *id = NULL;
+    gsize id_len = 0;
 
-    if (g_strv_length(want) != g_strv_length(have))
-        return FALSE;
-    for (guint i = 0; want[i]; i++) {
-        if (strcmp(want[i], "*") == 0 ? have[i][0] == '\0' : strcmp(want[i], have[i]) != 0)
+    while (*pattern && *path) {
+        gsize seg = strcspn(path, "/");
+
+        if (pattern[0] == '*' && (pattern[1] == '/' || pattern[1] == '\0')) {
+            if (seg == 0)
+                return FALSE;
+            id = path;
+            id_len = seg;
+            pattern++;
+        } else {
+            if (strncmp(pattern, path, seg) != 0 || (pattern[seg] != '/' && pattern[seg] != '\0'))
+                return FALSE;
+            pattern += seg;
+        }
+        path += seg;
+        if (*pattern != *path)
             return FALSE;
-    }
-    if (ret_id) {
-        for (guint i = 0; want[i]; i++) {
-            if (strcmp(want[i], "*") == 0)
-                *ret_id = g_strdup(have[i]);
+        if (*pattern == '/') {
+            pattern++;
+            path++;
         }
     }
+    if (*pattern || *path)
+        return FALSE;
+    if (ret_id && id)
+        *ret_id = g_strndup(id, id_len);
     return TRUE;
 }
 
@@ -197,33 +222,62 @@ api_token_equal(const char *a, const char *b)
     return diff == 0;
 }
 
-/* The unix socket is guarded by its file mode. Over TCP anyone may read,
- * but a change must come with the peer token that the hosts share. */
+/* What a TCP client may send to prove who it is, for messages. */
+static const char *
+api_credential_kinds(const Api *api)
+{
+    if (api->conf->tls_ca && api->conf->peer_token)
+        return "a client certificate signed by tls_ca, or the peer token "
+               "(\"Authorization: Bearer TOKEN\", TOKEN from peer_token_file)";
+    if (api->conf->tls_ca)
+        return "a client certificate signed by tls_ca";
+    return "the peer token (\"Authorization: Bearer TOKEN\", TOKEN from peer_token_file)";
+}
+
+/* The unix socket is guarded by its file mode. Over TCP a change needs a
+ * credential: a client certificate that tls_ca signed, or the peer token
+ * the hosts share; so does reading, unless tcp_read = open. A certificate
+ * or token that is sent must be good, even where none is needed. */
 static gboolean
 api_authenticated(Api *api, const HttpRequest *req, HttpResponse *resp)
 {
     const char *token = api->conf->peer_token;
     const char *given = req->authorization;
+    gboolean reading = strcmp(req->method, "GET") == 0;
 
-    if (!req->remote || strcmp(req->method, "GET") == 0)
+    if (!req->remote)
         return TRUE;
-    if (!token) {
-        api_set_error(resp, MIGD_ERROR_UNAUTHENTICATED,
-                      "%s %s was refused: migd accepts changes over TCP only from peers that "
-                      "send the shared token, and migd.conf sets no peer_token_file; use the "
-                      "unix socket", req->method, req->path);
+    if (req->cert && req->cert->state == TLS_CLIENT_REFUSED) {
+        api_set_error(resp, MIGD_ERROR_UNAUTHENTICATED, "%s %s was refused: %s", req->method,
+                      req->path, req->cert->why);
         return FALSE;
     }
-    if (!given || !g_str_has_prefix(given, "Bearer ") ||
-        !api_token_equal(given + strlen("Bearer "), token)) {
+    if (given && (!token || !g_str_has_prefix(given, "Bearer ") ||
+                  !api_token_equal(given + strlen("Bearer "), token))) {
         api_set_error(resp, MIGD_ERROR_UNAUTHENTICATED,
-                      "%s %s was refused: a change over TCP needs the peer token "
-                      "(\"Authorization: Bearer TOKEN\", TOKEN from peer_token_file) and %s",
-                      req->method, req->path,
-                      given ? "the one sent is not it" : "none was sent");
+                      "%s %s was refused: %s needs %s, and the token sent is not it%s",
+                      req->method, req->path, reading ? "reading over TCP" : "a change over TCP",
+                      api_credential_kinds(api),
+                      token ? "" : " (migd.conf sets no peer_token_file)");
         return FALSE;
     }
-    return TRUE;
+    if (given || (req->cert && req->cert->state == TLS_CLIENT_VERIFIED))
+        return TRUE;
+    if (reading && g_str_equal(api->conf->tcp_read, "open"))
+        return TRUE;
+    if (!token && !api->conf->tls_ca) {
+        api_set_error(resp, MIGD_ERROR_UNAUTHENTICATED,
+                      "%s %s was refused: migd accepts %s over TCP only from clients with a "
+                      "credential, and migd.conf sets neither tls_ca nor peer_token_file; use "
+                      "the unix socket%s", req->method, req->path,
+                      reading ? "reading" : "changes", reading ? ", or set tcp_read = open" : "");
+        return FALSE;
+    }
+    api_set_error(resp, MIGD_ERROR_UNAUTHENTICATED, "%s %s was refused: %s needs %s, and none "
+                  "was sent", req->method, req->path,
+                  reading ? "reading over TCP (tcp_read = authenticated)" : "a change over TCP",
+                  api_credential_kinds(api));
+    return FALSE;
 }
 
 void
@@ -254,7 +308,8 @@ api_handle(const HttpRequest *req, HttpResponse *resp, gpointer data)
     if (route && api_authenticated(api, req, resp) &&
         api_parse_body(route, req, &areq.json, resp)) {
         (void)api_path_match(route->path, req->path, &areq.id);
-        route->handler(api, &areq, resp);
+        if (api_identity_check(api, route->claim, &areq, resp))
+            route->handler(api, &areq, resp);
     }
     g_debug("%s %s from %s -> %u", req->method, req->path,
             req->client ? req->client : "an unknown client", resp->status);
@@ -272,12 +327,18 @@ api_new(Virt *virt, Engine *engine, const MigdConf *conf)
     api->engine = engine;
     api->conf = conf;
     api->started = g_get_monotonic_time();
+    api->drains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        (GDestroyNotify)api_drain_free);
     return api;
 }
 
 void
 api_free(Api *api)
 {
+    if (!api)
+        return;
+    g_hash_table_unref(api->drains);
+    api_drain_free(api->drain);
     g_free(api);
 }
 

@@ -28,6 +28,8 @@ typedef enum {
     CONF_IFNAME,        /* a Linux network interface name */
     CONF_MODEL,         /* a libvirt NIC model name */
     CONF_TAP_LIST,      /* comma-separated tap names, into a GStrv */
+    CONF_TCP_READ,      /* authenticated | open */
+    CONF_CERT_NAME,     /* a host name as a certificate's CN or DNS name gives it */
 } ConfType;
 
 typedef struct {
@@ -53,6 +55,10 @@ static const ConfKey conf_keys[] = {
     { "daemon", "state_dir", CONF_PATH, FIELD(state_dir), 0, 0, FALSE },
     { "daemon", "log_level", CONF_LOG_LEVEL, FIELD(log_level), 0, 0, FALSE },
     { "daemon", "peer_token_file", CONF_PATH, FIELD(peer_token_file), 0, 0, TRUE },
+    { "daemon", "tls_cert", CONF_PATH, FIELD(tls_cert), 0, 0, TRUE },
+    { "daemon", "tls_key", CONF_PATH, FIELD(tls_key), 0, 0, TRUE },
+    { "daemon", "tls_ca", CONF_PATH, FIELD(tls_ca), 0, 0, TRUE },
+    { "daemon", "tcp_read", CONF_TCP_READ, FIELD(tcp_read), 0, 0, FALSE },
     { "daemon", "max_connections", CONF_UINT, FIELD(max_connections), 2, 10000, FALSE },
     { "daemon", "max_connections_per_address", CONF_UINT, FIELD(max_connections_per_address), 1, 10000, FALSE },
     { "daemon", "idle_timeout_s", CONF_UINT, FIELD(idle_timeout_s), 1, 3600, FALSE },
@@ -94,6 +100,7 @@ static const char *const conf_groups[] = { "daemon", "migration", "policy", "nic
 static const ConfKey peer_keys[] = {
     { NULL, "libvirt_uri", CONF_URI, G_STRUCT_OFFSET(MigdPeer, libvirt_uri), 0, 0, FALSE },
     { NULL, "migd_url", CONF_URL, G_STRUCT_OFFSET(MigdPeer, migd_url), 0, 0, TRUE },
+    { NULL, "cert_name", CONF_CERT_NAME, G_STRUCT_OFFSET(MigdPeer, cert_name), 0, 0, TRUE },
 };
 
 /* [pool.NAME] groups: one per pool of devices to plug. */
@@ -149,6 +156,7 @@ conf_peer_free(gpointer data)
     g_free(peer->name);
     g_free(peer->libvirt_uri);
     g_free(peer->migd_url);
+    g_free(peer->cert_name);
     g_free(peer);
 }
 
@@ -210,6 +218,7 @@ conf_new_defaults(void)
     conf->max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
     conf->max_connections_per_address = HTTP_DEFAULT_MAX_PER_ADDRESS;
     conf->idle_timeout_s = HTTP_DEFAULT_IDLE_TIMEOUT_S;
+    conf->tcp_read = g_strdup("authenticated");
     conf->max_outgoing = 2;
     conf->poll_interval_ms = 500;
     conf->max_incoming = 2;
@@ -270,6 +279,10 @@ conf_free(MigdConf *conf)
     g_free(conf->state_dir);
     g_free(conf->peer_token_file);
     g_free(conf->peer_token);
+    g_free(conf->tls_cert);
+    g_free(conf->tls_key);
+    g_free(conf->tls_ca);
+    g_free(conf->tcp_read);
     g_clear_pointer(&conf->peers, g_ptr_array_unref);
     g_free(conf->nic_verify);
     g_free(conf->nic_agent_socket_dir);
@@ -572,6 +585,20 @@ conf_check_word(const ConfKey *ck, const char *value, GError **error)
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
                     "'%s' is not a way to verify a replugged NIC; use none or lab-agent", value);
         return FALSE;
+    case CONF_TCP_READ:
+        if (g_str_equal(value, "authenticated") || g_str_equal(value, "open"))
+            return TRUE;
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "'%s' is not a tcp_read setting; use authenticated (reading over TCP needs "
+                    "a client certificate or the peer token) or open", value);
+        return FALSE;
+    case CONF_CERT_NAME:
+        if (g_ascii_isalnum(value[0]) && strspn(value, NAME_CHARS ".") == strlen(value))
+            return TRUE;
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                    "'%s' is not a host name as a certificate names it, such as hostb or "
+                    "hostb.example.org", value);
+        return FALSE;
     case CONF_IFNAME:
         if (conf_is_ifname(value))
             return TRUE;
@@ -714,6 +741,8 @@ conf_store_value(gpointer base, const ConfKey *ck, const char *value, GError **e
     case CONF_NIC_VERIFY:
     case CONF_IFNAME:
     case CONF_MODEL:
+    case CONF_TCP_READ:
+    case CONF_CERT_NAME:
         if (!conf_check_word(ck, value, error))
             return FALSE;
         break;
@@ -970,6 +999,33 @@ conf_read_plugin_settings(MigdConf *conf, GKeyFile *kf)
     }
 }
 
+/* The TLS keys go together: a certificate needs its key, and client
+ * certificates are checked only on a listener that speaks TLS. The files
+ * themselves are read by tls.c when the listener starts or reloads. */
+static gboolean
+conf_check_tls(MigdConf *conf, const char *text, GError **error)
+{
+    const char *missing = NULL, *needs = NULL;
+
+    if (conf->tls_cert && !conf->tls_key) {
+        missing = "tls_key";
+        needs = "tls_cert";
+    } else if (conf->tls_key && !conf->tls_cert) {
+        missing = "tls_cert";
+        needs = "tls_key";
+    } else if (conf->tls_ca && !conf->tls_cert) {
+        missing = "tls_cert";
+        needs = "tls_ca";
+    }
+    if (!missing)
+        return TRUE;
+    g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                "%s:%u: [daemon] %s is set but %s is not: the TCP listener speaks TLS with "
+                "tls_cert and tls_key, and checks client certificates against tls_ca",
+                conf->path, conf_find_line(text, "daemon", needs), needs, missing);
+    return FALSE;
+}
+
 static gboolean
 conf_read_values(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
 {
@@ -988,6 +1044,8 @@ conf_read_values(MigdConf *conf, const char *text, GKeyFile *kf, GError **error)
                     conf->max_connections_per_address, conf->max_connections);
         return FALSE;
     }
+    if (!conf_check_tls(conf, text, error))
+        return FALSE;
     if (!policy_config_validate(&conf->policy, &local)) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG, "%s:%u: [policy]: %s", conf->path,
                     conf_find_line(text, "policy", NULL), local->message);

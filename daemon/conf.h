@@ -14,6 +14,7 @@ typedef struct {
     char *name;
     char *libvirt_uri;
     char *migd_url;             /* NULL when not set */
+    char *cert_name;            /* the name its client certificate must carry; NULL: none */
 } MigdPeer;
 
 /* How a pool's devices exist on this host. */
@@ -52,6 +53,10 @@ typedef struct {
     MigdLogLevel log_level;
     char *peer_token_file;      /* NULL: no token, so peers cannot ask for changes */
     char *peer_token;           /* its content without surrounding whitespace, read at load */
+    char *tls_cert;             /* NULL: the TCP listener speaks plain HTTP */
+    char *tls_key;              /* set exactly when tls_cert is */
+    char *tls_ca;               /* NULL: no client certificates are asked for */
+    char *tcp_read;             /* "authenticated" (a GET over TCP needs a credential) or "open" */
     guint max_connections;      /* HTTP connections at once, per listener (read at start) */
     guint max_connections_per_address;  /* of those, from one client address (TCP) */
     guint idle_timeout_s;       /* an HTTP connection quiet this long is closed */

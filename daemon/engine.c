@@ -6,6 +6,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "job-table.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -21,7 +22,7 @@ struct _Engine {
     const EngineOps *ops;
     gpointer ops_ctx;
     EngineLimits limits;
-    GPtrArray *jobs;            /* Job*, oldest first */
+    JobTable *jobs;
     GQueue queue;               /* ids of pending jobs, in order */
     GPtrArray *subscriptions;   /* Subscription* */
     guint next_subscription;
@@ -56,7 +57,7 @@ engine_new(Store *store, const EngineOps *ops, gpointer ops_ctx, const EngineLim
     engine->ops = ops;
     engine->ops_ctx = ops_ctx;
     engine->limits = *limits;
-    engine->jobs = g_ptr_array_new_with_free_func((GDestroyNotify)job_free);
+    engine->jobs = job_table_new();
     g_queue_init(&engine->queue);
     engine->subscriptions = g_ptr_array_new_with_free_func(subscription_free);
     return engine;
@@ -69,7 +70,7 @@ engine_free(Engine *engine)
         return;
     g_queue_clear_full(&engine->queue, g_free);
     g_ptr_array_unref(engine->subscriptions);
-    g_ptr_array_unref(engine->jobs);
+    job_table_free(engine->jobs);
     g_free(engine);
 }
 
@@ -83,13 +84,13 @@ engine_set_limits(Engine *engine, const EngineLimits *limits)
 Job *
 engine_lookup(Engine *engine, const char *id)
 {
-    for (guint i = 0; i < engine->jobs->len; i++) {
-        Job *job = g_ptr_array_index(engine->jobs, i);
+    return job_table_lookup(engine->jobs, id);
+}
 
-        if (g_strcmp0(job->id, id) == 0)
-            return job;
-    }
-    return NULL;
+const char *
+engine_job_text(Engine *engine, const Job *job)
+{
+    return job_table_text(engine->jobs, job);
 }
 
 static void
@@ -171,8 +172,8 @@ engine_running(Engine *engine)
 {
     guint n = 0;
 
-    for (guint i = 0; i < engine->jobs->len; i++) {
-        Job *job = g_ptr_array_index(engine->jobs, i);
+    for (guint i = 0; i < job_table_size(engine->jobs); i++) {
+        Job *job = job_table_index(engine->jobs, i);
 
         if (job->state != JOB_PENDING && !job_state_is_final(job->state))
             n++;
@@ -239,8 +240,8 @@ engine_prune(Engine *engine)
 {
     gint64 now = g_get_real_time();
 
-    for (guint i = engine->jobs->len; i-- > 0;) {
-        Job *job = g_ptr_array_index(engine->jobs, i);
+    for (guint i = job_table_size(engine->jobs); i-- > 0;) {
+        Job *job = job_table_index(engine->jobs, i);
         g_autoptr(GError) error = NULL;
 
         if (!engine_expired(engine, job, now))
@@ -249,7 +250,7 @@ engine_prune(Engine *engine)
             g_warning("Cannot remove expired migration record %s: %s", job->id, error->message);
             continue;
         }
-        g_ptr_array_remove_index(engine->jobs, i);
+        job_table_remove_index(engine->jobs, i);
     }
 }
 
@@ -285,10 +286,12 @@ engine_run_event(Engine *engine, Job *job, JobEvent *event)
     g_autoptr(GError) error = NULL;
     gboolean finished = FALSE;
 
+    job_table_changed(engine->jobs, job);
     if ((job->timeline->len != entries || job->state != before) &&
         !engine_persist(engine, job, &error)) {
         g_array_unref(actions);
         actions = engine_abandon(engine, job, event, before, error);
+        job_table_changed(engine->jobs, job);
     }
     for (guint i = entries; i < job->timeline->len; i++) {
         const JobEntry *entry = g_ptr_array_index(job->timeline, i);
@@ -348,8 +351,8 @@ engine_schedule(Engine *engine)
 static Job *
 engine_active_for_domain(Engine *engine, const char *domain)
 {
-    for (guint i = 0; i < engine->jobs->len; i++) {
-        Job *job = g_ptr_array_index(engine->jobs, i);
+    for (guint i = 0; i < job_table_size(engine->jobs); i++) {
+        Job *job = job_table_index(engine->jobs, i);
 
         if (!job_state_is_final(job->state) && g_strcmp0(job->domain, domain) == 0)
             return job;
@@ -387,7 +390,7 @@ engine_submit(Engine *engine, const char *domain, const JobDestination *dest,
                     "migd cannot write its state directory, so it accepts no migration; see its log");
         return NULL;
     }
-    g_ptr_array_add(engine->jobs, job);
+    job_table_add(engine->jobs, job);
     engine_log_entry(job, g_ptr_array_index(job->timeline, 0));
     g_queue_push_tail(&engine->queue, g_strdup(id));
     engine_schedule(engine);
@@ -426,27 +429,31 @@ engine_force_complete(Engine *engine, const char *id, GError **error)
     return engine_request(engine, id, JOB_EV_FORCE_COMPLETE, error);
 }
 
-GPtrArray *
-engine_list_after(Engine *engine, int state, const char *domain, const char *after)
+static gboolean
+engine_job_matches(const Job *job, int state, const char *domain)
 {
-    GPtrArray *out;
-    guint first = 0;
+    return (state < 0 || (int)job->state == state) && (!domain || strcmp(job->domain, domain) == 0);
+}
 
-    if (after) {
-        while (first < engine->jobs->len &&
-               strcmp(((Job *)g_ptr_array_index(engine->jobs, first))->id, after) != 0)
-            first++;
-        if (first == engine->jobs->len)
-            return NULL;
-        first++;
-    }
-    out = g_ptr_array_new();
-    for (guint i = first; i < engine->jobs->len; i++) {
-        Job *job = g_ptr_array_index(engine->jobs, i);
+GPtrArray *
+engine_list_page(Engine *engine, int state, const char *domain, const JobKey *after, guint limit,
+                 gboolean *ret_more)
+{
+    GPtrArray *out = g_ptr_array_new();
+    guint size = job_table_size(engine->jobs);
+    guint i = after ? job_table_index_after(engine->jobs, after) : 0;
 
-        if ((state < 0 || (int)job->state == state) &&
-            (!domain || g_strcmp0(job->domain, domain) == 0))
-            g_ptr_array_add(out, job);
+    *ret_more = FALSE;
+    for (; i < size; i++) {
+        Job *job = job_table_index(engine->jobs, i);
+
+        if (!engine_job_matches(job, state, domain))
+            continue;
+        if (out->len == limit) {
+            *ret_more = TRUE;
+            break;
+        }
+        g_ptr_array_add(out, job);
     }
     return out;
 }
@@ -454,54 +461,66 @@ engine_list_after(Engine *engine, int state, const char *domain, const char *aft
 GPtrArray *
 engine_list(Engine *engine, int state, const char *domain)
 {
-    return engine_list_after(engine, state, domain, NULL);
+    gboolean more;
+
+    return engine_list_page(engine, state, domain, NULL, G_MAXUINT, &more);
 }
 
+/* A record read at start becomes a job of the table, or is dropped with a
+ * warning; finished jobs past the retention go, their files with them. */
 static void
-engine_adopt(Engine *engine, Job *job, gint64 now_us)
+engine_adopt(json_t *record, gpointer data)
 {
-    g_autoptr(GError) error = NULL;
+    Engine *engine = data;
+    g_autoptr(GError) local = NULL;
+    Job *job = job_from_json(record, &local);
+    JobEvent now;
 
-    if (engine_expired(engine, job, now_us)) {
-        if (!store_remove(engine->store, job->id, &error))
-            g_warning("Cannot remove expired migration record %s: %s", job->id, error->message);
+    json_decref(record);
+    if (!job) {
+        g_warning("Ignoring a migration record in %s: %s", store_dir(engine->store),
+                  local->message);
+        return;
+    }
+    engine_event_init(&now, JOB_EV_LAST);
+    job_resume_clock(job, now.wall_us, now.mono_ms);
+    if (engine_expired(engine, job, now.wall_us)) {
+        if (!store_remove(engine->store, job->id, &local))
+            g_warning("Cannot remove expired migration record %s: %s", job->id, local->message);
         job_free(job);
         return;
     }
-    g_ptr_array_add(engine->jobs, job);
+    job_table_add(engine->jobs, job);
 }
 
 gboolean
 engine_load(Engine *engine, GError **error)
 {
     g_autoptr(GPtrArray) problems = NULL;
-    g_autoptr(GPtrArray) records = store_load_all(engine->store, &problems, error);
     g_autoptr(GPtrArray) reconcile = g_ptr_array_new_with_free_func(g_free);
-    JobEvent now;
 
-    if (!records)
+    /* One record at a time: parsed all at once, 10,000 records were 300
+     * MB, and freeing them left the allocator seconds of work that fell
+     * on the first request. */
+    if (!store_load_each(engine->store, engine_adopt, engine, &problems, error))
         return FALSE;
     for (guint i = 0; problems && i < problems->len; i++)
         g_warning("%s", (const char *)g_ptr_array_index(problems, i));
-    engine_event_init(&now, JOB_EV_LAST);
-    for (guint i = 0; i < records->len; i++) {
-        g_autoptr(GError) local = NULL;
-        Job *job = job_from_json(g_ptr_array_index(records, i), &local);
+    /* In list order, oldest first, as the queue must be. */
+    for (guint i = 0; i < job_table_size(engine->jobs); i++) {
+        Job *job = job_table_index(engine->jobs, i);
 
-        if (!job) {
-            g_warning("Ignoring a migration record in %s: %s", store_dir(engine->store),
-                      local->message);
-            continue;
-        }
-        job_resume_clock(job, now.wall_us, now.mono_ms);
         if (job->state == JOB_PENDING)
             g_queue_push_tail(&engine->queue, g_strdup(job->id));
         else if (!job_state_is_final(job->state))
             g_ptr_array_add(reconcile, g_strdup(job->id));
-        engine_adopt(engine, job, now.wall_us);
     }
+    /* By id: a reconciliation may end a job, and its end prune another. */
     for (guint i = 0; i < reconcile->len; i++) {
         Job *job = engine_lookup(engine, g_ptr_array_index(reconcile, i));
+
+        if (!job)
+            continue;
 
         g_message("Reconciling migration %s of %s, left %s by the previous migd", job->id,
                   job->domain, job_state_to_string(job->state));

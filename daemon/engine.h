@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "job.h"
+#include "job-table.h"
 #include "store.h"
 
 typedef struct _Engine Engine;
@@ -64,10 +65,17 @@ Job *engine_lookup(Engine *engine, const char *id);
 
 /* Jobs, oldest first, optionally only in @state (-1: any) or of @domain. */
 GPtrArray *engine_list(Engine *engine, int state, const char *domain);
-/* The jobs created after the job named "after" (oldest first) that match
- * the filters; NULL when no job is named so. A cursor that does not depend
- * on the filters, so a job that changed state does not lose the page. */
-GPtrArray *engine_list_after(Engine *engine, int state, const char *domain, const char *after);
+/* A page of that list: up to @limit of the jobs that come after @after
+ * (NULL: from the oldest) and match the filters; *ret_more says whether
+ * more match after the last one. @after need not be a job that still
+ * exists, so a page's end stays valid as jobs come and go. */
+GPtrArray *engine_list_page(Engine *engine, int state, const char *domain, const JobKey *after,
+                            guint limit, gboolean *ret_more);
+
+/* @job's record as compact ASCII JSON (job_to_json()), made once and kept
+ * until the job next changes; valid until then, or until the engine runs
+ * an event. */
+const char *engine_job_text(Engine *engine, const Job *job);
 
 guint engine_subscribe(Engine *engine, const char *id, EngineListener listener, gpointer user_data);
 void engine_unsubscribe(Engine *engine, guint subscription);

@@ -23,6 +23,7 @@ static const struct {
     [MIGD_ERROR_NO_FREE_VF] = { "no_free_vf", 409 },
     [MIGD_ERROR_BUSY] = { "busy", 503 },
     [MIGD_ERROR_SHUTTING_DOWN] = { "shutting_down", 503 },
+    [MIGD_ERROR_FORBIDDEN] = { "forbidden", 403 },
 };
 
 const char *

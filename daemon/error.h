@@ -18,10 +18,11 @@ typedef enum {
     MIGD_ERROR_LIBVIRT_DISCONNECTED,
     MIGD_ERROR_CONFIG,              /* the configuration file is wrong */
     MIGD_ERROR_UNREACHABLE,         /* a destination does not answer */
-    MIGD_ERROR_UNAUTHENTICATED,     /* a change asked for over TCP without the peer token */
+    MIGD_ERROR_UNAUTHENTICATED,     /* over TCP without a client certificate or the peer token */
     MIGD_ERROR_NO_FREE_VF,          /* every VF of the pool is leased or in use */
     MIGD_ERROR_BUSY,                /* a limit is reached; ask again later */
     MIGD_ERROR_SHUTTING_DOWN,       /* migd is stopping; ask again once it is back */
+    MIGD_ERROR_FORBIDDEN,           /* the credential is good, but not for this */
     MIGD_ERROR_LAST
 } MigdErrorCode;
 

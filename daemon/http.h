@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <jansson.h>
 
+#include "tls.h"
+
 typedef struct {
     const char *method;
     const char *path;           /* without the query string */
@@ -19,6 +21,7 @@ typedef struct {
     const char *authorization;  /* the Authorization header; NULL when absent */
     gboolean remote;            /* it came over TCP, not over the unix socket */
     const char *client;         /* who asked: "ADDRESS:PORT" over TCP, "unix socket" otherwise */
+    const TlsClient *cert;      /* over HTTPS, the client's certificate as checked; else NULL */
     struct _HttpExchange *exchange;     /* http.c's own */
 } HttpRequest;
 
@@ -30,6 +33,9 @@ typedef struct {
      * for what is not JSON (GET /metrics). */
     char *text;
     const char *content_type;
+    /* More headers, static: name, value, name, value, ..., NULL (the status
+     * page's Content-Security-Policy, a redirect's Location). */
+    const char *const *headers;
 } HttpResponse;
 
 /* Fills @resp, or leaves it untouched after http_request_defer() or
@@ -68,6 +74,14 @@ void http_server_set_limits(HttpServer *server, const HttpLimits *limits);
  * body is never read; when it leaves resp untouched, the request goes on to
  * the handler. It may not defer or stream. */
 void http_server_set_gate(HttpServer *server, HttpHandler gate);
+
+/* The TCP listeners added afterwards speak HTTPS with @creds (owned); on a
+ * server that already has a set, new handshakes use @creds and connections
+ * already open keep theirs. Listeners that started without TLS stay so. */
+void http_server_set_tls(HttpServer *server, TlsCreds *creds);
+
+/* Whether @server was given a certificate: its TCP listeners speak HTTPS. */
+gboolean http_server_has_tls(const HttpServer *server);
 
 /* Serves HTTP on @fd, a bound and listening socket the server now owns. */
 gboolean http_server_add_listener(HttpServer *server, int fd, const char *name, GError **error);

@@ -76,6 +76,11 @@ json_t *incoming_get(Incoming *in, const char *id, GError **error);
 /* GET /v1/vfs. */
 void incoming_vfs(Incoming *in, IncomingAnswer answer, gpointer data);
 
+/* GET /v1/capacity (dest-capacity.c): free incoming slots against
+ * max_incoming, and each pool's total and free VFs (neither leased nor held
+ * by a running guest), for a source choosing a destination. */
+void incoming_capacity(Incoming *in, IncomingAnswer answer, gpointer data);
+
 /* POST /v1/hooks/qemu: "migrate" returns the rewritten XML; "stopped" and
  * "release" free what the domain held. */
 json_t *incoming_hook(Incoming *in, json_t *request, GError **error);

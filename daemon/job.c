@@ -287,6 +287,48 @@ job_roll_back(Job *job, const JobEvent *ev, const char *reason, GArray *actions)
     job_act(actions, JOB_ACT_NIC_STEP, 0);
 }
 
+/* The destination chosen by "auto" refused the reservation (no free VF or
+ * incoming slot: another source was quicker than the capacity read): the
+ * next candidate of the choice takes its place, and the job checks again
+ * from there. FALSE when there is no candidate left. */
+static gboolean
+job_retarget(Job *job, const JobEvent *ev, GArray *actions)
+{
+    json_t *choice = job->dest.choice;
+    json_t *remaining = json_object_get(choice, "remaining");
+    json_t *next = json_array_get(remaining, 0);
+    json_t *refused = json_object_get(choice, "refused");
+    g_autofree char *was = NULL;
+
+    if (job->state != JOB_RESERVING || !json_is_object(next))
+        return FALSE;
+    was = g_strdup(job_dest_name(job));
+    if (!json_is_array(refused)) {
+        refused = json_array();
+        json_object_set_new(choice, "refused", refused);
+    }
+    json_array_append_new(refused, json_pack("{s:s,s:s+}", "peer", was, "why",
+                                             "refused the reservation: ", ev->reason));
+    g_free(job->dest.name);
+    g_free(job->dest.libvirt_uri);
+    g_free(job->dest.migd_url);
+    job->dest.name = g_strdup(json_string_value(json_object_get(next, "name")));
+    job->dest.libvirt_uri = g_strdup(json_string_value(json_object_get(next, "libvirt_uri")));
+    job->dest.migd_url = g_strdup(json_string_value(json_object_get(next, "migd_url")));
+    json_object_set(choice, "chosen", json_object_get(next, "name"));
+    json_object_set_new(choice, "why",
+                        json_pack("s+++", json_string_value(json_object_get(next, "why")),
+                                  "; taken after ", was, " refused"));
+    (void)json_array_remove(remaining, 0);
+    /* The NICs are found again by the checks, for the new destination. */
+    g_clear_pointer(&job->nics, json_decref);
+    job_note(job, ev, "warning", "%s refused the reservation (%s); trying %s, the next choice",
+             was, ev->reason, job_dest_name(job));
+    job_enter(job, ev, JOB_CHECKING, "checking %s and %s", job->domain, job_dest_name(job));
+    job_act(actions, JOB_ACT_RUN_CHECKS, 0);
+    return TRUE;
+}
+
 /* The step after a NIC step that finished, in the order of DESIGN.md. */
 static void
 job_step_done(Job *job, const JobEvent *ev, GArray *actions)
@@ -783,6 +825,14 @@ job_dispatch(Job *job, const JobEvent *ev, GArray *actions)
         if (job->state == JOB_MIGRATING && job->switchover_sent)
             job_on_switchover_failed(job, ev, actions);
         break;
+    case JOB_EV_RESERVATION_REFUSED:
+        if (!job_retarget(job, ev, actions)) {
+            JobEvent failed = *ev;
+
+            failed.kind = JOB_EV_STEP_FAILED;
+            job_dispatch(job, &failed, actions);
+        }
+        break;
     case JOB_EV_LAST:
         break;
     }
@@ -893,6 +943,7 @@ job_new(const char *id, const char *domain, const JobDestination *dest, const ch
     job->dest.name = g_strdup(dest->name);
     job->dest.libvirt_uri = g_strdup(dest->libvirt_uri);
     job->dest.migd_url = g_strdup(dest->migd_url);
+    job->dest.choice = dest->choice ? json_deep_copy(dest->choice) : NULL;
     job->strategy = g_strdup(strategy ? strategy : "auto");
     job->options = *options;
     job->options.compression = g_strdupv(options->compression);
@@ -920,6 +971,8 @@ job_free(Job *job)
     g_free(job->dest.name);
     g_free(job->dest.libvirt_uri);
     g_free(job->dest.migd_url);
+    if (job->dest.choice)
+        json_decref(job->dest.choice);
     g_free(job->strategy);
     g_strfreev(job->options.compression);
     g_free(job->reason);
@@ -1053,8 +1106,8 @@ job_internal_to_json(const Job *job)
                                                        : json_null());
 }
 
-json_t *
-job_to_json(const Job *job)
+static json_t *
+job_record_to_json(const Job *job)
 {
     json_t *timeline = json_array();
     json_t *outcome = json_null();
@@ -1094,6 +1147,16 @@ job_to_json(const Job *job)
                      "nics", job->nics ? job->nics : json_null(),
                      "timeline", timeline,
                      "internal", job_internal_to_json(job));
+}
+
+json_t *
+job_to_json(const Job *job)
+{
+    json_t *record = job_record_to_json(job);
+
+    json_object_set_new(record, "destination_choice",
+                        job->dest.choice ? json_deep_copy(job->dest.choice) : json_null());
+    return record;
 }
 
 static gboolean
@@ -1292,6 +1355,8 @@ job_from_json(json_t *record, GError **error)
     job_timeline_from_json(job, timeline);
     if (json_is_object(json_object_get(record, "nics")))
         job->nics = json_incref(json_object_get(record, "nics"));
+    if (json_is_object(json_object_get(record, "destination_choice")))
+        job->dest.choice = json_deep_copy(json_object_get(record, "destination_choice"));
     job_progress_from_json(job, json_object_get(record, "progress"));
     internal = json_object_get(record, "internal");
     if (!job_internal_from_json(job, internal, error))

@@ -36,6 +36,11 @@ typedef struct {
     char *name;             /* the peer's name in migd.conf, or NULL for a bare URI */
     char *libvirt_uri;
     char *migd_url;         /* NULL when unknown */
+    /* Destination "auto": how it was chosen (the record's
+     * destination_choice: chosen, why, refused [{peer, why}], and the
+     * next candidates, best first, each {name, libvirt_uri, migd_url, why});
+     * NULL when the request named the destination. Borrowed by job_new(). */
+    json_t *choice;
 } JobDestination;
 
 typedef struct {
@@ -133,6 +138,9 @@ typedef enum {
     JOB_EV_SWITCHOVER_DONE, /* pause strategy: the guest is suspended here (message says how) */
     JOB_EV_SWITCHOVER_FAILED,   /* pause strategy: reason; the guest was not suspended, or was
                                  * resumed */
+    JOB_EV_RESERVATION_REFUSED, /* the destination has no free VF or incoming slot (reason):
+                                 * a destination chosen by "auto" gives way to the next
+                                 * candidate, any other fails as STEP_FAILED does */
     JOB_EV_LAST
 } JobEventKind;
 

@@ -18,8 +18,10 @@
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
+#include "peer.h"
 #include "plugin-loader.h"
 #include "src-migrator.h"
+#include "tls.h"
 #include "virt.h"
 
 typedef struct {
@@ -116,10 +118,33 @@ migd_open_listeners(Migd *migd, GError **error)
     return TRUE;
 }
 
+/* The TCP listener's certificate, key and CA that @conf names, in
+ * @ret_creds (NULL without tls_cert); the peer client uses the same files. */
+static gboolean
+migd_load_tls(const MigdConf *conf, TlsCreds **ret_creds, GError **error)
+{
+    TlsCreds *creds = NULL;
+
+    if (conf->tls_cert) {
+        creds = tls_creds_load(conf->tls_cert, conf->tls_key, conf->tls_ca, error);
+        if (!creds)
+            return FALSE;
+    }
+    *ret_creds = creds;
+    return TRUE;
+}
+
 static gboolean
 migd_start_http(Migd *migd, GError **error)
 {
+    TlsCreds *creds = NULL;
+
+    if (!migd_load_tls(migd->conf, &creds, error))
+        return FALSE;
     migd->http = http_server_new(api_handle, migd->api);
+    if (creds)
+        http_server_set_tls(migd->http, creds);
+    peer_set_tls(migd->conf->tls_ca, migd->conf->tls_cert, migd->conf->tls_key);
     http_server_set_gate(migd->http, api_gate);
     http_server_set_limits(migd->http, &(HttpLimits){ migd->conf->max_connections,
                                                       migd->conf->max_connections_per_address,
@@ -135,6 +160,28 @@ migd_start_http(Migd *migd, GError **error)
     return TRUE;
 }
 
+/* New handshakes use @creds (owned), and client certificates are checked
+ * against its CA; whether the TCP listener speaks TLS at all, and asks for
+ * client certificates, is fixed when it starts. */
+static void
+migd_reload_tls(Migd *migd, const MigdConf *fresh, TlsCreds *creds)
+{
+    gboolean had = http_server_has_tls(migd->http);
+
+    if (had && creds) {
+        http_server_set_tls(migd->http, creds);
+        g_message("The TCP listener's certificate is reloaded; new connections get it");
+        if (!migd->conf->tls_ca && fresh->tls_ca)
+            g_warning("tls_ca was not set when migd started, so the TCP listener asks for no "
+                      "client certificate until migd restarts");
+        return;
+    }
+    if (had != (creds != NULL))
+        g_warning("Turning TLS %s on the TCP listener takes effect when migd restarts",
+                  creds ? "on" : "off");
+    tls_creds_free(creds);
+}
+
 /* SIGHUP: a configuration that does not load is refused whole and the
  * running one kept, so a typo cannot take a working daemon down. */
 static gboolean
@@ -143,11 +190,12 @@ migd_on_sighup(gpointer data)
     Migd *migd = data;
     g_autoptr(GError) error = NULL;
     g_autoptr(MigdConf) fresh = NULL;
+    TlsCreds *creds = NULL;
     VirtOptions options;
 
     notify_reloading();
     fresh = conf_load(migd->config_path, &error);
-    if (!fresh) {
+    if (!fresh || !migd_load_tls(fresh, &creds, &error)) {
         g_warning("Configuration reload refused, the running configuration is kept: %s",
                   error->message);
         notify_reload_done();
@@ -161,6 +209,8 @@ migd_on_sighup(gpointer data)
                   "take effect when migd restarts; the sockets stay as they are");
     if (g_strcmp0(fresh->state_dir, migd->conf->state_dir) != 0)
         g_warning("state_dir changes take effect when migd restarts");
+    migd_reload_tls(migd, fresh, creds);
+    peer_set_tls(fresh->tls_ca, fresh->tls_cert, fresh->tls_key);
     log_set_level(fresh->log_level);
     options = migd_virt_options(fresh);
     virt_reconfigure(migd->virt, fresh->libvirt_uri, &options);
@@ -320,6 +370,13 @@ main(int argc, char **argv)
      * refused says why on stderr, with -n too, and migd goes on. */
     log_init(migd.conf->log_level);
     if (check_only) {
+        g_autoptr(TlsCreds) creds = NULL;
+
+        if (!migd_load_tls(migd.conf, &creds, &error)) {
+            fprintf(stderr, "migd: %s\n", error->message);
+            migd_cleanup(&migd);
+            return EXIT_FAILURE;
+        }
         migd.plugins = plugin_set_load(migd.conf->plugin_dir, migd.conf->plugin_settings);
         printf("configuration OK\n");
         migd_cleanup(&migd);

@@ -12,6 +12,7 @@ typedef struct {
     char *base_url;             /* the peer, for the metrics */
     char *url;
     char *token;
+    char *ca, *cert, *key;      /* peer_set_tls()'s, when the call was made */
     char *method;
     char *request;
     guint timeout_ms;
@@ -30,11 +31,46 @@ peer_call_free(gpointer data)
     g_free(c->base_url);
     g_free(c->url);
     g_free(c->token);
+    g_free(c->ca);
+    g_free(c->cert);
+    g_free(c->key);
     g_free(c->method);
     g_free(c->request);
     g_string_free(c->answer, TRUE);
     g_free(c->error);
     g_free(c);
+}
+
+/* The files peer_set_tls() named; main loop only. */
+static struct {
+    char *ca, *cert, *key;
+} peer_tls;
+
+void
+peer_set_tls(const char *ca, const char *cert, const char *key)
+{
+    g_free(peer_tls.ca);
+    g_free(peer_tls.cert);
+    g_free(peer_tls.key);
+    peer_tls.ca = g_strdup(ca);
+    peer_tls.cert = g_strdup(cert);
+    peer_tls.key = g_strdup(key);
+}
+
+/* An https:// peer is verified against tls_ca (the system's CAs without
+ * it), its name against the URL's host, and is shown this host's
+ * certificate; curl ignores all of it for http://. */
+static void
+peer_setup_tls(CURL *curl, const PeerCall *c)
+{
+    if (c->ca)
+        (void)curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca);
+    if (c->cert) {
+        (void)curl_easy_setopt(curl, CURLOPT_SSLCERT, c->cert);
+        (void)curl_easy_setopt(curl, CURLOPT_SSLKEY, c->key);
+    }
+    (void)curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    (void)curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
 }
 
 static size_t
@@ -76,6 +112,7 @@ peer_call_thread(GTask *task, gpointer source, gpointer data, GCancellable *canc
     (void)curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     (void)curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, peer_collect);
     (void)curl_easy_setopt(curl, CURLOPT_WRITEDATA, c);
+    peer_setup_tls(curl, c);
     rc = curl_easy_perform(curl);
     if (rc == CURLE_OK)
         (void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &c->status);
@@ -111,6 +148,9 @@ peer_curl_call(const PeerOps *ops, const char *base_url, const char *token, cons
     c->base_url = g_strdup(base_url);
     c->url = g_strconcat(base_url, path, NULL);
     c->token = g_strdup(token);
+    c->ca = g_strdup(peer_tls.ca);
+    c->cert = g_strdup(peer_tls.cert);
+    c->key = g_strdup(peer_tls.key);
     c->method = g_strdup(method);
     c->request = body ? json_dumps(body, JSON_COMPACT) : NULL;
     c->timeout_ms = timeout_ms;

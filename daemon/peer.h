@@ -26,6 +26,11 @@ struct _PeerOps {
                  PeerReply reply, gpointer data);
 };
 
+/* The PEM files the calls that follow use over https://: @ca verifies the
+ * peer (NULL: the system's CAs), @cert and @key are this host's client
+ * certificate (NULL: none). Copied; main loop only. */
+void peer_set_tls(const char *ca, const char *cert, const char *key);
+
 /* The implementation over libcurl. */
 const PeerOps *peer_ops_curl(void);
 
@@ -35,7 +40,7 @@ const PeerOps *peer_ops(void);
 void peer_set_ops(const PeerOps *ops);
 
 /* Sends @method @path (with @body, may be NULL) to the migd at @base_url
- * (e.g. "http://10.0.0.2:7480"). @token may be NULL. @reply is not called
+ * (e.g. "https://10.0.0.2:7480"). @token may be NULL. @reply is not called
  * when @cancellable is cancelled by the time the answer is back. */
 void peer_call(const char *base_url, const char *token, const char *method, const char *path,
                json_t *body, guint timeout_ms, GCancellable *cancellable, PeerReply reply,

@@ -249,8 +249,8 @@ migration_request_parse(json_t *body, const PolicyConfig *policy_defaults, Migra
     if (!json_object_get(body, "domain"))
         return fail(error, "field 'domain' is required: the name of the guest to migrate");
     if (!json_object_get(body, "destination"))
-        return fail(error, "field 'destination' is required: a peer named in migd.conf or a "
-                           "libvirt URI");
+        return fail(error, "field 'destination' is required: a peer named in migd.conf, "
+                           "\"auto\" (migd chooses a peer), or a libvirt URI");
     options = json_object_get(body, "options");
     policy = json_object_get(body, "policy");
     if ((options && !check_object("options", options, option_fields, error)) ||

@@ -144,11 +144,27 @@ migrator_set_plugins(Migrator *m, PluginSet *plugins)
     m->plugins = plugins;
 }
 
+static gboolean
+run_free_idle(gpointer data)
+{
+    run_free(data);
+    return G_SOURCE_REMOVE;
+}
+
 SrcRun *
 migrator_run(Migrator *m, Job *job)
 {
     SrcRun *run = g_hash_table_lookup(m->runs, job->id);
 
+    /* The job moved to another destination ("auto" took the next
+     * candidate): the run for the old one goes, from the loop, since its
+     * NIC steps may be the caller. Cancelled now, it answers nothing more. */
+    if (run && g_strcmp0(run->dest_uri, job->dest.libvirt_uri) != 0) {
+        g_cancellable_cancel(run->cancellable);
+        (void)g_hash_table_steal(m->runs, job->id);
+        g_idle_add(run_free_idle, run);
+        run = NULL;
+    }
     if (!run) {
         run = g_new0(SrcRun, 1);
         run->m = m;

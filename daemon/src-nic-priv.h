@@ -78,6 +78,7 @@ struct _NicSteps {
     char *id;
     char *domain;
     char *migd_url;
+    gboolean has_alternatives;  /* "auto" chose the destination and has other candidates */
     NicStrategy strategy;   /* the job's: none, unplug, native or mixed */
     char *why;
     GPtrArray *nics;        /* Nic* */

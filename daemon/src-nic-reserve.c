@@ -54,6 +54,11 @@ nic_take_leases(NicSteps *ns, json_t *leased)
 
             if (g_strcmp0(n->dom->alias, alias) != 0)
                 continue;
+            /* A peer that names one alias twice (found by tests/fuzz's
+             * peer-answers) has its last entry taken, the earlier freed. */
+            g_free(n->dest_address);
+            g_free(n->dest_pool);
+            g_free(n->dest_xml);
             n->dest_address = g_strdup(json_string_value(json_object_get(item, "address")));
             n->dest_pool = g_strdup(json_string_value(json_object_get(item, "pool")));
             n->dest_xml = g_strdup(json_string_value(json_object_get(item, "device_xml")));
@@ -69,6 +74,17 @@ nic_refused_reservation(guint status)
     return status == 0 || status == 502 || status == 504 ? NIC_RES_ASKED : NIC_RES_RELEASED;
 }
 
+/* Whether the destination said it has no room: no free VF (409
+ * no_free_vf) or no incoming slot (503 busy). */
+static gboolean
+nic_no_room(guint status, json_t *body)
+{
+    const char *code = nic_peer_code(body);
+
+    return (status == 409 && g_strcmp0(code, "no_free_vf") == 0) ||
+           (status == 503 && g_strcmp0(code, "busy") == 0);
+}
+
 static void
 nic_reserved(NicSteps *ns, guint status, json_t *body, const char *why)
 {
@@ -77,6 +93,9 @@ nic_reserved(NicSteps *ns, guint status, json_t *body, const char *why)
         ns->reservation = nic_refused_reservation(status);
         if (ns->rolling_back)
             nic_rollback_resume(ns);
+        else if (nic_no_room(status, body))
+            /* A destination chosen by "auto" gives way to the next. */
+            (void)nic_feed(ns, JOB_EV_RESERVATION_REFUSED, why, NULL);
         else
             nic_step_failed(ns, why);
         return;
@@ -132,8 +151,9 @@ nic_reserve(NicSteps *ns)
     ns->reserving = TRUE;
     if (ns->reservation == NIC_RES_NONE)
         ns->reservation = NIC_RES_ASKED;
-    nic_call(ns, "POST", "/v1/reservations", body, NIC_PEER_TIMEOUT_MS, "the reservation", TRUE,
-             nic_reserved);
+    /* With another candidate to try, a full destination is not waited for. */
+    nic_call(ns, "POST", "/v1/reservations", body, NIC_PEER_TIMEOUT_MS, "the reservation",
+             !ns->has_alternatives, nic_reserved);
 }
 
 /* --- preparing ----------------------------------------------------------- */

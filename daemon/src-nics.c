@@ -26,19 +26,20 @@ nic_free(gpointer data)
 }
 
 /* This migd's URL as the destination may check it against its [peer.NAME]
- * entries: http://ADDRESS:PORT of the TCP listener, when it names one
+ * entries: http(s)://ADDRESS:PORT of the TCP listener, when it names one
  * address (a wildcard names none). */
 static char *
 nic_source_url(const MigdConf *conf)
 {
+    const char *scheme = conf->tls_cert ? "https" : "http";
     g_autofree char *host = NULL;
     guint16 port = 0;
 
     if (!conf->tcp_listen || !conf_parse_host_port(conf->tcp_listen, &host, &port, NULL) ||
         strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
         return NULL;
-    return strchr(host, ':') ? g_strdup_printf("http://[%s]:%u", host, port)
-                             : g_strdup_printf("http://%s:%u", host, port);
+    return strchr(host, ':') ? g_strdup_printf("%s://[%s]:%u", scheme, host, port)
+                             : g_strdup_printf("%s://%s:%u", scheme, host, port);
 }
 
 static void nic_steps_load(NicSteps *ns, const Job *job);
@@ -80,6 +81,7 @@ nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
     ns->id = g_strdup(job->id);
     ns->domain = g_strdup(job->domain);
     ns->migd_url = g_strdup(job->dest.migd_url);
+    ns->has_alternatives = json_array_size(json_object_get(job->dest.choice, "remaining")) > 0;
     ns->strategy = NIC_STRATEGY_NONE;
     ns->nics = g_ptr_array_new_with_free_func(nic_free);
     ns->cancellable = g_cancellable_new();

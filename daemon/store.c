@@ -327,12 +327,12 @@ store_check_loaded(const char *name, const char *text, gsize len, json_t **ret_r
     return why;
 }
 
-/* Adds the record in @name to @records, or renames a corrupt one to
+/* Hands the record in @name to @take, or renames a corrupt one to
  * <name>.corrupt, keeping it for a person to read, and says so in @problems.
  * Fails only when the file cannot be read or renamed. */
 static gboolean
-store_load_one(Store *store, const char *name, GPtrArray *records, GPtrArray *problems,
-               GError **error)
+store_load_one(Store *store, const char *name, StoreTake take, gpointer data,
+               GPtrArray *problems, GError **error)
 {
     g_autofree char *path = g_build_filename(store->dir, name, NULL);
     g_autofree char *aside = NULL;
@@ -350,7 +350,7 @@ store_load_one(Store *store, const char *name, GPtrArray *records, GPtrArray *pr
     }
     why = store_check_loaded(name, text, len, &record);
     if (!why) {
-        g_ptr_array_add(records, record);
+        take(record, data);
         return TRUE;
     }
     /* Not flushed to disk: should the rename be lost, the next start finds
@@ -393,15 +393,15 @@ store_record_unref(gpointer record)
     json_decref(record);
 }
 
-GPtrArray *
-store_load_all(Store *store, GPtrArray **ret_problems, GError **error)
+gboolean
+store_load_each(Store *store, StoreTake take, gpointer data, GPtrArray **ret_problems,
+                GError **error)
 {
-    g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func(store_record_unref);
     g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) names = store_list(store, error);
 
     if (!names)
-        return NULL;
+        return FALSE;
     for (guint i = 0; i < names->len; i++) {
         const char *name = g_ptr_array_index(names, i);
 
@@ -409,11 +409,27 @@ store_load_all(Store *store, GPtrArray **ret_problems, GError **error)
             store_delete_temp(store, name, problems);
         else if (!store_name_is_record(name))
             g_debug("%s/%s is not a job record; migd leaves it alone.", store->dir, name);
-        else if (!store_load_one(store, name, records, problems, error))
-            return NULL;
+        else if (!store_load_one(store, name, take, data, problems, error))
+            return FALSE;
     }
-    g_ptr_array_sort(records, store_compare_records);
     if (ret_problems)
         *ret_problems = g_steal_pointer(&problems);
+    return TRUE;
+}
+
+static void
+store_take_into(json_t *record, gpointer data)
+{
+    g_ptr_array_add(data, record);
+}
+
+GPtrArray *
+store_load_all(Store *store, GPtrArray **ret_problems, GError **error)
+{
+    g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func(store_record_unref);
+
+    if (!store_load_each(store, store_take_into, records, ret_problems, error))
+        return NULL;
+    g_ptr_array_sort(records, store_compare_records);
     return g_steal_pointer(&records);
 }

@@ -42,6 +42,16 @@ gboolean store_write_json(const char *path, json_t *value, GError **error);
  * "ls *.json" can take a half-written file for the real one. */
 #define STORE_TEMP_PREFIX ".tmp-"
 
+/* Takes one loaded record, a new reference. */
+typedef void (*StoreTake)(json_t *record, gpointer data);
+
+/* Loads the records one by one, as store_load_all() says but in no given
+ * order, handing each to @take as it is read: a start with many records
+ * never holds them all parsed at once. When it fails, @take may have had
+ * some of them. */
+gboolean store_load_each(Store *store, StoreTake take, gpointer data, GPtrArray **ret_problems,
+                         GError **error);
+
 /* Loads every record, sorted by its "created_at" string member (ISO 8601
  * UTC, so string order is time order; records without one come first), then
  * by id. A record that does not parse, is not an object, or whose "id"

@@ -103,3 +103,9 @@ record_response() {
         '{script: $script, method: $method, path: $path, status: $status, content_type: $type, body: $body}' \
         >> "$MIGD_API_RECORD_FILE"
 }
+
+# npm_install FOLDER DIR: DIR's pinned npm packages in FOLDER (tests/tools/
+# npm-cached); npm's output goes to $T/npm.log.
+npm_install() {
+    "$(dirname "${BASH_SOURCE[0]}")/../tools/npm-cached" "$2" "$1" > "$T/npm.log" 2>&1
+}

@@ -27,7 +27,7 @@ check "the shipped migd.conf is valid" "$MIGD" -n -c "$TOP_SRCDIR/conf/migd.conf
 
 # --- start-up: READY=1 once the socket and libvirt are up -------------------
 port=$((20000 + RANDOM % 20000))
-write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port"
+write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port" "tcp_read=open"
 if start_migd "$T/migd.conf"; then ok "migd sends READY=1"; else not_ok "migd sends READY=1"; fi
 check "STATUS= says what migd is connected to" grep -q "^STATUS=Serving the API; connected to test:///default" "$T/notify.log"
 check "the unix socket has mode 0660" [ "$(stat -c %a "$T/migd.sock")" = 660 ]
@@ -37,7 +37,7 @@ check "GET /v1/health answers 200 on the unix socket" [ "$STATUS" = 200 ]
 check "health reports the libvirt connection" json_is "$BODY" '.status + " " + (.libvirt.connected|tostring) + " " + .libvirt.uri' "ok true test:///default"
 
 body=$(curl -s --max-time 10 "http://127.0.0.1:$port/v1/version")
-check "GET /v1/version answers on TCP" json_is "$body" '.version + " " + .api' "0.1.0 v1"
+check "GET /v1/version answers on TCP (tcp_read = open)" json_is "$body" '.version + " " + .api' "0.1.0 v1"
 
 # --- the error envelope ----------------------------------------------------
 api GET /v1/no-such-thing

@@ -12,8 +12,9 @@ FLOOD="python3 $(dirname "$0")/flood.py"
 port=$((20000 + RANDOM % 12000))
 token=$(head -c 24 /dev/urandom | base64)
 (umask 077; echo "$token" > "$T/peer.token")
+# tcp_read = open: the floods' GETs, and the peer's, carry no credential.
 write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port" "peer_token_file=$T/peer.token" \
-    "idle_timeout_s=2"
+    "idle_timeout_s=2" "tcp_read=open"
 ulimit -Sn 1024
 start_migd "$T/migd.conf" || { not_ok "migd starts"; tap_finish; }
 ulimit -Sn "$(ulimit -Hn)"
@@ -43,7 +44,8 @@ body_flood() {
     check "migd's RSS grows by less than 64 MiB while they are held" [ $((held - before)) -lt 65536 ]
 }
 body_flood POST /v1/migrations 401
-# Reading needs no credential over TCP, but a GET takes no body.
+# Reading needs no credential over TCP here (tcp_read = open), but a GET
+# takes no body.
 body_flood GET /v1/migrations 400
 
 OUT=$($FLOOD big-length "$port" "$token")

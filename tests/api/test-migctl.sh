@@ -5,7 +5,7 @@
 : "${MIGCTL:?run through make check, or set MIGCTL to the migctl binary}"
 
 port=$((20000 + RANDOM % 20000))
-write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port"
+write_conf "$T/migd.conf" "tcp_listen=127.0.0.1:$port" "tcp_read=open"
 start_migd "$T/migd.conf" || { not_ok "migd starts"; tap_finish; }
 ctl() { "$MIGCTL" --socket "$T/migd.sock" "$@"; }
 

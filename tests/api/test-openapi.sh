@@ -30,20 +30,8 @@ done
 stop_migd TERM
 check "migd stops cleanly" [ $? -eq 0 ]
 
-# ajv and ajv-formats at the versions package-lock.json pins; installed again
-# only when the lock changed, so that a second run needs no network.
-install_validator() {
-    mkdir -p "$npm_dir" || return 1
-    if cmp -s "$TOP_SRCDIR/tests/openapi/package-lock.json" "$npm_dir/installed.lock" &&
-        [ -d "$npm_dir/node_modules/ajv" ]; then
-        return 0
-    fi
-    cp "$TOP_SRCDIR/tests/openapi/package.json" "$TOP_SRCDIR/tests/openapi/package-lock.json" \
-        "$npm_dir/" &&
-        (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error) > "$T/npm.log" 2>&1 &&
-        cp "$TOP_SRCDIR/tests/openapi/package-lock.json" "$npm_dir/installed.lock"
-}
-if ! install_validator; then
+# ajv and ajv-formats at the versions package-lock.json pins.
+if ! npm_install "$npm_dir" "$TOP_SRCDIR/tests/openapi"; then
     not_ok "npm ci installs ajv into $npm_dir (the npm registry must be reachable)"
     diag "$T/npm.log"
     tap_finish

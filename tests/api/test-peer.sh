@@ -33,9 +33,12 @@ check "a change over TCP without the token is refused with 401" [ "$STATUS" = 40
 check "the refusal says a token is needed and none was sent" json_is "$BODY" '.error.code + ": " + (.error.message | test("needs the peer token.*none was sent") | tostring)' "unauthenticated: true"
 tcp POST /v1/reservations -H "Authorization: Bearer not-the-token-at-all" -d '{}'
 check "a wrong token is refused with 401" [ "$STATUS" = 401 ]
-check "the refusal says the token sent is not it" json_is "$BODY" '.error.message | test("the one sent is not it")' true
+check "the refusal says the token sent is not it" json_is "$BODY" '.error.message | test("the token sent is not it")' true
 tcp GET /v1/reservations
-check "reading over TCP needs no token" [ "$STATUS" = 200 ]
+check "reading over TCP needs a credential too (tcp_read = authenticated by default)" [ "$STATUS" = 401 ]
+check "the refusal names the setting" json_is "$BODY" '.error.message | test("reading over TCP \\(tcp_read = authenticated\\) needs the peer token.*none was sent")' true
+tcp GET /v1/reservations -H "Authorization: Bearer $token"
+check "reading with the token is answered" [ "$STATUS" = 200 ]
 tcp POST /v1/migrations -d '{"domain":"test","destination":"B"}'
 check "POST /v1/migrations over TCP without the token is refused too" [ "$STATUS" = 401 ]
 

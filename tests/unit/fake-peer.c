@@ -367,7 +367,9 @@ fake_peer_call(const PeerOps *ops, const char *base_url, const char *token, cons
                PeerReply reply, gpointer data)
 {
     FakePeer *fp = ops->data;
-    Route *r = route_match(fp, method, path);
+    g_autofree char *url = g_strconcat(base_url, path, NULL);
+    Route *exact = route_match(fp, method, url);
+    Route *r = exact && strcmp(exact->path, url) == 0 ? exact : route_match(fp, method, path);
     Answer *a = r ? g_queue_peek_head(&r->answers) : NULL;
     Pending *c = g_new0(Pending, 1);
 

@@ -7,7 +7,10 @@
  * cancelled by then. The fake records every request it got.
  *
  * A path may end in a star to match every path it begins; an exact route
- * wins over such a pattern. A request no route matches gets migd's 404 not_found.
+ * wins over such a pattern. A route scripted with the peer's whole URL
+ * ("http://b:7480/v1/capacity") answers only that peer, before any route
+ * by path alone: several peers, each with its own answers. A request no
+ * route matches gets migd's 404 not_found.
  * Transport failures carry libcurl 7.88's own words (measured with curl). */
 #pragma once
 

@@ -10,6 +10,8 @@
 #include "testutil.h"
 
 #define NIC0 "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\"}]"
+#define NIC0_TWO "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"lab\"}," \
+    "{\"alias\":\"ua-vf1\",\"mac\":\"52:54:00:00:00:02\",\"pool\":\"lab\"}]"
 
 static void
 add_guest(TdFixture *f, const char *uri, const char *name, const char *const *nics, int state)
@@ -103,6 +105,88 @@ test_reserve_libvirt_down(TdFixture *f, gconstpointer data)
     list = td_reserve(f, "job-1", "vm1", "unplug", NIC0, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(nic_address(list, 0), ==, "tvf0");
+}
+
+typedef struct {
+    gboolean done;
+    json_t *result;
+    GError *error;
+} Pending;
+
+static void
+pending_answered(json_t *result, const GError *error, gpointer data)
+{
+    Pending *p = data;
+
+    p->done = TRUE;
+    p->result = result ? json_incref(result) : NULL;
+    p->error = error ? g_error_copy(error) : NULL;
+}
+
+/* A reservation from @source asked for now; answered when the loop runs. */
+static void
+reserve_async(TdFixture *f, const char *source, const char *job, const char *domain,
+              const char *nics, Pending *p)
+{
+    g_autoptr(json_t) request = json_pack("{s:s,s:s,s:s,s:s,s:o}", "job", job, "domain", domain,
+                                          "source", source, "strategy", "unplug", "nics",
+                                          json_loads(nics, 0, NULL));
+
+    incoming_reserve(f->in, request, pending_answered, p);
+}
+
+static void
+pending_wait(Pending *p, guint n)
+{
+    for (guint i = 0; i < n; i++)
+        while (!p[i].done)
+            (void)g_main_context_iteration(NULL, TRUE);
+}
+
+static void
+pending_clear(Pending *p, guint n)
+{
+    for (guint i = 0; i < n; i++) {
+        if (p[i].result)
+            json_decref(p[i].result);
+        g_clear_error(&p[i].error);
+    }
+}
+
+/* Several sources draining toward this host at once: their reservations
+ * are all in flight (each waiting for its look at the running guests)
+ * before any is answered, and still no VF is leased twice. */
+static void
+test_concurrent_sources(TdFixture *f, gconstpointer data)
+{
+    Pending p[2] = { 0 };
+    Pending q[2] = { 0 };
+    const GError *loser;
+    const char *a, *b;
+
+    reserve_async(f, "A", "job-a", "vm-a", NIC0, &p[0]);
+    reserve_async(f, "C", "job-c", "vm-c", NIC0, &p[1]);
+    g_assert_false(p[0].done || p[1].done);
+    pending_wait(p, 2);
+    g_assert_no_error(p[0].error);
+    g_assert_no_error(p[1].error);
+    a = nic_address(p[0].result, 0);
+    b = nic_address(p[1].result, 0);
+    g_assert_nonnull(a);
+    g_assert_nonnull(b);
+    g_assert_cmpstr(a, !=, b);
+    (void)incoming_release(f->in, "job-a", NULL);
+    (void)incoming_release(f->in, "job-c", NULL);
+    /* Two that want both VFs each: one gets them, the other nothing. */
+    reserve_async(f, "A", "job-a2", "vm-a", NIC0_TWO, &q[0]);
+    reserve_async(f, "C", "job-c2", "vm-c", NIC0_TWO, &q[1]);
+    pending_wait(q, 2);
+    g_assert_true((q[0].result == NULL) != (q[1].result == NULL));
+    loser = q[0].result ? q[1].error : q[0].error;
+    g_assert_error(loser, MIGD_ERROR, MIGD_ERROR_NO_FREE_VF);
+    g_assert_cmpuint(reservations_count(f), ==, 1);
+    pending_clear(p, 2);
+    pending_clear(q, 2);
 }
 
 static void
@@ -298,6 +382,7 @@ main(int argc, char **argv)
     add("/dest/reserve/ok", test_reserve_ok);
     add("/dest/reserve/busy", test_reserve_busy);
     add("/dest/reserve/no-vf", test_reserve_no_vf);
+    add("/dest/reserve/concurrent-sources", test_concurrent_sources);
     add("/dest/reserve/libvirt-down", test_reserve_libvirt_down);
     add("/dest/reserve/two-armed", test_two_armed);
     add("/dest/reserve/supersede", test_supersede);

@@ -121,7 +121,7 @@ fixture_teardown(Fixture *f, gconstpointer data)
 static Job *
 submit(Fixture *f, const char *domain, GError **error)
 {
-    JobDestination dest = { "B", "qemu+tcp://b/system", NULL };
+    JobDestination dest = { "B", "qemu+tcp://b/system", NULL, NULL };
     JobOptions options = { .persistent = TRUE };
     PolicyConfig policy;
 

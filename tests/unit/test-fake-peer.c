@@ -80,6 +80,27 @@ test_answer_and_record(void)
     reply_clear(&r);
 }
 
+/* A route with the peer's whole URL answers that peer only, before the
+ * route by path that answers the others. */
+static void
+test_route_per_peer(void)
+{
+    g_autoptr(FakePeer) fp = fake_peer_new();
+    Reply r = { 0 };
+
+    fake_peer_answer(fp, "GET", "/v1/capacity", 200, "{\"who\":\"any\"}");
+    fake_peer_answer(fp, "GET", URL "/v1/capacity", 200, "{\"who\":\"B\"}");
+    ask(fp, "GET", "/v1/capacity", NULL, NULL, &r);
+    g_assert_cmpstr(r.body, ==, "{\"who\":\"B\"}");
+    reply_clear(&r);
+    peer_call("http://10.200.0.3:7480", NULL, "GET", "/v1/capacity", NULL, 1000, NULL, on_reply,
+              &r);
+    fake_peer_flush(fp);
+    g_assert_cmpstr(r.body, ==, "{\"who\":\"any\"}");
+    g_assert_cmpuint(fake_peer_count(fp, "GET", "/v1/capacity"), ==, 2);
+    reply_clear(&r);
+}
+
 /* A queue per route: each answer once, the last one for good. */
 static void
 test_answer_queue(void)
@@ -226,6 +247,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/fake-peer/answer-and-record", test_answer_and_record);
     g_test_add_func("/fake-peer/answer-queue", test_answer_queue);
+    g_test_add_func("/fake-peer/route-per-peer", test_route_per_peer);
     g_test_add_func("/fake-peer/errors", test_errors);
     g_test_add_func("/fake-peer/transport-failures", test_transport_failures);
     g_test_add_func("/fake-peer/hold", test_hold);

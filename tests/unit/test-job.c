@@ -17,7 +17,7 @@ typedef struct {
 static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
-    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", NULL };
+    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", NULL, NULL };
     JobOptions options = { .persistent = TRUE, .undefine_source = TRUE };
     PolicyConfig policy;
 
@@ -1136,6 +1136,46 @@ test_followed_job_ended_nowhere(Fixture *f, gconstpointer data)
     g_assert_false(timeline_has(f->job, "warning", "migd restarted*"));
 }
 
+/* "auto" chose B, then C: B's refusal of the reservation moves the job to
+ * C, back to the checks; the choice is kept across a restart. C refusing
+ * too, with no candidate left, rolls back as any failed reservation. */
+static void
+test_reservation_refused_moves_on(Fixture *f, gconstpointer data)
+{
+    JobEvent ev = { .kind = JOB_EV_RESERVATION_REFUSED, .reason = "no free VF in pool 'lab'" };
+    g_autoptr(json_t) record = NULL;
+    g_autoptr(Job) back = NULL;
+    g_autofree char *actions = NULL;
+    json_t *refused;
+
+    f->job->dest.choice = json_pack("{s:s,s:s,s:[],s:[{s:s,s:s,s:s,s:s}]}", "chosen", "B", "why",
+                                    "best", "refused", "remaining", "name", "C", "libvirt_uri",
+                                    "qemu+tcp://10.200.0.3/system", "migd_url",
+                                    "http://10.200.0.3:7480", "why", "second");
+    assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    send_full(f, &ev, 10);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "checking");
+    actions = actions_string(f);
+    g_assert_cmpstr(actions, ==, "run-checks");
+    g_assert_cmpstr(f->job->dest.name, ==, "C");
+    g_assert_cmpstr(f->job->dest.libvirt_uri, ==, "qemu+tcp://10.200.0.3/system");
+    refused = json_array_get(json_object_get(f->job->dest.choice, "refused"), 0);
+    g_assert_cmpstr(json_string_value(json_object_get(refused, "peer")), ==, "B");
+    g_assert_cmpstr(json_string_value(json_object_get(refused, "why")), ==,
+                    "refused the reservation: no free VF in pool 'lab'");
+    g_assert_cmpstr(json_string_value(json_object_get(f->job->dest.choice, "why")), ==,
+                    "second; taken after B refused");
+    record = job_to_json(f->job);
+    back = job_from_json(record, NULL);
+    g_assert_nonnull(back);
+    g_assert_true(json_equal(back->dest.choice, f->job->dest.choice));
+    assert_step(f, JOB_EV_CHECKS_PASSED, "reserving", "nic-step");
+    send_full(f, &ev, 10);
+    g_assert_cmpstr(job_state_to_string(f->job->state), ==, "rolling-back");
+    g_assert_cmpstr(f->job->dest.name, ==, "C");
+}
+
 static void
 add_restart_tests(void)
 {
@@ -1166,6 +1206,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("/job/happy-path", test_happy_path);
+    ADD("/job/reservation-refused-moves-on", test_reservation_refused_moves_on);
     ADD("/job/returned-before-verified", test_returned_before_verified);
     ADD("/job/returned-without-resume-report", test_returned_without_resume_report);
     ADD("/job/checks-failed", test_checks_failed);

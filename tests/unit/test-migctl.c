@@ -2169,6 +2169,55 @@ test_command_list(void)
     }
 }
 
+/* `migctl list` follows each page's next cursor, filters kept, until a
+ * page says next null, and shows every record as one list. */
+static void
+test_command_list_pages(void)
+{
+    static const char first[] = "{\"migrations\":[" RECORD_BODY "],\"next\":\"c1/x\"}";
+    static const char second[] = "{\"migrations\":[{\"id\":\"0a1b2c3d4e5f\","
+        "\"domain\":\"other\",\"state\":\"failed\"}],\"next\":null}";
+    g_autofree char *both = g_strdup_printf("{\"migrations\":[%s,{\"id\":\"0a1b2c3d4e5f\","
+                                            "\"domain\":\"other\",\"state\":\"failed\"}]}",
+                                            RECORD_BODY);
+    g_autoptr(json_t) both_json = load(both);
+    g_autofree char *expected = ctl_job_format_list(both_json, NULL);
+    g_autoptr(FakeMigd) fake = fake_migd_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+
+    fake_migd_add_json(fake, 200, first);
+    fake_migd_add_json(fake, 200, second);
+    fake_migd_run(fake);
+    out = run_args(fake, FALSE, FALSE, ARGS("list", "--domain", "labvm"), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(out, ==, expected);
+    g_assert_true(g_str_has_prefix(fake_migd_request(fake, 0),
+                                   "GET /v1/migrations?domain=labvm HTTP/1.1\r\n"));
+    g_assert_true(g_str_has_prefix(fake_migd_request(fake, 1),
+                                   "GET /v1/migrations?domain=labvm&cursor=c1%2Fx HTTP/1.1\r\n"));
+}
+
+/* A migd that answers the same cursor again would have migctl list
+ * forever: it stops and says so. */
+static void
+test_command_list_stuck(void)
+{
+    static const char page[] = "{\"migrations\":[" RECORD_BODY "],\"next\":\"c1\"}";
+    g_autoptr(FakeMigd) fake = fake_migd_new();
+    g_autoptr(GError) error = NULL;
+    g_autofree char *out = NULL;
+
+    fake_migd_add_json(fake, 200, page);
+    fake_migd_add_json(fake, 200, page);
+    fake_migd_run(fake);
+    out = run_args(fake, FALSE, FALSE, ARGS("list"), &error);
+    g_assert_error(error, CTL_ERROR, CTL_ERROR_DAEMON);
+    g_assert_nonnull(strstr(error->message, "the same next cursor"));
+    g_assert_true(g_str_has_prefix(fake_migd_request(fake, 1),
+                                   "GET /v1/migrations?cursor=c1 HTTP/1.1\r\n"));
+}
+
 static void
 test_command_actions(void)
 {
@@ -2627,6 +2676,8 @@ main(int argc, char **argv)
     g_test_add_func("/migctl/command/short-id", test_command_short_id);
     g_test_add_func("/migctl/command/not-found", test_command_not_found);
     g_test_add_func("/migctl/command/list", test_command_list);
+    g_test_add_func("/migctl/command/list-pages", test_command_list_pages);
+    g_test_add_func("/migctl/command/list-stuck", test_command_list_stuck);
     g_test_add_func("/migctl/command/actions", test_command_actions);
     g_test_add_func("/migctl/command/watch", test_command_watch);
     g_test_add_func("/migctl/command/watch-tty", test_command_watch_tty);

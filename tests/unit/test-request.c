@@ -83,7 +83,7 @@ resolve_destination(const char *destination, gboolean allow_uris)
 {
     g_autofree char *text = g_strdup_printf(destination_conf, allow_uris ? "true" : "false");
     g_autoptr(MigdConf) conf = conf_load_data("test.conf", text, NULL);
-    JobDestination dest = { (char *)"untouched", NULL, NULL };
+    JobDestination dest = { (char *)"untouched", NULL, NULL, NULL };
     g_autoptr(GError) error = NULL;
     char *said;
 

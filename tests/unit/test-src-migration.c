@@ -133,7 +133,7 @@ teardown(Fixture *f, gconstpointer data)
 static void
 submit_to(Fixture *f, const char *dest_uri)
 {
-    JobDestination dest = { "B", (char *)dest_uri, NULL };
+    JobDestination dest = { "B", (char *)dest_uri, NULL, NULL };
     JobOptions options = { .persistent = TRUE };
     g_autoptr(GError) error = NULL;
     PolicyConfig policy;
@@ -172,7 +172,7 @@ test_checks_source_stopped(Fixture *f, gconstpointer data)
     fake_virt_add_domain(f->fv, FAKE_VIRT_LOCAL, "vm2", guest_xml, VIR_DOMAIN_SHUTOFF);
     g_free(f->id);
     {
-        JobDestination dest = { "B", DEST, NULL };
+        JobDestination dest = { "B", DEST, NULL, NULL };
         JobOptions options = { 0 };
         g_autoptr(GError) error = NULL;
         PolicyConfig policy;
@@ -286,7 +286,7 @@ test_migrate_lost_connection(Fixture *f, gconstpointer data)
 static void
 left_migrating(Fixture *f)
 {
-    JobDestination dest = { "B", DEST, NULL };
+    JobDestination dest = { "B", DEST, NULL, NULL };
     JobOptions options = { .persistent = TRUE };
     static const JobEventKind steps[] = { JOB_EV_SLOT_GRANTED, JOB_EV_CHECKS_PASSED,
                                           JOB_EV_STEP_DONE, JOB_EV_STEP_DONE, JOB_EV_STEP_DONE };

@@ -83,6 +83,7 @@ typedef struct {
     gboolean mixed;
     PluginSet *plugins;     /* setup_state's: the stateful fixture plugin */
     char *calls_log;        /* what it was called for, a line each */
+    GPtrArray *old_steps;   /* NicSteps of destinations a job moved away from */
 } Fixture;
 
 static Fixture *current;
@@ -138,6 +139,14 @@ checks_idle(gpointer data)
 static void
 op_run_checks(gpointer ctx, Job *job)
 {
+    /* Checks again: the job moved to the next destination "auto" chose;
+     * the old steps may be the caller, so they go at the end. */
+    if (current->ns) {
+        if (!current->old_steps)
+            current->old_steps = g_ptr_array_new_with_free_func((GDestroyNotify)nic_steps_free);
+        g_ptr_array_add(current->old_steps, current->ns);
+    }
+    g_free(current->id);
     current->id = g_strdup(job->id);
     current->ns = steps_new(current, job);
     g_idle_add(checks_idle, current);
@@ -191,6 +200,14 @@ op_start_migration(gpointer ctx, Job *job)
 static void
 op_reconcile(gpointer ctx, Job *job)
 {
+    /* Checks again: the job moved to the next destination "auto" chose;
+     * the old steps may be the caller, so they go at the end. */
+    if (current->ns) {
+        if (!current->old_steps)
+            current->old_steps = g_ptr_array_new_with_free_func((GDestroyNotify)nic_steps_free);
+        g_ptr_array_add(current->old_steps, current->ns);
+    }
+    g_free(current->id);
     current->id = g_strdup(job->id);
     current->ns = steps_new(current, job);
     nic_steps_run(current->ns, job);
@@ -314,6 +331,7 @@ static void
 teardown(Fixture *f, gconstpointer data)
 {
     g_clear_pointer(&f->ns, nic_steps_free);
+    g_clear_pointer(&f->old_steps, g_ptr_array_unref);
     g_clear_pointer(&f->engine, engine_free);
     g_clear_pointer(&f->store, store_free);
     /* A worker that still holds a connection of the fake must end first,
@@ -395,9 +413,8 @@ asked(Fixture *f, gconstpointer arg)
 }
 
 static void
-submit(Fixture *f, const char *strategy)
+submit_to(Fixture *f, const char *strategy, const JobDestination *dest)
 {
-    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL };
     JobOptions options = { 0 };
     PolicyConfig policy;
     g_autoptr(GError) error = NULL;
@@ -408,9 +425,17 @@ submit(Fixture *f, const char *strategy)
                          f->mixed ? reserved_two : reserved_one);
     if (!f->release_scripted)
         fake_peer_answer(f->fp, "DELETE", "/v1/reservations/*", 200, "{}");
-    g_assert_nonnull(engine_submit(f->engine, DOMAIN, &dest, strategy, &options, &policy,
+    g_assert_nonnull(engine_submit(f->engine, DOMAIN, dest, strategy, &options, &policy,
                                    "unix socket", &error));
     g_assert_no_error(error);
+}
+
+static void
+submit(Fixture *f, const char *strategy)
+{
+    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL, NULL };
+
+    submit_to(f, strategy, &dest);
 }
 
 /* The path of the job's reservation, with @suffix ("/replug", ...). */
@@ -641,6 +666,66 @@ test_reserve_no_vf(Fixture *f, gconstpointer data)
     g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 1);
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
     g_assert_true(guest_has_vf(f, "ua-vf0"));
+}
+
+/* Destination "auto" chose B, and C next; another source took B's last VF
+ * between the capacity read and the reservation: the job goes to C. */
+static void
+test_reserve_refused_next_peer(Fixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) choice = json_pack(
+        "{s:s,s:s,s:[],s:[{s:s,s:s,s:s,s:s}]}", "chosen", "B", "why", "the best of 2 peers",
+        "refused", "remaining", "name", "C", "libvirt_uri", "qemu+tcp://10.200.0.3/system",
+        "migd_url", "http://10.200.0.3:7480", "why", "the second of 2 peers");
+    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL, choice };
+    json_t *refused;
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_error(f->fp, "POST", MIGD_URL "/v1/reservations", MIGD_ERROR_NO_FREE_VF,
+                    "no free VF in pool 'lab': 2 leased, 0 in use");
+    fake_peer_answer(f->fp, "POST", "http://10.200.0.3:7480/v1/reservations", 201,
+                     reserved_one);
+    submit_to(f, "auto", &dest);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpstr(job->dest.name, ==, "C");
+    g_assert_cmpstr(job->dest.migd_url, ==, "http://10.200.0.3:7480");
+    g_assert_cmpstr(fake_peer_last(f->fp, "POST", "/v1/reservations")->base_url, ==,
+                    "http://10.200.0.3:7480");
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 2);
+    g_assert_cmpstr(json_string_value(json_object_get(job->dest.choice, "chosen")), ==, "C");
+    refused = json_array_get(json_object_get(job->dest.choice, "refused"), 0);
+    g_assert_cmpstr(json_string_value(json_object_get(refused, "peer")), ==, "B");
+    g_assert_nonnull(strstr(json_string_value(json_object_get(refused, "why")),
+                            "no free VF in pool 'lab': 2 leased, 0 in use"));
+    g_assert_cmpuint(json_array_size(json_object_get(job->dest.choice, "remaining")), ==, 0);
+    g_assert_true(timeline_has(job, "B refused the reservation (*no free VF*); trying C, the "
+                                    "next choice"));
+}
+
+/* The last candidate refusing too fails the job, with every refusal said. */
+static void
+test_reserve_refused_no_next_peer(Fixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) choice = json_pack(
+        "{s:s,s:s,s:[],s:[{s:s,s:s,s:s,s:s}]}", "chosen", "B", "why", "the best of 2 peers",
+        "refused", "remaining", "name", "C", "libvirt_uri", "qemu+tcp://10.200.0.3/system",
+        "migd_url", "http://10.200.0.3:7480", "why", "the second of 2 peers");
+    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL, choice };
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_error(f->fp, "POST", "/v1/reservations", MIGD_ERROR_BUSY,
+                    "this host takes at most 2 incoming migrations at once");
+    submit_to(f, "auto", &dest);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_cmpstr(job->dest.name, ==, "C");
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), >=, 2);
+    g_assert_cmpuint(json_array_size(json_object_get(job->dest.choice, "refused")), ==, 1);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
 }
 
 static void
@@ -1765,6 +1850,8 @@ main(int argc, char **argv)
     ADD("reserve/busy-then-granted", test_reserve_busy_then_granted);
     ADD("reserve/busy-deadline", test_reserve_busy_deadline);
     ADD("reserve/no-vf", test_reserve_no_vf);
+    ADD("reserve/refused-next-peer", test_reserve_refused_next_peer);
+    ADD("reserve/refused-no-next-peer", test_reserve_refused_no_next_peer);
     ADD("reserve/libvirt-disconnected", test_reserve_libvirt_disconnected);
     ADD("reserve/destination-down", test_reserve_destination_down);
     ADD("reserve/down-then-up", test_reserve_down_then_up);
