@@ -88,7 +88,9 @@ void
 check_report_say(const json_t *step)
 {
     const char *name = json_string_value(json_object_get(step, "step"));
-    const char *target = json_string_value(json_object_get(step, "device"));
+    const char *device = json_string_value(json_object_get(step, "device"));
+    const char *file = json_string_value(json_object_get(step, "file"));
+    const char *target = device ? device : file;
     const char *skipped = json_string_value(json_object_get(step, "skipped"));
     const char *error = json_string_value(json_object_get(step, "error"));
     json_t *flags = json_object_get(step, "flags");

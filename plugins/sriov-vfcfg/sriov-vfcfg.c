@@ -266,9 +266,9 @@ sv_apply(const struct sv_vf *where, const struct vk_pf *pf, const struct vf_cfg 
     vf_setting_format(want, s, value, sizeof(value));
     rc = vk_set(pf->ifindex, where->vf, want, s, why, sizeof(why));
     if (rc < 0)
-        return sv_say(err, errlen, rc, "VF %u of %s: the kernel refused %s %s: %s%s", where->vf,
-                      where->pf, vf_setting_name(s), value, strerror(-rc),
-                      sv_words(why, words, sizeof(words)));
+        /* migd adds the errno's words: only the kernel's own come here. */
+        return sv_say(err, errlen, rc, "VF %u of %s: the kernel refused %s %s%s", where->vf,
+                      where->pf, vf_setting_name(s), value, sv_words(why, words, sizeof(words)));
     rc = vk_read(where->pf, where->vf, &again, &after, why, sizeof(why));
     if (rc < 0)
         return sv_say(err, errlen, rc, "VF %u of %s: reading %s back failed: %s%s", where->vf,
