@@ -173,6 +173,35 @@ pool_read_emulated(const MigdPoolConf *pc, GPtrArray *vfs)
     }
 }
 
+gboolean
+pool_vf_place(const char *sysfs_root, const char *pf, const char *address, int *ret_index,
+              char **ret_pf_netdev)
+{
+    g_autofree char *pf_dir = NULL;
+    g_autoptr(GDir) dir = NULL;
+    const char *entry;
+
+    if (!sysfs_root || !pf || !address)
+        return FALSE;
+    pf_dir = g_build_filename(sysfs_root, "bus", "pci", "devices", pf, NULL);
+    dir = g_dir_open(pf_dir, 0, NULL);
+    while (dir && (entry = g_dir_read_name(dir))) {
+        g_autofree char *vf = NULL;
+        guint64 index;
+
+        if (!g_str_has_prefix(entry, "virtfn") ||
+            !g_ascii_string_to_unsigned(entry + strlen("virtfn"), 10, 0, G_MAXINT32, &index,
+                                        NULL) ||
+            !(vf = pool_link_name(pf_dir, entry)) || g_ascii_strcasecmp(vf, address) != 0)
+            continue;
+        *ret_index = (int)index;
+        g_free(*ret_pf_netdev);
+        *ret_pf_netdev = pool_vf_netdev(pf_dir);
+        return TRUE;
+    }
+    return FALSE;
+}
+
 /* Remembers which pool each VF of @vfs belongs to, for pool_set_lookup(). */
 static void
 pool_set_remember(PoolSet *set, const GPtrArray *vfs)

@@ -38,6 +38,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PoolSet, pool_set_free)
  * a pool that silently lists nothing would look exhausted. */
 GPtrArray *pool_set_vfs(PoolSet *set, GError **error);
 
+/* Where the VF at PCI address @address is on the PF @pf, as
+ * <@sysfs_root>/bus/pci/devices/<@pf> shows it now: its index on the PF
+ * (N of virtfnN) and the PF's network interface (NULL when no net driver
+ * has the PF, or it has none), what a plugin needs to reach the VF over
+ * rtnetlink. FALSE, leaving the two as they were, when @address is not one
+ * of @pf's VFs. */
+gboolean pool_vf_place(const char *sysfs_root, const char *pf, const char *address,
+                       int *ret_index, char **ret_pf_netdev);
+
 /* A DomPoolLookup for domxml_find_nics(), with @set as its data: the name
  * of the pool owning the device, or NULL. PCI kinds: @address is a VF of an
  * sriov pool's PF (from the last pool_set_vfs(), else read from sysfs now).
