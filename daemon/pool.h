@@ -17,6 +17,7 @@ typedef struct {
                          * emulated: the NIC model */
     char *netdev;       /* sriov: the VF's network interface when a net driver has it;
                          * emulated: NULL */
+    char *pf_netdev;    /* sriov: the PF's network interface, when it has one; emulated: NULL */
 } PoolVf;
 
 void pool_vf_free(PoolVf *vf);

@@ -248,6 +248,8 @@ static void
 test_pool_vf_place(Fixture *f, gconstpointer data)
 {
     g_autofree char *pf_net = g_build_filename(f->root, BRIDGE_DIR, PF_A, "net", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) vfs = NULL;
     char *netdev = NULL;
     int index = -1;
 
@@ -265,10 +267,24 @@ test_pool_vf_place(Fixture *f, gconstpointer data)
     g_assert_cmpint(index, ==, 1);
     g_assert_cmpstr(netdev, ==, "ens1f0");
 
+    /* The listing says the same of each VF. */
+    load_pools(f, TWO_PFS);
+    vfs = pool_set_vfs(f->set, &error);
+    g_assert_no_error(error);
+    for (guint i = 0; i < vfs->len; i++) {
+        const PoolVf *vf = g_ptr_array_index(vfs, i);
+
+        g_assert_cmpstr(vf->pf_netdev, ==, g_str_equal(vf->pool, "a") ? "ens1f0" : "ens2f0");
+    }
+
     test_remove_tree(pf_net);
     g_assert_true(pool_vf_place(f->root, PF_A, "0000:3b:02.2", &index, &netdev));
     g_assert_cmpint(index, ==, 2);
     g_assert_null(netdev);
+    g_clear_pointer(&vfs, g_ptr_array_unref);
+    vfs = pool_set_vfs(f->set, &error);
+    g_assert_no_error(error);
+    g_assert_null(((const PoolVf *)g_ptr_array_index(vfs, 0))->pf_netdev);
 }
 
 static void
