@@ -95,6 +95,7 @@ pool_device(const MigdConf *conf, const PoolVf *vf, PluginDevice *ret)
         .pci_address = sriov ? vf->address : NULL,
         .pf_address = sriov ? pc->pf : NULL,
         .vf_index = sriov ? (int)vf->index : -1,
+        .pf_netdev = sriov ? vf->pf_netdev : NULL,
         .netdev = sriov ? vf->netdev : vf->address,
         .pool = vf->pool,
         .vlan = -1,

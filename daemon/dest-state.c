@@ -13,6 +13,7 @@
 #include "log.h"
 #include "plugin-call.h"
 #include "plugin-frame.h"
+#include "pool.h"
 
 void
 dest_state_clear(ResNic *n)
@@ -35,12 +36,16 @@ state_nic(Reservation *r, const char *alias)
     return NULL;
 }
 
-/* What the plugins are told of @n, the leased VF on this host. */
+/* What the plugins are told of @n, the leased VF on this host: for an
+ * sriov pool also its index on the PF and the PF's netdev, as sysfs shows
+ * them now (-1 and none when the VF is gone from the PF). */
 PluginDevice *
 dest_state_device(Incoming *in, const Reservation *r, const ResNic *n)
 {
     const MigdPoolConf *pc = conf_find_pool(in->conf, n->pool);
     gboolean sriov = pc && pc->type == POOL_SRIOV;
+    g_autofree char *pf_netdev = NULL;
+    int vf_index = -1;
     PluginDevice dev = {
         .kind = sriov ? MIGD_DEVICE_VF : MIGD_DEVICE_EMULATED,
         .side = MIGD_SIDE_DESTINATION,
@@ -55,6 +60,11 @@ dest_state_device(Incoming *in, const Reservation *r, const ResNic *n)
         .vf_index = -1,
         .vlan = (int)n->vlan,
     };
+
+    if (sriov && pool_vf_place(pc->sysfs_root, pc->pf, n->address, &vf_index, &pf_netdev)) {
+        dev.vf_index = vf_index;
+        dev.pf_netdev = pf_netdev;
+    }
 
     return plugin_device_copy(&dev);
 }

@@ -122,10 +122,8 @@ plugin_table_problem(const struct migd_plugin *t)
 }
 
 static const struct migd_setting *
-plugin_settings(GHashTable *settings, const char *name, GArray *store)
+plugin_settings(GPtrArray *kv, GArray *store)
 {
-    GPtrArray *kv = settings ? g_hash_table_lookup(settings, name) : NULL;
-
     for (guint i = 0; kv && i + 1 < kv->len; i += 2) {
         struct migd_setting s = { kv->pdata[i], kv->pdata[i + 1] };
 
@@ -146,8 +144,10 @@ plugin_dlerror(void)
     return copy;
 }
 
+/* Loads @file into @set. Its init gets @own when given, else its group
+ * in @settings. */
 static void
-plugin_load_file(PluginSet *set, const char *file, GHashTable *settings)
+plugin_load_file(PluginSet *set, const char *file, GHashTable *settings, GPtrArray *own)
 {
     g_autoptr(GArray) kv = g_array_new(FALSE, TRUE, sizeof(struct migd_setting));
     g_autofree char *problem = NULL;
@@ -189,7 +189,8 @@ plugin_load_file(PluginSet *set, const char *file, GHashTable *settings)
     p->version = g_strdup(t->version ? t->version : "unknown");
     g_mutex_init(&p->lock);
     if (p->table.init) {
-        const struct migd_setting *s = plugin_settings(settings, p->name, kv);
+        GPtrArray *group = own ? own : settings ? g_hash_table_lookup(settings, p->name) : NULL;
+        const struct migd_setting *s = plugin_settings(group, kv);
 
         rc = p->table.init(s, kv->len, &p->ctx, err, sizeof(err));
         if (rc != 0) {
@@ -211,16 +212,24 @@ compare_names(gconstpointer a, gconstpointer b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static PluginSet *
+plugin_set_new(void)
+{
+    PluginSet *set = g_new0(PluginSet, 1);
+
+    set->plugins = g_ptr_array_new_with_free_func(plugin_free);
+    set->refusals = g_ptr_array_new_with_free_func(refusal_free);
+    return set;
+}
+
 PluginSet *
 plugin_set_load(const char *dir, GHashTable *settings)
 {
-    PluginSet *set = g_new0(PluginSet, 1);
+    PluginSet *set = plugin_set_new();
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GDir) d = NULL;
     const char *name;
 
-    set->plugins = g_ptr_array_new_with_free_func(plugin_free);
-    set->refusals = g_ptr_array_new_with_free_func(refusal_free);
     d = dir ? g_dir_open(dir, 0, NULL) : NULL;
     while (d && (name = g_dir_read_name(d))) {
         if (g_str_has_suffix(name, ".so"))
@@ -228,7 +237,17 @@ plugin_set_load(const char *dir, GHashTable *settings)
     }
     g_ptr_array_sort(files, compare_names);
     for (guint i = 0; i < files->len; i++)
-        plugin_load_file(set, files->pdata[i], settings);
+        plugin_load_file(set, files->pdata[i], settings, NULL);
+    return set;
+}
+
+PluginSet *
+plugin_set_load_file(const char *file, GPtrArray *settings)
+{
+    PluginSet *set = plugin_set_new();
+    g_autoptr(GPtrArray) none = g_ptr_array_new();
+
+    plugin_load_file(set, file, NULL, settings ? settings : none);
     return set;
 }
 

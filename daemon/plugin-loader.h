@@ -24,6 +24,10 @@ typedef struct {
  * set's refusals, logged once, and the rest load anyway. A missing @dir is
  * an empty set. */
 PluginSet *plugin_set_load(const char *dir, GHashTable *settings);
+/* Loads the one plugin @file as plugin_set_load() loads each file, its init
+ * getting @settings ("key", "value"... strings; may be NULL) whatever its
+ * name: what migd-plugin-check does with a file it is given. */
+PluginSet *plugin_set_load_file(const char *file, GPtrArray *settings);
 void plugin_set_free(PluginSet *set);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PluginSet, plugin_set_free)
 

@@ -22,6 +22,7 @@ pool_vf_free(PoolVf *vf)
     g_free(vf->address);
     g_free(vf->driver);
     g_free(vf->netdev);
+    g_free(vf->pf_netdev);
     g_free(vf);
 }
 
@@ -128,6 +129,7 @@ pool_read_sriov(const MigdPoolConf *pc, GPtrArray *vfs, GError **error)
     g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify)pool_vf_free);
     g_autoptr(GError) local = NULL;
     g_autoptr(GDir) dir = NULL;
+    g_autofree char *pf_netdev = NULL;
     const char *entry;
 
     if (!g_file_test(pf_dir, G_FILE_TEST_IS_DIR)) {
@@ -142,11 +144,14 @@ pool_read_sriov(const MigdPoolConf *pc, GPtrArray *vfs, GError **error)
                     "cannot read the PF %s of pool '%s': %s", pc->pf, pc->name, local->message);
         return FALSE;
     }
+    pf_netdev = pool_vf_netdev(pf_dir);
     while ((entry = g_dir_read_name(dir))) {
         PoolVf *vf = pool_read_virtfn(pc, pf_dir, entry);
 
-        if (vf)
+        if (vf) {
+            vf->pf_netdev = g_strdup(pf_netdev);
             g_ptr_array_add(found, vf);
+        }
     }
     if (found->len == 0) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
@@ -171,6 +176,35 @@ pool_read_emulated(const MigdPoolConf *pc, GPtrArray *vfs)
         vf->driver = g_strdup(pc->model);
         g_ptr_array_add(vfs, vf);
     }
+}
+
+gboolean
+pool_vf_place(const char *sysfs_root, const char *pf, const char *address, int *ret_index,
+              char **ret_pf_netdev)
+{
+    g_autofree char *pf_dir = NULL;
+    g_autoptr(GDir) dir = NULL;
+    const char *entry;
+
+    if (!sysfs_root || !pf || !address)
+        return FALSE;
+    pf_dir = g_build_filename(sysfs_root, "bus", "pci", "devices", pf, NULL);
+    dir = g_dir_open(pf_dir, 0, NULL);
+    while (dir && (entry = g_dir_read_name(dir))) {
+        g_autofree char *vf = NULL;
+        guint64 index;
+
+        if (!g_str_has_prefix(entry, "virtfn") ||
+            !g_ascii_string_to_unsigned(entry + strlen("virtfn"), 10, 0, G_MAXINT32, &index,
+                                        NULL) ||
+            !(vf = pool_link_name(pf_dir, entry)) || g_ascii_strcasecmp(vf, address) != 0)
+            continue;
+        *ret_index = (int)index;
+        g_free(*ret_pf_netdev);
+        *ret_pf_netdev = pool_vf_netdev(pf_dir);
+        return TRUE;
+    }
+    return FALSE;
 }
 
 /* Remembers which pool each VF of @vfs belongs to, for pool_set_lookup(). */

@@ -17,6 +17,7 @@ typedef struct {
                          * emulated: the NIC model */
     char *netdev;       /* sriov: the VF's network interface when a net driver has it;
                          * emulated: NULL */
+    char *pf_netdev;    /* sriov: the PF's network interface, when it has one; emulated: NULL */
 } PoolVf;
 
 void pool_vf_free(PoolVf *vf);
@@ -37,6 +38,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PoolSet, pool_set_free)
  * fails the whole call (MIGD_ERROR_CONFIG, naming the PF and the path):
  * a pool that silently lists nothing would look exhausted. */
 GPtrArray *pool_set_vfs(PoolSet *set, GError **error);
+
+/* Where the VF at PCI address @address is on the PF @pf, as
+ * <@sysfs_root>/bus/pci/devices/<@pf> shows it now: its index on the PF
+ * (N of virtfnN) and the PF's network interface (NULL when no net driver
+ * has the PF, or it has none), what a plugin needs to reach the VF over
+ * rtnetlink. FALSE, leaving the two as they were, when @address is not one
+ * of @pf's VFs. */
+gboolean pool_vf_place(const char *sysfs_root, const char *pf, const char *address,
+                       int *ret_index, char **ret_pf_netdev);
 
 /* A DomPoolLookup for domxml_find_nics(), with @set as its data: the name
  * of the pool owning the device, or NULL. PCI kinds: @address is a VF of an

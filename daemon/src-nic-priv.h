@@ -108,11 +108,12 @@ struct _NicSteps {
     gint64 unplug_ack_ms, replug_ms, verify_ms, no_vf_window_ms, guest_outage_ms;   /* -1: none */
     /* Device state (src-nic-state.c): the loaded plugins (borrowed; NULL:
      * none), [plugins] as the job started, each pool's PF ("" for an
-     * emulated pool), and the NIC and plugin being asked. */
+     * emulated pool) and sysfs root (sriov pools only), and the NIC and
+     * plugin being asked. */
     PluginSet *plugins;
     guint plugin_timeout_ms;
     gsize max_state_bytes;
-    GHashTable *pool_pf;
+    GHashTable *pool_pf, *pool_sysfs;
     guint state_nic, state_plugin;
     void (*state_done)(NicSteps *ns, const char *reason);
     gint64 prepare_sent_us; /* monotonic */

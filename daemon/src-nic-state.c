@@ -9,6 +9,7 @@
 #include "jsonutil.h"
 #include "plugin-call.h"
 #include "plugin-frame.h"
+#include "pool.h"
 #include "src-nic-priv.h"
 
 /* The steps to go on with, or NULL when they are gone or being undone
@@ -34,6 +35,9 @@ nic_state_device(NicSteps *ns, const Nic *n)
 {
     const char *pf = n->dom->pool ? g_hash_table_lookup(ns->pool_pf, n->dom->pool) : NULL;
     gboolean sriov = pf && *pf;
+    const char *root = sriov ? g_hash_table_lookup(ns->pool_sysfs, n->dom->pool) : NULL;
+    g_autofree char *pf_netdev = NULL;
+    int vf_index = -1;
     PluginDevice dev = {
         .kind = sriov ? MIGD_DEVICE_VF : MIGD_DEVICE_EMULATED,
         .side = MIGD_SIDE_SOURCE,
@@ -48,6 +52,13 @@ nic_state_device(NicSteps *ns, const Nic *n)
         .vf_index = -1,
         .vlan = (int)n->dom->vlan,
     };
+
+    /* The guest's VF on its PF, as sysfs shows it now: what a plugin needs
+     * to reach the VF's settings over rtnetlink (sriov-vfcfg). */
+    if (sriov && pool_vf_place(root, pf, n->dom->address, &vf_index, &pf_netdev)) {
+        dev.vf_index = vf_index;
+        dev.pf_netdev = pf_netdev;
+    }
 
     return plugin_device_copy(&dev);
 }

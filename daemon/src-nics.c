@@ -44,19 +44,22 @@ nic_source_url(const MigdConf *conf)
 
 static void nic_steps_load(NicSteps *ns, const Job *job);
 
-/* Each pool's PF, "" for an emulated pool: what the plugins are told. */
-static GHashTable *
-nic_pool_pfs(const MigdConf *conf)
+/* Each pool's PF, "" for an emulated pool, into @pfs, and each sriov
+ * pool's sysfs root into @roots: what the plugins are told, and where a
+ * VF's place on its PF is read. */
+static void
+nic_pool_pfs(const MigdConf *conf, GHashTable **pfs, GHashTable **roots)
 {
-    GHashTable *pfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-
+    *pfs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    *roots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     for (guint i = 0; conf->pools && i < conf->pools->len; i++) {
         const MigdPoolConf *pc = g_ptr_array_index(conf->pools, i);
+        gboolean sriov = pc->type == POOL_SRIOV && pc->pf;
 
-        g_hash_table_replace(pfs, g_strdup(pc->name),
-                             g_strdup(pc->type == POOL_SRIOV && pc->pf ? pc->pf : ""));
+        g_hash_table_replace(*pfs, g_strdup(pc->name), g_strdup(sriov ? pc->pf : ""));
+        if (sriov && pc->sysfs_root)
+            g_hash_table_replace(*roots, g_strdup(pc->name), g_strdup(pc->sysfs_root));
     }
-    return pfs;
 }
 
 NicSteps *
@@ -91,7 +94,7 @@ nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
     ns->post_switchover_ms = ns->paused_ms = -1;
     ns->plugin_timeout_ms = conf->plugin_call_timeout_s * 1000;
     ns->max_state_bytes = conf->plugin_max_state_bytes;
-    ns->pool_pf = nic_pool_pfs(conf);
+    nic_pool_pfs(conf, &ns->pool_pf, &ns->pool_sysfs);
     if (json_is_object(job->nics))
         nic_steps_load(ns, job);
     return ns;
@@ -125,6 +128,7 @@ nic_steps_free(NicSteps *ns)
     g_free(ns->dest_xml_param);
     g_free(ns->persist_xml_param);
     g_hash_table_unref(ns->pool_pf);
+    g_hash_table_unref(ns->pool_sysfs);
     g_free(ns);
 }
 

@@ -240,6 +240,53 @@ test_pool_reads_now(Fixture *f, gconstpointer data)
     g_assert_cmpstr(after, ==, "a 0000:3b:02.0 0 vfio-pci -\n");
 }
 
+/* A VF's place on its PF, what the plugins are told: the index of its
+ * virtfn link (virtfn10, not 1) and the PF's netdev; a PF no net driver has
+ * gives none, and an address that is not one of the PF's VFs changes
+ * nothing. */
+static void
+test_pool_vf_place(Fixture *f, gconstpointer data)
+{
+    g_autofree char *pf_net = g_build_filename(f->root, BRIDGE_DIR, PF_A, "net", NULL);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) vfs = NULL;
+    char *netdev = NULL;
+    int index = -1;
+
+    make_two_pfs(f);
+    g_assert_true(pool_vf_place(f->root, PF_B, "0000:af:11.2", &index, &netdev));
+    g_assert_cmpint(index, ==, 10);
+    g_assert_cmpstr(netdev, ==, "ens2f0");
+    g_assert_true(pool_vf_place(f->root, PF_A, "0000:3B:02.1", &index, &netdev));
+    g_assert_cmpint(index, ==, 1);
+    g_assert_cmpstr(netdev, ==, "ens1f0");
+
+    g_assert_false(pool_vf_place(f->root, PF_A, "0000:af:10.0", &index, &netdev));
+    g_assert_false(pool_vf_place(f->root, "0000:5e:00.1", "0000:3b:02.1", &index, &netdev));
+    g_assert_false(pool_vf_place(f->root, PF_A, NULL, &index, &netdev));
+    g_assert_cmpint(index, ==, 1);
+    g_assert_cmpstr(netdev, ==, "ens1f0");
+
+    /* The listing says the same of each VF. */
+    load_pools(f, TWO_PFS);
+    vfs = pool_set_vfs(f->set, &error);
+    g_assert_no_error(error);
+    for (guint i = 0; i < vfs->len; i++) {
+        const PoolVf *vf = g_ptr_array_index(vfs, i);
+
+        g_assert_cmpstr(vf->pf_netdev, ==, g_str_equal(vf->pool, "a") ? "ens1f0" : "ens2f0");
+    }
+
+    test_remove_tree(pf_net);
+    g_assert_true(pool_vf_place(f->root, PF_A, "0000:3b:02.2", &index, &netdev));
+    g_assert_cmpint(index, ==, 2);
+    g_assert_null(netdev);
+    g_clear_pointer(&vfs, g_ptr_array_unref);
+    vfs = pool_set_vfs(f->set, &error);
+    g_assert_no_error(error);
+    g_assert_null(((const PoolVf *)g_ptr_array_index(vfs, 0))->pf_netdev);
+}
+
 static void
 test_pool_missing_pf(Fixture *f, gconstpointer data)
 {
@@ -420,6 +467,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     add("/pool/vfs/two-pfs", test_pool_two_pfs);
     add("/pool/vfs/reads-now", test_pool_reads_now);
+    add("/pool/vfs/vf-place", test_pool_vf_place);
     add("/pool/vfs/missing-pf", test_pool_missing_pf);
     add("/pool/vfs/pf-without-vfs", test_pool_pf_without_vfs);
     add("/pool/vfs/emulated", test_pool_emulated);

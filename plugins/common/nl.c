@@ -1,4 +1,4 @@
-/* rtnetlink requests for lab-tap (see nl.h). One socket per request keeps
+/* Netlink requests for migd's plugins (see nl.h). One socket per request keeps
  * calls independent: migd may call the plugin from any worker thread. */
 #include <errno.h>
 #include <stdio.h>
@@ -221,6 +221,13 @@ nl_read(int fd, char *buf, size_t size, nl_answer_fn answer, void *data, char *w
 int
 nl_talk(struct nl_msg *m, nl_answer_fn answer, void *data, char *why, size_t whylen)
 {
+    return nl_talk_on(NETLINK_ROUTE, m, answer, data, why, whylen);
+}
+
+int
+nl_talk_on(int protocol, struct nl_msg *m, nl_answer_fn answer, void *data, char *why,
+           size_t whylen)
+{
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
     int one = 1;
     char *buf;
@@ -228,7 +235,7 @@ nl_talk(struct nl_msg *m, nl_answer_fn answer, void *data, char *why, size_t why
 
     if (why && whylen)
         *why = '\0';
-    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     if (fd < 0)
         return -errno;
     (void)setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));

@@ -1,6 +1,7 @@
-/* A small rtnetlink client for lab-tap: builds one request, sends it on a
- * socket of its own, and hands each answer to a callback. Plain C, no
- * library: what the plugin asks of the kernel fits in a page. */
+/* A small netlink client for migd's plugins (lab-tap, sriov-vfcfg): builds
+ * one request, sends it on a socket of its own, and hands each answer to a
+ * callback. Plain C, no library: what a plugin asks of the kernel fits in
+ * a page, and a plugin links nothing it does not need. */
 #pragma once
 
 #include <linux/netlink.h>
@@ -20,7 +21,7 @@ struct nl_msg {
  * the family header @fam of @famlen bytes (struct ifinfomsg, tcmsg...). */
 void nl_msg_init(struct nl_msg *m, uint16_t type, uint16_t flags, const void *fam, size_t famlen);
 
-/* Appends attributes; they never overflow the page for what lab-tap asks,
+/* Appends attributes; they never overflow the page for what a plugin asks,
  * and abort() if they would (a bug, not a runtime condition). */
 void nl_put(struct nl_msg *m, uint16_t type, const void *data, size_t len);
 void nl_put_u8(struct nl_msg *m, uint16_t type, uint8_t v);
@@ -38,6 +39,9 @@ typedef int (*nl_answer_fn)(const struct nlmsghdr *h, void *data);
  * the kernel's -errno; on an error @why (at most @whylen bytes; may be
  * NULL) gets the kernel's own words (its extended ack) or "". */
 int nl_talk(struct nl_msg *m, nl_answer_fn answer, void *data, char *why, size_t whylen);
+/* The same on a socket of another netlink @protocol (NETLINK_GENERIC). */
+int nl_talk_on(int protocol, struct nl_msg *m, nl_answer_fn answer, void *data, char *why,
+               size_t whylen);
 
 /* Indexes the attributes of [@attrs, @attrs + @len) by type into
  * @tb[0..@max] (absent: NULL; the last of a repeated type wins). */
