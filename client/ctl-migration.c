@@ -23,9 +23,11 @@ static const char *const migration_strategies[] = {
 const CtlArgSpec ctl_migration_migrate_options[] = {
     { "strategy", "STRATEGY", CTL_ARG_CHOICE, NULL, "strategy",
       0, 0, migration_strategies,
-      "How passthrough NICs travel: auto (migd picks native or unplug), "
-      "unplug (unplugged here, replugged on DEST), native (QEMU carries "
-      "their state), or none." },
+      "How passthrough NICs travel: auto (each NIC native, pause or unplug, "
+      "as its pool and the plugins of both hosts vouch), unplug (unplugged "
+      "here, a VF plugged in on DEST), native (stays attached; QEMU carries "
+      "its state), pause (stays attached; migd pauses the guest at the "
+      "switchover and a plugin carries the state), or none." },
     { "bandwidth", "MIBPS", CTL_ARG_UINT, "options", "bandwidth_mibps",
       0, MIGRATION_MAX_NUMBER, NULL,
       "Limit the migration to this many MiB/s (0: no limit)." },
