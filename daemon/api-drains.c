@@ -185,6 +185,14 @@ api_drain_running(Api *api)
     return api->drain && !drain_is_done(api->drain->drain) ? api->drain : NULL;
 }
 
+const char *
+api_draining(gpointer api)
+{
+    const ApiDrain *running = api_drain_running(api);
+
+    return running ? drain_id(running->drain) : NULL;
+}
+
 static void
 api_drain_read(GPtrArray *peers, gpointer data)
 {

@@ -52,6 +52,8 @@ void api_create_drain(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_get_drain(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_list_drains(Api *api, const ApiRequest *req, HttpResponse *resp);
 void api_drain_free(ApiDrain *ad);
+/* The running drain's id, or NULL (an IncomingDrainQuery on the Api). */
+const char *api_draining(gpointer api);
 
 /* api-destination.c */
 

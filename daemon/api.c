@@ -345,6 +345,8 @@ api_free(Api *api)
 {
     if (!api)
         return;
+    if (api->incoming)
+        incoming_set_drain_query(api->incoming, NULL, NULL);
     g_hash_table_unref(api->drains);
     api_drain_free(api->drain);
     g_free(api);
@@ -354,6 +356,9 @@ void
 api_set_incoming(Api *api, Incoming *incoming)
 {
     api->incoming = incoming;
+    /* While a drain empties this host, it takes no guest in. */
+    if (incoming)
+        incoming_set_drain_query(incoming, api_draining, api);
 }
 
 void

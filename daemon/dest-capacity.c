@@ -1,6 +1,7 @@
 /* What this host can take in now, for a source choosing where to send a
  * guest: free VFs per pool (neither leased nor held by a running guest, the
- * rule the reservation itself applies) and free incoming slots. A read
+ * rule the reservation itself applies), free incoming slots, and the drain
+ * that empties this host if one runs (it takes nothing in meanwhile). A read
  * only: the reservation is what guarantees a VF, this only ranks hosts. */
 #include <config.h>
 
@@ -45,11 +46,12 @@ capacity_scanned(Incoming *in, GHashTable *in_use, gpointer data)
     guint max = in->conf->max_incoming;
 
     if (vfs)
-        result = json_pack("{s:s,s:i,s:i,s:i,s:i,s:o}", "host", g_get_host_name(),
+        result = json_pack("{s:s,s:i,s:i,s:i,s:i,s:o,s:o}", "host", g_get_host_name(),
                            "max_incoming", (int)max, "incoming_active", (int)active,
                            "incoming_queued", (int)g_queue_get_length(&in->waiting),
                            "incoming_free", (int)(active < max ? max - active : 0), "pools",
-                           capacity_pools(in, vfs, in_use));
+                           capacity_pools(in, vfs, in_use), "draining",
+                           dest_draining(in) ? json_string(dest_draining(in)) : json_null());
     dest_call_finish(data, result, error);
 }
 

@@ -113,6 +113,8 @@ struct _Incoming {
     const MigdConf *conf;
     PoolSet *pools;
     PluginSet *plugins;         /* borrowed; NULL: none loaded */
+    IncomingDrainQuery draining; /* NULL: this host never drains */
+    gpointer draining_data;
     LeaseTable *leases;
     char *path;                 /* <state_dir>/reservations.json */
     GHashTable *reservations;   /* id -> Reservation */
@@ -129,6 +131,8 @@ struct _Incoming {
 };
 
 /* dest-reservations.c */
+/* The id of the drain that empties this host now, or NULL. */
+const char *dest_draining(Incoming *in);
 json_t *dest_res_to_json(const Reservation *r);
 Reservation *dest_lookup(Incoming *in, const char *id, GError **error);
 /* The reservation for @domain whose replug is armed, in progress or

@@ -314,6 +314,19 @@ incoming_supersede(Incoming *in, const ResRequest *req, GError **error)
     return TRUE;
 }
 
+void
+incoming_set_drain_query(Incoming *in, IncomingDrainQuery query, gpointer data)
+{
+    in->draining = query;
+    in->draining_data = data;
+}
+
+const char *
+dest_draining(Incoming *in)
+{
+    return in->draining ? in->draining(in->draining_data) : NULL;
+}
+
 static json_t *
 incoming_reserve_now(Incoming *in, json_t *request, GHashTable *in_use, GError **error)
 {
@@ -328,6 +341,13 @@ incoming_reserve_now(Incoming *in, json_t *request, GHashTable *in_use, GError *
     if (r) {
         /* The source asked again (its answer was lost): same answer. */
         return dest_res_to_json(r);
+    }
+    if (dest_draining(in)) {
+        g_set_error(error, MIGD_ERROR, MIGD_ERROR_DRAINING,
+                    "this host is being drained (drain %s) and takes no incoming migration "
+                    "until the drain has ended; choose another destination",
+                    dest_draining(in));
+        return NULL;
     }
     if (!incoming_supersede(in, &req, error))
         return NULL;

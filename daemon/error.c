@@ -24,6 +24,7 @@ static const struct {
     [MIGD_ERROR_BUSY] = { "busy", 503 },
     [MIGD_ERROR_SHUTTING_DOWN] = { "shutting_down", 503 },
     [MIGD_ERROR_FORBIDDEN] = { "forbidden", 403 },
+    [MIGD_ERROR_DRAINING] = { "draining", 503 },
 };
 
 const char *

@@ -23,6 +23,7 @@ typedef enum {
     MIGD_ERROR_BUSY,                /* a limit is reached; ask again later */
     MIGD_ERROR_SHUTTING_DOWN,       /* migd is stopping; ask again once it is back */
     MIGD_ERROR_FORBIDDEN,           /* the credential is good, but not for this */
+    MIGD_ERROR_DRAINING,            /* this host is being drained: it takes no guest in */
     MIGD_ERROR_LAST
 } MigdErrorCode;
 

@@ -21,6 +21,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Incoming, incoming_free)
 /* After a reload: new limits, pools and timeouts for what comes next. */
 void incoming_set_conf(Incoming *in, const MigdConf *conf);
 
+/* Whether this host is being drained: the running drain's id, or NULL.
+ * While it runs, reservations are refused (MIGD_ERROR_DRAINING) and
+ * GET /v1/capacity says so, since a host that empties itself must not
+ * fill again; the drain's own guests leave as before. */
+typedef const char *(*IncomingDrainQuery)(gpointer data);
+void incoming_set_drain_query(Incoming *in, IncomingDrainQuery query, gpointer data);
+
 /* How a call that must look at libvirt first answers: @result (borrowed)
  * or @error, on the main loop. */
 typedef void (*IncomingAnswer)(json_t *result, const GError *error, gpointer data);
@@ -30,7 +37,8 @@ typedef void (*IncomingAnswer)(json_t *result, const GError *error, gpointer dat
  * reached (the source asks again; jobs are served in the order they first
  * asked), MIGD_ERROR_LIBVIRT_DISCONNECTED when the running domains cannot
  * be listed (what they use is unknown, so nothing is leased),
- * MIGD_ERROR_NO_FREE_VF, or a bad request. A reservation for a domain
+ * MIGD_ERROR_NO_FREE_VF, MIGD_ERROR_DRAINING while a drain empties this
+ * host, or a bad request. A reservation for a domain
  * replaces one that an earlier job from the same source left. Reservations
  * are saved in <state_dir>/reservations.json and survive a restart. */
 void incoming_reserve(Incoming *in, json_t *request, IncomingAnswer answer, gpointer data);

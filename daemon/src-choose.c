@@ -22,6 +22,7 @@ choice_peer_free(ChoicePeer *p)
     g_free(p->libvirt_uri);
     g_free(p->migd_url);
     g_free(p->error);
+    g_free(p->draining);
     g_hash_table_unref(p->pool_free);
     g_free(p);
 }
@@ -55,6 +56,8 @@ choice_peer_take_capacity(ChoicePeer *p, json_t *capacity)
     }
     p->max_incoming = (guint)json_integer_value(max);
     p->incoming_free = (guint)json_integer_value(free_slots);
+    g_free(p->draining);
+    p->draining = g_strdup(json_string_value(json_object_get(capacity, "draining")));
     json_object_foreach(pools, name, pool)
         g_hash_table_replace(p->pool_free, g_strdup(name),
                              GUINT_TO_POINTER(json_integer_value(json_object_get(pool, "free"))));
@@ -205,6 +208,10 @@ choice_why_not(const ChoicePeer *p, GHashTable *needs)
 
     if (p->error) {
         why = g_strdup(p->error);
+        goto out;
+    }
+    if (p->draining) {
+        why = g_strdup_printf("it is being drained (drain %s) and takes no guest in", p->draining);
         goto out;
     }
     for (GList *l = names; l && !why; l = l->next) {

@@ -1,11 +1,12 @@
 /* Choosing a destination ("auto", and each guest of a drain): every peer is
  * asked what it can take (GET /v1/capacity), and the peers are ranked for
  * the guest's needs. The rule, documented in the README:
- *   a peer is refused when its capacity cannot be read, when it lacks a
- *   pool the guest needs or has fewer free VFs there than the guest needs,
- *   or when it has no free incoming slot; the others rank by the most free
- *   VFs in the pools the guest needs (summed), then the most free incoming
- *   slots (less the guests a drain's plan already sends there), then name.
+ *   a peer is refused when its capacity cannot be read, when a drain
+ *   empties it, when it lacks a pool the guest needs or has fewer free VFs
+ *   there than the guest needs, or when it has no free incoming slot; the
+ *   others rank by the most free VFs in the pools the guest needs (summed),
+ *   then the most free incoming slots (less the guests a drain's plan
+ *   already sends there), then name.
  * The read ranks; the destination's reservation is what guarantees a VF. */
 #pragma once
 
@@ -20,6 +21,7 @@ typedef struct {
     char *libvirt_uri;
     char *migd_url;
     char *error;                /* its capacity is unknown: why; NULL when read */
+    char *draining;             /* the drain that empties it; NULL: none */
     guint max_incoming;
     guint incoming_free;
     guint planned;              /* guests a drain's plan already sends here */

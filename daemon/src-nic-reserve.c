@@ -75,14 +75,15 @@ nic_refused_reservation(guint status)
 }
 
 /* Whether the destination said it has no room: no free VF (409
- * no_free_vf) or no incoming slot (503 busy). */
+ * no_free_vf), no incoming slot (503 busy), or a drain empties it (503
+ * draining). */
 static gboolean
 nic_no_room(guint status, json_t *body)
 {
     const char *code = nic_peer_code(body);
 
     return (status == 409 && g_strcmp0(code, "no_free_vf") == 0) ||
-           (status == 503 && g_strcmp0(code, "busy") == 0);
+           (status == 503 && (g_strcmp0(code, "busy") == 0 || g_strcmp0(code, "draining") == 0));
 }
 
 static void

@@ -50,7 +50,8 @@ drain() { api POST /v1/drain -H 'Content-Type: application/json' -d "$1"; }
 STATUS=$(curl -s -S --max-time 10 -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$port_b/v1/capacity")
 BODY=$(cat "$T/body")
 check "GET /v1/capacity on B answers 200" [ "$STATUS" = 200 ]
-check "it says B's incoming slots and pools" json_is "$BODY" '"\(.max_incoming) \(.incoming_free) \(.pools | length)"' "3 3 0"
+check "it says B's incoming slots and pools, and that no drain empties B" \
+    json_is "$BODY" '"\(.max_incoming) \(.incoming_free) \(.pools | length) \(.draining)"' "3 3 0 null"
 api GET /v1/capacity
 check "and the same on A's unix socket" json_is "$BODY" '.incoming_free' 2
 

@@ -126,6 +126,34 @@ test_all_full(void)
     g_assert_cmpstr(fake_peer_last(fp, "GET", "/v1/capacity")->token, ==, "tok");
 }
 
+/* A peer a drain empties is refused whatever it has free, with the drain. */
+static void
+test_draining_peer(void)
+{
+    g_autoptr(FakePeer) fp = fake_peer_new();
+    g_autoptr(MigdConf) conf = load_conf();
+    g_autoptr(GHashTable) needs = labvm_needs(conf);
+    g_autoptr(GPtrArray) peers = NULL;
+    g_autoptr(GPtrArray) ranked = NULL;
+    g_autoptr(json_t) refused = json_array();
+
+    fake_peer_answer(fp, "GET", B "/v1/capacity", 200,
+                     "{\"host\":\"b\",\"max_incoming\":4,\"incoming_active\":0,"
+                     "\"incoming_queued\":0,\"incoming_free\":4,"
+                     "\"pools\":{\"lab\":{\"total\":4,\"free\":4}},\"draining\":\"d-1\"}");
+    script_capacity(fp, C, 2, 1, "\"lab\":{\"total\":2,\"free\":1}");
+    fake_peer_timeout(fp, "GET", D "/v1/capacity");
+    fake_peer_timeout(fp, "GET", E "/v1/capacity");
+    peers = read_all(fp, conf);
+    ranked = choice_rank(peers, needs, refused);
+    g_assert_cmpuint(ranked->len, ==, 1);
+    g_assert_cmpstr(((ChoicePeer *)g_ptr_array_index(ranked, 0))->peer, ==, "C");
+    g_assert_cmpstr(json_string_value(json_object_get(json_array_get(refused, 0), "peer")), ==,
+                    "B");
+    g_assert_cmpstr(json_string_value(json_object_get(json_array_get(refused, 0), "why")), ==,
+                    "it is being drained (drain d-1) and takes no guest in");
+}
+
 /* The most free VFs in the guest's pools first, then free slots, then name. */
 static void
 test_rank(void)
@@ -217,6 +245,7 @@ main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/choose/all-full", test_all_full);
     g_test_add_func("/choose/rank", test_rank);
+    g_test_add_func("/choose/draining-peer", test_draining_peer);
     g_test_add_func("/choose/ties-and-planned", test_ties_and_planned);
     g_test_add_func("/choose/needs-no-pool", test_needs_no_pool);
     return g_test_run();

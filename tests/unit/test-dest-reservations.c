@@ -107,6 +107,37 @@ test_reserve_libvirt_down(TdFixture *f, gconstpointer data)
     g_assert_cmpstr(nic_address(list, 0), ==, "tvf0");
 }
 
+static const char *
+drain_now(gpointer data)
+{
+    return *(const char **)data;
+}
+
+/* While a drain empties this host nothing is reserved or leased, with the
+ * drain named; once it has ended the same request gets its VF. */
+static void
+test_reserve_draining(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) r = NULL;
+    const char *drain = "d-1";
+
+    incoming_set_drain_query(f->in, drain_now, &drain);
+    r = td_reserve(f, "job-1", "vm1", "unplug", NIC0, &error);
+    g_assert_null(r);
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_DRAINING);
+    g_assert_cmpstr(error->message, ==,
+                    "this host is being drained (drain d-1) and takes no incoming migration "
+                    "until the drain has ended; choose another destination");
+    g_assert_cmpuint(reservations_count(f), ==, 0);
+    g_assert_null(lease_find(f->in->leases, "tvf0"));
+    g_clear_error(&error);
+    drain = NULL;
+    r = td_reserve(f, "job-1", "vm1", "unplug", NIC0, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(nic_address(r, 0), ==, "tvf0");
+}
+
 typedef struct {
     gboolean done;
     json_t *result;
@@ -382,6 +413,7 @@ main(int argc, char **argv)
     add("/dest/reserve/ok", test_reserve_ok);
     add("/dest/reserve/busy", test_reserve_busy);
     add("/dest/reserve/no-vf", test_reserve_no_vf);
+    add("/dest/reserve/draining", test_reserve_draining);
     add("/dest/reserve/concurrent-sources", test_concurrent_sources);
     add("/dest/reserve/libvirt-down", test_reserve_libvirt_down);
     add("/dest/reserve/two-armed", test_two_armed);

@@ -704,6 +704,48 @@ test_reserve_refused_next_peer(Fixture *f, gconstpointer data)
                                     "next choice"));
 }
 
+/* A drain started on B after the capacity read: B refuses with 503
+ * draining; a job whose destination migd chose goes to C, one sent to B
+ * by name fails before anything is touched, with B's words. */
+static void
+test_reserve_draining(Fixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) choice = json_pack(
+        "{s:s,s:s,s:[],s:[{s:s,s:s,s:s,s:s}]}", "chosen", "B", "why", "the best of 2 peers",
+        "refused", "remaining", "name", "C", "libvirt_uri", "qemu+tcp://10.200.0.3/system",
+        "migd_url", "http://10.200.0.3:7480", "why", "the second of 2 peers");
+    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL, choice };
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_error(f->fp, "POST", MIGD_URL "/v1/reservations", MIGD_ERROR_DRAINING,
+                    "this host is being drained (drain d-1) and takes no incoming migration");
+    fake_peer_answer(f->fp, "POST", "http://10.200.0.3:7480/v1/reservations", 201,
+                     reserved_one);
+    submit_to(f, "auto", &dest);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpstr(job->dest.name, ==, "C");
+    g_assert_true(timeline_has(job, "B refused the reservation (*being drained (drain d-1)*); "
+                                    "trying C, the next choice"));
+}
+
+static void
+test_reserve_draining_named(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->reservation_scripted = TRUE;
+    fake_peer_error(f->fp, "POST", "/v1/reservations", MIGD_ERROR_DRAINING,
+                    "this host is being drained (drain d-1) and takes no incoming migration");
+    job = migrate_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_nonnull(strstr(job->reason, "being drained (drain d-1)"));
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 1);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+}
+
 /* The last candidate refusing too fails the job, with every refusal said. */
 static void
 test_reserve_refused_no_next_peer(Fixture *f, gconstpointer data)
@@ -1852,6 +1894,8 @@ main(int argc, char **argv)
     ADD("reserve/no-vf", test_reserve_no_vf);
     ADD("reserve/refused-next-peer", test_reserve_refused_next_peer);
     ADD("reserve/refused-no-next-peer", test_reserve_refused_no_next_peer);
+    ADD("reserve/draining-next-peer", test_reserve_draining);
+    ADD("reserve/draining-named", test_reserve_draining_named);
     ADD("reserve/libvirt-disconnected", test_reserve_libvirt_disconnected);
     ADD("reserve/destination-down", test_reserve_destination_down);
     ADD("reserve/down-then-up", test_reserve_down_then_up);
