@@ -228,6 +228,7 @@ vm_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char 
         return rc;
     if (c.migration_errno == VFIO_ANSWER_UNASKED) {
         vfio_answer_unprobed(c.device, c.driver, note, reason, sizeof(reason));
+        note[0] = '\0';        /* the reason says it */
         native = 0;
     } else {
         native = vfio_answer_device(&c, reason, sizeof(reason));

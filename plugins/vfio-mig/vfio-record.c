@@ -8,6 +8,20 @@
 
 #include "vfio-record.h"
 
+/* vsnprintf: a sentence cut at @len is still a sentence worth giving. */
+static void record_say(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+record_say(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
 static int
 put(char *buf, size_t cap, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -128,38 +142,40 @@ vfio_record_read(const uint8_t *blob, size_t len, uint32_t version, struct vfio_
     int lineno = 0;
 
     if (version != VFIO_RECORD_VERSION) {
-        snprintf(err, errlen, "the state is version %u, and this vfio-mig reads version %d",
-                 version, VFIO_RECORD_VERSION);
+        record_say(err, errlen, "the state is version %u, and this vfio-mig reads version %d",
+                   version, VFIO_RECORD_VERSION);
         return -EPROTO;
     }
     if (len >= sizeof(text) || memchr(blob, '\0', len)) {
-        snprintf(err, errlen, "the state is not a vfio-mig record (%zu bytes%s)", len,
-                 len >= sizeof(text) ? ", too long" : ", with a NUL byte");
+        record_say(err, errlen, "the state is not a vfio-mig record (%zu bytes%s)", len,
+                   len >= sizeof(text) ? ", too long" : ", with a NUL byte");
         return -EINVAL;
     }
     memcpy(text, blob, len);
     text[len] = '\0';
     for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *sp = strchr(line, ' ');
-        size_t k;
+        const char *value;
 
         lineno++;
         if (sp)
             *sp = '\0';
-        for (k = want; k < nkeys && strcmp(keys[k], line) != 0; k++)
-            ;
-        if (k == nkeys || !sp || (k == 0 ? strcmp(sp + 1, "1") != 0 || lineno != 1
-                                         : lineno == 1 || parse_field(line, sp + 1, &c) < 0)) {
-            snprintf(err, errlen, "line %d of the state ('%s%s%s') is not %s", lineno, line,
-                     sp ? " " : "", sp ? sp + 1 : "",
-                     lineno == 1 ? "'vfio-mig 1'" : k == nkeys ? "a field in its place"
-                                                                : "a valid value");
+        value = sp ? sp + 1 : "";
+        if (want == nkeys || strcmp(keys[want], line) != 0) {
+            record_say(err, errlen, "line %d of the state ('%s%s%s') is not %s%s%s", lineno,
+                       line, sp ? " " : "", value, want == nkeys ? "a field it has" : "its '",
+                       want == nkeys ? "" : keys[want], want == nkeys ? "" : "' line");
             return -EINVAL;
         }
-        want = k + 1;
+        if (!sp || (want == 0 ? strcmp(value, "1") != 0 : parse_field(line, value, &c) < 0)) {
+            record_say(err, errlen, "line %d of the state ('%s%s%s') is not %s", lineno, line,
+                       sp ? " " : "", value, want == 0 ? "'vfio-mig 1'" : "a valid value");
+            return -EINVAL;
+        }
+        want++;
     }
     if (want < 7) {
-        snprintf(err, errlen, "the state ends before its '%s' line", keys[want]);
+        record_say(err, errlen, "the state ends before its '%s' line", keys[want]);
         return -EINVAL;
     }
     *ret = c;
