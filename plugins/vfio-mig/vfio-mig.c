@@ -190,7 +190,7 @@ vm_answer(struct vfio_mig *m, const struct migd_device *dev, struct vfio_caps *r
         return 0;
     if ((rc = vfio_sysfs_find(m->sysfs, dev->pci_address, &place, err, errlen)) < 0)
         return rc;
-    if (!vfio_sysfs_is_vfio(place.driver))
+    if (!place.vfio)
         return 0;       /* a host driver has it: not a VFIO device now */
     snprintf(c.device, sizeof(c.device), "%s", dev->pci_address);
     snprintf(c.driver, sizeof(c.driver), "%s", place.driver);

@@ -89,6 +89,7 @@ vfio_sysfs_find(const char *sysfs, const char *device, struct vfio_place *ret, c
     }
     if (link_name(dir, "driver", p.driver, sizeof(p.driver)) < 0)
         p.driver[0] = '\0';
+    p.vfio = p.driver[0] && (strncmp(p.type, "mdev ", 5) == 0 || strstr(p.driver, "vfio"));
     if (link_name(dir, "iommu_group", group, sizeof(group)) == 0) {
         long g = strtol(group, &end, 10);
 
@@ -96,12 +97,6 @@ vfio_sysfs_find(const char *sysfs, const char *device, struct vfio_place *ret, c
     }
     *ret = p;
     return 0;
-}
-
-int
-vfio_sysfs_is_vfio(const char *driver)
-{
-    return strstr(driver, "vfio") != NULL;
 }
 
 void

@@ -10,15 +10,13 @@ struct vfio_place {
     char driver[64];            /* "" when no driver is bound */
     char type[64];              /* "pci 15b3:101e", "mdev mtty-2" */
     int group;                  /* N of /dev/vfio/N; -1 when it has no IOMMU group */
+    int vfio;                   /* 1: a VFIO driver has it (vfio-pci, a vendor's *_vfio_pci,
+                                 * or any mdev driver: those are all VFIO drivers) */
 };
 
 /* 0, or -ENODEV/-EINVAL with a sentence naming @device in @err. */
 int vfio_sysfs_find(const char *sysfs, const char *device, struct vfio_place *ret, char *err,
                     size_t errlen);
-
-/* Whether @driver is a VFIO driver (vfio-pci, a vendor's *_vfio_pci,
- * vfio_mdev): 1 or 0. */
-int vfio_sysfs_is_vfio(const char *driver);
 
 /* The boot_id into @buf ("" when the kernel does not tell it). */
 void vfio_sysfs_boot_id(char *buf, size_t len);

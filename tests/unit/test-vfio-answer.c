@@ -20,7 +20,7 @@ mtty(const char *device)
                            .stop_copy = 96 };
 
     g_strlcpy(c.device, device, sizeof(c.device));
-    g_strlcpy(c.driver, "vfio_mdev", sizeof(c.driver));
+    g_strlcpy(c.driver, "mtty", sizeof(c.driver));
     g_strlcpy(c.type, "mdev mtty-2", sizeof(c.type));
     g_strlcpy(c.boot, "3f0c5a9e-0d53-4c4a-9d7e-2b1f6c7d8e90", sizeof(c.boot));
     return c;
@@ -48,12 +48,12 @@ test_device_migrates(void)
     char why[256];
 
     g_assert_cmpint(vfio_answer_device(&c, why, sizeof(why)), ==, 1);
-    g_assert_cmpstr(why, ==, "u1 (driver vfio_mdev) migrates in QEMU: STOP_COPY, P2P, PRE_COPY, "
+    g_assert_cmpstr(why, ==, "u1 (driver mtty) migrates in QEMU: STOP_COPY, P2P, PRE_COPY, "
                     "dirty page logging; stop-copy size 96 bytes");
     c.have_stop_copy = 0;
     c.flags = VFIO_ANSWER_STOP_COPY;
     g_assert_cmpint(vfio_answer_device(&c, why, sizeof(why)), ==, 1);
-    g_assert_cmpstr(why, ==, "u1 (driver vfio_mdev) migrates in QEMU: STOP_COPY, dirty page "
+    g_assert_cmpstr(why, ==, "u1 (driver mtty) migrates in QEMU: STOP_COPY, dirty page "
                     "logging");
 }
 
@@ -67,16 +67,16 @@ test_device_refused(void)
         int dma_logging;
         const char *reason;
     } cases[] = {
-        { ENOTTY, 0, 0, "u1 (driver vfio_mdev) has no VFIO migration (VFIO_DEVICE_FEATURE "
+        { ENOTTY, 0, 0, "u1 (driver mtty) has no VFIO migration (VFIO_DEVICE_FEATURE "
                         "MIGRATION: ENOTTY), so it cannot stay attached" },
-        { EOPNOTSUPP, 0, 1, "u1 (driver vfio_mdev) has no VFIO migration (VFIO_DEVICE_FEATURE "
+        { EOPNOTSUPP, 0, 1, "u1 (driver mtty) has no VFIO migration (VFIO_DEVICE_FEATURE "
                             "MIGRATION: EOPNOTSUPP), so it cannot stay attached" },
-        { EIO, 0, 1, "u1 (driver vfio_mdev) did not say whether it migrates (VFIO_DEVICE_FEATURE "
+        { EIO, 0, 1, "u1 (driver mtty) did not say whether it migrates (VFIO_DEVICE_FEATURE "
                      "MIGRATION: Input/output error)" },
-        { VFIO_ANSWER_UNASKED, 0, 1, "u1 (driver vfio_mdev) was not asked whether it migrates" },
-        { 0, VFIO_ANSWER_P2P, 1, "u1 (driver vfio_mdev) offers migration flags P2P without "
+        { VFIO_ANSWER_UNASKED, 0, 1, "u1 (driver mtty) was not asked whether it migrates" },
+        { 0, VFIO_ANSWER_P2P, 1, "u1 (driver mtty) offers migration flags P2P without "
                                  "STOP_COPY, which every VFIO migration needs" },
-        { 0, 0x7, 0, "u1 (driver vfio_mdev) migrates (STOP_COPY, P2P, PRE_COPY) but has no "
+        { 0, 0x7, 0, "u1 (driver mtty) migrates (STOP_COPY, P2P, PRE_COPY) but has no "
                      "dirty page logging (DMA_LOGGING_START), which QEMU needs to track its "
                      "writes to guest memory during pre-copy" },
     };
@@ -130,11 +130,11 @@ test_pair(void)
 
     g_assert_cmpint(vfio_answer_pair(&src, &dst, why, sizeof(why)), ==, 1);
     g_assert_cmpstr(why, ==, "both ends migrate: u-src and u-dst are mdev mtty-2 with driver "
-                    "vfio_mdev");
+                    "mtty");
     g_strlcpy(dst.type, "mdev mtty-1", sizeof(dst.type));
     g_assert_cmpint(vfio_answer_pair(&src, &dst, why, sizeof(why)), ==, 0);
-    g_assert_cmpstr(why, ==, "the source's device u-src is mdev mtty-2 with driver vfio_mdev, "
-                    "and u-dst here is mdev mtty-1 with driver vfio_mdev: QEMU cannot load "
+    g_assert_cmpstr(why, ==, "the source's device u-src is mdev mtty-2 with driver mtty, "
+                    "and u-dst here is mdev mtty-1 with driver mtty: QEMU cannot load "
                     "one's device state into the other");
     dst = mtty("u-dst");
     dst.migration_errno = ENOTTY;
@@ -160,18 +160,18 @@ test_kept(void)
     struct vfio_caps k = mtty("u1");
     char why[256] = "";
 
-    g_assert_cmpint(vfio_answer_kept_usable(&k, "vfio_mdev", "mdev mtty-2", k.boot, why,
+    g_assert_cmpint(vfio_answer_kept_usable(&k, "mtty", "mdev mtty-2", k.boot, why,
                                             sizeof(why)), ==, 1);
-    g_assert_cmpint(vfio_answer_kept_usable(&k, "vfio_mdev", "mdev mtty-2", "other", why,
+    g_assert_cmpint(vfio_answer_kept_usable(&k, "mtty", "mdev mtty-2", "other", why,
                                             sizeof(why)), ==, 0);
     g_assert_cmpstr(why, ==, "the answer kept for u1 is from before the host's last boot");
-    g_assert_cmpint(vfio_answer_kept_usable(&k, "vfio_mdev", "mdev mtty-2", "", why,
+    g_assert_cmpint(vfio_answer_kept_usable(&k, "mtty", "mdev mtty-2", "", why,
                                             sizeof(why)), ==, 0);
     g_assert_cmpint(vfio_answer_kept_usable(&k, "vfio-pci", "mdev mtty-2", k.boot, why,
                                             sizeof(why)), ==, 0);
-    g_assert_cmpstr(why, ==, "the answer kept for u1 was given by driver vfio_mdev, and "
+    g_assert_cmpstr(why, ==, "the answer kept for u1 was given by driver mtty, and "
                     "vfio-pci is bound now");
-    g_assert_cmpint(vfio_answer_kept_usable(&k, "vfio_mdev", "mdev mtty-1", k.boot, why,
+    g_assert_cmpint(vfio_answer_kept_usable(&k, "mtty", "mdev mtty-1", k.boot, why,
                                             sizeof(why)), ==, 0);
     g_assert_cmpstr(why, ==, "the answer kept for u1 is for a mdev mtty-2, and it is a mdev "
                     "mtty-1 now");
@@ -194,7 +194,7 @@ test_unprobed(void)
                     "is usable (none is kept in /c/0000:00:06.0)");
 }
 
-#define MTTY_TEXT "vfio-mig 1\ndevice u1\ndriver vfio_mdev\ntype mdev mtty-2\n" \
+#define MTTY_TEXT "vfio-mig 1\ndevice u1\ndriver mtty\ntype mdev mtty-2\n" \
                   "boot 3f0c5a9e-0d53-4c4a-9d7e-2b1f6c7d8e90\nmigration 0x7\ndma_logging yes\n"
 
 static void
@@ -225,13 +225,13 @@ test_record_round_trip(void)
     c.migration_errno = ENOTTY;
     c.flags = 0;
     c.dma_logging = 0;
-    round_trip(&c, "vfio-mig 1\ndevice u1\ndriver vfio_mdev\ntype mdev mtty-2\n"
+    round_trip(&c, "vfio-mig 1\ndevice u1\ndriver mtty\ntype mdev mtty-2\n"
                "boot 3f0c5a9e-0d53-4c4a-9d7e-2b1f6c7d8e90\nmigration ENOTTY\ndma_logging no\n");
     c.migration_errno = VFIO_ANSWER_UNASKED;
-    round_trip(&c, "vfio-mig 1\ndevice u1\ndriver vfio_mdev\ntype mdev mtty-2\n"
+    round_trip(&c, "vfio-mig 1\ndevice u1\ndriver mtty\ntype mdev mtty-2\n"
                "boot 3f0c5a9e-0d53-4c4a-9d7e-2b1f6c7d8e90\nmigration unasked\ndma_logging no\n");
     c.migration_errno = EIO;
-    round_trip(&c, "vfio-mig 1\ndevice u1\ndriver vfio_mdev\ntype mdev mtty-2\n"
+    round_trip(&c, "vfio-mig 1\ndevice u1\ndriver mtty\ntype mdev mtty-2\n"
                "boot 3f0c5a9e-0d53-4c4a-9d7e-2b1f6c7d8e90\nmigration errno 5\ndma_logging no\n");
 }
 
