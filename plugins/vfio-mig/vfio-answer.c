@@ -1,27 +1,13 @@
 /* vfio-mig's decisions (see vfio-answer.h). */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <migd/plugin.h>
 
 #include "vfio-answer.h"
-
-/* vsnprintf: a sentence cut at @len is still a sentence worth giving. */
-static void answer_say(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-answer_say(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
+#include "vfio-say.h"
 
 void
 vfio_answer_flags(uint64_t flags, char *buf, size_t len)
@@ -70,38 +56,38 @@ vfio_answer_device(const struct vfio_caps *c, char *reason, size_t len)
     char flags[64], size[64] = "";
 
     if (c->migration_errno == ENOTTY || c->migration_errno == EOPNOTSUPP) {
-        answer_say(reason, len, "%s (driver %s) has no VFIO migration (VFIO_DEVICE_FEATURE "
-                   "MIGRATION: %s), so it cannot stay attached", c->device, c->driver,
-                   errno_words(c->migration_errno));
+        (void)vfio_say(reason, len, 0, "%s (driver %s) has no VFIO migration (VFIO_DEVICE_FEATURE "
+                       "MIGRATION: %s), so it cannot stay attached", c->device, c->driver,
+                       errno_words(c->migration_errno));
         return 0;
     }
     if (c->migration_errno == VFIO_ANSWER_UNASKED) {
-        answer_say(reason, len, "%s (driver %s) was not asked whether it migrates", c->device,
-                   c->driver);
+        (void)vfio_say(reason, len, 0, "%s (driver %s) was not asked whether it migrates",
+                       c->device, c->driver);
         return 0;
     }
     if (c->migration_errno) {
-        answer_say(reason, len, "%s (driver %s) did not say whether it migrates "
-                   "(VFIO_DEVICE_FEATURE MIGRATION: %s)", c->device, c->driver,
-                   errno_words(c->migration_errno));
+        (void)vfio_say(reason, len, 0, "%s (driver %s) did not say whether it migrates "
+                       "(VFIO_DEVICE_FEATURE MIGRATION: %s)", c->device, c->driver,
+                       errno_words(c->migration_errno));
         return 0;
     }
     vfio_answer_flags(c->flags, flags, sizeof(flags));
     if (!(c->flags & VFIO_ANSWER_STOP_COPY)) {
-        answer_say(reason, len, "%s (driver %s) offers migration flags %s without STOP_COPY, "
-                   "which every VFIO migration needs", c->device, c->driver, flags);
+        (void)vfio_say(reason, len, 0, "%s (driver %s) offers migration flags %s without "
+                       "STOP_COPY, which every VFIO migration needs", c->device, c->driver, flags);
         return 0;
     }
     if (!c->dma_logging) {
-        answer_say(reason, len, "%s (driver %s) migrates (%s) but has no dirty page logging "
-                   "(DMA_LOGGING_START), which QEMU needs to track its writes to guest memory "
-                   "during pre-copy", c->device, c->driver, flags);
+        (void)vfio_say(reason, len, 0, "%s (driver %s) migrates (%s) but has no dirty page "
+                       "logging (DMA_LOGGING_START), which QEMU needs to track its writes to "
+                       "guest memory during pre-copy", c->device, c->driver, flags);
         return 0;
     }
     if (c->have_stop_copy)
         snprintf(size, sizeof(size), "; stop-copy size %" PRIu64 " bytes", c->stop_copy);
-    answer_say(reason, len, "%s (driver %s) migrates in QEMU: %s, dirty page logging%s",
-               c->device, c->driver, flags, size);
+    (void)vfio_say(reason, len, 0, "%s (driver %s) migrates in QEMU: %s, dirty page logging%s",
+                   c->device, c->driver, flags, size);
     return 1;
 }
 
@@ -125,9 +111,9 @@ vfio_answer_together(const struct vfio_caps *c, const struct vfio_caps *const *o
         without = c;
     if (!without)
         return 1;
-    answer_say(reason, len, "%s would be VFIO device %zu of this guest to stay attached, and %s "
-               "does not support P2P: QEMU migrates more than one VFIO device only when all do",
-               c->device, count + 1, without->device);
+    (void)vfio_say(reason, len, 0, "%s would be VFIO device %zu of this guest to stay attached, "
+                   "and %s does not support P2P: QEMU migrates more than one VFIO device only "
+                   "when all do", c->device, count + 1, without->device);
     return 0;
 }
 
@@ -138,21 +124,21 @@ vfio_answer_pair(const struct vfio_caps *src, const struct vfio_caps *dst, char 
     char why[256];
 
     if (!vfio_answer_device(src, why, sizeof(why))) {
-        answer_say(reason, len, "the source's device cannot migrate: %s", why);
+        (void)vfio_say(reason, len, 0, "the source's device cannot migrate: %s", why);
         return 0;
     }
     if (!vfio_answer_device(dst, why, sizeof(why))) {
-        answer_say(reason, len, "this host's device cannot migrate: %s", why);
+        (void)vfio_say(reason, len, 0, "this host's device cannot migrate: %s", why);
         return 0;
     }
     if (strcmp(src->type, dst->type) != 0 || strcmp(src->driver, dst->driver) != 0) {
-        answer_say(reason, len, "the source's device %s is %s with driver %s, and %s here is %s "
-                   "with driver %s: QEMU cannot load one's device state into the other",
-                   src->device, src->type, src->driver, dst->device, dst->type, dst->driver);
+        (void)vfio_say(reason, len, 0, "the source's device %s is %s with driver %s, and %s here "
+                       "is %s with driver %s: QEMU cannot load one's device state into the other",
+                       src->device, src->type, src->driver, dst->device, dst->type, dst->driver);
         return 0;
     }
-    answer_say(reason, len, "both ends migrate: %s and %s are %s with driver %s", src->device,
-               dst->device, dst->type, dst->driver);
+    (void)vfio_say(reason, len, 0, "both ends migrate: %s and %s are %s with driver %s",
+                   src->device, dst->device, dst->type, dst->driver);
     return 1;
 }
 
@@ -167,14 +153,14 @@ vfio_answer_unprobed(const char *device, const char *driver, const char *cache_w
                      char *reason, size_t len)
 {
     if (strcmp(driver, "vfio-pci") == 0) {
-        answer_say(reason, len, "%s is bound to vfio-pci, which has no VFIO migration (only "
-                   "vendor variant drivers have it), so it cannot stay attached (read from "
-                   "sysfs: a guest owns it)", device);
+        (void)vfio_say(reason, len, 0, "%s is bound to vfio-pci, which has no VFIO migration "
+                       "(only vendor variant drivers have it), so it cannot stay attached (read "
+                       "from sysfs: a guest owns it)", device);
         return;
     }
-    answer_say(reason, len, "%s (driver %s) is in a guest's use, and opening it would reset it; "
-               "no answer kept from before the guest started is usable (%s)", device, driver,
-               cache_why);
+    (void)vfio_say(reason, len, 0, "%s (driver %s) is in a guest's use, and opening it would "
+                   "reset it; no answer kept from before the guest started is usable (%s)", device,
+                   driver, cache_why);
 }
 
 int
@@ -182,14 +168,14 @@ vfio_answer_kept_usable(const struct vfio_caps *kept, const char *driver, const 
                         const char *boot, char *why, size_t len)
 {
     if (!*boot || strcmp(kept->boot, boot) != 0)
-        answer_say(why, len, "the answer kept for %s is from before the host's last boot",
-                   kept->device);
+        (void)vfio_say(why, len, 0, "the answer kept for %s is from before the host's last boot",
+                       kept->device);
     else if (strcmp(kept->driver, driver) != 0)
-        answer_say(why, len, "the answer kept for %s was given by driver %s, and %s is bound now",
-                   kept->device, kept->driver, driver);
+        (void)vfio_say(why, len, 0, "the answer kept for %s was given by driver %s, and %s is "
+                       "bound now", kept->device, kept->driver, driver);
     else if (strcmp(kept->type, type) != 0)
-        answer_say(why, len, "the answer kept for %s is for a %s, and it is a %s now",
-                   kept->device, kept->type, type);
+        (void)vfio_say(why, len, 0, "the answer kept for %s is for a %s, and it is a %s now",
+                       kept->device, kept->type, type);
     else
         return 1;
     return 0;

@@ -11,6 +11,7 @@
 
 #include "vfio-answer.c"
 #include "vfio-record.c"
+#include "vfio-say.c"
 
 /* What the mtty sample on 6.12 answers (tests/kbed/test-vfio-mig). */
 static struct vfio_caps
