@@ -81,7 +81,7 @@ vm_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
         if (!into || v[0] != '/' || strlen(v) >= PATH_MAX) {
             free(m);
             return vfio_say(err, errlen, -EINVAL, "[plugin.vfio-mig] %s = %s is not a setting it "
-                          "knows (cache_dir, sysfs, dev: absolute paths)", k, v);
+                            "knows (cache_dir, sysfs, dev: absolute paths)", k, v);
         }
         snprintf(into, PATH_MAX, "%s", v);
     }
@@ -185,7 +185,7 @@ vm_answer(struct vfio_mig *m, const struct migd_device *dev, struct vfio_caps *r
     if (vfio_answer_may_open(dev->side, dev->domain)) {
         if (place.group < 0)
             return vfio_say(err, errlen, -ENODEV, "%s (driver %s) has no IOMMU group, so VFIO "
-                          "cannot open it", c.device, c.driver);
+                            "cannot open it", c.device, c.driver);
         if ((rc = vfio_dev_ask(m->dev, place.group, c.device, &c, err, errlen)) < 0)
             return rc;
         if (vfio_cache_store(m->cache, &c, note, notelen) == 0)
@@ -194,7 +194,7 @@ vm_answer(struct vfio_mig *m, const struct migd_device *dev, struct vfio_caps *r
                vfio_answer_kept_usable(&kept, c.driver, c.type, c.boot, note, notelen)) {
         c = kept;
         (void)vfio_say(note, notelen, 0, "%s owns it: the answer kept in %s/%s", dev->domain,
-                     m->cache, c.device);
+                       m->cache, c.device);
     }
     *ret = c;
     return 1;
@@ -227,8 +227,8 @@ vm_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char 
         vm_seen_note(m, dev->job, &c, native);
     ret->flags = MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | (native ? MIGD_PROBE_NATIVE : 0);
     ret->state_version = VFIO_RECORD_VERSION;
-    (void)vfio_say(ret->detail, sizeof(ret->detail), 0, "%s%s%s%s", reason, *note ? " (" : "",
-                 note, *note ? ")" : "");
+    (void)vfio_say(ret->detail, sizeof(ret->detail), 0, "%s%s%s%s", reason,
+                   *note ? " (" : "", note, *note ? ")" : "");
     return 0;
 }
 
@@ -243,12 +243,12 @@ vm_save(void *ctx, const struct migd_device *dev, uint8_t *buf, size_t cap, size
     if (rc < 0)
         return rc;
     if (rc == 0)
-        return vfio_say(err, errlen, -ENODEV, "%s is not a VFIO device (no pci address, or a "
-                      "host driver is bound to it)", dev->pci_address ? dev->pci_address
-                                                                        : "the device");
+        return vfio_say(err, errlen, -ENODEV, "%s is not a VFIO device (no pci address, or a host "
+                        "driver is bound to it)",
+                        dev->pci_address ? dev->pci_address : "the device");
     if (vfio_record_write(&c, (char *)buf, cap, ret_len) < 0)
         return vfio_say(err, errlen, -ENOSPC, "%s: its answer does not fit in %zu bytes "
-                      "([plugins] max_state_bytes)", c.device, cap);
+                        "([plugins] max_state_bytes)", c.device, cap);
     *ret_version = VFIO_RECORD_VERSION;
     return 0;
 }
@@ -280,7 +280,7 @@ vm_check(void *ctx, const struct migd_device *dev, const uint8_t *blob, size_t l
                               vm_seen_others(m, dev->job, here->caps.device, others), why,
                               sizeof(why)))
         return vfio_say(err, errlen, -EOPNOTSUPP, "%s cannot stay attached: %s (on the source or "
-                      "here)", name, why);
+                        "here)", name, why);
     return 0;
 }
 
