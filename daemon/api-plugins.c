@@ -1,6 +1,8 @@
 /* GET /v1/plugins: the plugins this migd loaded, those it refused and why,
  * and for each loaded one which of this host's pool devices it claims and
- * what it vouches for (its probe's answer, asked now, in workers). */
+ * what it vouches for (its probe's answer, asked now, in workers). Each
+ * device is described with the guest that holds it, so that a plugin never
+ * opens a device a guest owns. */
 #include <config.h>
 
 #include "api-priv.h"
@@ -82,16 +84,21 @@ probe_done(const PluginCallResult *r, gpointer data)
         listing_finish(l);
 }
 
-/* The ABI's description of a pool device that no guest uses yet. */
+/* The ABI's description of a pool device: a guest running here (@user)
+ * owns it as the source of a later migration would; a lease's guest will
+ * own it here; else no guest does. A plugin must not open a device whose
+ * domain is set and that is not a destination's (opening a VFIO device
+ * resets it). */
 static void
-pool_device(const MigdConf *conf, const PoolVf *vf, PluginDevice *ret)
+pool_device(const MigdConf *conf, const PoolVf *vf, const char *user, const char *leased_to,
+            PluginDevice *ret)
 {
     const MigdPoolConf *pc = conf_find_pool(conf, vf->pool);
     gboolean sriov = pc && pc->type == POOL_SRIOV;
 
     *ret = (PluginDevice){
         .kind = sriov ? MIGD_DEVICE_VF : MIGD_DEVICE_EMULATED,
-        .side = MIGD_SIDE_DESTINATION,
+        .side = user ? MIGD_SIDE_SOURCE : MIGD_SIDE_DESTINATION,
         .pci_address = sriov ? vf->address : NULL,
         .pf_address = sriov ? pc->pf : NULL,
         .vf_index = sriov ? (int)vf->index : -1,
@@ -99,6 +106,7 @@ pool_device(const MigdConf *conf, const PoolVf *vf, PluginDevice *ret)
         .netdev = sriov ? vf->netdev : vf->address,
         .pool = vf->pool,
         .vlan = -1,
+        .domain = (char *)(user ? user : leased_to), /* plugin_call() copies it */
     };
 }
 
@@ -125,8 +133,15 @@ refusals_json(PluginSet *set)
     return list;
 }
 
-void
-api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp)
+typedef struct {
+    Api *api;
+    HttpDeferred *deferred;
+} Ask;
+
+/* @holders: each pool device's state in GET /v1/vfs's form, by address;
+ * NULL when no Incoming looks at the guests (then no guest is known). */
+static void
+plugins_probe(Api *api, GHashTable *holders, HttpDeferred *deferred)
 {
     g_autoptr(PluginSet) none = api->plugins ? NULL : plugin_set_load(NULL, NULL);
     PluginSet *set = api->plugins ? api->plugins : none;
@@ -141,12 +156,17 @@ api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp)
     if (!vfs)
         g_message("GET /v1/plugins lists no claims: %s", error->message);
     l = g_new0(Listing, 1);
+    l->deferred = deferred;
     l->answer = json_pack("{s:o,s:o}", "plugins", list, "refused", refusals_json(set));
     for (guint i = 0; i < plugins->len; i++) {
         json_t *entry = plugin_entry(plugins->pdata[i]);
 
         json_array_append_new(list, entry);
         for (guint v = 0; vfs && v < vfs->len; v++) {
+            const PoolVf *vf = vfs->pdata[v];
+            json_t *held = holders ? g_hash_table_lookup(holders, vf->address) : NULL;
+            const char *state = json_string_value(json_object_get(held, "state"));
+            const char *domain = json_string_value(json_object_get(held, "domain"));
             Probe *pr = g_new0(Probe, 1);
             PluginDevice dev;
 
@@ -154,19 +174,66 @@ api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp)
             pr->claims = json_object_get(entry, "claims");
             pr->index = v;
             json_array_append_new(pr->claims, json_null());
-            pr->pool = g_strdup(((PoolVf *)vfs->pdata[v])->pool);
-            pr->address = g_strdup(((PoolVf *)vfs->pdata[v])->address);
-            pool_device(api->conf, vfs->pdata[v], &dev);
+            pr->pool = g_strdup(vf->pool);
+            pr->address = g_strdup(vf->address);
+            pool_device(api->conf, vf, g_strcmp0(state, "in-use") == 0 ? domain : NULL,
+                        g_strcmp0(state, "leased") == 0 ? domain : NULL, &dev);
             l->pending++;
             plugin_call(plugins->pdata[i], PLUGIN_CALL_PROBE, &dev, NULL, 0, 0,
                         api->conf->plugin_call_timeout_s * 1000, probe_done, pr);
         }
     }
-    if (l->pending == 0) {
-        resp->status = 200;
-        resp->body = l->answer;
-        g_free(l);
+    if (l->pending == 0)
+        listing_finish(l);
+}
+
+/* Which VFs running guests hold, and which are leased, as GET /v1/vfs
+ * says: a plugin is told whose each device is before it is probed. When
+ * that cannot be known, nothing is probed, since a plugin could open a
+ * device a guest owns. */
+static void
+plugins_holders_read(json_t *result, const GError *error, gpointer data)
+{
+    Ask *ask = data;
+    g_autoptr(GHashTable) holders = NULL;
+    size_t i;
+    json_t *vf;
+
+    if (!result) {
+        HttpResponse resp = { 0 };
+
+        api_set_error(&resp,
+                      error && error->domain == MIGD_ERROR ? (MigdErrorCode)error->code
+                                                            : MIGD_ERROR_INTERNAL,
+                      "the plugins' devices are not probed: which VFs this host's guests hold "
+                      "is unknown (%s)", error ? error->message : "no answer");
+        http_deferred_finish(ask->deferred, &resp);
+        g_free(ask);
         return;
     }
-    l->deferred = http_request_defer(req->http);
+    holders = g_hash_table_new(g_str_hash, g_str_equal);
+    json_array_foreach(json_object_get(result, "vfs"), i, vf) {
+        const char *address = json_string_value(json_object_get(vf, "address"));
+
+        if (address)
+            g_hash_table_replace(holders, (char *)address, vf);
+    }
+    plugins_probe(ask->api, holders, ask->deferred);
+    g_free(ask);
+}
+
+void
+api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp)
+{
+    HttpDeferred *deferred = http_request_defer(req->http);
+    Ask *ask;
+
+    if (!api->incoming) {
+        plugins_probe(api, NULL, deferred);
+        return;
+    }
+    ask = g_new0(Ask, 1);
+    ask->api = api;
+    ask->deferred = deferred;
+    incoming_vfs(api->incoming, plugins_holders_read, ask);
 }

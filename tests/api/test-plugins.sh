@@ -10,7 +10,24 @@ mkdir -p "$T/plugins"
 for p in good twin wrong-major; do
     ln -s "$PLUGIN_FIXTURES/$p.so" "$T/plugins/$p.so"
 done
+# libvirt's test driver with one running guest that holds the pool's tap-a.
+cat >"$T/node.xml" <<XML
+<node>
+  <domain type='test'>
+    <name>holder</name>
+    <memory>65536</memory>
+    <os><type>hvm</type></os>
+    <devices>
+      <interface type='bridge'>
+        <mac address='52:54:00:00:00:01'/><source bridge='labbr0'/><target dev='tap-a'/>
+        <model type='vmxnet3'/><alias name='ua-vf0'/>
+      </interface>
+    </devices>
+  </domain>
+</node>
+XML
 write_conf "$T/migd.conf"
+sed -i "s|^libvirt_uri = .*|libvirt_uri = test://$T/node.xml|" "$T/migd.conf"
 cat >>"$T/migd.conf" <<CONF
 
 [plugins]
@@ -46,7 +63,9 @@ check "... what it vouches for each (state, pause, not native) and its state ver
     json_is "$BODY" '.plugins[0].claims[0] | "\(.state) \(.pause) \(.native) \(.state_version)"' \
     "true true false 3"
 check "... with the plugin's own detail, which shows its [plugin.good] settings reached it" \
-    json_is "$BODY" '.plugins[0].claims[1].detail' "greeting=hi there alias=-"
+    json_is "$BODY" '.plugins[0].claims[1].detail' "greeting=hi there alias=- domain=- side=destination"
+check "... the device a running guest holds is described with that guest (so no plugin opens it)" \
+    json_is "$BODY" '.plugins[0].claims[0].detail' "greeting=hi there alias=- domain=holder side=source"
 check "... and the refused files with their reasons" \
     json_is "$BODY" '[.refused[] | .file | split("/") | last] | join(",")' "twin.so,wrong-major.so"
 

@@ -138,7 +138,7 @@ test_calls_direct(void)
     g_assert_cmpuint(probe.flags, ==, MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | MIGD_PROBE_PAUSE);
     g_assert_cmpuint(probe.state_version, ==, 3);
     /* The settings of [plugin.good] reached its init. */
-    g_assert_cmpstr(probe.detail, ==, "greeting=hello alias=ua-vf0");
+    g_assert_cmpstr(probe.detail, ==, "greeting=hello alias=ua-vf0 domain=vm side=source");
 
     g_assert_cmpint(plugin_save_state(p, &view, 64, &state, &version, NULL), ==, 0);
     g_assert_cmpuint(version, ==, 3);

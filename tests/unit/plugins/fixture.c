@@ -97,8 +97,9 @@ fx_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char 
         return rc;
     ret->flags = MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | f->vouch;
     ret->state_version = 3;
-    snprintf(ret->detail, sizeof(ret->detail), "greeting=%s alias=%s", f->greeting,
-             dev->alias ? dev->alias : "-");
+    snprintf(ret->detail, sizeof(ret->detail), "greeting=%s alias=%s domain=%s side=%s",
+             f->greeting, dev->alias ? dev->alias : "-", dev->domain ? dev->domain : "-",
+             dev->side == MIGD_SIDE_SOURCE ? "source" : "destination");
     return 0;
 }
 
