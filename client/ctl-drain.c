@@ -24,6 +24,9 @@ const CtlArgSpec ctl_drain_options[] = {
       "change nothing." },
     { "strategy", "STRATEGY", CTL_ARG_CHOICE, NULL, "strategy", 0, 0, drain_strategies,
       "How each guest's passthrough NICs travel, as for 'migctl migrate'." },
+    { "bandwidth", "MIBPS", CTL_ARG_UINT, NULL, "bandwidth_mibps", 0, 1048576, NULL,
+      "Limit each guest's migration to this many MiB/s (0: no limit), as for 'migctl "
+      "migrate'." },
     { "wait", NULL, CTL_ARG_TRUE, NULL, "wait", 0, 0, NULL,
       "Show each guest's state and the total as they change until the drain is done; exit "
       "with 1 unless every guest left." },

@@ -12,6 +12,9 @@
 #include "src-drain.h"
 #include "virt-ops.h"
 
+/* The same bound as a migration's options.bandwidth_mibps (request.c). */
+#define API_DRAIN_MAX_BANDWIDTH 1048576
+
 static const char *const drain_strategies[] = { "auto", "unplug", "native", "pause", "none",
                                                 NULL };
 
@@ -19,6 +22,7 @@ struct _ApiDrain {
     Api *api;
     Drain *drain;
     char *strategy;
+    guint bandwidth_mibps;      /* each job's; 0: no limit */
     char *requested_by;
     GArray *subscriptions;      /* guint: the jobs' that have not ended */
     guint pump_source;
@@ -32,6 +36,7 @@ typedef struct {
     GStrv to;                   /* the peers asked for; NULL: every peer */
     gboolean dry_run;
     char *strategy;
+    guint bandwidth_mibps;
     char *requested_by;
     VirtConn *conn;
     const VirtOps *ops;
@@ -108,7 +113,8 @@ api_drain_submit(gpointer ctx, const DrainGuest *g, char **ret_job, char **ret_e
     ApiDrain *ad = ctx;
     Api *api = ad->api;
     JobDestination dest = { g->peer, g->libvirt_uri, g->migd_url, g->choice };
-    JobOptions options = { .persistent = TRUE, .undefine_source = TRUE };
+    JobOptions options = { .persistent = TRUE, .undefine_source = TRUE,
+                           .bandwidth_mibps = ad->bandwidth_mibps };
     g_autoptr(GError) error = NULL;
     g_autofree char *by = g_strdup_printf("drain %s, asked from %s", drain_id(ad->drain),
                                           ad->requested_by);
@@ -220,6 +226,7 @@ api_drain_read(GPtrArray *peers, gpointer data)
     ad->api = api;
     ad->drain = g_steal_pointer(&drain);
     ad->strategy = g_strdup(r->strategy);
+    ad->bandwidth_mibps = r->bandwidth_mibps;
     ad->requested_by = g_strdup(r->requested_by);
     ad->subscriptions = g_array_new(FALSE, FALSE, sizeof(guint));
     if (api->drain) {
@@ -264,12 +271,14 @@ api_drain_list_thread(GTask *task, gpointer source, gpointer data, GCancellable 
                                    "nothing was started", error->message);
 }
 
-/* The body: {"to": [PEER...], "dry_run": BOOL, "strategy": S}, all
- * optional; FALSE with @resp set when it is refused. */
+/* The body: {"to": [PEER...], "dry_run": BOOL, "strategy": S,
+ * "bandwidth_mibps": N}, all optional; FALSE with @resp set when it is
+ * refused. */
 static gboolean
 api_drain_parse(Api *api, const ApiRequest *req, DrainRequest *r, HttpResponse *resp)
 {
     json_t *to = NULL;
+    json_t *bandwidth = NULL;
     const char *strategy = NULL;
     int dry_run = 0;
     json_error_t jerr;
@@ -279,13 +288,22 @@ api_drain_parse(Api *api, const ApiRequest *req, DrainRequest *r, HttpResponse *
     size_t i;
     json_t *item;
 
-    if (req->json && json_unpack_ex(req->json, &jerr, JSON_STRICT, "{s?o,s?b,s?s}", "to", &to,
-                                    "dry_run", &dry_run, "strategy", &strategy) < 0) {
+    if (req->json && json_unpack_ex(req->json, &jerr, JSON_STRICT, "{s?o,s?b,s?s,s?o}", "to", &to,
+                                    "dry_run", &dry_run, "strategy", &strategy,
+                                    "bandwidth_mibps", &bandwidth) < 0) {
         api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
-                      "the drain request is not valid: %s (it takes to, dry_run and strategy)",
-                      jerr.text);
+                      "the drain request is not valid: %s (it takes to, dry_run, strategy and "
+                      "bandwidth_mibps)", jerr.text);
         return FALSE;
     }
+    if (bandwidth && (!json_is_integer(bandwidth) || json_integer_value(bandwidth) < 0 ||
+                      json_integer_value(bandwidth) > API_DRAIN_MAX_BANDWIDTH)) {
+        api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
+                      "field 'bandwidth_mibps' must be a whole number of MiB/s from 0 (no "
+                      "limit) to %d", API_DRAIN_MAX_BANDWIDTH);
+        return FALSE;
+    }
+    r->bandwidth_mibps = bandwidth ? (guint)json_integer_value(bandwidth) : 0;
     if (to && !json_is_array(to)) {
         api_set_error(resp, MIGD_ERROR_INVALID_ARGUMENT,
                       "field 'to' must be an array of peer names");

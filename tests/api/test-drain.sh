@@ -68,6 +68,11 @@ check "an unknown field is refused, and the message names it" json_is "$BODY" '.
 drain '{"strategy":"fast"}'
 check "an unknown strategy is refused" json_is "$BODY" '.error.message' \
     "field 'strategy' must be one of auto, unplug, native, pause, none, not 'fast'"
+for bw in -1 1.5 '"8"' 1048577; do
+    drain "{\"bandwidth_mibps\":$bw}"
+    check "a bandwidth of $bw is refused, with the range" json_is "$BODY" '"\(.error.code): \(.error.message)"' \
+        "invalid_argument: field 'bandwidth_mibps' must be a whole number of MiB/s from 0 (no limit) to 1048576"
+done
 
 # --- a dry run: the plan, and nothing changes ----------------------------------------
 drain '{"dry_run":true}'
@@ -133,6 +138,15 @@ check "a wrong token: exit 1 with migd's refusal" [ "$rc" = 1 ]
 check "which says what is wrong" grep -q "HTTP 401 unauthenticated" <<<"$out"
 out=$("$client" "http://127.0.0.1:$dead" "$token" 2>&1); rc=$?
 check "a migd that does not answer: exit 3" [ "$rc" = 3 ]
+
+# --- a drain with a bandwidth limit: each job carries it -------------------------------
+out=$(ctl -o json drain --to B --bandwidth 8)
+job=$(jq -r '.guests[0].job' <<<"$out")
+check "migctl drain --bandwidth 8 starts the guest's job toward B" \
+    json_is "$out" '"\(.guests[0].peer) \(.guests[0].job != null)"' "B true"
+api GET "/v1/migrations/$job"
+check "the job's options say 8 MiB/s" json_is "$BODY" .options.bandwidth_mibps 8
+ctl watch "$job" >/dev/null 2>&1
 
 stop_migd TERM
 check "migd stops cleanly" [ $? -eq 0 ]
