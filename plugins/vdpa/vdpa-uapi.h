@@ -6,6 +6,7 @@
 #include <linux/vdpa.h>
 #include <linux/vhost.h>
 #include <linux/vhost_types.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
 /* include/uapi/linux/vhost_types.h, Linux 6.4 and 6.7. */
