@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state-text.h"
 #include "vdpa-state.h"
 #include "vdpa-uapi.h"
 
@@ -161,20 +162,6 @@ parse_u16(const char *word, uint16_t *ret)
     return 0;
 }
 
-static int
-parse_mac(const char *word, uint8_t mac[6])
-{
-    unsigned int b[6];
-    char tail;
-
-    if (sscanf(word, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-               &tail) != 6)
-        return -1;
-    for (int i = 0; i < 6; i++)
-        mac[i] = (uint8_t)b[i];
-    return 0;
-}
-
 /* A vring line: its index must be the next one. */
 static int
 parse_vring(char *const *w, int n, struct vdpa_cfg *c)
@@ -189,10 +176,12 @@ parse_vring(char *const *w, int n, struct vdpa_cfg *c)
     return 0;
 }
 
-/* One line's words after its name into @c: 0 or -1. */
+/* One line's words after its name into @data: 0 or -1. */
 static int
-parse_value(enum vdpa_value v, char *const *w, int n, struct vdpa_cfg *c)
+parse_value(int v, char *const *w, int n, void *data)
 {
+    struct vdpa_cfg *c = data;
+
     if (v == VDPA_VRINGS)
         return parse_vring(w, n, c);
     if (n != 1)
@@ -204,7 +193,7 @@ parse_value(enum vdpa_value v, char *const *w, int n, struct vdpa_cfg *c)
         strcpy(c->mgmtdev, w[0]);
         return 0;
     case VDPA_MAC:
-        return parse_mac(w[0], c->mac);
+        return st_parse_mac(w[0], c->mac);
     case VDPA_MTU:
         return parse_u16(w[0], &c->mtu);
     case VDPA_MAX_VQP:
@@ -224,71 +213,29 @@ parse_value(enum vdpa_value v, char *const *w, int n, struct vdpa_cfg *c)
     return -1;
 }
 
-#define VDPA_WORDS 4
+static const char *const value_hints[VDPA_VALUE_LAST] = {
+    [VDPA_VRINGS] = "vring INDEX BASE, indices from 0 in order",
+};
 
-static int
-read_line(char *line, int lineno, struct vdpa_cfg *c, char *err, size_t errlen)
-{
-    char *w[VDPA_WORDS], *save = NULL;
-    int n = 0;
-
-    for (char *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-        if (n == VDPA_WORDS) {
-            snprintf(err, errlen, "line %d of the state has more than %d words", lineno,
-                     VDPA_WORDS - 1);
-            return -EINVAL;
-        }
-        w[n++] = t;
-    }
-    if (n == 0)
-        return 0;
-    for (int v = 0; v < VDPA_VALUE_LAST; v++) {
-        if (strcmp(w[0], value_names[v]) != 0)
-            continue;
-        if (VDPA_HAS(c, v) && v != VDPA_VRINGS) {
-            snprintf(err, errlen, "line %d of the state sets %s a second time", lineno, w[0]);
-            return -EINVAL;
-        }
-        if (parse_value(v, w + 1, n - 1, c) < 0) {
-            snprintf(err, errlen, "line %d of the state is not a valid %s line%s", lineno, w[0],
-                     v == VDPA_VRINGS ? " (vring INDEX BASE, indices from 0 in order)" : "");
-            return -EINVAL;
-        }
-        c->have |= 1u << v;
-        return 0;
-    }
-    snprintf(err, errlen, "line %d of the state names nothing the vdpa plugin knows ('%s')",
-             lineno, w[0]);
-    return -EINVAL;
-}
+static const struct st_keys state_keys = {
+    .who = "the vdpa plugin", .names = value_names, .count = VDPA_VALUE_LAST,
+    .repeatable = 1u << VDPA_VRINGS, .hints = value_hints,
+};
 
 int
 vdpa_state_read(const uint8_t *blob, size_t len, uint32_t version, struct vdpa_cfg *ret,
                 char *err, size_t errlen)
 {
     struct vdpa_cfg c = { 0 };
-    char *text, *save = NULL, *line;
-    int lineno = 1, rc = 0;
-    char head[32];
+    unsigned int seen;
+    int rc = st_read(blob, len, version, "vdpa", VDPA_STATE_VERSION, &state_keys, parse_value, &c,
+                     &seen, err, errlen);
 
-    if (version != VDPA_STATE_VERSION) {
-        snprintf(err, errlen, "the state is version %u, and this vdpa plugin reads version %d",
-                 version, VDPA_STATE_VERSION);
-        return -EPROTO;
-    }
-    snprintf(head, sizeof(head), "vdpa %d\n", VDPA_STATE_VERSION);
-    if (len < strlen(head) || memcmp(blob, head, strlen(head)) != 0 || memchr(blob, '\0', len)) {
-        snprintf(err, errlen, "the state does not start with '%.*s'", (int)strlen(head) - 1, head);
-        return -EINVAL;
-    }
-    if (!(text = strndup((const char *)blob + strlen(head), len - strlen(head))))
-        return -ENOMEM;
-    for (line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save))
-        rc = read_line(line, ++lineno, &c, err, errlen);
-    free(text);
-    if (rc == 0)
-        *ret = c;
-    return rc;
+    if (rc < 0)
+        return rc;
+    c.have = seen;
+    *ret = c;
+    return 0;
 }
 
 /* Features in @want that @have lacks, named after @what, into @why. */

@@ -33,13 +33,13 @@
  * device's netdev. */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <migd/plugin.h>
 
+#include "say.h"
 #include "vdpa-genl.h"
 #include "vdpa-state.h"
 #include "vdpa-uapi.h"
@@ -62,28 +62,6 @@ struct vdpa_plugin {
     char mgmtdev[VDPA_NAMELEN]; /* where to provision; "" is the source's */
     struct vp_record *records;
 };
-
-static int vp_say(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-vp_say(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* ": the kernel's words" when it gave some. */
-static const char *
-vp_words(const char *why, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s%s", *why ? ": " : "", why);
-    return buf;
-}
 
 static int
 vp_setting(struct vdpa_plugin *p, const struct migd_setting *s)
@@ -113,10 +91,10 @@ vp_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
     for (size_t i = 0; i < count; i++) {
         if (vp_setting(p, &settings[i]) < 0) {
             free(p);
-            return vp_say(err, errlen, -EINVAL, "[plugin.vdpa] %s = %s is not a setting it "
-                          "knows (provision = true or false; mgmtdev = a management device's "
-                          "name, as vdpa mgmtdev show prints it; sysfs = an absolute path)",
-                          settings[i].key, settings[i].value);
+            return plugin_say(err, errlen, -EINVAL, "[plugin.vdpa] %s = %s is not a setting it "
+                              "knows (provision = true or false; mgmtdev = a management device's "
+                              "name, as vdpa mgmtdev show prints it; sysfs = an absolute path)",
+                              settings[i].key, settings[i].value);
         }
     }
     *ret_ctx = p;
@@ -179,9 +157,9 @@ vp_named(const struct migd_device *dev, char *err, size_t errlen)
 {
     if (dev->netdev && dev->netdev[0] && strlen(dev->netdev) < VDPA_NAMELEN)
         return 0;
-    return vp_say(err, errlen, -EINVAL, "%s names no vDPA device: migd gives a vDPA device's "
-                  "vdpa name (as vdpa dev show prints it) as its netdev",
-                  dev->alias ? dev->alias : "the device");
+    return plugin_say(err, errlen, -EINVAL, "%s names no vDPA device: migd gives a vDPA device's "
+                      "vdpa name (as vdpa dev show prints it) as its netdev",
+                      dev->alias ? dev->alias : "the device");
 }
 
 /* @dev's vhost char device, got at as vdpa-vhost.h says. */
@@ -192,18 +170,18 @@ vp_vhost(struct vdpa_plugin *p, const struct migd_device *dev, struct vv_handle 
     int rc = vv_find(p->sysfs, dev->netdev, path, pathlen);
 
     if (rc == -ENOENT)
-        return vp_say(err, errlen, rc, "vDPA device %s is not bound to vhost_vdpa (it has no "
-                      "/dev/vhost-vdpa-N)", dev->netdev);
+        return plugin_say(err, errlen, rc, "vDPA device %s is not bound to vhost_vdpa (it has no "
+                          "/dev/vhost-vdpa-N)", dev->netdev);
     if (rc == -ENODEV)
-        return vp_say(err, errlen, rc, "there is no vDPA device %s on this host (no "
-                      "%s/bus/vdpa/devices/%s)", dev->netdev, p->sysfs, dev->netdev);
+        return plugin_say(err, errlen, rc, "there is no vDPA device %s on this host (no "
+                          "%s/bus/vdpa/devices/%s)", dev->netdev, p->sysfs, dev->netdev);
     if (rc < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s: %s/bus/vdpa/devices/%s: %s",
-                      dev->netdev, p->sysfs, dev->netdev, strerror(-rc));
+        return plugin_say(err, errlen, rc, "vDPA device %s: %s/bus/vdpa/devices/%s: %s",
+                          dev->netdev, p->sysfs, dev->netdev, strerror(-rc));
     if ((rc = vv_open(path, ret)) < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s: cannot get at %s: %s%s", dev->netdev,
-                      path, strerror(-rc), rc == -EBUSY ? " (another process has it open, and "
-                      "its file could not be borrowed with pidfd_getfd)" : "");
+        return plugin_say(err, errlen, rc, "vDPA device %s: cannot get at %s: %s%s", dev->netdev,
+                          path, strerror(-rc), rc == -EBUSY ? " (another process has it open, and "
+                          "its file could not be borrowed with pidfd_getfd)" : "");
     return 0;
 }
 
@@ -220,8 +198,8 @@ vp_backend(struct vdpa_plugin *p, const struct migd_device *dev, uint64_t *ret, 
     rc = vv_backend_features(h.fd, ret);
     vv_close(&h);
     if (rc < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s: VHOST_GET_BACKEND_FEATURES on %s "
-                      "failed: %s", dev->netdev, path, strerror(-rc));
+        return plugin_say(err, errlen, rc, "vDPA device %s: VHOST_GET_BACKEND_FEATURES on %s "
+                          "failed: %s", dev->netdev, path, strerror(-rc));
     return 0;
 }
 
@@ -259,22 +237,22 @@ vp_read(const char *name, struct vdpa_cfg *ret, char *err, size_t errlen)
     int rc = vg_dev_get(name, &d, why, sizeof(why));
 
     if (rc == -ENOENT)
-        return vp_say(err, errlen, rc, "vDPA device %s: the kernel has no vdpa netlink "
-                      "family (the vdpa module is not loaded)", name);
+        return plugin_say(err, errlen, rc, "vDPA device %s: the kernel has no vdpa netlink "
+                          "family (the vdpa module is not loaded)", name);
     if (rc == -ENODEV)
-        return vp_say(err, errlen, rc, "there is no vDPA device %s on this host", name);
+        return plugin_say(err, errlen, rc, "there is no vDPA device %s on this host", name);
     if (rc < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s: the kernel does not tell what it is: "
-                      "%s%s", name, strerror(-rc), vp_words(why, words, sizeof(words)));
+        return plugin_say(err, errlen, rc, "vDPA device %s: the kernel does not tell what it is: "
+                          "%s%s", name, strerror(-rc), plugin_words(why, words, sizeof(words)));
     snprintf(c.mgmtdev, sizeof(c.mgmtdev), "%s", d.mgmtdev);
     c.have |= 1u << VDPA_MGMTDEV;
     if ((rc = vg_config_get(name, &c, why, sizeof(why))) < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s: the kernel does not tell its config: "
-                      "%s%s", name, strerror(-rc), vp_words(why, words, sizeof(words)));
+        return plugin_say(err, errlen, rc, "vDPA device %s: the kernel does not tell its config: "
+                          "%s%s", name, strerror(-rc), plugin_words(why, words, sizeof(words)));
     if ((rc = vg_mgmtdev_features(c.mgmtdev, &c.supported, why, sizeof(why))) < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s: its management device %s does not tell "
-                      "its supported features: %s%s", name, c.mgmtdev, strerror(-rc),
-                      vp_words(why, words, sizeof(words)));
+        return plugin_say(err, errlen, rc, "vDPA device %s: its management device %s does not tell "
+                          "its supported features: %s%s", name, c.mgmtdev, strerror(-rc),
+                          plugin_words(why, words, sizeof(words)));
     c.have |= 1u << VDPA_SUPPORTED;
     *ret = c;
     return 0;
@@ -301,9 +279,9 @@ vp_save_vrings(struct vdpa_plugin *p, const struct migd_device *dev, struct vdpa
     }
     vv_close(&h);
     if (rc < 0 || n > VDPA_MAX_VQS)
-        return vp_say(err, errlen, rc < 0 ? rc : -E2BIG, "vDPA device %s: reading its vring "
-                      "bases on %s failed: %s", dev->netdev, path,
-                      rc < 0 ? strerror(-rc) : "more virtqueues than the plugin carries");
+        return plugin_say(err, errlen, rc < 0 ? rc : -E2BIG, "vDPA device %s: reading its vring "
+                          "bases on %s failed: %s", dev->netdev, path,
+                          rc < 0 ? strerror(-rc) : "more virtqueues than the plugin carries");
     if (h.how == VV_OURS)
         c->have |= 1u << VDPA_VRINGS;
     return 0;
@@ -325,8 +303,8 @@ vp_save(void *ctx, const struct migd_device *dev, uint8_t *buf, size_t cap, size
     if ((rc = vp_save_vrings(ctx, dev, &c, err, errlen)) < 0)
         return rc;
     if (vdpa_state_write(&c, (char *)buf, cap, ret_len) < 0)
-        return vp_say(err, errlen, -ENOSPC, "vDPA device %s: its state does not fit in %zu bytes "
-                      "([plugins] max_state_bytes)", dev->netdev, cap);
+        return plugin_say(err, errlen, -ENOSPC, "vDPA device %s: its state does not fit in %zu "
+                          "bytes ([plugins] max_state_bytes)", dev->netdev, cap);
     *ret_version = VDPA_STATE_VERSION;
     return 0;
 }
@@ -350,23 +328,24 @@ vp_check_provision(struct vdpa_plugin *p, const struct migd_device *dev,
     int rc;
 
     if (!p->provision)
-        return vp_say(err, errlen, -ENODEV, "there is no vDPA device %s on this host, and "
-                      "[plugin.vdpa] provision is not true", dev->netdev);
+        return plugin_say(err, errlen, -ENODEV, "there is no vDPA device %s on this host, and "
+                          "[plugin.vdpa] provision is not true", dev->netdev);
     if (!on)
-        return vp_say(err, errlen, -EINVAL, "vDPA device %s: the state names no management "
-                      "device to make it on, and [plugin.vdpa] mgmtdev is not set", dev->netdev);
+        return plugin_say(err, errlen, -EINVAL, "vDPA device %s: the state names no management "
+                          "device to make it on, and [plugin.vdpa] mgmtdev is not set",
+                          dev->netdev);
     if (VDPA_HAS(src, VDPA_VRINGS) && !dev->domain)
-        return vp_say(err, errlen, -EINVAL, "vDPA device %s: the state carries vring bases, "
-                      "which only a device migd owns and has set up takes, not one the plugin "
-                      "makes", dev->netdev);
+        return plugin_say(err, errlen, -EINVAL, "vDPA device %s: the state carries vring bases, "
+                          "which only a device migd owns and has set up takes, not one the plugin "
+                          "makes", dev->netdev);
     rc = vg_mgmtdev_features(on, &mgmt.supported, why, sizeof(why));
     if (rc < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s would be made on management device %s, "
-                      "which does not tell its features: %s%s", dev->netdev, on, strerror(-rc),
-                      vp_words(why, words, sizeof(words)));
+        return plugin_say(err, errlen, rc, "vDPA device %s would be made on management device %s, "
+                          "which does not tell its features: %s%s", dev->netdev, on, strerror(-rc),
+                          plugin_words(why, words, sizeof(words)));
     if ((rc = vdpa_state_fit(src, &mgmt, 1, fit, sizeof(fit))) < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s cannot be made on %s: %s", dev->netdev, on,
-                      fit);
+        return plugin_say(err, errlen, rc, "vDPA device %s cannot be made on %s: %s", dev->netdev,
+                          on, fit);
     return 1;
 }
 
@@ -384,18 +363,19 @@ vp_check_vrings(struct vdpa_plugin *p, const struct migd_device *dev, const stru
     if ((rc = vp_vhost(p, dev, ret, path, sizeof(path), err, errlen)) < 0)
         return rc;
     if (ret->how != VV_OURS)
-        rc = vp_say(err, errlen, -EBUSY, "vDPA device %s: the state carries vring bases, and %s "
-                    "is not open in migd (%s): only its owner can set them", dev->netdev, path,
-                    ret->how == VV_OPENED ? "nobody has it" : "another process has it");
+        rc = plugin_say(err, errlen, -EBUSY, "vDPA device %s: the state carries vring bases, "
+                        "and %s is not open in migd (%s): only its owner can set them",
+                        dev->netdev, path,
+                        ret->how == VV_OPENED ? "nobody has it" : "another process has it");
     else if ((rc = vv_vqs_count(ret->fd, &n)) < 0 || (rc = vv_status(ret->fd, &status)) < 0)
-        rc = vp_say(err, errlen, rc, "vDPA device %s: %s does not tell its virtqueues: %s",
-                    dev->netdev, path, strerror(-rc));
+        rc = plugin_say(err, errlen, rc, "vDPA device %s: %s does not tell its virtqueues: %s",
+                        dev->netdev, path, strerror(-rc));
     else if (n < src->nvrings)
-        rc = vp_say(err, errlen, -EINVAL, "vDPA device %s has %u virtqueues, and the state "
-                    "carries %u vring bases", dev->netdev, n, src->nvrings);
+        rc = plugin_say(err, errlen, -EINVAL, "vDPA device %s has %u virtqueues, and the state "
+                        "carries %u vring bases", dev->netdev, n, src->nvrings);
     else if (status & VIRTIO_CONFIG_S_DRIVER_OK)
-        rc = vp_say(err, errlen, -EBUSY, "vDPA device %s is already started (DRIVER_OK): its "
-                    "vring bases can only be set before that", dev->netdev);
+        rc = plugin_say(err, errlen, -EBUSY, "vDPA device %s is already started (DRIVER_OK): its "
+                        "vring bases can only be set before that", dev->netdev);
     if (rc < 0)
         vv_close(ret);
     return rc;
@@ -415,15 +395,15 @@ vp_checks(struct vdpa_plugin *p, const struct migd_device *dev, const uint8_t *b
     if ((rc = vp_named(dev, err, errlen)) < 0)
         return rc;
     if ((rc = vdpa_state_read(blob, len, version, ret_src, why, sizeof(why))) < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s: %s", dev->netdev, why);
+        return plugin_say(err, errlen, rc, "vDPA device %s: %s", dev->netdev, why);
     rc = vp_read(dev->netdev, &dst, err, errlen);
     if (rc == -ENODEV)
         return vp_check_provision(p, dev, ret_src, err, errlen);
     if (rc < 0)
         return rc;
     if ((rc = vdpa_state_fit(ret_src, &dst, 0, why, sizeof(why))) < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s cannot take the source's state: %s",
-                      dev->netdev, why);
+        return plugin_say(err, errlen, rc, "vDPA device %s cannot take the source's state: %s",
+                          dev->netdev, why);
     if (VDPA_HAS(ret_src, VDPA_VRINGS) && !dev->domain) {
         if ((rc = vp_check_vrings(p, dev, ret_src, &h, err, errlen)) < 0)
             return rc;
@@ -454,20 +434,21 @@ vp_provision(struct vdpa_plugin *p, const struct migd_device *dev, const struct 
     int rc = vg_dev_new(dev->netdev, on, src, why, sizeof(why));
 
     if (rc < 0)
-        return vp_say(err, errlen, rc, "vDPA device %s: the kernel refused to make it on %s: "
-                      "%s%s", dev->netdev, on, strerror(-rc), vp_words(why, words, sizeof(words)));
+        return plugin_say(err, errlen, rc, "vDPA device %s: the kernel refused to make it on %s: "
+                          "%s%s", dev->netdev, on, strerror(-rc),
+                          plugin_words(why, words, sizeof(words)));
     if ((r = vp_record(p, dev, 1)))
         r->provisioned = 1;
     rc = vp_read(dev->netdev, &got, err, errlen);
     if (rc == 0 && (rc = vdpa_state_fit(src, &got, 0, fit, sizeof(fit))) < 0)
-        vp_say(err, errlen, rc, "vDPA device %s, made on %s, is not what the source had: %s",
-               dev->netdev, on, fit);
+        plugin_say(err, errlen, rc, "vDPA device %s, made on %s, is not what the source had: %s",
+                   dev->netdev, on, fit);
     if (rc < 0 || !r) {
         (void)vg_dev_del(dev->netdev, why, sizeof(why));
         if (r)
             vp_record_drop(p, r);
-        return rc < 0 ? rc : vp_say(err, errlen, -ENOMEM, "vDPA device %s: out of memory",
-                                    dev->netdev);
+        return rc < 0 ? rc : plugin_say(err, errlen, -ENOMEM, "vDPA device %s: out of memory",
+                                        dev->netdev);
     }
     return 0;
 }
@@ -487,14 +468,14 @@ vp_restore_vrings(struct vdpa_plugin *p, const struct migd_device *dev,
         uint16_t got = 0;
 
         if ((rc = vv_set_vring_base(h.fd, i, src->vring[i])) < 0)
-            vp_say(err, errlen, rc, "vDPA device %s: the kernel refused vring %u's base %u: %s",
-                   dev->netdev, i, src->vring[i], strerror(-rc));
+            plugin_say(err, errlen, rc, "vDPA device %s: the kernel refused vring %u's base %u: %s",
+                       dev->netdev, i, src->vring[i], strerror(-rc));
         else if ((rc = vv_vring_base(h.fd, i, &got)) < 0)
-            vp_say(err, errlen, rc, "vDPA device %s: reading vring %u's base back failed: %s",
-                   dev->netdev, i, strerror(-rc));
+            plugin_say(err, errlen, rc, "vDPA device %s: reading vring %u's base back failed: %s",
+                       dev->netdev, i, strerror(-rc));
         else if (got != src->vring[i])
-            rc = vp_say(err, errlen, -EIO, "vDPA device %s: vring %u's base did not stick: set "
-                        "%u, read back %u", dev->netdev, i, src->vring[i], got);
+            rc = plugin_say(err, errlen, -EIO, "vDPA device %s: vring %u's base did not stick: set "
+                            "%u, read back %u", dev->netdev, i, src->vring[i], got);
     }
     vv_close(&h);
     return rc;
@@ -539,16 +520,16 @@ vp_pre(void *ctx, const struct migd_device *dev, char *err, size_t errlen)
     }
     if ((rc = vv_backend_features(h.fd, &backend)) == 0 &&
         !(backend & (UINT64_C(1) << VHOST_BACKEND_F_SUSPEND)))
-        rc = vp_say(err, errlen, -EOPNOTSUPP, "vDPA device %s cannot be suspended: %s has no "
-                    "SUSPEND backend feature", dev->netdev, path);
+        rc = plugin_say(err, errlen, -EOPNOTSUPP, "vDPA device %s cannot be suspended: %s has no "
+                        "SUSPEND backend feature", dev->netdev, path);
     else if (rc < 0 || (rc = vv_suspend(h.fd)) < 0)
-        vp_say(err, errlen, rc, "vDPA device %s: suspending it on %s failed: %s", dev->netdev,
-               path, strerror(-rc));
+        plugin_say(err, errlen, rc, "vDPA device %s: suspending it on %s failed: %s", dev->netdev,
+                   path, strerror(-rc));
     vv_close(&h);
     if (rc < 0)
         return rc;
     if (!(r = vp_record(p, dev, 1)))
-        return vp_say(err, errlen, -ENOMEM, "vDPA device %s: out of memory", dev->netdev);
+        return plugin_say(err, errlen, -ENOMEM, "vDPA device %s: out of memory", dev->netdev);
     r->suspended = 1;
     return 0;
 }
@@ -566,12 +547,12 @@ vp_resume(struct vdpa_plugin *p, const struct migd_device *dev, char *err, size_
         return rc;
     if ((rc = vv_backend_features(h.fd, &backend)) == 0 &&
         !(backend & (UINT64_C(1) << VHOST_BACKEND_F_RESUME)))
-        rc = vp_say(err, errlen, -EOPNOTSUPP, "vDPA device %s stays suspended: this kernel's "
-                    "vhost_vdpa has no RESUME (%s); its owner must reset and set it up again",
-                    dev->netdev, path);
+        rc = plugin_say(err, errlen, -EOPNOTSUPP, "vDPA device %s stays suspended: this kernel's "
+                        "vhost_vdpa has no RESUME (%s); its owner must reset and set it up again",
+                        dev->netdev, path);
     else if (rc < 0 || (rc = vv_resume(h.fd)) < 0)
-        vp_say(err, errlen, rc, "vDPA device %s: resuming it on %s failed: %s", dev->netdev,
-               path, strerror(-rc));
+        plugin_say(err, errlen, rc, "vDPA device %s: resuming it on %s failed: %s", dev->netdev,
+                   path, strerror(-rc));
     vv_close(&h);
     return rc;
 }
@@ -587,8 +568,9 @@ vp_abort(void *ctx, const struct migd_device *dev, char *err, size_t errlen)
     if (!dev->netdev || !(r = vp_record(p, dev, 0)))
         return 0;       /* nothing done to it */
     if (r->provisioned && (rc = vg_dev_del(dev->netdev, why, sizeof(why))) < 0 && rc != -ENODEV)
-        vp_say(err, errlen, rc, "vDPA device %s: removing the device restore_state made failed: "
-               "%s%s", dev->netdev, strerror(-rc), vp_words(why, words, sizeof(words)));
+        plugin_say(err, errlen, rc, "vDPA device %s: removing the device restore_state made "
+                   "failed: %s%s", dev->netdev, strerror(-rc),
+                   plugin_words(why, words, sizeof(words)));
     else
         rc = 0;
     if (r->suspended && rc == 0)

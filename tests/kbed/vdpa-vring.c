@@ -300,10 +300,12 @@ main(int argc, char **argv)
     sim_start(&src, 0);
     for (int i = 0; i < frames; i++) {
         send_frame(&src, (uint8_t)(i + 1));
-        if (!wait_used(&src, (uint16_t)(i + 1), 1000) || !got_frame(&src, (uint16_t)i, (uint8_t)(i + 1)))
+        if (!wait_used(&src, (uint16_t)(i + 1), 1000) ||
+            !got_frame(&src, (uint16_t)i, (uint8_t)(i + 1)))
             break;
     }
-    check(src.vq[TX].used->idx == frames && got_frame(&src, (uint16_t)(frames - 1), (uint8_t)frames),
+    check(src.vq[TX].used->idx == frames &&
+          got_frame(&src, (uint16_t)(frames - 1), (uint8_t)frames),
           "%s (%s) runs: %d frames looped TX to RX (TX used index %u)", argv[2], src.path,
           frames, src.vq[TX].used->idx);
 

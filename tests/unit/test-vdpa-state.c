@@ -1,11 +1,13 @@
 /* The vdpa plugin's pure logic: its state text, the destination's fitness
- * check and probe's answer (plugins/vdpa/vdpa-state.c, included whole). */
+ * check and probe's answer (plugins/vdpa/vdpa-state.c and the state text
+ * it shares, plugins/common/state-text.c, included whole). */
 #include <config.h>
 
 #include <errno.h>
 #include <glib.h>
 #include <string.h>
 
+#include "../../plugins/common/state-text.c"
 #include "../../plugins/vdpa/vdpa-state.c"
 
 /* What vdpa_sim_net on 6.12 reports for a device a driver is using. */
@@ -104,7 +106,8 @@ static const struct {
     { "vdpa 1\nvring 0 65536\n", "line 2 of the state is not a valid vring line (vring INDEX "
                                  "BASE, indices from 0 in order)" },
     { "vdpa 1\nspeed 10\n", "line 2 of the state names nothing the vdpa plugin knows ('speed')" },
-    { "vdpa 1\nmtu 1 2 3 4\n", "line 2 of the state has more than 3 words" },
+    { "vdpa 1\nmtu 1 2\n", "line 2 of the state is not a valid mtu line" },
+    { "vdpa 1\nmtu 1 2 3 4 5 6 7 8\n", "line 2 of the state has more than 8 words" },
 };
 
 static void
@@ -131,7 +134,7 @@ test_read_version(void)
 
     g_assert_cmpint(vdpa_state_read((const uint8_t *)sim_612_text, strlen(sim_612_text), 2, &back,
                                     err, sizeof(err)), ==, -EPROTO);
-    g_assert_cmpstr(err, ==, "the state is version 2, and this vdpa plugin reads version 1");
+    g_assert_cmpstr(err, ==, "the state is version 2, and the vdpa plugin reads version 1");
     g_assert_cmpint(vdpa_state_read((const uint8_t *)"vdpa 1\n\0", 8, 1, &back, err, sizeof(err)),
                     ==, -EINVAL);
 }
