@@ -339,6 +339,10 @@ vp_check_provision(struct vdpa_plugin *p, const struct migd_device *dev,
                           "which only a device migd owns and has set up takes, not one the plugin "
                           "makes", dev->netdev);
     rc = vg_mgmtdev_features(on, &mgmt.supported, why, sizeof(why));
+    if (rc == -ENODEV)
+        return plugin_say(err, errlen, rc, "vDPA device %s would be made on management device "
+                          "%s, which this host does not have (%s)", dev->netdev, on,
+                          p->mgmtdev[0] ? "[plugin.vdpa] mgmtdev" : "the source's");
     if (rc < 0)
         return plugin_say(err, errlen, rc, "vDPA device %s would be made on management device %s, "
                           "which does not tell its features: %s%s", dev->netdev, on, strerror(-rc),
