@@ -14,13 +14,13 @@
  * loads into migd with nothing to install. vf-state.h is the format. */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <migd/plugin.h>
 
+#include "say.h"
 #include "vf-kernel.h"
 #include "vf-state.h"
 #include "vf-sysfs.h"
@@ -54,28 +54,6 @@ struct sriov_vfcfg {
     struct sv_record *records;
 };
 
-static int sv_say(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-sv_say(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* ": the kernel's words" when it gave some. */
-static const char *
-sv_words(const char *why, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s%s", *why ? ": " : "", why);
-    return buf;
-}
-
 static int
 sv_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char *err,
         size_t errlen)
@@ -90,9 +68,9 @@ sv_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
             snprintf(s->sysfs, sizeof(s->sysfs), "%s", settings[i].value);
         else {
             free(s);
-            return sv_say(err, errlen, -EINVAL, "[plugin.sriov-vfcfg] %s = %s is not a setting "
-                          "it knows (sysfs = an absolute path, default /sys)", settings[i].key,
-                          settings[i].value);
+            return plugin_say(err, errlen, -EINVAL, "[plugin.sriov-vfcfg] %s = %s is not a setting "
+                              "it knows (sysfs = an absolute path, default /sys)", settings[i].key,
+                              settings[i].value);
         }
     }
     *ret_ctx = s;
@@ -128,14 +106,15 @@ sv_locate(struct sriov_vfcfg *s, const struct migd_device *dev, struct sv_vf *re
         return rc;
     rc = vk_read(w.pf, w.vf, ret_pf, ret_now, why, sizeof(why));
     if (rc == -ENODEV)
-        return sv_say(err, errlen, rc, "VF %u of %s: there is no PF netdev %s on this host",
-                      w.vf, w.pf, w.pf);
+        return plugin_say(err, errlen, rc, "VF %u of %s: there is no PF netdev %s on this host",
+                          w.vf, w.pf, w.pf);
     if (rc < 0)
-        return sv_say(err, errlen, rc, "VF %u of %s: the kernel does not tell its settings: "
-                      "%s%s", w.vf, w.pf, strerror(-rc), sv_words(why, words, sizeof(words)));
+        return plugin_say(err, errlen, rc, "VF %u of %s: the kernel does not tell its settings: "
+                          "%s%s", w.vf, w.pf, strerror(-rc),
+                          plugin_words(why, words, sizeof(words)));
     if (w.vf >= ret_pf->num_vfs || !ret_now->have)
-        return sv_say(err, errlen, -ENODEV, "VF %u of %s does not exist: the PF has %u VFs "
-                      "enabled (its sriov_numvfs)", w.vf, w.pf, ret_pf->num_vfs);
+        return plugin_say(err, errlen, -ENODEV, "VF %u of %s does not exist: the PF has %u VFs "
+                          "enabled (its sriov_numvfs)", w.vf, w.pf, ret_pf->num_vfs);
     *ret_where = w;
     return 0;
 }
@@ -165,8 +144,8 @@ sv_save(void *ctx, const struct migd_device *dev, uint8_t *buf, size_t cap, size
     if (rc < 0)
         return rc;
     if (vf_state_write(&now, (char *)buf, cap, ret_len) < 0)
-        return sv_say(err, errlen, -ENOSPC, "VF %u of %s: its settings do not fit in %zu bytes "
-                      "([plugins] max_state_bytes)", where.vf, where.pf, cap);
+        return plugin_say(err, errlen, -ENOSPC, "VF %u of %s: its settings do not fit in %zu bytes "
+                          "([plugins] max_state_bytes)", where.vf, where.pf, cap);
     *ret_version = VF_STATE_VERSION;
     return 0;
 }
@@ -182,17 +161,17 @@ sv_checks(struct sriov_vfcfg *s, const struct migd_device *dev, const uint8_t *b
     int rc = vf_state_read(blob, len, version, ret_want, why, sizeof(why));
 
     if (rc < 0)
-        return sv_say(err, errlen, rc, "%s: %s", dev->alias ? dev->alias : "the VF", why);
+        return plugin_say(err, errlen, rc, "%s: %s", dev->alias ? dev->alias : "the VF", why);
     if ((rc = sv_locate(s, dev, ret_where, ret_pf, ret_now, err, errlen)) < 0)
         return rc;
     rc = vk_switchdev(s->sysfs, ret_where->pf, why, sizeof(why));
     if (rc < 0)
-        return sv_say(err, errlen, rc, "VF %u of %s: %s", ret_where->vf, ret_where->pf, why);
+        return plugin_say(err, errlen, rc, "VF %u of %s: %s", ret_where->vf, ret_where->pf, why);
     if (rc == 1)
-        return sv_say(err, errlen, -EOPNOTSUPP, "VF %u of %s: the PF's eswitch is in switchdev "
-                      "mode, where VF settings are devlink port functions' and rates are "
-                      "refused; sriov-vfcfg restores a PF in legacy mode", ret_where->vf,
-                      ret_where->pf);
+        return plugin_say(err, errlen, -EOPNOTSUPP, "VF %u of %s: the PF's eswitch is in switchdev "
+                          "mode, where VF settings are devlink port functions' and rates are "
+                          "refused; sriov-vfcfg restores a PF in legacy mode", ret_where->vf,
+                          ret_where->pf);
     return 0;
 }
 
@@ -245,9 +224,9 @@ sv_undo(int ifindex, const struct sv_vf *where, const struct sv_undo *undo, int 
 
         if (rc < 0 && first == 0) {
             vf_setting_format(&undo[i].before, undo[i].setting, value, sizeof(value));
-            first = sv_say(err, errlen, rc, "VF %u of %s: putting %s back to %s failed: %s%s",
-                           where->vf, where->pf, vf_setting_name(undo[i].setting), value,
-                           strerror(-rc), sv_words(why, words, sizeof(words)));
+            first = plugin_say(err, errlen, rc, "VF %u of %s: putting %s back to %s failed: %s%s",
+                               where->vf, where->pf, vf_setting_name(undo[i].setting), value,
+                               strerror(-rc), plugin_words(why, words, sizeof(words)));
         }
     }
     return first;
@@ -267,20 +246,21 @@ sv_apply(const struct sv_vf *where, const struct vk_pf *pf, const struct vf_cfg 
     rc = vk_set(pf->ifindex, where->vf, want, s, why, sizeof(why));
     if (rc < 0)
         /* migd adds the errno's words: only the kernel's own come here. */
-        return sv_say(err, errlen, rc, "VF %u of %s: the kernel refused %s %s%s", where->vf,
-                      where->pf, vf_setting_name(s), value, sv_words(why, words, sizeof(words)));
+        return plugin_say(err, errlen, rc, "VF %u of %s: the kernel refused %s %s%s", where->vf,
+                          where->pf, vf_setting_name(s), value,
+                          plugin_words(why, words, sizeof(words)));
     rc = vk_read(where->pf, where->vf, &again, &after, why, sizeof(why));
     if (rc < 0)
-        return sv_say(err, errlen, rc, "VF %u of %s: reading %s back failed: %s%s", where->vf,
-                      where->pf, vf_setting_name(s), strerror(-rc),
-                      sv_words(why, words, sizeof(words)));
+        return plugin_say(err, errlen, rc, "VF %u of %s: reading %s back failed: %s%s", where->vf,
+                          where->pf, vf_setting_name(s), strerror(-rc),
+                          plugin_words(why, words, sizeof(words)));
     if (!(after.have & (1u << s)) || !vf_setting_equal(want, &after, s)) {
         if (after.have & (1u << s))
             vf_setting_format(&after, s, got, sizeof(got));
         else
             snprintf(got, sizeof(got), "nothing (the driver does not report it)");
-        return sv_say(err, errlen, -EIO, "VF %u of %s: %s did not stick: set %s, read back %s",
-                      where->vf, where->pf, vf_setting_name(s), value, got);
+        return plugin_say(err, errlen, -EIO, "VF %u of %s: %s did not stick: set %s, read back %s",
+                          where->vf, where->pf, vf_setting_name(s), value, got);
     }
     return 0;
 }
@@ -321,7 +301,8 @@ sv_restore(void *ctx, const struct migd_device *dev, const uint8_t *blob, size_t
         if (!(r = calloc(1, sizeof(*r))) || !(r->job = strdup(dev->job ? dev->job : ""))) {
             free(r);
             (void)sv_undo(pf.ifindex, &where, undo, n, err, errlen);
-            return sv_say(err, errlen, -ENOMEM, "VF %u of %s: out of memory", where.vf, where.pf);
+            return plugin_say(err, errlen, -ENOMEM, "VF %u of %s: out of memory", where.vf,
+                              where.pf);
         }
         r->where = where;
         r->next = s->records;
@@ -355,8 +336,8 @@ sv_abort(void *ctx, const struct migd_device *dev, char *err, size_t errlen)
         return 0;
     rc = vk_read(where.pf, where.vf, &pf, &now, err, errlen);
     if (rc < 0)
-        return sv_say(err, errlen, rc, "VF %u of %s: putting its settings back failed: there "
-                      "is no PF netdev %s on this host any more", where.vf, where.pf, where.pf);
+        return plugin_say(err, errlen, rc, "VF %u of %s: putting its settings back failed: there "
+                          "is no PF netdev %s on this host any more", where.vf, where.pf, where.pf);
     rc = sv_undo(pf.ifindex, &where, r->undo, r->nundo, err, errlen);
     sv_record_drop(s, r);
     return rc;

@@ -7,6 +7,7 @@
 
 #include <linux/if_link.h>
 
+#include "state-text.h"
 #include "vf-state.h"
 
 static const char *const setting_names[VF_LAST] = {
@@ -151,20 +152,6 @@ parse_onoff(const char *word, uint32_t *ret)
 }
 
 static int
-parse_mac(const char *word, uint8_t mac[6])
-{
-    unsigned int b[6];
-    char tail;
-
-    if (!word || sscanf(word, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-                        &b[5], &tail) != 6)
-        return -1;
-    for (int i = 0; i < 6; i++)
-        mac[i] = (uint8_t)b[i];
-    return 0;
-}
-
-static int
 parse_proto(const char *word, uint16_t *ret)
 {
     char *end;
@@ -196,13 +183,15 @@ parse_link_state(const char *word, uint32_t *ret)
     return parse_u32(word, ret);
 }
 
-/* One line's words after the setting's name into @c: 0 or -1. */
+/* One line's words after the setting's name into @data: 0 or -1. */
 static int
-parse_setting(enum vf_setting s, char **w, int n, struct vf_cfg *c)
+parse_setting(int s, char *const *w, int n, void *data)
 {
+    struct vf_cfg *c = data;
+
     switch (s) {
     case VF_MAC:
-        return n == 1 ? parse_mac(w[0], c->mac) : -1;
+        return n == 1 ? st_parse_mac(w[0], c->mac) : -1;
     case VF_VLAN:
         if (n != 5 || strcmp(w[1], "qos") || strcmp(w[3], "proto"))
             return -1;
@@ -226,66 +215,22 @@ parse_setting(enum vf_setting s, char **w, int n, struct vf_cfg *c)
     return -1;
 }
 
-#define VF_WORDS 8
-
-static int
-read_line(char *line, int lineno, struct vf_cfg *c, char *err, size_t errlen)
-{
-    char *w[VF_WORDS], *save = NULL;
-    int n = 0;
-
-    for (char *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-        if (n == VF_WORDS)
-            break;
-        w[n++] = t;
-    }
-    if (n == 0)
-        return 0;
-    for (int s = 0; s < VF_LAST; s++) {
-        if (strcmp(w[0], setting_names[s]) != 0)
-            continue;
-        if (c->have & (1u << s)) {
-            snprintf(err, errlen, "line %d of the state sets %s a second time", lineno, w[0]);
-            return -EINVAL;
-        }
-        if (parse_setting(s, w + 1, n - 1, c) < 0) {
-            snprintf(err, errlen, "line %d of the state is not a valid %s setting", lineno, w[0]);
-            return -EINVAL;
-        }
-        c->have |= 1u << s;
-        return 0;
-    }
-    snprintf(err, errlen, "line %d of the state names no setting sriov-vfcfg knows ('%s')",
-             lineno, w[0]);
-    return -EINVAL;
-}
+static const struct st_keys state_keys = {
+    .who = "sriov-vfcfg", .names = setting_names, .count = VF_LAST,
+};
 
 int
 vf_state_read(const uint8_t *blob, size_t len, uint32_t version, struct vf_cfg *ret, char *err,
               size_t errlen)
 {
     struct vf_cfg c = { 0 };
-    char *text, *save = NULL, *line;
-    int lineno = 1, rc = 0;
-    char head[32];
+    unsigned int seen;
+    int rc = st_read(blob, len, version, "sriov-vfcfg", VF_STATE_VERSION, &state_keys,
+                     parse_setting, &c, &seen, err, errlen);
 
-    if (version != VF_STATE_VERSION) {
-        snprintf(err, errlen, "the state is version %u, and this sriov-vfcfg reads version %d",
-                 version, VF_STATE_VERSION);
-        return -EPROTO;
-    }
-    snprintf(head, sizeof(head), "sriov-vfcfg %d\n", VF_STATE_VERSION);
-    if (len < strlen(head) || memcmp(blob, head, strlen(head)) != 0 ||
-        memchr(blob, '\0', len)) {
-        snprintf(err, errlen, "the state does not start with '%.*s'", (int)strlen(head) - 1, head);
-        return -EINVAL;
-    }
-    if (!(text = strndup((const char *)blob + strlen(head), len - strlen(head))))
-        return -ENOMEM;
-    for (line = strtok_r(text, "\n", &save); line && rc == 0; line = strtok_r(NULL, "\n", &save))
-        rc = read_line(line, ++lineno, &c, err, errlen);
-    free(text);
-    if (rc == 0)
-        *ret = c;
-    return rc;
+    if (rc < 0)
+        return rc;
+    c.have = seen;
+    *ret = c;
+    return 0;
 }
