@@ -7,7 +7,7 @@
 #include <migd/plugin.h>
 
 #include "vfio-answer.h"
-#include "vfio-say.h"
+#include "say.h"
 
 void
 vfio_answer_flags(uint64_t flags, char *buf, size_t len)
@@ -56,37 +56,37 @@ vfio_answer_device(const struct vfio_caps *c, char *reason, size_t len)
     char flags[64], size[64] = "";
 
     if (c->migration_errno == ENOTTY || c->migration_errno == EOPNOTSUPP) {
-        (void)vfio_say(reason, len, 0, "%s (driver %s) has no VFIO migration (VFIO_DEVICE_FEATURE "
+        (void)plugin_say(reason, len, 0, "%s (driver %s) has no VFIO migration (VFIO_DEVICE_FEATURE "
                        "MIGRATION: %s), so it cannot stay attached", c->device, c->driver,
                        errno_words(c->migration_errno));
         return 0;
     }
     if (c->migration_errno == VFIO_ANSWER_UNASKED) {
-        (void)vfio_say(reason, len, 0, "%s (driver %s) was not asked whether it migrates",
+        (void)plugin_say(reason, len, 0, "%s (driver %s) was not asked whether it migrates",
                        c->device, c->driver);
         return 0;
     }
     if (c->migration_errno) {
-        (void)vfio_say(reason, len, 0, "%s (driver %s) did not say whether it migrates "
+        (void)plugin_say(reason, len, 0, "%s (driver %s) did not say whether it migrates "
                        "(VFIO_DEVICE_FEATURE MIGRATION: %s)", c->device, c->driver,
                        errno_words(c->migration_errno));
         return 0;
     }
     vfio_answer_flags(c->flags, flags, sizeof(flags));
     if (!(c->flags & VFIO_ANSWER_STOP_COPY)) {
-        (void)vfio_say(reason, len, 0, "%s (driver %s) offers migration flags %s without "
+        (void)plugin_say(reason, len, 0, "%s (driver %s) offers migration flags %s without "
                        "STOP_COPY, which every VFIO migration needs", c->device, c->driver, flags);
         return 0;
     }
     if (!c->dma_logging) {
-        (void)vfio_say(reason, len, 0, "%s (driver %s) migrates (%s) but has no dirty page "
+        (void)plugin_say(reason, len, 0, "%s (driver %s) migrates (%s) but has no dirty page "
                        "logging (DMA_LOGGING_START), which QEMU needs to track its writes to "
                        "guest memory during pre-copy", c->device, c->driver, flags);
         return 0;
     }
     if (c->have_stop_copy)
         snprintf(size, sizeof(size), "; stop-copy size %" PRIu64 " bytes", c->stop_copy);
-    (void)vfio_say(reason, len, 0, "%s (driver %s) migrates in QEMU: %s, dirty page logging%s",
+    (void)plugin_say(reason, len, 0, "%s (driver %s) migrates in QEMU: %s, dirty page logging%s",
                    c->device, c->driver, flags, size);
     return 1;
 }
@@ -111,7 +111,7 @@ vfio_answer_together(const struct vfio_caps *c, const struct vfio_caps *const *o
         without = c;
     if (!without)
         return 1;
-    (void)vfio_say(reason, len, 0, "%s would be VFIO device %zu of this guest to stay attached, "
+    (void)plugin_say(reason, len, 0, "%s would be VFIO device %zu of this guest to stay attached, "
                    "and %s does not support P2P: QEMU migrates more than one VFIO device only "
                    "when all do", c->device, count + 1, without->device);
     return 0;
@@ -124,20 +124,20 @@ vfio_answer_pair(const struct vfio_caps *src, const struct vfio_caps *dst, char 
     char why[256];
 
     if (!vfio_answer_device(src, why, sizeof(why))) {
-        (void)vfio_say(reason, len, 0, "the source's device cannot migrate: %s", why);
+        (void)plugin_say(reason, len, 0, "the source's device cannot migrate: %s", why);
         return 0;
     }
     if (!vfio_answer_device(dst, why, sizeof(why))) {
-        (void)vfio_say(reason, len, 0, "this host's device cannot migrate: %s", why);
+        (void)plugin_say(reason, len, 0, "this host's device cannot migrate: %s", why);
         return 0;
     }
     if (strcmp(src->type, dst->type) != 0 || strcmp(src->driver, dst->driver) != 0) {
-        (void)vfio_say(reason, len, 0, "the source's device %s is %s with driver %s, and %s here "
+        (void)plugin_say(reason, len, 0, "the source's device %s is %s with driver %s, and %s here "
                        "is %s with driver %s: QEMU cannot load one's device state into the other",
                        src->device, src->type, src->driver, dst->device, dst->type, dst->driver);
         return 0;
     }
-    (void)vfio_say(reason, len, 0, "both ends migrate: %s and %s are %s with driver %s",
+    (void)plugin_say(reason, len, 0, "both ends migrate: %s and %s are %s with driver %s",
                    src->device, dst->device, dst->type, dst->driver);
     return 1;
 }
@@ -153,12 +153,12 @@ vfio_answer_unprobed(const char *device, const char *driver, const char *cache_w
                      char *reason, size_t len)
 {
     if (strcmp(driver, "vfio-pci") == 0) {
-        (void)vfio_say(reason, len, 0, "%s is bound to vfio-pci, which has no VFIO migration "
+        (void)plugin_say(reason, len, 0, "%s is bound to vfio-pci, which has no VFIO migration "
                        "(only vendor variant drivers have it), so it cannot stay attached (read "
                        "from sysfs: a guest owns it)", device);
         return;
     }
-    (void)vfio_say(reason, len, 0, "%s (driver %s) is in a guest's use, and opening it would "
+    (void)plugin_say(reason, len, 0, "%s (driver %s) is in a guest's use, and opening it would "
                    "reset it; no answer kept from before the guest started is usable (%s)", device,
                    driver, cache_why);
 }
@@ -168,13 +168,13 @@ vfio_answer_kept_usable(const struct vfio_caps *kept, const char *driver, const 
                         const char *boot, char *why, size_t len)
 {
     if (!*boot || strcmp(kept->boot, boot) != 0)
-        (void)vfio_say(why, len, 0, "the answer kept for %s is from before the host's last boot",
+        (void)plugin_say(why, len, 0, "the answer kept for %s is from before the host's last boot",
                        kept->device);
     else if (strcmp(kept->driver, driver) != 0)
-        (void)vfio_say(why, len, 0, "the answer kept for %s was given by driver %s, and %s is "
+        (void)plugin_say(why, len, 0, "the answer kept for %s was given by driver %s, and %s is "
                        "bound now", kept->device, kept->driver, driver);
     else if (strcmp(kept->type, type) != 0)
-        (void)vfio_say(why, len, 0, "the answer kept for %s is for a %s, and it is a %s now",
+        (void)plugin_say(why, len, 0, "the answer kept for %s is for a %s, and it is a %s now",
                        kept->device, kept->type, type);
     else
         return 1;

@@ -41,7 +41,7 @@
 #include "vfio-cache.h"
 #include "vfio-dev.h"
 #include "vfio-record.h"
-#include "vfio-say.h"
+#include "say.h"
 #include "vfio-sysfs.h"
 
 /* How many probe answers it keeps for the P2P rule and check_state. */
@@ -80,7 +80,7 @@ vm_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
 
         if (!into || v[0] != '/' || strlen(v) >= PATH_MAX) {
             free(m);
-            return vfio_say(err, errlen, -EINVAL, "[plugin.vfio-mig] %s = %s is not a setting it "
+            return plugin_say(err, errlen, -EINVAL, "[plugin.vfio-mig] %s = %s is not a setting it "
                             "knows (cache_dir, sysfs, dev: absolute paths)", k, v);
         }
         snprintf(into, PATH_MAX, "%s", v);
@@ -184,16 +184,16 @@ vm_answer(struct vfio_mig *m, const struct migd_device *dev, struct vfio_caps *r
     vfio_sysfs_boot_id(c.boot, sizeof(c.boot));
     if (vfio_answer_may_open(dev->side, dev->domain)) {
         if (place.group < 0)
-            return vfio_say(err, errlen, -ENODEV, "%s (driver %s) has no IOMMU group, so VFIO "
+            return plugin_say(err, errlen, -ENODEV, "%s (driver %s) has no IOMMU group, so VFIO "
                             "cannot open it", c.device, c.driver);
         if ((rc = vfio_dev_ask(m->dev, place.group, c.device, &c, err, errlen)) < 0)
             return rc;
         if (vfio_cache_store(m->cache, &c, note, notelen) == 0)
-            (void)vfio_say(note, notelen, 0, "asked now, kept in %s", m->cache);
+            (void)plugin_say(note, notelen, 0, "asked now, kept in %s", m->cache);
     } else if (vfio_cache_load(m->cache, c.device, &kept, note, notelen) == 0 &&
                vfio_answer_kept_usable(&kept, c.driver, c.type, c.boot, note, notelen)) {
         c = kept;
-        (void)vfio_say(note, notelen, 0, "%s owns it: the answer kept in %s/%s", dev->domain,
+        (void)plugin_say(note, notelen, 0, "%s owns it: the answer kept in %s/%s", dev->domain,
                        m->cache, c.device);
     }
     *ret = c;
@@ -227,7 +227,7 @@ vm_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char 
         vm_seen_note(m, dev->job, &c, native);
     ret->flags = MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | (native ? MIGD_PROBE_NATIVE : 0);
     ret->state_version = VFIO_RECORD_VERSION;
-    (void)vfio_say(ret->detail, sizeof(ret->detail), 0, "%s%s%s%s", reason,
+    (void)plugin_say(ret->detail, sizeof(ret->detail), 0, "%s%s%s%s", reason,
                    *note ? " (" : "", note, *note ? ")" : "");
     return 0;
 }
@@ -243,11 +243,11 @@ vm_save(void *ctx, const struct migd_device *dev, uint8_t *buf, size_t cap, size
     if (rc < 0)
         return rc;
     if (rc == 0)
-        return vfio_say(err, errlen, -ENODEV, "%s is not a VFIO device (no pci address, or a host "
+        return plugin_say(err, errlen, -ENODEV, "%s is not a VFIO device (no pci address, or a host "
                         "driver is bound to it)",
                         dev->pci_address ? dev->pci_address : "the device");
     if (vfio_record_write(&c, (char *)buf, cap, ret_len) < 0)
-        return vfio_say(err, errlen, -ENOSPC, "%s: its answer does not fit in %zu bytes "
+        return plugin_say(err, errlen, -ENOSPC, "%s: its answer does not fit in %zu bytes "
                         "([plugins] max_state_bytes)", c.device, cap);
     *ret_version = VFIO_RECORD_VERSION;
     return 0;
@@ -266,20 +266,20 @@ vm_check(void *ctx, const struct migd_device *dev, const uint8_t *blob, size_t l
     int rc = vfio_record_read(blob, len, version, &src, why, sizeof(why));
 
     if (rc < 0)
-        return vfio_say(err, errlen, rc, "%s: %s", name, why);
+        return plugin_say(err, errlen, rc, "%s: %s", name, why);
     here = dev->job && dev->pci_address ? vm_seen_find(m, dev->job, dev->pci_address) : NULL;
     /* Unless both ends vouched, the device does not stay attached, and
      * what it can do does not matter. */
     if (!here || !here->native || !vfio_answer_device(&src, why, sizeof(why)))
         return 0;
     if (!vfio_answer_pair(&src, &here->caps, why, sizeof(why)))
-        return vfio_say(err, errlen, -EOPNOTSUPP, "%s cannot stay attached: %s", name, why);
+        return plugin_say(err, errlen, -EOPNOTSUPP, "%s cannot stay attached: %s", name, why);
     both = here->caps;
     both.flags &= src.flags;
     if (!vfio_answer_together(&both, others,
                               vm_seen_others(m, dev->job, here->caps.device, others), why,
                               sizeof(why)))
-        return vfio_say(err, errlen, -EOPNOTSUPP, "%s cannot stay attached: %s (on the source or "
+        return plugin_say(err, errlen, -EOPNOTSUPP, "%s cannot stay attached: %s (on the source or "
                         "here)", name, why);
     return 0;
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "vfio-record.h"
-#include "vfio-say.h"
+#include "say.h"
 
 /* Appends to @buf at *@at: 0, or -ENOSPC when it does not fit. */
 static int put(char *buf, size_t cap, size_t *at, const char *fmt, ...)
@@ -130,12 +130,12 @@ vfio_record_read(const uint8_t *blob, size_t len, uint32_t version, struct vfio_
     int lineno = 0;
 
     if (version != VFIO_RECORD_VERSION) {
-        (void)vfio_say(err, errlen, 0, "the state is version %u, and this vfio-mig reads version "
+        (void)plugin_say(err, errlen, 0, "the state is version %u, and this vfio-mig reads version "
                        "%d", version, VFIO_RECORD_VERSION);
         return -EPROTO;
     }
     if (len >= sizeof(text) || memchr(blob, '\0', len)) {
-        (void)vfio_say(err, errlen, 0, "the state is not a vfio-mig record (%zu bytes%s)", len,
+        (void)plugin_say(err, errlen, 0, "the state is not a vfio-mig record (%zu bytes%s)", len,
                        len >= sizeof(text) ? ", too long" : ", with a NUL byte");
         return -EINVAL;
     }
@@ -150,13 +150,13 @@ vfio_record_read(const uint8_t *blob, size_t len, uint32_t version, struct vfio_
             *sp = '\0';
         value = sp ? sp + 1 : "";
         if (want == nkeys || strcmp(keys[want], line) != 0) {
-            (void)vfio_say(err, errlen, 0, "line %d of the state ('%s%s%s') is not %s%s%s", lineno,
+            (void)plugin_say(err, errlen, 0, "line %d of the state ('%s%s%s') is not %s%s%s", lineno,
                            line, sp ? " " : "", value, want == nkeys ? "a field it has" : "its '",
                            want == nkeys ? "" : keys[want], want == nkeys ? "" : "' line");
             return -EINVAL;
         }
         if (!sp || (want == 0 ? strcmp(value, "1") != 0 : parse_field(line, value, &c) < 0)) {
-            (void)vfio_say(err, errlen, 0, "line %d of the state ('%s%s%s') is not %s", lineno,
+            (void)plugin_say(err, errlen, 0, "line %d of the state ('%s%s%s') is not %s", lineno,
                            line, sp ? " " : "", value,
                            want == 0 ? "'vfio-mig 1'" : "a valid value");
             return -EINVAL;
@@ -164,7 +164,7 @@ vfio_record_read(const uint8_t *blob, size_t len, uint32_t version, struct vfio_
         want++;
     }
     if (want < 7) {
-        (void)vfio_say(err, errlen, 0, "the state ends before its '%s' line", keys[want]);
+        (void)plugin_say(err, errlen, 0, "the state ends before its '%s' line", keys[want]);
         return -EINVAL;
     }
     *ret = c;

@@ -668,16 +668,24 @@ test_reserve_no_vf(Fixture *f, gconstpointer data)
     g_assert_true(guest_has_vf(f, "ua-vf0"));
 }
 
-/* Destination "auto" chose B, and C next; another source took B's last VF
- * between the capacity read and the reservation: the job goes to C. */
+/* Destination "auto" chose B, with C next: the job submitted so. */
 static void
-test_reserve_refused_next_peer(Fixture *f, gconstpointer data)
+submit_auto_b_then_c(Fixture *f)
 {
     g_autoptr(json_t) choice = json_pack(
         "{s:s,s:s,s:[],s:[{s:s,s:s,s:s,s:s}]}", "chosen", "B", "why", "the best of 2 peers",
         "refused", "remaining", "name", "C", "libvirt_uri", "qemu+tcp://10.200.0.3/system",
         "migd_url", "http://10.200.0.3:7480", "why", "the second of 2 peers");
     JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL, choice };
+
+    submit_to(f, "auto", &dest);
+}
+
+/* Destination "auto" chose B, and C next; another source took B's last VF
+ * between the capacity read and the reservation: the job goes to C. */
+static void
+test_reserve_refused_next_peer(Fixture *f, gconstpointer data)
+{
     json_t *refused;
     Job *job;
 
@@ -686,7 +694,7 @@ test_reserve_refused_next_peer(Fixture *f, gconstpointer data)
                     "no free VF in pool 'lab': 2 leased, 0 in use");
     fake_peer_answer(f->fp, "POST", "http://10.200.0.3:7480/v1/reservations", 201,
                      reserved_one);
-    submit_to(f, "auto", &dest);
+    submit_auto_b_then_c(f);
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_COMPLETED);
     g_assert_cmpstr(job->dest.name, ==, "C");
@@ -710,11 +718,6 @@ test_reserve_refused_next_peer(Fixture *f, gconstpointer data)
 static void
 test_reserve_draining(Fixture *f, gconstpointer data)
 {
-    g_autoptr(json_t) choice = json_pack(
-        "{s:s,s:s,s:[],s:[{s:s,s:s,s:s,s:s}]}", "chosen", "B", "why", "the best of 2 peers",
-        "refused", "remaining", "name", "C", "libvirt_uri", "qemu+tcp://10.200.0.3/system",
-        "migd_url", "http://10.200.0.3:7480", "why", "the second of 2 peers");
-    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL, choice };
     Job *job;
 
     f->reservation_scripted = TRUE;
@@ -722,7 +725,7 @@ test_reserve_draining(Fixture *f, gconstpointer data)
                     "this host is being drained (drain d-1) and takes no incoming migration");
     fake_peer_answer(f->fp, "POST", "http://10.200.0.3:7480/v1/reservations", 201,
                      reserved_one);
-    submit_to(f, "auto", &dest);
+    submit_auto_b_then_c(f);
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_COMPLETED);
     g_assert_cmpstr(job->dest.name, ==, "C");
@@ -750,17 +753,12 @@ test_reserve_draining_named(Fixture *f, gconstpointer data)
 static void
 test_reserve_refused_no_next_peer(Fixture *f, gconstpointer data)
 {
-    g_autoptr(json_t) choice = json_pack(
-        "{s:s,s:s,s:[],s:[{s:s,s:s,s:s,s:s}]}", "chosen", "B", "why", "the best of 2 peers",
-        "refused", "remaining", "name", "C", "libvirt_uri", "qemu+tcp://10.200.0.3/system",
-        "migd_url", "http://10.200.0.3:7480", "why", "the second of 2 peers");
-    JobDestination dest = { "B", "qemu+tcp://10.200.0.2/system", MIGD_URL, choice };
     Job *job;
 
     f->reservation_scripted = TRUE;
     fake_peer_error(f->fp, "POST", "/v1/reservations", MIGD_ERROR_BUSY,
                     "this host takes at most 2 incoming migrations at once");
-    submit_to(f, "auto", &dest);
+    submit_auto_b_then_c(f);
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_FAILED);
     g_assert_cmpstr(job->dest.name, ==, "C");

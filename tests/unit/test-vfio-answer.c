@@ -1,5 +1,5 @@
 /* vfio-mig's decisions and its record text (plugins/vfio-mig/vfio-answer.c,
- * vfio-record.c), included here as chrony's unit tests include a module:
+ * vfio-record.c), included here whole:
  * what it vouches for from each answer a device can give, QEMU's P2P rule
  * for more than one device, the destination's pair check, when a device
  * may be opened, when a kept answer is still good, and the text that
@@ -11,7 +11,7 @@
 
 #include "vfio-answer.c"
 #include "vfio-record.c"
-#include "vfio-say.c"
+#include "say.c"
 
 /* What the mtty sample on 6.12 answers (tests/kbed/test-vfio-mig). */
 static struct vfio_caps
