@@ -13,6 +13,9 @@ printf '\n[peer.hostb]\nlibvirt_uri = qemu+tcp://10.0.0.2/system\n' >>"$T/migd.c
 mapfile -t ids < <("$here/../tools/make-records" "$here/../data/records/completed.json" \
     "$T/state" 3 3)
 start_migd "$T/migd.conf" || { not_ok "migd starts"; tap_finish; }
+api GET /v1/migrations
+check "migd lists the three migrations the completion will offer" \
+    json_is "$BODY" '[.migrations[].domain] | join(" ")' "vm-0 vm-1 vm-2"
 
 # complete WORD...: what completing the last WORD of "migctl WORD..." offers,
 # sorted, on one line; the line reaches migd with --socket.
