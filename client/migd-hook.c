@@ -251,8 +251,10 @@ hook_ended_child(const char *domain, const char *operation, int report_fd)
     why = hook_tell_ended(domain, operation);
     if (why) {
         syslog(LOG_WARNING, "%s", why);
-        /* One write under PIPE_BUF arrives whole or not at all. */
-        (void)write(report_fd, why, MIN(strlen(why), (size_t)PIPE_BUF - 1));
+        /* One write under PIPE_BUF arrives whole or not at all. It fails
+         * when the parent stopped waiting; syslog has the message then. */
+        if (write(report_fd, why, MIN(strlen(why), (size_t)PIPE_BUF - 1)) < 0)
+            syslog(LOG_DEBUG, "The hook's parent stopped waiting for the report: %m");
     }
     _exit(HOOK_EXIT_OK);
 }

@@ -18,7 +18,7 @@ render() {
     LC_ALL=C MANWIDTH=1000 man --warnings -l "$MAN_BUILDDIR/$1" 2>"$T/warnings"
 }
 
-for page in migd.8 migctl.1 migd.conf.5 migd-hook.8; do
+for page in migd.8 migctl.1 migd.conf.5 migd-hook.8 migd-plugin-check.1; do
     name=${page%.*}
     if ! render "$page" > "$T/$page.txt"; then
         not_ok "$page renders"
