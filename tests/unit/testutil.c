@@ -3,6 +3,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -124,4 +125,21 @@ test_timeline_has(const Job *job, const char *pattern)
             return TRUE;
     }
     return FALSE;
+}
+
+void
+test_sysfs_add_pf(const char *root, const char *pf, const char *pf_netdev,
+                  const char *const *vfs)
+{
+    g_autofree char *pf_dir = g_build_filename(root, "bus", "pci", "devices", pf, NULL);
+    g_autofree char *net = g_build_filename(pf_dir, "net", pf_netdev, NULL);
+
+    g_assert_cmpint(g_mkdir_with_parents(net, 0755), ==, 0);
+    for (guint i = 0; vfs[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(vfs[i], "=", 2);
+        g_autofree char *link = g_strdup_printf("%s/virtfn%s", pf_dir, kv[0]);
+        g_autofree char *target = g_strdup_printf("../%s", kv[1]);
+
+        g_assert_cmpint(symlink(target, link), ==, 0);
+    }
 }

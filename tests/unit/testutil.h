@@ -30,3 +30,9 @@ void test_remove_tree(const char *path);
 
 /* Whether a timeline entry of @job matches the glob @pattern. */
 gboolean test_timeline_has(const Job *job, const char *pattern);
+
+/* Makes <@root>/bus/pci/devices/<@pf> as sysfs has an SR-IOV PF: its netdev
+ * @pf_netdev under net/, and a link virtfnN -> ../VF for each "N=VF" of the
+ * NULL-terminated @vfs ("3=0000:3b:02.3"). */
+void test_sysfs_add_pf(const char *root, const char *pf, const char *pf_netdev,
+                       const char *const *vfs);
