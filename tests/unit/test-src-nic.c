@@ -1925,34 +1925,17 @@ setup_sriov(Fixture *f, gconstpointer data)
     fake_peer_answer(f->fp, "POST", "/v1/reservations", 201, sriov_reserved);
 }
 
-/* The plugin's line for @call on the guest's VF: what sriov-vfcfg reaches it by. */
-static char *
-sriov_call(Fixture *f, const char *call)
-{
-    return g_strdup_printf("%s ua-vf0 source pci=" SR_VF " pf=" SR_PF " vf=3 pf_netdev=ens1f0 "
-                           "domain=" DOMAIN " job=%s", call, f->id);
-}
-
-/* Asserts that the plugin's calls and the guest's detaches and attaches
- * were, in this order, @steps: "probe", "save_state", "virt detach", ...
- * (NULL-terminated), and nothing else. */
+/* Asserts that the plugin's calls on the guest's VF, told what sriov-vfcfg
+ * reaches it by, and the guest's detaches and attaches were @steps, in
+ * order, and nothing else (test_assert_calls()). */
 static void
 assert_sriov_steps(Fixture *f, const char *const *steps)
 {
-    g_autoptr(GString) want = g_string_new(NULL);
-    g_autofree char *have = NULL;
+    g_autofree char *rest = g_strdup_printf("source pci=" SR_VF " pf=" SR_PF " vf=3 "
+                                            "pf_netdev=ens1f0 domain=" DOMAIN " job=%s", f->id);
 
     run_until(f, plugins_idle, NULL);
-    for (guint i = 0; steps[i]; i++) {
-        g_autofree char *line = g_str_has_prefix(steps[i], "virt ")
-            ? g_strdup_printf("%s ua-vf0 on " FAKE_VIRT_LOCAL, steps[i])
-            : sriov_call(f, steps[i]);
-
-        g_string_append_printf(want, "%s\n", line);
-    }
-    if (!g_file_get_contents(f->calls_log, &have, NULL, NULL))
-        have = g_strdup("");
-    g_assert_cmpstr(have, ==, want->str);
+    test_assert_calls(f->calls_log, "ua-vf0", rest, steps);
 }
 
 /* Unplug: the VF's state is saved during preparing, before it is detached,

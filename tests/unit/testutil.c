@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fake-virt.h"
 #include "testutil.h"
 
 static GPtrArray *golden_names;
@@ -142,4 +143,22 @@ test_sysfs_add_pf(const char *root, const char *pf, const char *pf_netdev,
 
         g_assert_cmpint(symlink(target, link), ==, 0);
     }
+}
+
+void
+test_assert_calls(const char *path, const char *alias, const char *rest,
+                  const char *const *steps)
+{
+    g_autoptr(GString) want = g_string_new(NULL);
+    g_autofree char *have = NULL;
+
+    for (guint i = 0; steps[i]; i++) {
+        if (g_str_has_prefix(steps[i], "virt "))
+            g_string_append_printf(want, "%s %s on " FAKE_VIRT_LOCAL "\n", steps[i], alias);
+        else
+            g_string_append_printf(want, "%s %s %s\n", steps[i], alias, rest);
+    }
+    if (!g_file_get_contents(path, &have, NULL, NULL))
+        have = g_strdup("");
+    g_assert_cmpstr(have, ==, want->str);
 }
