@@ -1906,19 +1906,26 @@ static const char sriov_reserved[] =
     "<source><address type='pci' domain='0x0000' bus='0x5e' slot='0x02' function='0x1'/>"
     "</source><alias name='ua-vf0'/></interface>\"}]}";
 
-/* @data: the pool's extra line ("native = true\n" or ""). */
+/* setup_sriov()'s data: more lines of [pool.sr] and of [plugin.stateful]. */
+typedef struct {
+    const char *pool;
+    const char *plugin;
+} SriovSetup;
+
 static void
 setup_sriov(Fixture *f, gconstpointer data)
 {
+    const SriovSetup *how = data;
     g_autofree char *root = NULL;
     g_autofree char *conf = NULL;
+    g_autofree char *settings = g_strconcat("kind = vf\n", how->plugin, NULL);
 
     setup(f, NULL);
     root = g_build_filename(f->dir, "sys", NULL);
     test_sysfs_add_pf(root, SR_PF, "ens1f0", (const char *const[]){ "3=" SR_VF, NULL });
     conf = g_strdup_printf("%s[pool.sr]\ntype = sriov\npf = " SR_PF "\nsysfs_root = %s\n%s",
-                           conf_text, root, (const char *)data);
-    setup_plugin(f, conf, "kind = vf\n");
+                           conf_text, root, how->pool);
+    setup_plugin(f, conf, settings);
     fake_virt_add_domain(f->fv, FAKE_VIRT_LOCAL, DOMAIN, sriov_guest_xml, VIR_DOMAIN_RUNNING);
     fake_virt_set_journal(f->fv, f->calls_log);
     f->reservation_scripted = TRUE;
@@ -2020,6 +2027,32 @@ test_sriov_native(Fixture *f, gconstpointer data)
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
 }
 
+#define CHOSE_NATIVE "the plugins of both hosts vouch that it can stay attached and migrate " \
+                     "inside QEMU (plugin stateful here vouches for native)"
+
+/* Strategy auto, no native = true in the pool: the plugins of both hosts
+ * vouch for native, so the VF stays attached; its state is saved and sent
+ * all the same. */
+static void
+test_sriov_auto_native(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    fake_peer_answer(f->fp, "POST", prepare, 200,
+                     "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"native\",\"chosen\":\""
+                     CHOSE_NATIVE "\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
+                     "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}}]}");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    assert_asked_to_choose(f, "native");
+    assert_why(job, "strategy auto: ua-vf0 native (" CHOSE_NATIVE ")");
+    assert_sriov_steps(f, (const char *const[]){ "probe", "save_state", NULL });
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2080,11 +2113,13 @@ main(int argc, char **argv)
     ADD_STATE("auto/pause-both-vouch", "", test_auto_pause);
     ADD_STATE("auto/unplug-not-vouched-there", "", test_auto_unplug_there);
     ADD_STATE("auto/unplug-not-vouched-here", "vouch = none\n", test_auto_unplug_here);
-#define ADD_SRIOV(name, pool, func) \
-    g_test_add("/src-nic/sriov/" name, Fixture, pool, setup_sriov, func, teardown)
-    ADD_SRIOV("unplug", "", test_sriov_unplug);
-    ADD_SRIOV("unplug-fails-after-save", "", test_sriov_unplug_fails);
-    ADD_SRIOV("check-refused", "", test_sriov_check_refused);
-    ADD_SRIOV("native", "native = true\n", test_sriov_native);
+#define ADD_SRIOV(name, pool, plugin, func)                                                     \
+    g_test_add("/src-nic/sriov/" name, Fixture, (&(const SriovSetup){ pool, plugin }),        \
+               setup_sriov, func, teardown)
+    ADD_SRIOV("unplug", "", "", test_sriov_unplug);
+    ADD_SRIOV("unplug-fails-after-save", "", "", test_sriov_unplug_fails);
+    ADD_SRIOV("check-refused", "", "", test_sriov_check_refused);
+    ADD_SRIOV("native", "native = true\n", "", test_sriov_native);
+    ADD_SRIOV("auto-native", "", "vouch = native\n", test_sriov_auto_native);
     return g_test_run();
 }
