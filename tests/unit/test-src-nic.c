@@ -1912,6 +1912,10 @@ typedef struct {
     const char *plugin;
 } SriovSetup;
 
+static const SriovSetup sriov_plain = { "", "" };
+static const SriovSetup sriov_native_pool = { "native = true\n", "" };
+static const SriovSetup sriov_vouch_native = { "", "vouch = native\n" };
+
 static void
 setup_sriov(Fixture *f, gconstpointer data)
 {
@@ -2113,13 +2117,12 @@ main(int argc, char **argv)
     ADD_STATE("auto/pause-both-vouch", "", test_auto_pause);
     ADD_STATE("auto/unplug-not-vouched-there", "", test_auto_unplug_there);
     ADD_STATE("auto/unplug-not-vouched-here", "vouch = none\n", test_auto_unplug_here);
-#define ADD_SRIOV(name, pool, plugin, func)                                                     \
-    g_test_add("/src-nic/sriov/" name, Fixture, (&(const SriovSetup){ pool, plugin }),        \
-               setup_sriov, func, teardown)
-    ADD_SRIOV("unplug", "", "", test_sriov_unplug);
-    ADD_SRIOV("unplug-fails-after-save", "", "", test_sriov_unplug_fails);
-    ADD_SRIOV("check-refused", "", "", test_sriov_check_refused);
-    ADD_SRIOV("native", "native = true\n", "", test_sriov_native);
-    ADD_SRIOV("auto-native", "", "vouch = native\n", test_sriov_auto_native);
+#define ADD_SRIOV(name, how, func) \
+    g_test_add("/src-nic/sriov/" name, Fixture, &how, setup_sriov, func, teardown)
+    ADD_SRIOV("unplug", sriov_plain, test_sriov_unplug);
+    ADD_SRIOV("unplug-fails-after-save", sriov_plain, test_sriov_unplug_fails);
+    ADD_SRIOV("check-refused", sriov_plain, test_sriov_check_refused);
+    ADD_SRIOV("native", sriov_native_pool, test_sriov_native);
+    ADD_SRIOV("auto-native", sriov_vouch_native, test_sriov_auto_native);
     return g_test_run();
 }
