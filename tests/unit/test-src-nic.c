@@ -472,17 +472,24 @@ device_state(const Job *job, guint i)
     return json_string_value(json_object_get(device(job, i), "state"));
 }
 
-/* Whether a timeline message matches the glob @pattern. */
-static gboolean
-timeline_has(const Job *job, const char *pattern)
+/* Where the first timeline message matching @pattern is, or G_MAXUINT. */
+static guint
+timeline_at(const Job *job, const char *pattern)
 {
     for (guint i = 0; i < job->timeline->len; i++) {
         const JobEntry *e = g_ptr_array_index(job->timeline, i);
 
         if (g_pattern_match_simple(pattern, e->message))
-            return TRUE;
+            return i;
     }
-    return FALSE;
+    return G_MAXUINT;
+}
+
+/* Whether a timeline message matches the glob @pattern. */
+static gboolean
+timeline_has(const Job *job, const char *pattern)
+{
+    return timeline_at(job, pattern) != G_MAXUINT;
 }
 
 static gboolean
@@ -1950,7 +1957,8 @@ assert_sriov_steps(Fixture *f, const char *const *steps)
 }
 
 /* Unplug: the VF's state is saved during preparing, before it is detached,
- * and goes with the prepare; nothing is undone. */
+ * and goes with the prepare, whose check is answered before the unplug;
+ * nothing is undone. */
 static void
 test_sriov_unplug(Fixture *f, gconstpointer data)
 {
@@ -1969,6 +1977,8 @@ test_sriov_unplug(Fixture *f, gconstpointer data)
     g_assert_cmpuint(json_array_size(states), ==, 1);
     g_assert_cmpstr(json_string_value(json_object_get(json_array_get(states, 0), "plugin")), ==,
                     "stateful");
+    g_assert_cmpuint(timeline_at(job, "the destination checked the device state of 1 NIC*"), <,
+                     timeline_at(job, "asking the guest to release ua-vf0"));
     g_assert_cmpstr(device_state(job, 0), ==, "replugged");
 }
 
