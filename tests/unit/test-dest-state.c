@@ -443,6 +443,22 @@ test_sriov_restore_failed(TdFixture *f, gconstpointer data)
     g_assert_false(fake_virt_has_device(f->fv, FAKE_VIRT_LOCAL, "labvm", "ua-vf0"));
 }
 
+/* The first attach fails: the VF, which has its state already, is plugged
+ * at the second attempt without a second restore; nothing is undone. */
+static void
+test_sriov_attach_retried(TdFixture *f, gconstpointer data)
+{
+    td_reserve_prepared(f, "unplug", SR_NIC("unplug"));
+    add_guest(f, NULL);
+    fake_virt_fail_next(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH, VIRT_OPS_ERROR_FAILED,
+                        "internal error: unable to execute QEMU command 'device_add'");
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+    assert_sriov_steps(f, (const char *const[]){ "check_state", "restore_state", "virt attach",
+                                                 "virt attach", NULL });
+}
+
 /* The check refuses: the prepare fails, nothing is armed or plugged, and
  * the plugin is called abort. */
 static void
@@ -506,6 +522,7 @@ main(int argc, char **argv)
     add_sriov("/dest/sriov/released", "", test_sriov_released);
     add_sriov("/dest/sriov/restore-failed", "fail_at = restore_state\n",
               test_sriov_restore_failed);
+    add_sriov("/dest/sriov/attach-retried", "", test_sriov_attach_retried);
     add_sriov("/dest/sriov/check-refused", "fail_at = check_state\n", test_sriov_check_refused);
     add_sriov("/dest/sriov/native", "", test_sriov_native);
 #undef add_sriov
