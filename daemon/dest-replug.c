@@ -202,8 +202,9 @@ res_nic_restored(Reservation *r, const char *why)
     res_plug_next(r);
 }
 
-/* The VF is in (the lab's stand-in devices exist only from DEVICE_ADDED
- * on): its device state goes onto it before the next NIC is plugged. */
+/* The VF is in: a stand-in of an emulated pool exists only from
+ * DEVICE_ADDED on, so its device state goes onto it now, before the next
+ * NIC is plugged (a VF of an sriov pool has it already: res_plug_next). */
 static void
 res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
 {
@@ -217,6 +218,28 @@ res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
     }
     n->present = TRUE;
     dest_state_restore(r, n, res_nic_restored);
+}
+
+/* A VF of an sriov pool is there before it is plugged: its device state
+ * (the settings on its PF) goes onto it first, as DESIGN.md section 6 has
+ * it, so the guest's driver never starts on it without them; libvirt then
+ * sets the MAC and VLAN of the device XML, the same values. */
+static gboolean
+res_restores_before_plug(const Reservation *r, const ResNic *n)
+{
+    const MigdPoolConf *pc = n->pool ? conf_find_pool(r->in->conf, n->pool) : NULL;
+
+    return pc && pc->type == POOL_SRIOV && n->state_frame && !n->restored;
+}
+
+static void
+res_restored_before_plug(Reservation *r, const char *why)
+{
+    if (why) {
+        res_done(r, FALSE, "%s", why);
+        return;
+    }
+    res_plug_next(r);
 }
 
 static void
@@ -238,6 +261,10 @@ res_plug_next(Reservation *r)
         return;
     }
     n = g_ptr_array_index(r->nics, r->nic_index);
+    if (res_restores_before_plug(r, n)) {
+        dest_state_restore(r, n, res_restored_before_plug);
+        return;
+    }
     r->attempt++;
     r->attempts++;
     conn = virt_conn(r->in->virt);

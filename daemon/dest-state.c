@@ -2,8 +2,9 @@
  * the prepare are decoded and refused when damaged, too large or for a
  * plugin this host does not have; each plugin checks its state (in a
  * worker) before the prepare is answered; accepted states are kept with the
- * reservation in reservations.json, restored onto the leased VFs once they
- * are plugged in, and undone (abort) when the job fails. */
+ * reservation in reservations.json, restored onto the leased VFs (a VF of
+ * an sriov pool before it is plugged in, an emulated stand-in once it is),
+ * and undone (abort) when the job fails. */
 #include <config.h>
 
 #include <string.h>

@@ -2,6 +2,7 @@
  * drained on the main loop, and libvirt's answers (fake-virt.h). */
 #include <config.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "domxml.h"
@@ -76,6 +77,7 @@ struct _FakeVirt {
     guint64 queued, delivered;
     guint unplug_delay_ms;
     GSList *timers;                 /* DelayedRemoval* waiting on the loop */
+    char *journal;                  /* fake_virt_set_journal()'s file, or NULL */
 };
 
 /* A DEVICE_REMOVED that the guest sends @unplug_delay_ms after the detach. */
@@ -212,6 +214,7 @@ fake_virt_free(FakeVirt *fv)
     g_hash_table_unref(fv->hosts);
     g_cond_clear(&fv->cond);
     g_mutex_clear(&fv->lock);
+    g_free(fv->journal);
     g_free(fv);
 }
 
@@ -860,6 +863,27 @@ fake_virt_remove_device(FakeVirt *fv, const char *uri, const char *domain, const
     g_mutex_unlock(&fv->lock);
 }
 
+void
+fake_virt_set_journal(FakeVirt *fv, const char *path)
+{
+    g_mutex_lock(&fv->lock);
+    g_free(fv->journal);
+    fv->journal = g_strdup(path);
+    g_mutex_unlock(&fv->lock);
+}
+
+/* "detach ua-vf0 on test:///default" to the journal; the lock is held. */
+static void
+journal_note(FakeVirt *fv, const char *call, const char *alias, VirtConn *conn)
+{
+    FILE *out = fv->journal ? fopen(fv->journal, "a") : NULL;
+
+    if (out) {
+        fprintf(out, "virt %s %s on %s\n", call, alias ? alias : "-", fc(conn)->uri);
+        fclose(out);
+    }
+}
+
 static gboolean
 fake_detach_alias(VirtConn *conn, const char *domain, const char *alias, GError **error)
 {
@@ -868,6 +892,7 @@ fake_detach_alias(VirtConn *conn, const char *domain, const char *alias, GError 
     FakeUnplug how;
 
     g_mutex_lock(&fv->lock);
+    journal_note(fv, "detach", alias, conn);
     d = op_active_domain(conn, FAKE_OP_DETACH_ALIAS, domain, error);
     if (d && !xml_has_alias(d->xml, alias)) {
         /* measured (test-virt-facts, detach/unknown-alias, detach/after-removed) */
@@ -915,6 +940,7 @@ fake_attach(VirtConn *conn, const char *domain, const char *device_xml, GError *
     const char *end;
 
     g_mutex_lock(&fv->lock);
+    journal_note(fv, "attach", alias, conn);
     d = op_active_domain(conn, FAKE_OP_ATTACH, domain, error);
     if (d && !alias) {
         /* libvirt would name it ("net1"); the steps always give one. */

@@ -93,6 +93,11 @@ typedef enum {
     FAKE_OP_LAST
 } FakeOp;
 
+/* From now on each detach and attach call, on any host, appends a line to
+ * the file @path ("virt detach ua-vf0 on test:///default"), as it is made:
+ * a test that also has a plugin log there sees the order of both. */
+void fake_virt_set_journal(FakeVirt *fv, const char *path);
+
 /* The next @op on host @uri fails with @code and libvirt's @message. */
 void fake_virt_fail_next(FakeVirt *fv, const char *uri, FakeOp op, VirtOpsErrorCode code,
                          const char *message);

@@ -9,6 +9,7 @@
 
 #include "dest-priv.h"
 #include "error.h"
+#include "plugin-call.h"
 #include "plugin-frame.h"
 #include "test-dest.h"
 #include "testutil.h"
@@ -382,6 +383,119 @@ test_auto_refusals(TdFixture *f, gconstpointer data)
                    "the prepare's body is not valid: 'choose' must be an array");
 }
 
+/* --- the sriov pool ------------------------------------------------------------------ */
+
+#define SR_NIC(strategy)                                                                     \
+    "[{\"alias\":\"ua-vf0\",\"mac\":\"52:54:00:00:00:01\",\"pool\":\"sr\",\"strategy\":\""    \
+    strategy "\"}]"
+
+/* Asserts that the plugin's calls on the leased VF (VF 1 of ens2f0, the
+ * first free one), told what sriov-vfcfg reaches it by, and the guest's
+ * attaches and detaches here were @steps, in order, and nothing else. */
+static void
+assert_sriov_steps(TdFixture *f, const char *const *steps)
+{
+    g_autofree char *log = td_calls_log(f);
+
+    while (plugin_call_in_flight() > 0)
+        (void)g_main_context_iteration(NULL, TRUE);
+    test_assert_calls(log, "ua-vf0", "destination pci=" TD_SR_VF1 " pf=" TD_SR_PF " vf=1 "
+                      "pf_netdev=ens2f0 domain=labvm job=job-1", steps);
+}
+
+/* Unplug: checked at the prepare, before its answer lets the source
+ * unplug anything; once the guest is here, the leased VF gets the state
+ * before it is plugged into the guest. */
+static void
+test_sriov_unplug(TdFixture *f, gconstpointer data)
+{
+    td_reserve_prepared(f, "unplug", SR_NIC("unplug"));
+    assert_sriov_steps(f, (const char *const[]){ "check_state", NULL });
+    add_guest(f, NULL);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    g_assert_true(fake_virt_has_device(f->fv, FAKE_VIRT_LOCAL, "labvm", "ua-vf0"));
+    assert_sriov_steps(f, (const char *const[]){ "check_state", "restore_state", "virt attach",
+                                                 NULL });
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+}
+
+/* The source undoes the job after the prepare: abort, nothing plugged. */
+static void
+test_sriov_released(TdFixture *f, gconstpointer data)
+{
+    td_reserve_prepared(f, "unplug", SR_NIC("unplug"));
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+    assert_sriov_steps(f, (const char *const[]){ "check_state", "abort", NULL });
+}
+
+/* The restore fails: the VF is not given to the guest with settings that
+ * did not stick, and the plugin undoes what it did. */
+static void
+test_sriov_restore_failed(TdFixture *f, gconstpointer data)
+{
+    td_reserve_prepared(f, "unplug", SR_NIC("unplug"));
+    add_guest(f, NULL);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "failed"));
+    assert_sriov_steps(f, (const char *const[]){ "check_state", "restore_state", "abort",
+                                                 NULL });
+    g_assert_false(fake_virt_has_device(f->fv, FAKE_VIRT_LOCAL, "labvm", "ua-vf0"));
+}
+
+/* The first attach fails: the VF, which has its state already, is plugged
+ * at the second attempt without a second restore; nothing is undone. */
+static void
+test_sriov_attach_retried(TdFixture *f, gconstpointer data)
+{
+    td_reserve_prepared(f, "unplug", SR_NIC("unplug"));
+    add_guest(f, NULL);
+    fake_virt_fail_next(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH, VIRT_OPS_ERROR_FAILED,
+                        "internal error: unable to execute QEMU command 'device_add'");
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+    assert_sriov_steps(f, (const char *const[]){ "check_state", "restore_state", "virt attach",
+                                                 "virt attach", NULL });
+}
+
+/* The check refuses: the prepare fails, nothing is armed or plugged, and
+ * the plugin is called abort. */
+static void
+test_sriov_check_refused(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) result = NULL;
+
+    reserve(f, "unplug", SR_NIC("unplug"));
+    result = td_prepare_saved(f, "job-1", &error);
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
+    g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
+    assert_sriov_steps(f, (const char *const[]){ "check_state", "abort", NULL });
+    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_ATTACH), ==, 0);
+}
+
+/* Native: the guest arrives with the leased VF attached (QEMU migrated
+ * it); its state is checked at the prepare and restored once the guest
+ * is here, before the verify; nothing is plugged or unplugged. */
+static void
+test_sriov_native(TdFixture *f, gconstpointer data)
+{
+    static const char xml[] =
+        "<domain type='kvm'><name>labvm</name><devices><interface type='hostdev' "
+        "managed='yes'><mac address='52:54:00:00:00:01'/><source><address type='pci' "
+        "domain='0x0000' bus='0x5e' slot='0x02' function='0x1'/></source>"
+        "<alias name='ua-vf0'/></interface></devices></domain>";
+
+    td_reserve_prepared(f, "native", SR_NIC("native"));
+    assert_sriov_steps(f, (const char *const[]){ "check_state", NULL });
+    fake_virt_add_domain(f->fv, TD_SOURCE_URI, "labvm", xml, VIR_DOMAIN_RUNNING);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    assert_sriov_steps(f, (const char *const[]){ "check_state", "restore_state", NULL });
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -402,6 +516,16 @@ main(int argc, char **argv)
     add("/dest/auto/unplug", "", test_auto_unplug);
     add("/dest/auto/nothing-left", "", test_auto_nothing_left);
     add("/dest/auto/refusals", "", test_auto_refusals);
+#define add_sriov(path, settings, fn)                                                          \
+    g_test_add(path, TdFixture, settings, td_setup_sriov, fn, td_teardown)
+    add_sriov("/dest/sriov/unplug", "", test_sriov_unplug);
+    add_sriov("/dest/sriov/released", "", test_sriov_released);
+    add_sriov("/dest/sriov/restore-failed", "fail_at = restore_state\n",
+              test_sriov_restore_failed);
+    add_sriov("/dest/sriov/attach-retried", "", test_sriov_attach_retried);
+    add_sriov("/dest/sriov/check-refused", "fail_at = check_state\n", test_sriov_check_refused);
+    add_sriov("/dest/sriov/native", "", test_sriov_native);
+#undef add_sriov
 #undef add
     return g_test_run();
 }

@@ -59,20 +59,19 @@ td_plugin_conf(TdFixture *f, const char *settings)
                            "[plugin.stateful]\nlog = %s\n%s", plugins, log, settings);
 }
 
-void
-td_setup(TdFixture *f, gconstpointer data)
+/* The fixture in f->dir, made: the base configuration and @pools, and
+ * the stateful plugin with @settings unless NULL. */
+static void
+td_start(TdFixture *f, const char *pools, const char *settings)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *text = NULL;
     g_autofree char *base = NULL;
     g_autofree char *plugins = NULL;
 
-    test_log_clear();
-    f->dir = g_dir_make_tmp("migd-test-dest-XXXXXX", &error);
-    g_assert_no_error(error);
     base = td_conf_text(f->dir);
-    plugins = data ? td_plugin_conf(f, data) : g_strdup("");
-    text = g_strconcat(base, plugins, NULL);
+    plugins = settings ? td_plugin_conf(f, settings) : g_strdup("");
+    text = g_strconcat(base, pools, plugins, NULL);
     f->conf = conf_load_data("test.conf", text, &error);
     g_assert_no_error(error);
     f->fv = fake_virt_new();
@@ -81,11 +80,48 @@ td_setup(TdFixture *f, gconstpointer data)
     f->virt = fake_virt_new_virt(f->fv);
     f->in = incoming_new(f->virt, f->conf, &error);
     g_assert_no_error(error);
-    if (data) {
+    if (settings) {
         f->plugins = plugin_set_load(f->conf->plugin_dir, f->conf->plugin_settings);
         g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==, 1);
         incoming_set_plugins(f->in, f->plugins);
     }
+}
+
+static void
+td_make_dir(TdFixture *f)
+{
+    g_autoptr(GError) error = NULL;
+
+    test_log_clear();
+    f->dir = g_dir_make_tmp("migd-test-dest-XXXXXX", &error);
+    g_assert_no_error(error);
+}
+
+void
+td_setup(TdFixture *f, gconstpointer data)
+{
+    td_make_dir(f);
+    td_start(f, "", data);
+}
+
+void
+td_setup_sriov(TdFixture *f, gconstpointer data)
+{
+    g_autofree char *root = NULL;
+    g_autofree char *pool = NULL;
+    g_autofree char *settings = NULL;
+    g_autofree char *log = NULL;
+
+    td_make_dir(f);
+    root = g_build_filename(f->dir, "sys", NULL);
+    test_sysfs_add_pf(root, TD_SR_PF, "ens2f0",
+                      (const char *const[]){ "1=" TD_SR_VF1, "2=" TD_SR_VF2, NULL });
+    pool = g_strdup_printf("[pool.sr]\ntype = sriov\npf = " TD_SR_PF "\nsysfs_root = %s\n"
+                           "native = true\n", root);
+    settings = g_strconcat("kind = vf\n", data, NULL);
+    td_start(f, pool, settings);
+    log = td_calls_log(f);
+    fake_virt_set_journal(f->fv, log);
 }
 
 /* The fake must outlive every worker that calls it: the looks at guests

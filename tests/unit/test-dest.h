@@ -16,6 +16,11 @@
 #define TD_SOURCE_URI "qemu+tcp://a/system"
 #define TD_SOURCE_URL "http://a:7480"
 
+/* td_setup_sriov()'s PF and its VFs 1 and 2. */
+#define TD_SR_PF "0000:5e:00.0"
+#define TD_SR_VF1 "0000:5e:02.1"
+#define TD_SR_VF2 "0000:5e:02.2"
+
 typedef struct {
     char *dir;
     FakeVirt *fv;
@@ -30,6 +35,12 @@ typedef struct {
  * [plugins] call_timeout_s = 1, max_state_bytes = 64, [plugin.stateful]
  * log = td_calls_log() and the settings in @data ("fail_at = ...\n"). */
 void td_setup(TdFixture *f, gconstpointer data);
+/* The same with the plugin as kind = vf (it handles the VFs of sriov pools,
+ * as sriov-vfcfg does) and [pool.sr], an sriov pool with native = true of
+ * VFs 1 and 2 of the PF TD_SR_PF (netdev ens2f0) in a sysfs tree of the
+ * test's; fake-virt's journal of detaches and attaches goes to the
+ * plugin's log, in order with its calls. */
+void td_setup_sriov(TdFixture *f, gconstpointer data);
 void td_teardown(TdFixture *f, gconstpointer data);
 /* A new Incoming over the same state directory, as after a kill -9. */
 void td_restart(TdFixture *f);

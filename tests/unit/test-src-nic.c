@@ -472,17 +472,24 @@ device_state(const Job *job, guint i)
     return json_string_value(json_object_get(device(job, i), "state"));
 }
 
-/* Whether a timeline message matches the glob @pattern. */
-static gboolean
-timeline_has(const Job *job, const char *pattern)
+/* Where the first timeline message matching @pattern is, or G_MAXUINT. */
+static guint
+timeline_at(const Job *job, const char *pattern)
 {
     for (guint i = 0; i < job->timeline->len; i++) {
         const JobEntry *e = g_ptr_array_index(job->timeline, i);
 
         if (g_pattern_match_simple(pattern, e->message))
-            return TRUE;
+            return i;
     }
-    return FALSE;
+    return G_MAXUINT;
+}
+
+/* Whether a timeline message matches the glob @pattern. */
+static gboolean
+timeline_has(const Job *job, const char *pattern)
+{
+    return timeline_at(job, pattern) != G_MAXUINT;
 }
 
 static gboolean
@@ -1306,30 +1313,37 @@ test_record_round_trip(Fixture *f, gconstpointer data)
 
 /* --- device state ------------------------------------------------------------- */
 
-/* setup() with the stateful fixture plugin loaded, its [plugin.stateful]
- * settings in @data ("fail_at = ...\n"). */
+/* setup() with the stateful fixture plugin loaded from @conf (conf_text
+ * or more), its [plugin.stateful] settings @settings. */
 static void
-setup_state(Fixture *f, gconstpointer data)
+setup_plugin(Fixture *f, const char *conf, const char *settings)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *plugins = NULL;
     g_autofree char *link = NULL;
     g_autofree char *text = NULL;
 
-    setup(f, NULL);
     plugins = g_build_filename(f->dir, "plugins", NULL);
     link = g_build_filename(plugins, "stateful.so", NULL);
     f->calls_log = g_build_filename(f->dir, "plugin-calls.log", NULL);
     g_assert_cmpint(g_mkdir(plugins, 0700), ==, 0);
     g_assert_cmpint(symlink(FIXTURE_DIR "/stateful.so", link), ==, 0);
     text = g_strdup_printf("%s[plugins]\ndir = %s\ncall_timeout_s = 1\n"
-                           "[plugin.stateful]\nlog = %s\n%s", conf_text, plugins, f->calls_log,
-                           (const char *)data);
+                           "[plugin.stateful]\nlog = %s\n%s", conf, plugins, f->calls_log,
+                           settings);
     conf_free(f->conf);
     f->conf = conf_load_data("test.conf", text, &error);
     g_assert_no_error(error);
     f->plugins = plugin_set_load(f->conf->plugin_dir, f->conf->plugin_settings);
     g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==, 1);
+}
+
+/* setup() with the stateful fixture plugin, [plugin.stateful] @data. */
+static void
+setup_state(Fixture *f, gconstpointer data)
+{
+    setup(f, NULL);
+    setup_plugin(f, conf_text, data);
 }
 
 /* How many of the plugin's calls match the glob @pattern ("abort ua-vf0 source"). */
@@ -1874,6 +1888,183 @@ test_auto_unplug_here(Fixture *f, gconstpointer data)
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 1);
 }
 
+/* --- the sriov pool ---------------------------------------------------------------------- */
+
+/* The guest's VF is VF 3 of PF ens1f0 in a sysfs tree of the test's; the
+ * fixture plugin runs with kind = vf, as sriov-vfcfg would, and its log
+ * holds fake-virt's journal too, so the order of both is one file. */
+#define SR_PF "0000:3b:00.0"
+#define SR_VF "0000:3b:02.3"
+
+static const char sriov_guest_xml[] =
+    "<domain type='kvm'><name>labvm</name><memory unit='KiB'>262144</memory><devices>\n"
+    "  <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/>"
+    "<model type='virtio'/><teaming type='persistent'/><alias name='ua-standby0'/></interface>\n"
+    "  <interface type='hostdev' managed='yes'><mac address='52:54:00:00:00:01'/><source>"
+    "<address type='pci' domain='0x0000' bus='0x3b' slot='0x02' function='0x3'/></source>"
+    "<teaming type='transient' persistent='ua-standby0'/><alias name='ua-vf0'/></interface>\n"
+    "</devices></domain>";
+
+static const char sriov_reserved[] =
+    "{\"job\":\"x\",\"nics\":[{\"alias\":\"ua-vf0\",\"pool\":\"sr\",\"address\":\"0000:5e:02.1\","
+    "\"device_xml\":\"<interface type='hostdev' managed='yes'><mac address='52:54:00:00:00:01'/>"
+    "<source><address type='pci' domain='0x0000' bus='0x5e' slot='0x02' function='0x1'/>"
+    "</source><alias name='ua-vf0'/></interface>\"}]}";
+
+/* setup_sriov()'s data: more lines of [pool.sr] and of [plugin.stateful]. */
+typedef struct {
+    const char *pool;
+    const char *plugin;
+} SriovSetup;
+
+static const SriovSetup sriov_plain = { "", "" };
+static const SriovSetup sriov_native_pool = { "native = true\n", "" };
+static const SriovSetup sriov_vouch_native = { "", "vouch = native\n" };
+
+static void
+setup_sriov(Fixture *f, gconstpointer data)
+{
+    const SriovSetup *how = data;
+    g_autofree char *root = NULL;
+    g_autofree char *conf = NULL;
+    g_autofree char *settings = g_strconcat("kind = vf\n", how->plugin, NULL);
+
+    setup(f, NULL);
+    root = g_build_filename(f->dir, "sys", NULL);
+    test_sysfs_add_pf(root, SR_PF, "ens1f0", (const char *const[]){ "3=" SR_VF, NULL });
+    conf = g_strdup_printf("%s[pool.sr]\ntype = sriov\npf = " SR_PF "\nsysfs_root = %s\n%s",
+                           conf_text, root, how->pool);
+    setup_plugin(f, conf, settings);
+    fake_virt_add_domain(f->fv, FAKE_VIRT_LOCAL, DOMAIN, sriov_guest_xml, VIR_DOMAIN_RUNNING);
+    fake_virt_set_journal(f->fv, f->calls_log);
+    f->reservation_scripted = TRUE;
+    fake_peer_answer(f->fp, "POST", "/v1/reservations", 201, sriov_reserved);
+}
+
+/* Asserts that the plugin's calls on the guest's VF, told what sriov-vfcfg
+ * reaches it by, and the guest's detaches and attaches were @steps, in
+ * order, and nothing else (test_assert_calls()). */
+static void
+assert_sriov_steps(Fixture *f, const char *const *steps)
+{
+    g_autofree char *rest = g_strdup_printf("source pci=" SR_VF " pf=" SR_PF " vf=3 "
+                                            "pf_netdev=ens1f0 domain=" DOMAIN " job=%s", f->id);
+
+    run_until(f, plugins_idle, NULL);
+    test_assert_calls(f->calls_log, "ua-vf0", rest, steps);
+}
+
+/* Unplug: the VF's state is saved during preparing, before it is detached,
+ * and goes with the prepare, whose check is answered before the unplug;
+ * nothing is undone. */
+static void
+test_sriov_unplug(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    const FakePeerRequest *req;
+    json_t *states;
+    Job *job;
+
+    submit(f, "unplug");
+    prepare = route(f, "/prepare");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    assert_sriov_steps(f, (const char *const[]){ "probe", "save_state", "virt detach", NULL });
+    req = fake_peer_last(f->fp, "POST", prepare);
+    states = json_object_get(req->body, "states");
+    g_assert_cmpuint(json_array_size(states), ==, 1);
+    g_assert_cmpstr(json_string_value(json_object_get(json_array_get(states, 0), "plugin")), ==,
+                    "stateful");
+    g_assert_cmpuint(timeline_at(job, "the destination checked the device state of 1 NIC*"), <,
+                     timeline_at(job, "asking the guest to release ua-vf0"));
+    g_assert_cmpstr(device_state(job, 0), ==, "replugged");
+}
+
+/* The migration fails after the unplug: the VF is plugged back in here
+ * and the plugin, whose save_state was called, is called abort. */
+static void
+test_sriov_unplug_fails(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->migrate = MIGRATE_FAIL;
+    submit(f, "unplug");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    assert_sriov_steps(f, (const char *const[]){ "probe", "save_state", "virt detach",
+                                                 "virt attach", "abort", NULL });
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+}
+
+/* The destination's plugin refuses the state at check_state: the job
+ * fails with its words, nothing was detached, and abort is called here. */
+static void
+test_sriov_check_refused(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "unplug");
+    prepare = route(f, "/prepare");
+    fake_peer_error(f->fp, "POST", prepare, MIGD_ERROR_CONFLICT,
+                    "the destination refuses the device state of NIC ua-vf0: plugin stateful: "
+                    "check_state failed: 0000:00:00.0 cannot take this state (Invalid argument)");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_true(g_pattern_match_simple("*check_state failed: 0000:00:00.0 cannot take*",
+                                         job->reason));
+    assert_sriov_steps(f, (const char *const[]){ "probe", "save_state", "abort", NULL });
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_true(guest_has_vf(f, "ua-vf0"));
+}
+
+/* Native (native = true in the pool): the VF stays attached; its state
+ * is saved all the same and sent with the prepare. */
+static void
+test_sriov_native(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "native");
+    prepare = route(f, "/prepare");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "strategy")), ==,
+                    "native");
+    assert_sriov_steps(f, (const char *const[]){ "probe", "save_state", NULL });
+    g_assert_cmpuint(json_array_size(json_object_get(fake_peer_last(f->fp, "POST",
+                                                                    prepare)->body, "states")),
+                     ==, 1);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+}
+
+#define CHOSE_NATIVE "the plugins of both hosts vouch that it can stay attached and migrate " \
+                     "inside QEMU (plugin stateful here vouches for native)"
+
+/* Strategy auto, no native = true in the pool: the plugins of both hosts
+ * vouch for native, so the VF stays attached; its state is saved and sent
+ * all the same. */
+static void
+test_sriov_auto_native(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    fake_peer_answer(f->fp, "POST", prepare, 200,
+                     "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"native\",\"chosen\":\""
+                     CHOSE_NATIVE "\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
+                     "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}}]}");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    assert_asked_to_choose(f, "native");
+    assert_why(job, "strategy auto: ua-vf0 native (" CHOSE_NATIVE ")");
+    assert_sriov_steps(f, (const char *const[]){ "probe", "save_state", NULL });
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1934,5 +2125,12 @@ main(int argc, char **argv)
     ADD_STATE("auto/pause-both-vouch", "", test_auto_pause);
     ADD_STATE("auto/unplug-not-vouched-there", "", test_auto_unplug_there);
     ADD_STATE("auto/unplug-not-vouched-here", "vouch = none\n", test_auto_unplug_here);
+#define ADD_SRIOV(name, how, func) \
+    g_test_add("/src-nic/sriov/" name, Fixture, &how, setup_sriov, func, teardown)
+    ADD_SRIOV("unplug", sriov_plain, test_sriov_unplug);
+    ADD_SRIOV("unplug-fails-after-save", sriov_plain, test_sriov_unplug_fails);
+    ADD_SRIOV("check-refused", sriov_plain, test_sriov_check_refused);
+    ADD_SRIOV("native", sriov_native_pool, test_sriov_native);
+    ADD_SRIOV("auto-native", sriov_vouch_native, test_sriov_auto_native);
     return g_test_run();
 }

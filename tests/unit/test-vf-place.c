@@ -27,15 +27,11 @@ static void
 fixture_set_up(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *pf_dir = NULL, *net = NULL, *virtfn = NULL, *text = NULL;
+    g_autofree char *text = NULL;
 
     f->root = g_dir_make_tmp("migd-test-vf-place-XXXXXX", &error);
     g_assert_no_error(error);
-    pf_dir = g_build_filename(f->root, "bus", "pci", "devices", PF, NULL);
-    net = g_build_filename(pf_dir, "net", "ens1f0", NULL);
-    g_assert_cmpint(g_mkdir_with_parents(net, 0755), ==, 0);
-    virtfn = g_build_filename(pf_dir, "virtfn3", NULL);
-    g_assert_cmpint(symlink("../" VF, virtfn), ==, 0);
+    test_sysfs_add_pf(f->root, PF, "ens1f0", (const char *const[]){ "3=" VF, NULL });
     text = g_strdup_printf("[pool.a]\ntype = sriov\npf = " PF "\nsysfs_root = %s\n"
                            "[pool.lab]\ntype = emulated\nmodel = vmxnet3\nbridge = br0\n"
                            "slots = avf0\n", f->root);

@@ -3,7 +3,9 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fake-virt.h"
 #include "testutil.h"
 
 static GPtrArray *golden_names;
@@ -124,4 +126,39 @@ test_timeline_has(const Job *job, const char *pattern)
             return TRUE;
     }
     return FALSE;
+}
+
+void
+test_sysfs_add_pf(const char *root, const char *pf, const char *pf_netdev,
+                  const char *const *vfs)
+{
+    g_autofree char *pf_dir = g_build_filename(root, "bus", "pci", "devices", pf, NULL);
+    g_autofree char *net = g_build_filename(pf_dir, "net", pf_netdev, NULL);
+
+    g_assert_cmpint(g_mkdir_with_parents(net, 0755), ==, 0);
+    for (guint i = 0; vfs[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(vfs[i], "=", 2);
+        g_autofree char *link = g_strdup_printf("%s/virtfn%s", pf_dir, kv[0]);
+        g_autofree char *target = g_strdup_printf("../%s", kv[1]);
+
+        g_assert_cmpint(symlink(target, link), ==, 0);
+    }
+}
+
+void
+test_assert_calls(const char *path, const char *alias, const char *rest,
+                  const char *const *steps)
+{
+    g_autoptr(GString) want = g_string_new(NULL);
+    g_autofree char *have = NULL;
+
+    for (guint i = 0; steps[i]; i++) {
+        if (g_str_has_prefix(steps[i], "virt "))
+            g_string_append_printf(want, "%s %s on " FAKE_VIRT_LOCAL "\n", steps[i], alias);
+        else
+            g_string_append_printf(want, "%s %s %s\n", steps[i], alias, rest);
+    }
+    if (!g_file_get_contents(path, &have, NULL, NULL))
+        have = g_strdup("");
+    g_assert_cmpstr(have, ==, want->str);
 }

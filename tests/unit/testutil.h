@@ -30,3 +30,17 @@ void test_remove_tree(const char *path);
 
 /* Whether a timeline entry of @job matches the glob @pattern. */
 gboolean test_timeline_has(const Job *job, const char *pattern);
+
+/* Makes <@root>/bus/pci/devices/<@pf> as sysfs has an SR-IOV PF: its netdev
+ * @pf_netdev under net/, and a link virtfnN -> ../VF for each "N=VF" of the
+ * NULL-terminated @vfs ("3=0000:3b:02.3"). */
+void test_sysfs_add_pf(const char *root, const char *pf, const char *pf_netdev,
+                       const char *const *vfs);
+
+/* Asserts that the file @path (a fixture plugin's log with fake-virt's
+ * journal) holds exactly the lines of @steps, in order: a step "virt
+ * detach" or "virt attach" stands for "virt detach @alias on
+ * test:///default", any other ("save_state") for "save_state @alias
+ * @rest", @rest being what the plugin logs after the alias. */
+void test_assert_calls(const char *path, const char *alias, const char *rest,
+                       const char *const *steps);

@@ -4,7 +4,10 @@
  * writes each call it gets as a line to [plugin.NAME] log = PATH, fails
  * the call named by fail_at and sleeps 3 s in the one named by hang_at;
  * vouch = none, pause, native or "native pause" says what its probe
- * vouches for (default: pause). */
+ * vouches for (default: pause). With kind = vf it handles the VFs of sriov
+ * pools instead of emulated NICs, as sriov-vfcfg does, and logs also what
+ * sriov-vfcfg reaches the VF by ("pci=... pf=... vf=3 pf_netdev=ens1f0
+ * domain=labvm job=..."). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@ struct fixture {
     char fail_at[32];
     char hang_at[32];
     uint32_t vouch;
+    uint32_t kind;      /* enum migd_device_kind: the devices it handles */
 };
 
 /* "save_state ua-vf0 source" to the log, then whether the test setting
@@ -32,8 +36,15 @@ fx_called(struct fixture *f, const char *call, const struct migd_device *dev, ch
     FILE *out = f->log[0] ? fopen(f->log, "a") : NULL;
 
     if (out) {
-        fprintf(out, "%s %s %s\n", call, dev->alias ? dev->alias : "-",
+        fprintf(out, "%s %s %s", call, dev->alias ? dev->alias : "-",
                 dev->side == MIGD_SIDE_SOURCE ? "source" : "destination");
+        if (f->kind == MIGD_DEVICE_VF)
+            fprintf(out, " pci=%s pf=%s vf=%d pf_netdev=%s domain=%s job=%s",
+                    dev->pci_address ? dev->pci_address : "-",
+                    dev->pf_address ? dev->pf_address : "-", (int)dev->vf_index,
+                    dev->pf_netdev ? dev->pf_netdev : "-", dev->domain ? dev->domain : "-",
+                    dev->job ? dev->job : "-");
+        fputc('\n', out);
         fclose(out);
     }
     if (strcmp(f->hang_at, call) == 0)
@@ -60,6 +71,7 @@ fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
     if (!f)
         return -ENOMEM;
     f->vouch = MIGD_PROBE_PAUSE;
+    f->kind = MIGD_DEVICE_EMULATED;
     for (size_t i = 0; i < count; i++) {
         if (strcmp(settings[i].key, "greeting") == 0)
             snprintf(f->greeting, sizeof(f->greeting), "%s", settings[i].value);
@@ -72,6 +84,9 @@ fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
         else if (strcmp(settings[i].key, "vouch") == 0)
             f->vouch = (strstr(settings[i].value, "pause") ? MIGD_PROBE_PAUSE : 0) |
                        (strstr(settings[i].value, "native") ? MIGD_PROBE_NATIVE : 0);
+        else if (strcmp(settings[i].key, "kind") == 0)
+            f->kind = strcmp(settings[i].value, "vf") == 0 ? MIGD_DEVICE_VF
+                                                            : MIGD_DEVICE_EMULATED;
     }
     *ret_ctx = f;
     return 0;
@@ -90,7 +105,7 @@ fx_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char 
     struct fixture *f = ctx;
     int rc;
 
-    if (dev->kind != MIGD_DEVICE_EMULATED)
+    if (dev->kind != f->kind)
         return 0;
     rc = fx_called(f, "probe", dev, err, errlen);
     if (rc < 0)
