@@ -95,6 +95,7 @@ typedef struct {
     gboolean pause_resuming, pause_resumed;
     gint64 pause_resume_ms, pause_post_ms;
     char *pause_post_error;
+    char *post_switchover_error;    /* native NICs' plugins after the switchover */
 } Reservation;
 
 typedef struct {
@@ -179,6 +180,10 @@ void dest_state_prepare(Incoming *in, Reservation *r, json_t *body, IncomingAnsw
  * reservation's plugins were called abort). */
 typedef void (*DestRestored)(Reservation *r, const char *why);
 void dest_state_restore(Reservation *r, ResNic *only, DestRestored done);
+/* Every restored native NIC's plugin is called post_switchover (the guest
+ * runs here with the device QEMU moved); a failure is logged and kept in
+ * r->post_switchover_error, and @done is called with NULL. */
+void dest_state_post_switchover(Reservation *r, DestRestored done);
 /* Calls abort on every plugin that checked or restored a state of @r and
  * was not called abort yet: the job failed or was undone. */
 void dest_state_abort(Reservation *r);

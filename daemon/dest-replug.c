@@ -91,7 +91,9 @@ res_on_probed(gint64 max_gap_ms, const char *detail, gpointer data)
     g_autofree char *verified = g_steal_pointer(&r->detail_verify);
 
     r->guest_outage_ms = max_gap_ms;
-    res_done(r, r->ok, "%s", verified);
+    res_done(r, r->ok, "%s%s%s", verified,
+             r->post_switchover_error ? "; after the switchover (post_switchover) " : "",
+             r->post_switchover_error ? r->post_switchover_error : "");
 }
 
 /* Once verified, the guest's own probe says what outage it saw. */
@@ -133,7 +135,17 @@ res_verify(Reservation *r)
 static void res_plug_next(Reservation *r);
 static void res_look(Reservation *r);
 
-/* The device states are on the VFs: written down before the guest is asked. */
+/* The device states are on the VFs and the native NICs' plugins have
+ * seen them run here: written down before the guest is asked. */
+static void
+res_posted(Reservation *r, const char *why)
+{
+    r->state = REPLUG_VERIFYING;
+    dest_save_or_warn(r->in);
+    failpoint("dst-after-replug-before-verify");
+    res_verify(r);
+}
+
 static void
 res_restored(Reservation *r, const char *why)
 {
@@ -141,10 +153,7 @@ res_restored(Reservation *r, const char *why)
         res_done(r, FALSE, "%s", why);
         return;
     }
-    r->state = REPLUG_VERIFYING;
-    dest_save_or_warn(r->in);
-    failpoint("dst-after-replug-before-verify");
-    res_verify(r);
+    dest_state_post_switchover(r, res_posted);
 }
 
 /* Every unplugged NIC is in, its state restored: what is left is a native

@@ -721,6 +721,86 @@ dest_state_restore(Reservation *r, ResNic *only, DestRestored done)
     state_restore_next(r, only, done);
 }
 
+/* --- native NICs after the switchover ---------------------------------------------- */
+
+typedef struct {
+    Reservation *r;
+    GCancellable *alive;        /* @r's: cancelled when it goes */
+    guint nic;
+    GString *errors;
+    DestRestored done;
+} StatePost;
+
+static void state_post_next(StatePost *s);
+
+static void
+state_posted(const PluginCallResult *res, gpointer data)
+{
+    StatePost *s = data;
+    ResNic *n;
+
+    if (g_cancellable_is_cancelled(s->alive)) {
+        g_object_unref(s->alive);
+        g_string_free(s->errors, TRUE);
+        g_free(s);
+        return;
+    }
+    n = g_ptr_array_index(s->r->nics, s->nic);
+    if (res->rc != 0) {
+        log_structured(G_LOG_LEVEL_WARNING,
+                       LOG_FIELDS("MIGD_JOB", s->r->id, "MIGD_DOMAIN", s->r->domain),
+                       "Plugin %s says %s of %s is not right after the switchover "
+                       "(post_switchover): %s", n->state_plugin, n->alias, s->r->domain,
+                       res->error);
+        g_string_append_printf(s->errors, "%splugin %s for %s: %s", s->errors->len ? "; " : "",
+                               n->state_plugin, n->alias, res->error);
+    }
+    s->nic++;
+    state_post_next(s);
+}
+
+static void
+state_post_next(StatePost *s)
+{
+    Reservation *r = s->r;
+    g_autofree char *why = NULL;
+
+    for (; s->nic < r->nics->len; s->nic++) {
+        ResNic *n = g_ptr_array_index(r->nics, s->nic);
+        Plugin *p = n->strategy == NIC_STRATEGY_NATIVE && n->restored
+                        ? state_find_plugin(r->in, n->state_plugin)
+                        : NULL;
+        g_autoptr(PluginDevice) dev = NULL;
+
+        if (!p)
+            continue;
+        dev = dest_state_device(r->in, r, n);
+        plugin_call(p, PLUGIN_CALL_POST_SWITCHOVER, dev, NULL, 0, 0,
+                    r->in->conf->plugin_call_timeout_s * 1000, state_posted, s);
+        return;
+    }
+    /* The device moved with the guest and runs: a plugin's doubt is told,
+     * not undone (there is nothing left to undo it to). */
+    g_free(r->post_switchover_error);
+    r->post_switchover_error = s->errors->len ? g_strdup(s->errors->str) : NULL;
+    g_object_unref(s->alive);
+    g_string_free(s->errors, TRUE);
+    s->done(r, NULL);
+    g_free(s);
+}
+
+void
+dest_state_post_switchover(Reservation *r, DestRestored done)
+{
+    StatePost *s = g_new0(StatePost, 1);
+
+    s->r = r;
+    s->alive = g_object_ref(r->cancellable);
+    s->errors = g_string_new(NULL);
+    s->done = done;
+    state_post_next(s);
+}
+
 /* --- abort ---------------------------------------------------------------------- */
 
 void

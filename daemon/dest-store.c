@@ -86,6 +86,7 @@ dest_res_free(gpointer data)
     }
     g_ptr_array_unref(r->pause_answers);
     g_free(r->pause_post_error);
+    g_free(r->post_switchover_error);
     g_ptr_array_unref(r->answers);
     g_clear_object(&r->cancellable);
     g_ptr_array_unref(r->nics);

@@ -96,6 +96,28 @@ test_native_restored(TdFixture *f, gconstpointer data)
     td_migrate_in(f, "labvm");
     g_assert_true(td_wait_state(f, "job-1", "done"));
     g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
+    g_assert_cmpuint(td_calls(f, "post_switchover ua-vf0 destination"), ==, 1);
+}
+
+/* A native NIC's plugin that doubts the device after the switchover: the
+ * replug ends (the device moved with the guest; nothing to undo) and its
+ * detail says the plugin's words. */
+static void
+test_native_post_failed(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) r = NULL;
+    const char *detail;
+
+    td_reserve_prepared(f, "native", NIC0_NATIVE);
+    add_guest(f, "ua-vf0=avf0");
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    r = incoming_get(f->in, "job-1", NULL);
+    detail = json_string_value(json_object_get(json_object_get(r, "replug"), "detail"));
+    g_assert_nonnull(strstr(detail, "after the switchover (post_switchover) plugin stateful for "
+                                    "ua-vf0: "));
+    g_assert_nonnull(strstr(detail, "post_switchover of ua-vf0 fails"));
+    g_assert_cmpuint(td_calls(f, "abort *"), ==, 0);
 }
 
 /* Asserts that @body is refused with @code and a message matching @pattern,
@@ -477,7 +499,8 @@ test_sriov_check_refused(TdFixture *f, gconstpointer data)
 
 /* Native: the guest arrives with the leased VF attached (QEMU migrated
  * it); its state is checked at the prepare and restored once the guest
- * is here, before the verify; nothing is plugged or unplugged. */
+ * is here, then its plugin is called post_switchover, before the verify;
+ * nothing is plugged or unplugged. */
 static void
 test_sriov_native(TdFixture *f, gconstpointer data)
 {
@@ -492,7 +515,8 @@ test_sriov_native(TdFixture *f, gconstpointer data)
     fake_virt_add_domain(f->fv, TD_SOURCE_URI, "labvm", xml, VIR_DOMAIN_RUNNING);
     td_migrate_in(f, "labvm");
     g_assert_true(td_wait_state(f, "job-1", "done"));
-    assert_sriov_steps(f, (const char *const[]){ "check_state", "restore_state", NULL });
+    assert_sriov_steps(f, (const char *const[]){ "check_state", "restore_state",
+                                                 "post_switchover", NULL });
     g_assert_true(incoming_release(f->in, "job-1", NULL));
 }
 
@@ -504,6 +528,7 @@ main(int argc, char **argv)
 #define add(path, settings, fn) g_test_add(path, TdFixture, settings, td_setup, fn, td_teardown)
     add("/dest/state/checked-kept-restored", "", test_checked_kept_restored);
     add("/dest/state/native-restored", "", test_native_restored);
+    add("/dest/state/native-post-failed", "fail_at = post_switchover\n", test_native_post_failed);
     add("/dest/state/refusals", "", test_refusals);
     add("/dest/state/check-refused", "fail_at = check_state\n", test_check_refused);
     add("/dest/state/check-timeout", "hang_at = check_state\n", test_check_timeout);
