@@ -81,6 +81,9 @@ ctl_plugins_format(json_t *answer, GError **error)
                                 (const char *const *)cells->pdata, rows);
     else
         g_string_append(out, "migd loaded no plugin ([plugins] dir in migd.conf).\n");
+    if (json_is_string(json_object_get(answer, "not_probed")))
+        g_string_append_printf(out, "devices not probed: %s\n",
+                               json_string_value(json_object_get(answer, "not_probed")));
     json_array_foreach(refused, i, item) {
         g_string_append_printf(out, "not used: %s: %s\n",
                                json_string_value(json_object_get(item, "file")),

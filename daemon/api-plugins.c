@@ -141,7 +141,7 @@ typedef struct {
 /* @holders: each pool device's state in GET /v1/vfs's form, by address;
  * NULL when no Incoming looks at the guests (then no guest is known). */
 static void
-plugins_probe(Api *api, GHashTable *holders, HttpDeferred *deferred)
+plugins_probe(Api *api, GHashTable *holders, const char *not_probed, HttpDeferred *deferred)
 {
     g_autoptr(PluginSet) none = api->plugins ? NULL : plugin_set_load(NULL, NULL);
     PluginSet *set = api->plugins ? api->plugins : none;
@@ -158,11 +158,13 @@ plugins_probe(Api *api, GHashTable *holders, HttpDeferred *deferred)
     l = g_new0(Listing, 1);
     l->deferred = deferred;
     l->answer = json_pack("{s:o,s:o}", "plugins", list, "refused", refusals_json(set));
+    if (not_probed)
+        json_object_set_new(l->answer, "not_probed", json_string(not_probed));
     for (guint i = 0; i < plugins->len; i++) {
         json_t *entry = plugin_entry(plugins->pdata[i]);
 
         json_array_append_new(list, entry);
-        for (guint v = 0; vfs && v < vfs->len; v++) {
+        for (guint v = 0; vfs && !not_probed && v < vfs->len; v++) {
             const PoolVf *vf = vfs->pdata[v];
             json_t *held = holders ? g_hash_table_lookup(holders, vf->address) : NULL;
             const char *state = json_string_value(json_object_get(held, "state"));
@@ -189,36 +191,29 @@ plugins_probe(Api *api, GHashTable *holders, HttpDeferred *deferred)
 
 /* Which VFs running guests hold, and which are leased, as GET /v1/vfs
  * says: a plugin is told whose each device is before it is probed. When
- * that cannot be known, nothing is probed, since a plugin could open a
- * device a guest owns. */
+ * that cannot be known, the plugins are listed and no device is probed
+ * ("not_probed" says why), since a plugin could open a device a guest
+ * owns. */
 static void
 plugins_holders_read(json_t *result, const GError *error, gpointer data)
 {
     Ask *ask = data;
-    g_autoptr(GHashTable) holders = NULL;
+    g_autoptr(GHashTable) holders = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autofree char *not_probed = NULL;
     size_t i;
     json_t *vf;
 
-    if (!result) {
-        HttpResponse resp = { 0 };
-
-        api_set_error(&resp,
-                      error && error->domain == MIGD_ERROR ? (MigdErrorCode)error->code
-                                                            : MIGD_ERROR_INTERNAL,
-                      "the plugins' devices are not probed: which VFs this host's guests hold "
-                      "is unknown (%s)", error ? error->message : "no answer");
-        http_deferred_finish(ask->deferred, &resp);
-        g_free(ask);
-        return;
-    }
-    holders = g_hash_table_new(g_str_hash, g_str_equal);
+    if (!result)
+        not_probed = g_strdup_printf("which VFs this host's guests hold is unknown (%s), so no "
+                                     "device was probed",
+                                     error ? error->message : "no answer");
     json_array_foreach(json_object_get(result, "vfs"), i, vf) {
         const char *address = json_string_value(json_object_get(vf, "address"));
 
         if (address)
             g_hash_table_replace(holders, (char *)address, vf);
     }
-    plugins_probe(ask->api, holders, ask->deferred);
+    plugins_probe(ask->api, holders, not_probed, ask->deferred);
     g_free(ask);
 }
 
@@ -229,7 +224,7 @@ api_list_plugins(Api *api, const ApiRequest *req, HttpResponse *resp)
     Ask *ask;
 
     if (!api->incoming) {
-        plugins_probe(api, NULL, deferred);
+        plugins_probe(api, NULL, NULL, deferred);
         return;
     }
     ask = g_new0(Ask, 1);

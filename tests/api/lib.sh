@@ -37,6 +37,15 @@ write_conf() {
     } > "$file"
 }
 
+# reload: SIGHUP to migd ($MIGD_PID), then waits for its log to say
+# whether the configuration was reloaded or the reload refused.
+reload() {
+    local offset
+    offset=$(file_size "$T/migd.log")
+    kill -HUP "$MIGD_PID"
+    wait_log "$T/migd.log" "$offset" "Configuration (reloaded|reload refused)" 20
+}
+
 # start_migd CONF [ENV=VALUE...]: starts migd and waits for READY=1 (or
 # for UNTIL, when set). Sets MIGD_PID; migd's stderr goes to $T/migd.log.
 start_migd() {

@@ -66,12 +66,6 @@ check "the first migd still answers" [ "$STATUS" = 200 ]
 
 # --- SIGHUP ----------------------------------------------------------------
 # Each reload is waited for by the line migd logs once it has handled it.
-reload() {
-    local offset
-    offset=$(file_size "$T/migd.log")
-    kill -HUP "$MIGD_PID"
-    wait_log "$T/migd.log" "$offset" "Configuration (reloaded|reload refused)" 20
-}
 
 cp "$T/migd.conf" "$T/migd.conf.good"
 echo "log_level = shouty" >> "$T/migd.conf"

@@ -80,5 +80,17 @@ check "... and a line per refused file with its reason" \
 check "migctl -o json plugins prints migd's answer as is" \
     json_is "$(cat "$T/ctl.json")" '.plugins[0].name' good
 
+# Without libvirt, which VFs the guests hold is unknown: the plugins are
+# listed, no device is probed, and the answer says why.
+sed -i "s|^libvirt_uri = .*|libvirt_uri = test:///no/such/file.xml|" "$T/migd.conf"
+check "migd reloads onto a libvirt it cannot reach" reload
+api GET /v1/plugins
+check "GET /v1/plugins still answers 200 with the plugin, and no claims" \
+    json_is "$BODY" '"\(.plugins[0].name) \(.plugins[0].claims | length)"' "good 0"
+check "... and says why no device was probed" \
+    json_is "$BODY" '.not_probed | test("^which VFs this host.s guests hold is unknown \\(.*\\), so no device was probed$")' true
+"$MIGCTL" --socket "$T/migd.sock" plugins >"$T/ctl.out" 2>&1
+check "migctl plugins says so too" grep -q "^devices not probed: which VFs" "$T/ctl.out"
+
 stop_migd
 tap_finish

@@ -129,12 +129,6 @@ out=$("$MIGCTL" --url "https://127.0.0.1:$port" --cert "$P/hostb.pem" health 2>&
 check "--cert without --key is a usage error (exit 2)" bash -c "[ $rc -eq 2 ] && grep -q -- '--key' <<<\"\$1\"" _ "$out"
 
 # --- SIGHUP -------------------------------------------------------------------
-reload() {
-    local offset
-    offset=$(file_size "$T/migd.log")
-    kill -HUP "$MIGD_PID"
-    wait_log "$T/migd.log" "$offset" "Configuration (reloaded|reload refused)" 20
-}
 served_serial() {
     openssl s_client -connect "127.0.0.1:$port" -CAfile "$P/ca.pem" </dev/null 2>/dev/null |
         openssl x509 -noout -serial
