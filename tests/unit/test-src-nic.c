@@ -659,20 +659,28 @@ test_reserve_busy_deadline(Fixture *f, gconstpointer data)
     g_assert_cmpuint(deletes(f), ==, 0);
 }
 
+/* The destination named by the request refuses the reservation with
+ * @code: the job fails with its words (@reason) and nothing was touched. */
 static void
-test_reserve_no_vf(Fixture *f, gconstpointer data)
+assert_refused_by_name(Fixture *f, MigdErrorCode code, const char *message, const char *reason)
 {
     Job *job;
 
     f->reservation_scripted = TRUE;
-    fake_peer_error(f->fp, "POST", "/v1/reservations", MIGD_ERROR_NO_FREE_VF,
-                    "no free VF in pool 'lab'");
+    fake_peer_error(f->fp, "POST", "/v1/reservations", code, message);
     job = migrate_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_FAILED);
-    g_assert_nonnull(strstr(job->reason, "no free VF in pool 'lab'"));
+    g_assert_nonnull(strstr(job->reason, reason));
     g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 1);
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
     g_assert_true(guest_has_vf(f, "ua-vf0"));
+}
+
+static void
+test_reserve_no_vf(Fixture *f, gconstpointer data)
+{
+    assert_refused_by_name(f, MIGD_ERROR_NO_FREE_VF, "no free VF in pool 'lab'",
+                           "no free VF in pool 'lab'");
 }
 
 /* Destination "auto" chose B, with C next: the job submitted so. */
@@ -743,17 +751,9 @@ test_reserve_draining(Fixture *f, gconstpointer data)
 static void
 test_reserve_draining_named(Fixture *f, gconstpointer data)
 {
-    Job *job;
-
-    f->reservation_scripted = TRUE;
-    fake_peer_error(f->fp, "POST", "/v1/reservations", MIGD_ERROR_DRAINING,
-                    "this host is being drained (drain d-1) and takes no incoming migration");
-    job = migrate_to_end(f);
-    g_assert_cmpint(job->state, ==, JOB_FAILED);
-    g_assert_nonnull(strstr(job->reason, "being drained (drain d-1)"));
-    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 1);
-    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
-    g_assert_true(guest_has_vf(f, "ua-vf0"));
+    assert_refused_by_name(f, MIGD_ERROR_DRAINING,
+                           "this host is being drained (drain d-1) and takes no incoming "
+                           "migration", "being drained (drain d-1)");
 }
 
 /* The last candidate refusing too fails the job, with every refusal said. */
