@@ -1,11 +1,14 @@
 /* Whole HTTP/1.1 requests through the real server: each input is written,
- * as raw bytes, to an HttpServer on a unix socket that serves migd's API
- * (its gate and handler, over libvirt's test driver, an Incoming and an
- * engine whose operations do nothing), and what comes back must be
- * well-formed HTTP whose every JSON error is migd's envelope.
- * http.c is included to see when the server has let every request go. */
+ * as raw bytes, to an HttpServer that serves migd's API (its gate and
+ * handler, over libvirt's test driver, an Incoming and an engine whose
+ * operations do nothing), on its unix socket, or over TCP on 127.0.0.1
+ * (where a credential is asked for) when the input starts with '@'. What
+ * comes back must be well-formed HTTP whose every JSON error is migd's
+ * envelope. http.c is included to see when the server has let every
+ * request go. */
 #include <config.h>
 
+#include <dirent.h>
 #include <glib/gstdio.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -25,6 +28,9 @@
 /* A request still being handled after this long is a hang. */
 #define FUZZ_HTTP_DEADLINE_S 5
 
+/* What "Authorization: Bearer" takes over TCP. */
+#define FUZZ_HTTP_TOKEN "fuzz-token-0123456789"
+
 typedef struct {
     Virt *virt;
     MigdConf *conf;
@@ -33,8 +39,10 @@ typedef struct {
     Incoming *incoming;
     Api *api;
     HttpServer *server;
-    HttpListener *listener;
+    HttpListener *unix_listener;
+    HttpListener *tcp_listener;
     char *socket_path;
+    struct sockaddr_in tcp_addr;
 } FuzzServer;
 
 static FuzzServer fs;
@@ -77,6 +85,21 @@ fuzz_unix_listen(const char *path)
     return fd;
 }
 
+static int
+fuzz_tcp_listen(struct sockaddr_in *ret_addr)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fd, 16), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&addr, &len), ==, 0);
+    *ret_addr = addr;
+    return fd;
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -84,14 +107,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     g_autoptr(GError) error = NULL;
     g_autofree char *dir = NULL;
     g_autofree char *text = NULL;
+    g_autofree char *token_file = NULL;
     gboolean settled = FALSE;
 
     fuzz_init();
     virt_global_init();
     dir = g_dir_make_tmp("fuzz-http-XXXXXX", &error);
     g_assert_no_error(error);
-    text = g_strdup_printf("[daemon]\nlibvirt_uri = test:///default\nstate_dir = %s/state\n",
-                           dir);
+    token_file = g_build_filename(dir, "peer.token", NULL);
+    g_assert_true(g_file_set_contents_full(token_file, FUZZ_HTTP_TOKEN, -1,
+                                           G_FILE_SET_CONTENTS_NONE, 0600, &error));
+    text = g_strdup_printf("[daemon]\nlibvirt_uri = test:///default\nstate_dir = %s/state\n"
+                           "peer_token_file = %s\n", dir, token_file);
     fs.conf = conf_load_data("fuzz.conf", text, &error);
     g_assert_no_error(error);
     g_assert_cmpint(g_mkdir_with_parents(fs.conf->state_dir, 0700), ==, 0);
@@ -114,7 +141,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     g_assert_true(http_server_add_listener(fs.server, fuzz_unix_listen(fs.socket_path), "fuzz",
                                            &error));
     g_assert_no_error(error);
-    fs.listener = g_ptr_array_index(fs.server->listeners, 0);
+    g_assert_true(http_server_add_listener(fs.server, fuzz_tcp_listen(&fs.tcp_addr), "fuzz TCP",
+                                           &error));
+    g_assert_no_error(error);
+    fs.unix_listener = g_ptr_array_index(fs.server->listeners, 0);
+    fs.tcp_listener = g_ptr_array_index(fs.server->listeners, 1);
     return 0;
 }
 
@@ -122,6 +153,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 typedef struct {
     int fd;
+    HttpListener *listener;
     const uint8_t *data;
     size_t size;
     size_t sent;
@@ -165,13 +197,54 @@ fuzz_client_on_io(int fd, GIOCondition condition, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-/* Whether the server has read every byte the client sent. */
+/* Whether @fd is the server's end of @c's TCP connection. */
+static gboolean
+fuzz_is_server_end(const FuzzClient *c, int fd)
+{
+    struct sockaddr_in mine, peer, its_local, its_peer;
+    socklen_t len = sizeof(mine);
+
+    if (getsockname(c->fd, (struct sockaddr *)&mine, &len) < 0 ||
+        (len = sizeof(peer), getpeername(c->fd, (struct sockaddr *)&peer, &len)) < 0 ||
+        (len = sizeof(its_local), getsockname(fd, (struct sockaddr *)&its_local, &len)) < 0 ||
+        len != sizeof(its_local) || its_local.sin_family != AF_INET ||
+        (len = sizeof(its_peer), getpeername(fd, (struct sockaddr *)&its_peer, &len)) < 0)
+        return FALSE;
+    return its_local.sin_port == peer.sin_port && its_peer.sin_port == mine.sin_port &&
+           its_local.sin_addr.s_addr == peer.sin_addr.s_addr &&
+           its_peer.sin_addr.s_addr == mine.sin_addr.s_addr;
+}
+
+/* Bytes that the server has not read yet of what came over TCP: what its
+ * end holds, found among this process's descriptors; -1 before it accepted. */
+static int
+fuzz_tcp_unread(const FuzzClient *c)
+{
+    g_autoptr(GDir) dir = g_dir_open("/proc/self/fd", 0, NULL);
+    const char *name;
+    int unread;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        int fd = atoi(name);
+
+        if (fd != c->fd && fuzz_is_server_end(c, fd))
+            return ioctl(fd, SIOCINQ, &unread) == 0 ? unread : -1;
+    }
+    return -1;
+}
+
+/* Whether the server has read every byte the client sent. On a unix
+ * socket, what the client's end holds is what the server has not read. */
 static gboolean
 fuzz_client_all_read(const FuzzClient *c)
 {
     int unread = 0;
 
-    return c->sent == c->size && ioctl(c->fd, SIOCOUTQ, &unread) == 0 && unread == 0;
+    if (c->sent < c->size)
+        return FALSE;
+    if (c->listener == fs.tcp_listener)
+        return fuzz_tcp_unread(c) == 0;
+    return ioctl(c->fd, SIOCOUTQ, &unread) == 0 && unread == 0;
 }
 
 /* Whether the server waits for nothing but the client: every request is
@@ -183,7 +256,7 @@ fuzz_server_idle(const FuzzClient *c)
 
     if (g_main_context_pending(NULL))
         return FALSE;
-    for (GList *link = fs.listener->exchanges.head; link; link = link->next) {
+    for (GList *link = c->listener->exchanges.head; link; link = link->next) {
         HttpExchange *ex = link->data;
 
         if (ex->state == HTTP_EXCHANGE_STREAMING)
@@ -202,8 +275,9 @@ fuzz_on_deadline(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Runs the main loop until @done (or the server is idle, with @done NULL);
- * a hang past the deadline aborts, so that libFuzzer keeps the input. */
+/* Runs the main loop until the server answered @c and waits for it (or,
+ * once @c has hung up, let its connection go); a hang past the deadline
+ * aborts, so that libFuzzer keeps the input. */
 static void
 fuzz_run_until(FuzzClient *c, const char *what)
 {
@@ -211,11 +285,12 @@ fuzz_run_until(FuzzClient *c, const char *what)
     guint deadline = g_timeout_add_seconds(FUZZ_HTTP_DEADLINE_S, fuzz_on_deadline, &expired);
 
     for (;;) {
-        if (c) {
+        if (c->fd >= 0) {
             fuzz_client_pump(c);
             if (c->eof || (!c->closing && fuzz_server_idle(c)))
                 break;
-        } else if (fs.listener->exchanges.length == 0 && !g_main_context_pending(NULL)) {
+        } else if (http_listener_connections(c->listener) == 0 &&
+                   !g_main_context_pending(NULL)) {
             break;
         }
         if (expired)
@@ -405,17 +480,33 @@ fuzz_says_close(const GByteArray *got)
     return strstr(lower, "\r\nconnection: close\r\n") != NULL;
 }
 
+/* A connected socket to the unix socket, or with @tcp to 127.0.0.1. */
+static int
+fuzz_connect(gboolean tcp)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    if (tcp) {
+        g_assert_cmpint(connect(fd, (struct sockaddr *)&fs.tcp_addr, sizeof(fs.tcp_addr)), ==, 0);
+    } else {
+        strcpy(addr.sun_path, fs.socket_path);
+        g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    }
+    g_assert_true(g_unix_set_fd_nonblocking(fd, TRUE, NULL));
+    return fd;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    FuzzClient c = { .data = data, .size = size, .got = g_byte_array_new() };
+    gboolean tcp = size > 0 && data[0] == '@';
+    FuzzClient c = { .data = data + tcp, .size = size - tcp, .got = g_byte_array_new() };
     guint watch;
 
-    c.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    g_assert_cmpint(c.fd, >=, 0);
-    strcpy(addr.sun_path, fs.socket_path);
-    g_assert_cmpint(connect(c.fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    c.listener = tcp ? fs.tcp_listener : fs.unix_listener;
+    c.fd = fuzz_connect(tcp);
     /* Writes are pumped between iterations: the server reading wakes us. */
     watch = g_unix_fd_add(c.fd, G_IO_IN | G_IO_HUP | G_IO_ERR, fuzz_client_on_io, &c);
     fuzz_run_until(&c, "answering the requests");
@@ -429,8 +520,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_byte_array_set_size(c.got, c.got->len - 1);
     fuzz_check_answers(c.got, c.eof);
     g_assert_cmpint(close(c.fd), ==, 0);
+    c.fd = -1;
     /* The next input starts on a server with no request of this one. */
-    fuzz_run_until(NULL, "letting the connection go");
+    fuzz_run_until(&c, "letting the connection go");
     g_byte_array_unref(c.got);
     return 0;
 }
