@@ -17,16 +17,21 @@ raw() {
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
-s.sendall(sys.stdin.buffer.read())
-s.settimeout(1.0)
 out = b""
+# migd closing with bytes of ours unread resets the connection, after what
+# it answered.
+try:
+    s.sendall(sys.stdin.buffer.read())
+except (ConnectionResetError, BrokenPipeError):
+    pass
+s.settimeout(1.0)
 try:
     while True:
         b = s.recv(65536)
         if not b:
             break
         out += b
-except socket.timeout:
+except (socket.timeout, ConnectionResetError):
     pass
 sys.stdout.buffer.write(out)
 ' "$T/migd.sock" > "$T/raw"
