@@ -382,8 +382,8 @@ fuzz_check_body(guint status, const char *type, const GString *body)
         g_error("fuzz-http: a request got 500 internal_error: %s", message);
 }
 
-/* Checks one answer at @p (@len bytes); its length, or 0 when it is cut
- * short (only a stream may be, or an answer the server closed on). */
+/* Checks one answer at @p (@len bytes): its length, or 0 while it is still
+ * coming (a stream, or a server that has more to send). */
 static gsize
 fuzz_check_answer(const char *p, gsize len, gboolean eof)
 {
@@ -425,8 +425,9 @@ fuzz_check_answer(const char *p, gsize len, gboolean eof)
         if (n == 0)
             return 0;
     } else {
-        /* Until the end: only when the server closes. */
-        g_assert_true(eof);
+        /* Until the end: an HTTP/1.0 client's stream. */
+        if (!eof)
+            return 0;
         n = len - at;
         g_string_append_len(body, p + at, (gssize)n);
     }
@@ -460,6 +461,12 @@ fuzz_check_answers(const GByteArray *got, gboolean eof)
         if (!g_str_has_prefix(p, "HTTP/1.") && len >= strlen("HTTP/1."))
             g_error("fuzz-http: bytes that are not an answer: %.200s", p);
         n = fuzz_check_answer(p, len, eof);
+        if (n == 0 && eof) {
+            g_autofree char *text = g_strescape(p, NULL);
+
+            g_error("fuzz-http: the server closed the connection in the middle of an answer: "
+                    "%.600s", text);
+        }
         if (n == 0)
             return;
         p += n;
