@@ -8,7 +8,6 @@
  * request go. */
 #include <config.h>
 
-#include <dirent.h>
 #include <glib/gstdio.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
