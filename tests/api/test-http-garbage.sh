@@ -80,6 +80,14 @@ raw "GET /v1/health HTTP/1.1\r\nHost: migd\r\nX-Big: $big\r\n\r\n"
 check "headers past 32 KiB get 431 from libmicrohttpd" [ "$STATUS" = 431 ]
 check "which closes the connection" grep -q '^Connection: close' "$T/raw"
 
+raw 'GET /v1/health HTTP/2.0\r\nHost: migd\r\n\r\n'
+check "an HTTP version migd does not speak gets 505 from libmicrohttpd" [ "$STATUS" = 505 ]
+raw 'POST /v1/migrations HTTP/1.1\r\nHost: migd\r\nContent-Length: 4x\r\n\r\n{}'
+check "a Content-Length that is not a number gets 400 from libmicrohttpd" [ "$STATUS" = 400 ]
+check "and the connection closed after it" grep -q '^Connection: close' "$T/raw"
+raw 'GET /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n'
+check "HTTP/1.1 without Host: is answered (libmicrohttpd 0.9.75 does not insist)" [ "$STATUS" = 200 ]
+
 check "migd is still up" kill -0 "$MIGD_PID"
 api GET /v1/health
 check "and answers" [ "$STATUS" = 200 ]
