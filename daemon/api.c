@@ -17,6 +17,10 @@ typedef struct {
     gboolean shipped;   /* a file shipped with migd (the status page): read without a credential */
 } ApiRoute;
 
+/* What a 401 must say (RFC 9110): how to authenticate, here the peer
+ * token as a bearer token. */
+static const char *const api_challenge[] = { "WWW-Authenticate", "Bearer realm=\"migd\"", NULL };
+
 void
 api_set_error(HttpResponse *resp, MigdErrorCode code, const char *fmt, ...)
 {
@@ -29,6 +33,8 @@ api_set_error(HttpResponse *resp, MigdErrorCode code, const char *fmt, ...)
     http_response_clear(resp);
     resp->status = migd_error_code_to_http_status(code);
     resp->body = migd_error_to_json(code, message);
+    if (code == MIGD_ERROR_UNAUTHENTICATED)
+        resp->headers = api_challenge;
 }
 
 static json_t *

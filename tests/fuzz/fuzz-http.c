@@ -444,6 +444,14 @@ fuzz_check_answer(const char *p, gsize len, gboolean eof)
                     head);
         return len;
     }
+    /* What RFC 9110 asks of these. */
+    if (status == 405 || status == 401) {
+        g_autofree char *what = fuzz_header(head, status == 405 ? "Allow" : "WWW-Authenticate");
+
+        if (!what || !*what)
+            g_error("fuzz-http: a %u without %s: %.300s", status,
+                    status == 405 ? "Allow" : "WWW-Authenticate", head);
+    }
     fuzz_check_body(status, type, body);
     return at + n;
 }

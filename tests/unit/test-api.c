@@ -204,6 +204,22 @@ test_method_not_a_token(Fixture *f, gconstpointer data)
     assert_error(body, "not_found", "/v1/nothing-here");
 }
 
+/* A 401 says how to authenticate, as RFC 9110 has it. */
+static void
+test_unauthenticated_challenge(Fixture *f, gconstpointer data)
+{
+    HttpRequest req = { .method = "POST", .path = "/v1/migrations", .body = "", .remote = TRUE,
+                        .client = "192.0.2.1:4000" };
+
+    api_handle(&req, &f->resp, f->api);
+    g_assert_cmpuint(f->resp.status, ==, 401);
+    assert_error(f->resp.body, "unauthenticated", "POST /v1/migrations was refused");
+    g_assert_nonnull(f->resp.headers);
+    g_assert_cmpstr(f->resp.headers[0], ==, "WWW-Authenticate");
+    g_assert_cmpstr(f->resp.headers[1], ==, "Bearer realm=\"migd\"");
+    g_assert_null(f->resp.headers[2]);
+}
+
 /* Whatever a message quotes, the envelope is made, as valid UTF-8. */
 static void
 test_envelope_not_utf8(void)
@@ -250,6 +266,7 @@ main(int argc, char **argv)
     ADD("/api/unknown-path", test_unknown_path);
     ADD("/api/wrong-method", test_wrong_method);
     ADD("/api/method-not-a-token", test_method_not_a_token);
+    ADD("/api/unauthenticated-challenge", test_unauthenticated_challenge);
     ADD("/api/malformed-json", test_malformed_json);
     ADD("/api/duplicate-key-json", test_duplicate_key_json);
     ADD("/api/body-where-none-belongs", test_body_where_none_belongs);
