@@ -17,6 +17,10 @@ typedef struct {
     gboolean shipped;   /* a file shipped with migd (the status page): read without a credential */
 } ApiRoute;
 
+/* What a 401 must say (RFC 9110): how to authenticate, here the peer
+ * token as a bearer token. */
+static const char *const api_challenge[] = { "WWW-Authenticate", "Bearer realm=\"migd\"", NULL };
+
 void
 api_set_error(HttpResponse *resp, MigdErrorCode code, const char *fmt, ...)
 {
@@ -29,6 +33,8 @@ api_set_error(HttpResponse *resp, MigdErrorCode code, const char *fmt, ...)
     http_response_clear(resp);
     resp->status = migd_error_code_to_http_status(code);
     resp->body = migd_error_to_json(code, message);
+    if (code == MIGD_ERROR_UNAUTHENTICATED)
+        resp->headers = api_challenge;
 }
 
 static json_t *
@@ -162,6 +168,17 @@ api_path_match(const char *pattern, const char *path, char **ret_id)
     return TRUE;
 }
 
+/* Whether @method is an HTTP method name (RFC 9110's token): what else
+ * a client sends there is not quoted back. */
+static gboolean
+api_method_is_token(const char *method)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+    return method[0] && method[strspn(method, tchar)] == '\0';
+}
+
 /* The route for @req, or NULL with @resp set to the 404 or 405 it deserves. */
 static const ApiRoute *
 api_route(const HttpRequest *req, HttpResponse *resp)
@@ -180,8 +197,13 @@ api_route(const HttpRequest *req, HttpResponse *resp)
                       "there is no endpoint at %s; the API is described in the README", req->path);
         return NULL;
     }
-    api_set_error(resp, MIGD_ERROR_METHOD_NOT_ALLOWED, "%s does not accept %s; use %s",
-                  req->path, req->method, allow->str);
+    if (api_method_is_token(req->method))
+        api_set_error(resp, MIGD_ERROR_METHOD_NOT_ALLOWED, "%s does not accept %s; use %s",
+                      req->path, req->method, allow->str);
+    else
+        api_set_error(resp, MIGD_ERROR_METHOD_NOT_ALLOWED,
+                      "%s does not accept the method sent, which is not an HTTP method name; "
+                      "use %s", req->path, allow->str);
     resp->allow = g_string_free(g_steal_pointer(&allow), FALSE);
     return NULL;
 }

@@ -46,6 +46,12 @@ migd_error_code_to_http_status(MigdErrorCode code)
 json_t *
 migd_error_to_json(MigdErrorCode code, const char *message)
 {
+    g_autofree char *valid = NULL;
+
+    /* json_pack() refuses a string that is not UTF-8, and an answer
+     * without its envelope would become a 500. */
+    if (!g_utf8_validate(message, -1, NULL))
+        message = valid = g_utf8_make_valid(message, -1);
     return json_pack("{s:{s:s,s:s}}", "error", "code", migd_error_code_to_string(code),
                      "message", message);
 }

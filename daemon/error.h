@@ -32,7 +32,9 @@ GQuark migd_error_quark(void);
 /* "invalid_argument", ...: the code the API puts in error.code. */
 const char *migd_error_code_to_string(MigdErrorCode code);
 
-/* The API's error envelope {"error":{"code","message"}}, new reference. */
+/* The API's error envelope {"error":{"code","message"}}, new reference;
+ * never NULL. A message that quotes bytes which are not UTF-8 (a client's
+ * request) has them replaced by U+FFFD, which JSON can carry. */
 json_t *migd_error_to_json(MigdErrorCode code, const char *message);
 
 /* The HTTP status an API response carries for this code. */

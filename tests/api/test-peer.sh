@@ -17,8 +17,8 @@ start_migd "$T/migd.conf" || { not_ok "migd starts"; tap_finish; }
 tcp() {
     local method=$1 path=$2
     shift 2
-    STATUS=$(curl -s -S --max-time 10 -X "$method" -o "$T/body" -w '%{http_code}' "$@" \
-        "http://127.0.0.1:$port$path")
+    STATUS=$(curl -s -S --max-time 10 -X "$method" -o "$T/body" -D "$T/headers" \
+        -w '%{http_code}' "$@" "http://127.0.0.1:$port$path")
     BODY=$(cat "$T/body")
 }
 
@@ -30,6 +30,8 @@ reserve() {
 # --- the token ----------------------------------------------------------------
 tcp POST /v1/reservations -d '{}'
 check "a change over TCP without the token is refused with 401" [ "$STATUS" = 401 ]
+check "and says how to authenticate (WWW-Authenticate: Bearer, as RFC 9110 asks of a 401)" \
+    grep -q '^WWW-Authenticate: Bearer realm="migd"' "$T/headers"
 check "the refusal says a token is needed and none was sent" json_is "$BODY" '.error.code + ": " + (.error.message | test("needs the peer token.*none was sent") | tostring)' "unauthenticated: true"
 tcp POST /v1/reservations -H "Authorization: Bearer not-the-token-at-all" -d '{}'
 check "a wrong token is refused with 401" [ "$STATUS" = 401 ]

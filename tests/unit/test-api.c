@@ -187,6 +187,49 @@ test_wrong_method(Fixture *f, gconstpointer data)
     g_assert_cmpstr(f->resp.allow, ==, "GET");
 }
 
+/* A method that is not an HTTP token (here not even UTF-8) still gets the
+ * 405 and its envelope, which does not quote it. */
+static void
+test_method_not_a_token(Fixture *f, gconstpointer data)
+{
+    json_t *body = request(f->api, "G\xffT", "/v1/health", NULL, 405, &f->resp);
+
+    assert_error(body, "method_not_allowed", "not an HTTP method name; use GET");
+    g_assert_cmpstr(f->resp.allow, ==, "GET");
+    http_response_clear(&f->resp);
+    body = request(f->api, "GET /", "/v1/health", NULL, 405, &f->resp);
+    assert_error(body, "method_not_allowed", "not an HTTP method name");
+    http_response_clear(&f->resp);
+    body = request(f->api, "\xc3", "/v1/nothing-here", NULL, 404, &f->resp);
+    assert_error(body, "not_found", "/v1/nothing-here");
+}
+
+/* A 401 says how to authenticate, as RFC 9110 has it. */
+static void
+test_unauthenticated_challenge(Fixture *f, gconstpointer data)
+{
+    HttpRequest req = { .method = "POST", .path = "/v1/migrations", .body = "", .remote = TRUE,
+                        .client = "192.0.2.1:4000" };
+
+    api_handle(&req, &f->resp, f->api);
+    g_assert_cmpuint(f->resp.status, ==, 401);
+    assert_error(f->resp.body, "unauthenticated", "POST /v1/migrations was refused");
+    g_assert_nonnull(f->resp.headers);
+    g_assert_cmpstr(f->resp.headers[0], ==, "WWW-Authenticate");
+    g_assert_cmpstr(f->resp.headers[1], ==, "Bearer realm=\"migd\"");
+    g_assert_null(f->resp.headers[2]);
+}
+
+/* Whatever a message quotes, the envelope is made, as valid UTF-8. */
+static void
+test_envelope_not_utf8(void)
+{
+    g_autoptr(json_t) body = migd_error_to_json(MIGD_ERROR_INVALID_ARGUMENT, "bad \xff\xfe byte");
+
+    g_assert_nonnull(body);
+    assert_error(body, "invalid_argument", "bad \xef\xbf\xbd");
+}
+
 static void
 test_malformed_json(Fixture *f, gconstpointer data)
 {
@@ -222,10 +265,13 @@ main(int argc, char **argv)
     ADD("/api/health/ok", test_health_ok);
     ADD("/api/unknown-path", test_unknown_path);
     ADD("/api/wrong-method", test_wrong_method);
+    ADD("/api/method-not-a-token", test_method_not_a_token);
+    ADD("/api/unauthenticated-challenge", test_unauthenticated_challenge);
     ADD("/api/malformed-json", test_malformed_json);
     ADD("/api/duplicate-key-json", test_duplicate_key_json);
     ADD("/api/body-where-none-belongs", test_body_where_none_belongs);
 #undef ADD
     g_test_add_func("/api/health/degraded", test_health_degraded);
+    g_test_add_func("/api/envelope-not-utf8", test_envelope_not_utf8);
     return g_test_run();
 }
