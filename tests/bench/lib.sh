@@ -46,8 +46,9 @@ free_port() {
 }
 
 # migd_conf DIR PORT [LINES...]: DIR/migd.conf for a migd on the test
-# driver, its state in DIR/state, TCP on PORT, logging at info (a debug
-# line per request would be part of what is measured).
+# driver, its state in DIR/state, TCP on PORT readable without a
+# credential, logging at info (a debug line per request would be part of
+# what is measured).
 migd_conf() {
     local dir=$1 port=$2
     shift 2
@@ -59,6 +60,9 @@ migd_conf() {
         echo "state_dir = $dir/state"
         echo "tcp_listen = 127.0.0.1:$port"
         echo "log_level = info"
+        # wrk and curl read over TCP without a credential, as a monitoring
+        # system configured for it would (the default, authenticated, is a 401).
+        echo "tcp_read = open"
         printf '%s\n' "$@"
     } > "$dir/migd.conf"
 }
