@@ -22,6 +22,7 @@
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wformat-nonliteral"
 #include "http.c"
+#include "testutil.h"
 #pragma clang diagnostic pop
 
 /* A request still being handled after this long is a hang. */
@@ -68,20 +69,6 @@ static void
 fuzz_on_virt_state(Virt *virt, gboolean connected, gpointer data)
 {
     *(gboolean *)data = TRUE;
-}
-
-static int
-fuzz_unix_listen(const char *path)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
-    strcpy(addr.sun_path, path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(fd, 16), ==, 0);
-    return fd;
 }
 
 static int
@@ -137,7 +124,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fs.server = http_server_new(api_handle, fs.api);
     http_server_set_gate(fs.server, api_gate);
     fs.socket_path = g_build_filename(dir, "migd.sock", NULL);
-    g_assert_true(http_server_add_listener(fs.server, fuzz_unix_listen(fs.socket_path), "fuzz",
+    g_assert_true(http_server_add_listener(fs.server, test_unix_listen(fs.socket_path), "fuzz",
                                            &error));
     g_assert_no_error(error);
     g_assert_true(http_server_add_listener(fs.server, fuzz_tcp_listen(&fs.tcp_addr), "fuzz TCP",

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "http.c"
+#include "testutil.h"
 
 /* Generous for ASan on a loaded machine; only a hang ever waits this long. */
 #define WAIT_SECONDS 20
@@ -148,20 +149,6 @@ test_handler(const HttpRequest *req, HttpResponse *resp, gpointer data)
     }
 }
 
-static int
-unix_listen(const char *path)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
-    strcpy(addr.sun_path, path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(fd, 16), ==, 0);
-    return fd;
-}
-
 static void
 fixture_set_up(Fixture *fx, gconstpointer data)
 {
@@ -171,7 +158,7 @@ fixture_set_up(Fixture *fx, gconstpointer data)
     g_assert_no_error(error);
     fx->socket_path = g_build_filename(fx->dir, "migd.sock", NULL);
     fx->server = http_server_new(test_handler, fx);
-    g_assert_true(http_server_add_listener(fx->server, unix_listen(fx->socket_path), "test",
+    g_assert_true(http_server_add_listener(fx->server, test_unix_listen(fx->socket_path), "test",
                                            &error));
     g_assert_no_error(error);
 }

@@ -3,6 +3,8 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "fake-virt.h"
@@ -161,4 +163,18 @@ test_assert_calls(const char *path, const char *alias, const char *rest,
     if (!g_file_get_contents(path, &have, NULL, NULL))
         have = g_strdup("");
     g_assert_cmpstr(have, ==, want->str);
+}
+
+int
+test_unix_listen(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
+    strcpy(addr.sun_path, path);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fd, 16), ==, 0);
+    return fd;
 }

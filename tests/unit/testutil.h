@@ -25,6 +25,10 @@ gboolean test_log_has(const char *pattern);
 guint test_log_count(void);
 void test_log_clear(void);
 
+/* A listening, non-blocking unix stream socket bound at @path (for an
+ * HttpServer under test). */
+int test_unix_listen(const char *path);
+
 /* Removes @path and everything below it; symlinks are removed, not followed. */
 void test_remove_tree(const char *path);
 
