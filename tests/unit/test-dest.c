@@ -124,6 +124,27 @@ td_setup_sriov(TdFixture *f, gconstpointer data)
     fake_virt_set_journal(f->fv, log);
 }
 
+void
+td_setup_vdpa(TdFixture *f, gconstpointer data)
+{
+    g_autofree char *root = NULL;
+    g_autofree char *pool = NULL;
+    g_autofree char *settings = NULL;
+    g_autofree char *log = NULL;
+
+    td_make_dir(f);
+    root = g_build_filename(f->dir, "sys", NULL);
+    test_sysfs_add_vdpa(root, "vdpa0", "vhost_vdpa", "vhost-vdpa-0");
+    test_sysfs_add_vdpa(root, "vdpa1", "vhost_vdpa", "vhost-vdpa-3");
+    test_sysfs_add_vdpa(root, "stray", "vhost_vdpa", "vhost-vdpa-5");
+    pool = g_strdup_printf("[pool.vn]\ntype = vdpa\ndevices = vdpa0, vdpa1\nsysfs_root = %s\n",
+                           root);
+    settings = g_strconcat("kind = vdpa\n", data, NULL);
+    td_start(f, pool, settings);
+    log = td_calls_log(f);
+    fake_virt_set_journal(f->fv, log);
+}
+
 /* The fake must outlive every worker that calls it: the looks at guests
  * are let finish before an Incoming goes, and the plugins' calls too. */
 static void
@@ -205,6 +226,15 @@ td_wait_answer(TdAnswer *a, GError **error)
     if (a->error)
         g_propagate_error(error, a->error);
     return a->result;
+}
+
+json_t *
+td_vfs(TdFixture *f, GError **error)
+{
+    TdAnswer a = { 0 };
+
+    incoming_vfs(f->in, td_answered, &a);
+    return td_wait_answer(&a, error);
 }
 
 json_t *
