@@ -187,6 +187,21 @@ read_vfs(Fixture *f)
     return describe(vfs);
 }
 
+/* Asserts that reading the pools fails with the configuration error
+ * @expected, ROOT in it standing for the fixture's root. */
+static void
+assert_vfs_fail(Fixture *f, const char *expected)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) vfs = pool_set_vfs(f->set, &error);
+    g_auto(GStrv) parts = g_strsplit(expected, "ROOT", -1);
+    g_autofree char *want = g_strjoinv(f->root, parts);
+
+    g_assert_null(vfs);
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG);
+    g_assert_cmpstr(error->message, ==, want);
+}
+
 #define TWO_PFS \
     "[pool.a]\ntype = sriov\npf = " PF_A "\nsysfs_root = ROOT\n" \
     "[pool.b]\ntype = sriov\npf = " PF_B "\nsysfs_root = ROOT\nnative = true\n"
@@ -493,30 +508,17 @@ test_pool_vdpa(Fixture *f, gconstpointer data)
 static void
 test_pool_vdpa_missing(Fixture *f, gconstpointer data)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) vfs = NULL;
-    g_autofree char *missing = NULL, *unbound = NULL;
-
     make_vdpa_devices(f);
     load_pools(f, "[pool.v]\ntype = vdpa\ndevices = vdpa0, vdpa7\nsysfs_root = ROOT\n");
-    vfs = pool_set_vfs(f->set, &error);
-    g_assert_null(vfs);
-    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG);
-    missing = g_strdup_printf("the vDPA device vdpa7 of pool 'v' is not on this host: "
-                              "%s/bus/vdpa/devices/vdpa7 does not exist; create it with vdpa dev "
-                              "add name vdpa7 mgmtdev ..., or check devices in [pool.v]", f->root);
-    g_assert_cmpstr(error->message, ==, missing);
-    g_clear_error(&error);
+    assert_vfs_fail(f, "the vDPA device vdpa7 of pool 'v' is not on this host: "
+                       "ROOT/bus/vdpa/devices/vdpa7 does not exist; create it with vdpa dev add "
+                       "name vdpa7 mgmtdev ..., or check devices in [pool.v]");
     pool_set_free(f->set);
     conf_free(f->conf);
     load_pools(f, "[pool.v]\ntype = vdpa\ndevices = vdpa9\nsysfs_root = ROOT\n");
-    vfs = pool_set_vfs(f->set, &error);
-    g_assert_null(vfs);
-    unbound = g_strdup_printf("the vDPA device vdpa9 of pool 'v' is not bound to vhost_vdpa "
-                              "(%s/bus/vdpa/devices/vdpa9 has no vhost-vdpa-N, its driver is "
-                              "virtio_vdpa), so no guest can have it; bind it to vhost_vdpa",
-                              f->root);
-    g_assert_cmpstr(error->message, ==, unbound);
+    assert_vfs_fail(f, "the vDPA device vdpa9 of pool 'v' is not bound to vhost_vdpa "
+                       "(ROOT/bus/vdpa/devices/vdpa9 has no vhost-vdpa-N, its driver is "
+                       "virtio_vdpa), so no guest can have it; bind it to vhost_vdpa");
 }
 
 /* sysfs maps a node to its device both ways; the lookup names the device

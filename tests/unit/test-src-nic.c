@@ -1921,24 +1921,47 @@ static const SriovSetup sriov_plain = { "", "" };
 static const SriovSetup sriov_native_pool = { "native = true\n", "" };
 static const SriovSetup sriov_vouch_native = { "", "vouch = native\n" };
 
+/* setup() with the fixture plugin as @kind and [plugin.stateful] @plugin,
+ * the pool @pool (its whole group), the guest's XML @guest and @reserved as
+ * the destination's answer to the reservation; fake-virt's journal goes to
+ * the plugin's log. */
+static void
+setup_pool_guest(Fixture *f, const char *pool, const char *kind, const char *plugin,
+                 const char *guest, const char *reserved)
+{
+    g_autofree char *conf = g_strconcat(conf_text, pool, NULL);
+    g_autofree char *settings = g_strdup_printf("kind = %s\n%s", kind, plugin);
+
+    setup_plugin(f, conf, settings);
+    fake_virt_add_domain(f->fv, FAKE_VIRT_LOCAL, DOMAIN, guest, VIR_DOMAIN_RUNNING);
+    fake_virt_set_journal(f->fv, f->calls_log);
+    f->reservation_scripted = TRUE;
+    fake_peer_answer(f->fp, "POST", "/v1/reservations", 201, reserved);
+}
+
 static void
 setup_sriov(Fixture *f, gconstpointer data)
 {
     const SriovSetup *how = data;
     g_autofree char *root = NULL;
-    g_autofree char *conf = NULL;
-    g_autofree char *settings = g_strconcat("kind = vf\n", how->plugin, NULL);
+    g_autofree char *pool = NULL;
 
     setup(f, NULL);
     root = g_build_filename(f->dir, "sys", NULL);
     test_sysfs_add_pf(root, SR_PF, "ens1f0", (const char *const[]){ "3=" SR_VF, NULL });
-    conf = g_strdup_printf("%s[pool.sr]\ntype = sriov\npf = " SR_PF "\nsysfs_root = %s\n%s",
-                           conf_text, root, how->pool);
-    setup_plugin(f, conf, settings);
-    fake_virt_add_domain(f->fv, FAKE_VIRT_LOCAL, DOMAIN, sriov_guest_xml, VIR_DOMAIN_RUNNING);
-    fake_virt_set_journal(f->fv, f->calls_log);
-    f->reservation_scripted = TRUE;
-    fake_peer_answer(f->fp, "POST", "/v1/reservations", 201, sriov_reserved);
+    pool = g_strdup_printf("[pool.sr]\ntype = sriov\npf = " SR_PF "\nsysfs_root = %s\n%s", root,
+                           how->pool);
+    setup_pool_guest(f, pool, "vf", how->plugin, sriov_guest_xml, sriov_reserved);
+}
+
+/* Asserts that the plugin's calls on @alias, logged with @rest, and the
+ * guest's detaches and attaches were @steps, in order, and nothing else
+ * (test_assert_calls()). */
+static void
+assert_steps(Fixture *f, const char *alias, const char *rest, const char *const *steps)
+{
+    run_until(f, plugins_idle, NULL);
+    test_assert_calls(f->calls_log, alias, rest, steps);
 }
 
 /* Asserts that the plugin's calls on the guest's VF, told what sriov-vfcfg
@@ -1950,8 +1973,7 @@ assert_sriov_steps(Fixture *f, const char *const *steps)
     g_autofree char *rest = g_strdup_printf("source pci=" SR_VF " pf=" SR_PF " vf=3 "
                                             "pf_netdev=ens1f0 domain=" DOMAIN " job=%s", f->id);
 
-    run_until(f, plugins_idle, NULL);
-    test_assert_calls(f->calls_log, "ua-vf0", rest, steps);
+    assert_steps(f, "ua-vf0", rest, steps);
 }
 
 /* Unplug: the VF's state is saved during preparing, before it is detached,
@@ -2042,27 +2064,39 @@ test_sriov_native(Fixture *f, gconstpointer data)
 #define CHOSE_NATIVE "the plugins of both hosts vouch that it can stay attached and migrate " \
                      "inside QEMU (plugin stateful here vouches for native)"
 
+/* Strategy auto for a guest whose NIC @alias the plugins of both hosts
+ * vouch for as native: the job, ended, and it says why. */
+static Job *
+run_auto_native(Fixture *f, const char *alias)
+{
+    g_autofree char *prepare = NULL;
+    g_autofree char *answer = NULL;
+    g_autofree char *why = g_strdup_printf("strategy auto: %s native (" CHOSE_NATIVE ")", alias);
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    answer = g_strdup_printf("{\"nics\":[{\"alias\":\"%s\",\"strategy\":\"native\",\"chosen\":"
+                             "\"" CHOSE_NATIVE "\",\"state\":{\"plugin\":\"stateful\","
+                             "\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
+                             "\"restored\":false}}]}", alias);
+    fake_peer_answer(f->fp, "POST", prepare, 200, answer);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    assert_why(job, why);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    return job;
+}
+
 /* Strategy auto, no native = true in the pool: the plugins of both hosts
  * vouch for native, so the VF stays attached; its state is saved and sent
  * all the same. */
 static void
 test_sriov_auto_native(Fixture *f, gconstpointer data)
 {
-    g_autofree char *prepare = NULL;
-    Job *job;
-
-    submit(f, "auto");
-    prepare = route(f, "/prepare");
-    fake_peer_answer(f->fp, "POST", prepare, 200,
-                     "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"native\",\"chosen\":\""
-                     CHOSE_NATIVE "\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
-                     "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}}]}");
-    job = run_to_end(f);
-    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    (void)run_auto_native(f, "ua-vf0");
     assert_asked_to_choose(f, "native");
-    assert_why(job, "strategy auto: ua-vf0 native (" CHOSE_NATIVE ")");
     assert_sriov_steps(f, (const char *const[]){ "probe", "save_state", NULL });
-    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
 }
 
 /* --- the vdpa pool ----------------------------------------------------------------------- */
@@ -2103,21 +2137,16 @@ setup_vdpa(Fixture *f, gconstpointer data)
 {
     const VdpaSetup *how = data;
     g_autofree char *root = NULL;
-    g_autofree char *conf = NULL;
+    g_autofree char *pool = NULL;
     g_autofree char *xml = g_strdup_printf(vdpa_guest_xml, how->node);
-    g_autofree char *settings = g_strconcat("kind = vdpa\n", how->plugin, NULL);
 
     setup(f, NULL);
     root = g_build_filename(f->dir, "sys", NULL);
     test_sysfs_add_vdpa(root, "vdpa0", "vhost_vdpa", "vhost-vdpa-0");
     test_sysfs_add_vdpa(root, "stray", "vhost_vdpa", "vhost-vdpa-1");
-    conf = g_strdup_printf("%s[pool.vn]\ntype = vdpa\ndevices = vdpa0\nsysfs_root = %s\n%s",
-                           conf_text, root, how->pool);
-    setup_plugin(f, conf, settings);
-    fake_virt_add_domain(f->fv, FAKE_VIRT_LOCAL, DOMAIN, xml, VIR_DOMAIN_RUNNING);
-    fake_virt_set_journal(f->fv, f->calls_log);
-    f->reservation_scripted = TRUE;
-    fake_peer_answer(f->fp, "POST", "/v1/reservations", 201, vdpa_reserved);
+    pool = g_strdup_printf("[pool.vn]\ntype = vdpa\ndevices = vdpa0\nsysfs_root = %s\n%s", root,
+                           how->pool);
+    setup_pool_guest(f, pool, "vdpa", how->plugin, xml, vdpa_reserved);
 }
 
 static void
@@ -2126,8 +2155,7 @@ assert_vdpa_steps(Fixture *f, const char *const *steps)
     g_autofree char *rest = g_strdup_printf("source netdev=vdpa0 mac=52:54:00:00:00:01 pool=vn "
                                             "domain=" DOMAIN " job=%s", f->id);
 
-    run_until(f, plugins_idle, NULL);
-    test_assert_calls(f->calls_log, "ua-vdpa0", rest, steps);
+    assert_steps(f, "ua-vdpa0", rest, steps);
 }
 
 /* Unplug, as a VF: the plugin is told the vdpa name, saves the device's
@@ -2162,28 +2190,13 @@ test_vdpa_unplug(Fixture *f, gconstpointer data)
     g_assert_false(guest_has_vf(f, "ua-vdpa0"));
 }
 
-#define CHOSE_VDPA_NATIVE "the plugins of both hosts vouch that it can stay attached and " \
-                          "migrate inside QEMU (plugin stateful here vouches for native)"
-
 /* Strategy auto, no native = true in the pool: native only because the
  * plugins of both hosts vouch; the NIC stays attached. */
 static void
 test_vdpa_auto_native(Fixture *f, gconstpointer data)
 {
-    g_autofree char *prepare = NULL;
-    Job *job;
-
-    submit(f, "auto");
-    prepare = route(f, "/prepare");
-    fake_peer_answer(f->fp, "POST", prepare, 200,
-                     "{\"nics\":[{\"alias\":\"ua-vdpa0\",\"strategy\":\"native\",\"chosen\":\""
-                     CHOSE_VDPA_NATIVE "\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
-                     "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}}]}");
-    job = run_to_end(f);
-    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
-    assert_why(job, "strategy auto: ua-vdpa0 native (" CHOSE_VDPA_NATIVE ")");
+    (void)run_auto_native(f, "ua-vdpa0");
     assert_vdpa_steps(f, (const char *const[]){ "probe", "save_state", NULL });
-    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
     g_assert_true(guest_has_vf(f, "ua-vdpa0"));
 }
 
