@@ -1,6 +1,10 @@
 /* The source's NIC steps, during the checks: finding the guest's
  * passthrough NICs and choosing how each one crosses (unplugged or
- * migrated natively), or refusing before anything is touched. */
+ * migrated natively), or refusing before anything is touched. A vdpa NIC
+ * is chosen for as a VF is: it can be hot-unplugged with a standby to
+ * fall back on, and stays attached only when its pool or the plugins of
+ * both hosts vouch (QEMU's vhost-vdpa migration needs the device's
+ * SUSPEND, which only the plugin can see). */
 #include <config.h>
 
 #include <libvirt/virterror.h>

@@ -2309,6 +2309,7 @@ main(int argc, char **argv)
 #define ADD_VDPA(name, how, func) \
     g_test_add("/src-nic/vdpa/" name, Fixture, &how, setup_vdpa, func, teardown)
     ADD_VDPA("unplug", vdpa_plain, test_vdpa_unplug);
+    ADD_VDPA("record-round-trip", vdpa_plain, test_record_round_trip);
     ADD_VDPA("auto-native", vdpa_vouch_native, test_vdpa_auto_native);
     ADD_VDPA("native-not-vouched", vdpa_plain, test_vdpa_native_not_vouched);
     ADD_VDPA("refused-no-pool", vdpa_stray, test_vdpa_refused);
