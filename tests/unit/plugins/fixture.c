@@ -7,7 +7,9 @@
  * vouches for (default: pause). With kind = vf it handles the VFs of sriov
  * pools instead of emulated NICs, as sriov-vfcfg does, and logs also what
  * sriov-vfcfg reaches the VF by ("pci=... pf=... vf=3 pf_netdev=ens1f0
- * domain=labvm job=..."). */
+ * domain=labvm job=..."); with kind = vdpa it handles vDPA devices, as the
+ * vdpa plugin does, and logs what that reaches one by ("netdev=vdpa0
+ * mac=... pool=... domain=labvm job=..."). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,6 +45,11 @@ fx_called(struct fixture *f, const char *call, const struct migd_device *dev, ch
                     dev->pci_address ? dev->pci_address : "-",
                     dev->pf_address ? dev->pf_address : "-", (int)dev->vf_index,
                     dev->pf_netdev ? dev->pf_netdev : "-", dev->domain ? dev->domain : "-",
+                    dev->job ? dev->job : "-");
+        if (f->kind == MIGD_DEVICE_VDPA)
+            fprintf(out, " netdev=%s mac=%s pool=%s domain=%s job=%s",
+                    dev->netdev ? dev->netdev : "-", dev->mac ? dev->mac : "-",
+                    dev->pool ? dev->pool : "-", dev->domain ? dev->domain : "-",
                     dev->job ? dev->job : "-");
         fputc('\n', out);
         fclose(out);
@@ -85,8 +92,9 @@ fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
             f->vouch = (strstr(settings[i].value, "pause") ? MIGD_PROBE_PAUSE : 0) |
                        (strstr(settings[i].value, "native") ? MIGD_PROBE_NATIVE : 0);
         else if (strcmp(settings[i].key, "kind") == 0)
-            f->kind = strcmp(settings[i].value, "vf") == 0 ? MIGD_DEVICE_VF
-                                                            : MIGD_DEVICE_EMULATED;
+            f->kind = strcmp(settings[i].value, "vf") == 0     ? MIGD_DEVICE_VF
+                      : strcmp(settings[i].value, "vdpa") == 0 ? MIGD_DEVICE_VDPA
+                                                               : MIGD_DEVICE_EMULATED;
     }
     *ret_ctx = f;
     return 0;
