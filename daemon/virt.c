@@ -1,6 +1,8 @@
 /* The libvirt connection lifecycle. virConnectOpen may block (a remote URI,
  * a libvirtd that is starting), so it runs in a worker thread; everything
- * else, including the close callback, runs on the main loop. */
+ * else runs on the main loop. libvirt's close callback is the exception: it
+ * comes from whichever thread notices the close (a worker in the middle of
+ * a call as well as the event loop), so it only hands the news over. */
 #include <config.h>
 
 #include <gio/gio.h>
@@ -22,6 +24,10 @@ struct _Virt {
     virConnectPtr conn;
     virConnectPtr dead_conn;    /* lost, waiting to be released off its callback */
     guint release_source;
+    GMutex close_lock;          /* guards the three below, set by virt_on_close */
+    virConnectPtr closed;       /* the connection libvirt said closed, or NULL */
+    int close_reason;
+    guint close_source;         /* virt_closed on the main loop */
     guint alive_source;         /* checks that the connection is still open */
     GCancellable *connecting;   /* non-NULL while a worker is opening */
     guint retry_source;
@@ -142,11 +148,10 @@ virt_lost(Virt *virt, const char *why)
     virt_schedule_retry(virt);
 }
 
-/* libvirt holds a lock of the connection while it runs this callback, so
- * unregistering or closing here would deadlock: the connection is released
- * from the main loop once the callback has returned. */
-static void
-virt_on_close(virConnectPtr conn, int reason, void *opaque)
+/* On the main loop: the connection libvirt said closed, if it is still
+ * the current one (the alive check may have found it first). */
+static gboolean
+virt_closed(gpointer data)
 {
     static const char *const reasons[] = {
         [VIR_CONNECT_CLOSE_REASON_ERROR] = "a socket error",
@@ -154,12 +159,36 @@ virt_on_close(virConnectPtr conn, int reason, void *opaque)
         [VIR_CONNECT_CLOSE_REASON_KEEPALIVE] = "libvirtd stopped answering keepalives",
         [VIR_CONNECT_CLOSE_REASON_CLIENT] = "migd closed it",
     };
+    Virt *virt = data;
+    virConnectPtr conn;
+    int reason;
+
+    g_mutex_lock(&virt->close_lock);
+    conn = g_steal_pointer(&virt->closed);
+    reason = virt->close_reason;
+    virt->close_source = 0;
+    g_mutex_unlock(&virt->close_lock);
+    if (conn && conn == virt->conn)
+        virt_lost(virt, reason >= 0 && reason < (int)G_N_ELEMENTS(reasons) ? reasons[reason]
+                                                                           : "an unknown reason");
+    return G_SOURCE_REMOVE;
+}
+
+/* libvirt holds a lock of the connection while it runs this callback, in
+ * any thread, so unregistering or closing here would deadlock and touching
+ * the Virt would race the main loop (both were seen with libvirt 11.3: a
+ * migd resumed after SIGSTOP hung there). The main loop takes it from here. */
+static void
+virt_on_close(virConnectPtr conn, int reason, void *opaque)
+{
     Virt *virt = opaque;
 
-    if (conn != virt->conn)
-        return;
-    virt_lost(virt, reason >= 0 && reason < (int)G_N_ELEMENTS(reasons) ? reasons[reason]
-                                                                       : "an unknown reason");
+    g_mutex_lock(&virt->close_lock);
+    virt->closed = conn;
+    virt->close_reason = reason;
+    if (!virt->close_source)
+        virt->close_source = g_idle_add(virt_closed, virt);
+    g_mutex_unlock(&virt->close_lock);
 }
 
 /* A connection that died without its close callback (libvirt calls it
@@ -291,6 +320,7 @@ virt_new(const char *uri, const VirtOptions *options, VirtStateFunc state_cb, gp
     virt->user_data = user_data;
     virt->backoff = 1;
     virt->ops = virt_ops_libvirt();
+    g_mutex_init(&virt->close_lock);
     return virt;
 }
 
@@ -314,6 +344,11 @@ virt_disconnect(Virt *virt)
     g_clear_pointer(&virt->dead_conn, virt_release);
     g_clear_pointer(&virt->conn, virt_release);
     g_clear_pointer(&virt->hypervisor, g_free);
+    /* Released: no callback of theirs can come any more. */
+    g_mutex_lock(&virt->close_lock);
+    g_clear_handle_id(&virt->close_source, g_source_remove);
+    virt->closed = NULL;
+    g_mutex_unlock(&virt->close_lock);
 }
 
 void
@@ -338,6 +373,7 @@ virt_free(Virt *virt)
     if (!virt)
         return;
     virt_disconnect(virt);
+    g_mutex_clear(&virt->close_lock);
     g_clear_pointer(&virt->since, g_date_time_unref);
     g_free(virt->last_error);
     g_free(virt->uri);
