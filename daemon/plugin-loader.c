@@ -285,6 +285,18 @@ plugin_set_find(PluginSet *set, const char *name)
     return NULL;
 }
 
+guint
+plugin_vouch(guint flags)
+{
+    guint vouch = flags & (MIGD_PROBE_NATIVE | MIGD_PROBE_PAUSE);
+
+    if (flags & MIGD_PROBE_DENY_NATIVE)
+        vouch &= ~MIGD_PROBE_NATIVE;
+    if (flags & MIGD_PROBE_DENY_PAUSE)
+        vouch &= ~MIGD_PROBE_PAUSE;
+    return vouch;
+}
+
 const char *
 plugin_name(const Plugin *p)
 {

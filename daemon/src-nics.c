@@ -19,9 +19,8 @@ nic_free(gpointer data)
     g_free(n->dest_address);
     g_free(n->dest_pool);
     g_free(n->dest_xml);
-    g_free(n->plugin);
+    g_ptr_array_unref(n->plugins);
     g_free(n->chosen);
-    g_free(n->state_frame);
     g_free(n);
 }
 
@@ -160,7 +159,7 @@ nic_to_json(const Nic *n)
     json_object_set_new(device, "chosen", json_string_or_null(n->chosen));
     if (n->detach_pending)
         json_object_set_new(device, "detach_pending", json_true());
-    json_object_set_new(device, "plugin", nic_state_to_json(n));
+    json_object_set_new(device, "plugins", nic_state_to_json(n));
     return device;
 }
 
@@ -234,6 +233,7 @@ nic_from_json(json_t *device)
     dom->standby = json_dup(device, "standby");
     dom->xml = json_dup(device, "xml");
     n = g_new0(Nic, 1);
+    n->plugins = g_ptr_array_new_with_free_func(nic_plugin_free);
     n->dom = g_steal_pointer(&dom);
     n->strategy = strategy;
     n->state = state;

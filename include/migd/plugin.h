@@ -37,9 +37,14 @@
  *
  * The life of a device's state in a job:
  *
+ * Every plugin that claims the device is called, one after the other in
+ * loading order (the plugin files' names, as migd loads them), for each
+ * step below; on the destination, the plugins whose states came, in that
+ * host's loading order.
+ *
  *   source                                  destination
- *   probe()           which plugin, what it vouches for
- *   save_state()      -> framed by migd, sent with the reservation ->
+ *   probe()           which plugins, what they vouch for together
+ *   save_state()      one frame per plugin that carries state ->
  *                                           check_state()  before the source
  *                                                          touches anything
  *   [unplug, or pre_switchover() for pause]
@@ -48,7 +53,9 @@
  *                                                          uses the device
  *                                           post_switchover() (pause, native)
  *   abort() on both hosts, for every plugin called in the job, when the job
- *   fails or is cancelled after that plugin did anything.
+ *   fails or is cancelled after that plugin did anything: a refusal by one
+ *   plugin (check_state, restore_state, pre_switchover) undoes the job for
+ *   all of them, and each is called abort.
  *
  * abort() must undo what this plugin did for the job on that host and
  * nothing else: on the destination, put back the VF's settings as they were
@@ -142,11 +149,24 @@ struct migd_device {
     const char *job;            /* the migration job's ID, or NULL outside a job */
 };
 
-/* probe()'s answer. */
+/* probe()'s answer.
+ *
+ * More than one plugin may claim a device (sriov-vfcfg carries a VF's
+ * settings on the PF, vfio-mig vouches for the VFIO device's migration):
+ * migd asks every loaded plugin, and every one that claims the device
+ * takes part in the job. What the device is vouched for is the union of
+ * its plugins' vouches (a plugin that knows nothing of a capability does
+ * not object to it) less the union of their denials: a plugin that knows
+ * the device cannot stay attached in some way (the device lacks VFIO
+ * migration, its PF's firmware loses the VF's state when QEMU stops it)
+ * sets the matching MIGD_PROBE_DENY_* bit, and no other plugin's vouch
+ * outweighs it. */
 #define MIGD_PROBE_HANDLES (1u << 0)    /* this plugin handles the device */
 #define MIGD_PROBE_STATE   (1u << 1)    /* it carries state (save/check/restore) */
 #define MIGD_PROBE_NATIVE  (1u << 2)    /* the device can stay attached: QEMU migrates it */
 #define MIGD_PROBE_PAUSE   (1u << 3)    /* it can stay attached if migd pauses it at switchover */
+#define MIGD_PROBE_DENY_NATIVE (1u << 4)    /* it must not stay attached for QEMU to migrate */
+#define MIGD_PROBE_DENY_PAUSE  (1u << 5)    /* it must not stay attached through migd's pause */
 
 struct migd_probe {
     uint32_t size;              /* sizeof(struct migd_probe) as migd was built */

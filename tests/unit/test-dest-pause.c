@@ -77,8 +77,8 @@ test_ok(TdFixture *f, gconstpointer data)
     switched = td_switchover(f, "job-1", &error);
     g_assert_no_error(error);
     g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
-    g_assert_true(json_is_true(json_object_get(json_object_get(nic0(switched), "state"),
-                                               "restored")));
+    g_assert_true(json_is_true(json_object_get(
+        json_array_get(json_object_get(nic0(switched), "states"), 0), "restored")));
     add_guest(f);
     td_migrate_in_flags(f, "labvm", VIR_MIGRATE_PAUSED);
     while (!resumed_here(f))

@@ -33,7 +33,8 @@ nic_state(TdFixture *f)
 {
     g_autoptr(json_t) r = incoming_get(f->in, "job-1", NULL);
 
-    return json_incref(json_object_get(json_array_get(json_object_get(r, "nics"), 0), "state"));
+    return json_incref(json_array_get(
+        json_object_get(json_array_get(json_object_get(r, "nics"), 0), "states"), 0));
 }
 
 static void
@@ -79,8 +80,8 @@ test_checked_kept_restored(TdFixture *f, gconstpointer data)
     g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
     replug = td_replug(f, "job-1", &error);
     g_assert_no_error(error);
-    after = json_incref(json_object_get(json_array_get(json_object_get(replug, "nics"), 0),
-                                        "state"));
+    after = json_incref(json_array_get(
+        json_object_get(json_array_get(json_object_get(replug, "nics"), 0), "states"), 0));
     g_assert_true(json_is_true(json_object_get(after, "restored")));
     g_assert_cmpint(json_integer_value(json_object_get(after, "restore_ms")), >=, 0);
     g_assert_true(incoming_release(f->in, "job-1", NULL));
@@ -136,7 +137,7 @@ assert_refused(TdFixture *f, json_t *body, MigdErrorCode code, const char *patte
     g_assert_cmpuint(td_calls(f, "*"), ==, 0);
     g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
     state = nic_state(f);
-    g_assert_true(json_is_null(state));
+    g_assert_null(state);
 }
 
 static void
@@ -201,7 +202,7 @@ assert_check_refused(TdFixture *f, const char *message)
     g_assert_cmpstr(error->message, ==, message);
     g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
     state = nic_state(f);
-    g_assert_true(json_is_null(state));
+    g_assert_null(state);
 }
 
 /* ... and the plugin undoes what it did. */
@@ -354,7 +355,7 @@ static void
 test_auto_unplug(TdFixture *f, gconstpointer data)
 {
     assert_chosen(f, "[\"native\"]", "unplug",
-                  "the source's plugin vouches for native and plugin stateful here vouches for "
+                  "the source's plugins vouch for native and plugin stateful here vouches for "
                   "pause, so it cannot stay attached");
 }
 
@@ -374,7 +375,7 @@ test_auto_nothing_left(TdFixture *f, gconstpointer data)
     g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
     g_assert_cmpstr(error->message, ==,
                     "strategy auto: NIC ua-vf0 has no standby on the source, so it cannot be "
-                    "unplugged, and it cannot stay attached either: the source's plugin vouches "
+                    "unplugged, and it cannot stay attached either: the source's plugins vouch "
                     "for native and plugin stateful here vouches for pause; nothing was changed");
     g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
     after = incoming_get(f->in, "job-1", NULL);

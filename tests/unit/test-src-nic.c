@@ -1371,18 +1371,18 @@ plugins_idle(Fixture *f, gconstpointer arg)
 static json_t *
 device_plugin(const Job *job)
 {
-    return json_object_get(device(job, 0), "plugin");
+    return json_array_get(json_object_get(device(job, 0), "plugins"), 0);
 }
 
 static const char prepared_checked[] =
-    "{\"nics\":[{\"alias\":\"ua-vf0\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
-    "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}}]}";
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,"
+    "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}]}]}";
 
 static const char replugged_restored[] =
     "{\"replug\":{\"ok\":true,\"replug_ms\":40,\"verify_ms\":0,\"attempts\":1,"
     "\"detail\":\"libvirt reported ua-vf0 added\"},\"nics\":[{\"alias\":\"ua-vf0\","
-    "\"state\":{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":5,"
-    "\"restored\":true}}]}";
+    "\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":5,"
+    "\"restored\":true}]}]}";
 
 /* Saved, framed and sent with the prepare; the record shows who handled
  * the NIC, how much state, and the figures of both hosts. */
@@ -1441,7 +1441,7 @@ test_state_none(Fixture *f, gconstpointer data)
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_COMPLETED);
     g_assert_null(fake_peer_last(f->fp, "POST", prepare)->body);
-    g_assert_true(json_is_null(device_plugin(job)));
+    g_assert_cmpuint(json_array_size(json_object_get(device(job, 0), "plugins")), ==, 0);
 }
 
 /* The job fails with a reason matching @reason_pattern, nothing unplugged,
@@ -1568,8 +1568,8 @@ test_state_restore_failed(Fixture *f, gconstpointer data)
 /* --- the pause strategy ---------------------------------------------------------------- */
 
 static const char switched_restored[] =
-    "{\"nics\":[{\"alias\":\"ua-vf0\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
-    "\"check_ms\":7,\"restore_ms\":4,\"restored\":true}}]}";
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,"
+    "\"check_ms\":7,\"restore_ms\":4,\"restored\":true}]}]}";
 
 static const char resumed_there[] =
     "{\"nics\":[],\"resume\":{\"resumed\":true,\"resume_ms\":12,\"post_switchover_ms\":1,"
@@ -1785,18 +1785,18 @@ test_pause_not_vouched(Fixture *f, gconstpointer data)
 
 #define CHOSE_PAUSE "the plugins of both hosts vouch that it can stay attached while migd " \
                     "pauses the guest at switchover (plugin stateful here vouches for pause)"
-#define CHOSE_UNPLUG "the source's plugin vouches for pause and no plugin here handles it, " \
+#define CHOSE_UNPLUG "the source's plugins vouch for pause and no plugin here handles it, " \
                      "so it cannot stay attached"
 
 static const char prepared_chose_pause[] =
     "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"pause\",\"chosen\":\"" CHOSE_PAUSE "\","
-    "\"state\":{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
-    "\"restored\":false}}]}";
+    "\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
+    "\"restored\":false}]}]}";
 
 static const char prepared_chose_unplug[] =
     "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"unplug\",\"chosen\":\"" CHOSE_UNPLUG "\","
-    "\"state\":{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
-    "\"restored\":false}}]}";
+    "\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
+    "\"restored\":false}]}]}";
 
 /* The prepare asked the destination to choose for ua-vf0, saying what
  * this host's plugin vouches for; @vouch is its one entry. */
@@ -2055,8 +2055,8 @@ test_sriov_auto_native(Fixture *f, gconstpointer data)
     prepare = route(f, "/prepare");
     fake_peer_answer(f->fp, "POST", prepare, 200,
                      "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"native\",\"chosen\":\""
-                     CHOSE_NATIVE "\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
-                     "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}}]}");
+                     CHOSE_NATIVE "\",\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,"
+                     "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}]}]}");
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_COMPLETED);
     assert_asked_to_choose(f, "native");
