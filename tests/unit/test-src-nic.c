@@ -1314,28 +1314,27 @@ test_record_round_trip(Fixture *f, gconstpointer data)
 /* --- device state ------------------------------------------------------------- */
 
 /* setup() with the stateful fixture plugin loaded from @conf (conf_text
- * or more), its [plugin.stateful] settings @settings. */
+ * or more), its [plugin.stateful] settings @settings (which may add a
+ * [plugin.stateful2] group: test_plugins_make()). */
 static void
 setup_plugin(Fixture *f, const char *conf, const char *settings)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *plugins = NULL;
-    g_autofree char *link = NULL;
+    g_autofree char *completed = NULL;
     g_autofree char *text = NULL;
 
-    plugins = g_build_filename(f->dir, "plugins", NULL);
-    link = g_build_filename(plugins, "stateful.so", NULL);
     f->calls_log = g_build_filename(f->dir, "plugin-calls.log", NULL);
-    g_assert_cmpint(g_mkdir(plugins, 0700), ==, 0);
-    g_assert_cmpint(symlink(FIXTURE_DIR "/stateful.so", link), ==, 0);
+    plugins = test_plugins_make(FIXTURE_DIR, f->dir, f->calls_log, settings, &completed);
     text = g_strdup_printf("%s[plugins]\ndir = %s\ncall_timeout_s = 1\n"
                            "[plugin.stateful]\nlog = %s\n%s", conf, plugins, f->calls_log,
-                           settings);
+                           completed);
     conf_free(f->conf);
     f->conf = conf_load_data("test.conf", text, &error);
     g_assert_no_error(error);
     f->plugins = plugin_set_load(f->conf->plugin_dir, f->conf->plugin_settings);
-    g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==, 1);
+    g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==,
+                     strstr(settings, "[plugin.stateful2]") ? 2 : 1);
 }
 
 /* setup() with the stateful fixture plugin, [plugin.stateful] @data. */
@@ -1888,6 +1887,287 @@ test_auto_unplug_here(Fixture *f, gconstpointer data)
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 1);
 }
 
+/* --- more than one plugin per NIC ------------------------------------------------------- */
+
+/* stateful and stateful2 both claim ua-vf0 (stateful loads first). */
+#define TWO "[plugin.stateful2]\n"
+
+static const char prepared_checked_two[] =
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,"
+    "\"check_ms\":7,\"restore_ms\":null,\"restored\":false},{\"plugin\":\"stateful2\","
+    "\"bytes\":15,\"check_ms\":3,\"restore_ms\":null,\"restored\":false}]}]}";
+
+static const char replugged_restored_two[] =
+    "{\"replug\":{\"ok\":true,\"replug_ms\":40,\"verify_ms\":0,\"attempts\":1,"
+    "\"detail\":\"libvirt reported ua-vf0 added\"},\"nics\":[{\"alias\":\"ua-vf0\","
+    "\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":5,"
+    "\"restored\":true},{\"plugin\":\"stateful2\",\"bytes\":15,\"check_ms\":3,"
+    "\"restore_ms\":2,\"restored\":true}]}]}";
+
+/* The plugins' calls, in order, as one text. */
+static char *
+plugin_log(Fixture *f)
+{
+    char *text = NULL;
+
+    if (!g_file_get_contents(f->calls_log, &text, NULL, NULL))
+        return g_strdup("");
+    return text;
+}
+
+static json_t *
+device_plugin_at(const Job *job, guint i)
+{
+    return json_array_get(json_object_get(device(job, 0), "plugins"), i);
+}
+
+static void
+assert_plugin_figures(const Job *job, guint i, const char *name, gint64 check_ms,
+                      gint64 restore_ms)
+{
+    json_t *plugin = device_plugin_at(job, i);
+
+    g_assert_cmpstr(json_string_value(json_object_get(plugin, "name")), ==, name);
+    g_assert_true(json_is_true(json_object_get(plugin, "state")));
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "state_bytes")), ==, 15);
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "save_ms")), >=, 0);
+    g_assert_true(json_is_integer(json_object_get(plugin, "transfer_ms")));
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "check_ms")), ==, check_ms);
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "restore_ms")), ==, restore_ms);
+    g_assert_false(json_is_true(json_object_get(plugin, "aborted")));
+}
+
+/* Both claim the NIC with state: every plugin is probed, then each saves
+ * a frame of its own, in loading order; the record shows both and the
+ * figures of each. */
+static void
+test_two_saved(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    g_autofree char *replug = NULL;
+    g_autofree char *log = NULL;
+    g_auto(PluginFrame) frame = { 0 };
+    g_autoptr(GError) error = NULL;
+    json_t *states;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    replug = route(f, "/replug");
+    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked_two);
+    fake_peer_answer(f->fp, "POST", replug, 200, replugged_restored_two);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    states = json_object_get(fake_peer_last(f->fp, "POST", prepare)->body, "states");
+    g_assert_cmpuint(json_array_size(states), ==, 2);
+    g_assert_cmpstr(json_string_value(json_object_get(json_array_get(states, 0), "plugin")), ==,
+                    "stateful");
+    g_assert_cmpstr(json_string_value(json_object_get(json_array_get(states, 1), "plugin")), ==,
+                    "stateful2");
+    g_assert_true(plugin_frame_decode(json_string_value(json_object_get(json_array_get(states, 1),
+                                                                        "frame")),
+                                      65536, &frame, &error));
+    g_assert_cmpstr(frame.plugin, ==, "stateful2");
+    g_assert_cmpstr(frame.alias, ==, "ua-vf0");
+    g_assert_cmpuint(json_array_size(json_object_get(device(job, 0), "plugins")), ==, 2);
+    assert_plugin_figures(job, 0, "stateful", 7, 5);
+    assert_plugin_figures(job, 1, "stateful2", 3, 2);
+    g_assert_true(timeline_has(job, "the destination checked the device state of 1 NIC *"));
+    run_until(f, plugins_idle, NULL);
+    log = plugin_log(f);
+    g_assert_cmpstr(log, ==,
+                    "probe ua-vf0 source\n"
+                    "probe ua-vf0 source by stateful2\n"
+                    "save_state ua-vf0 source\n"
+                    "save_state ua-vf0 source by stateful2\n");
+}
+
+/* The second plugin's save fails: nothing is unplugged, the destination
+ * is not asked, and both plugins are called abort. */
+static void
+test_two_save_fails(Fixture *f, gconstpointer data)
+{
+    assert_state_failed_untouched(f, "*device state of ua-vf0 could not be saved, so nothing "
+                                     "was unplugged: plugin stateful2: save_state failed: *",
+                                  NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source by stateful2"), ==, 1);
+}
+
+/* The destination refuses one of the states: both plugins undo here. */
+static void
+test_two_check_refused(Fixture *f, gconstpointer data)
+{
+    assert_state_failed_untouched(f, "*plugin stateful2: check_state failed: no*",
+                                  "the destination refuses the device state of NIC ua-vf0: "
+                                  "plugin stateful2: check_state failed: no");
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source by stateful2"), ==, 1);
+}
+
+/* Strategy auto: stateful carries state and vouches for nothing,
+ * stateful2 carries none and vouches native (as sriov-vfcfg and vfio-mig
+ * would): the destination is asked with their union, native; one frame. */
+static void
+test_two_auto_union(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    json_t *plugin;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    assert_asked_to_choose(f, "native");
+    g_assert_cmpuint(json_array_size(json_object_get(fake_peer_last(f->fp, "POST", prepare)->body,
+                                                     "states")), ==, 1);
+    g_assert_cmpuint(plugin_calls(f, "save_state *"), ==, 1);
+    plugin = device_plugin_at(job, 1);
+    g_assert_cmpstr(json_string_value(json_object_get(plugin, "name")), ==, "stateful2");
+    g_assert_false(json_is_true(json_object_get(plugin, "state")));
+    g_assert_false(json_is_true(json_object_get(plugin, "called")));
+    g_assert_true(json_is_null(json_object_get(plugin, "state_bytes")));
+    g_assert_cmpstr(json_string_value(json_array_get(json_object_get(plugin, "vouches"), 0)), ==,
+                    "native");
+}
+
+/* Strategy auto: one plugin vouches native, the other denies it: nothing
+ * is left to vouch for, so the NIC is unplugged without asking. */
+static void
+test_two_auto_denied(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked_two);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_null(json_object_get(fake_peer_last(f->fp, "POST", prepare)->body, "choose"));
+    assert_why(job, "strategy auto: ua-vf0 unplug (no plugin on this host vouches that it can "
+                    "stay attached)");
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 1);
+}
+
+/* Strategy pause: one plugin vouches for it, the other denies it: the job
+ * fails at preparing, with no plugin called past its probe. */
+static void
+test_two_pause_denied(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    submit(f, "pause");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_cmpstr(job->reason, ==,
+                    "strategy pause was asked for, but plugin stateful, plugin stateful2, which "
+                    "handle ua-vf0, deny that it can stay attached while migd pauses the guest; "
+                    "nothing was changed");
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "save_state *"), ==, 0);
+    g_assert_cmpuint(plugin_calls(f, "abort *"), ==, 0);
+}
+
+/* Pause: every plugin quiesces the NIC, in loading order. */
+static void
+test_two_pause_ok(Fixture *f, gconstpointer data)
+{
+    g_autofree char *log = NULL;
+    Job *job;
+
+    pause_to_migrating_as(f, "pause", prepared_checked_two, NULL);
+    feed_small_remaining(f);
+    run_until(f, switchover_ended, NULL);
+    g_assert_null(job_now(f)->switchover_error);
+    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 1);
+    feed(JOB_EV_MIGRATE_RETURNED, NULL, NULL);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    run_until(f, plugins_idle, NULL);
+    log = plugin_log(f);
+    g_assert_nonnull(strstr(log, "pre_switchover ua-vf0 source\n"
+                                 "pre_switchover ua-vf0 source by stateful2\n"));
+    g_assert_cmpuint(plugin_calls(f, "abort *"), ==, 0);
+}
+
+/* The second plugin cannot quiesce the NIC: the guest is never suspended
+ * and both plugins undo (the first quiesced it). */
+static void
+test_two_pause_quiesce_fails(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    pause_to_migrating_as(f, "pause", prepared_checked_two, NULL);
+    job = pause_switch_then_fail(f, 0, ABORTED);
+    assert_pause_undone(f, job, "the switchover failed: plugin stateful2 could not quiesce "
+                                "ua-vf0 (pre_switchover): *");
+    g_assert_cmpuint(plugin_calls(f, "pre_switchover ua-vf0 source"), ==, 1);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source by stateful2"), ==, 1);
+}
+
+/* Killed while migrating, after both saved: the record says who was
+ * called, so the rollback after the restart calls abort on both. */
+static void
+test_two_restart_aborts_both(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    f->migrate = MIGRATE_HOLD;
+    submit(f, "auto");
+    fake_peer_answer(f->fp, "POST", route(f, "/prepare"), 200, prepared_checked_two);
+    run_until(f, in_state, GINT_TO_POINTER(JOB_MIGRATING));
+    restart(f, "rolling-back");
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source"), ==, 1);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source by stateful2"), ==, 1);
+}
+
+/* A record from a migd before several plugins per NIC has one "plugin":
+ * read back, its plugin is called abort by the rollback. */
+static void
+test_restart_record_one_plugin(Fixture *f, gconstpointer data)
+{
+    g_autofree char *id = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(json_t) record = NULL;
+    json_t *device0;
+    Job *job;
+
+    f->migrate = MIGRATE_HOLD;
+    submit(f, "auto");
+    run_until(f, in_state, GINT_TO_POINTER(JOB_MIGRATING));
+    id = g_strdup(f->id);
+    engine_crash(f);
+    fake_peer_flush(f->fp);
+    path = g_strdup_printf("%s/jobs/%s.json", f->dir, id);
+    record = record_read(f, id);
+    json_object_set_new(record, "state", json_string("rolling-back"));
+    device0 = json_array_get(json_object_get(json_object_get(record, "nics"), "devices"), 0);
+    json_object_del(device0, "plugins");
+    json_object_set_new(device0, "plugin",
+                        json_pack("{s:s,s:i,s:i,s:n,s:n,s:n,s:b}", "name", "stateful",
+                                  "state_bytes", 15, "save_ms", 1, "transfer_ms", "check_ms",
+                                  "restore_ms", "aborted", 0));
+    g_assert_cmpint(json_dump_file(record, path, 0), ==, 0);
+    g_clear_pointer(&f->id, g_free);
+    engine_start(f);
+    g_assert_true(engine_load(f->engine, NULL));
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source"), ==, 1);
+    g_assert_cmpstr(json_string_value(json_object_get(device_plugin_at(job, 0), "name")), ==,
+                    "stateful");
+    g_assert_cmpint(json_integer_value(json_object_get(device_plugin_at(job, 0), "state_bytes")),
+                    ==, 15);
+}
+
 /* --- the sriov pool ---------------------------------------------------------------------- */
 
 /* The guest's VF is VF 3 of PF ens1f0 in a sysfs tree of the test's; the
@@ -2125,6 +2405,19 @@ main(int argc, char **argv)
     ADD_STATE("auto/pause-both-vouch", "", test_auto_pause);
     ADD_STATE("auto/unplug-not-vouched-there", "", test_auto_unplug_there);
     ADD_STATE("auto/unplug-not-vouched-here", "vouch = none\n", test_auto_unplug_here);
+    ADD_STATE("two/saved-in-order", TWO, test_two_saved);
+    ADD_STATE("two/save-fails", TWO "fail_at = save_state\n", test_two_save_fails);
+    ADD_STATE("two/check-refused", TWO, test_two_check_refused);
+    ADD_STATE("two/auto-union", "vouch = none\n" TWO "state = no\nvouch = native\n",
+              test_two_auto_union);
+    ADD_STATE("two/auto-denied", "vouch = native\n" TWO "vouch = none\ndeny = native\n",
+              test_two_auto_denied);
+    ADD_STATE("two/pause-denied", TWO "deny = pause\n", test_two_pause_denied);
+    ADD_STATE("two/pause-ok", TWO, test_two_pause_ok);
+    ADD_STATE("two/pause-quiesce-fails", TWO "fail_at = pre_switchover\n",
+              test_two_pause_quiesce_fails);
+    ADD_STATE("two/restart-aborts-both", TWO, test_two_restart_aborts_both);
+    ADD_STATE("state/restart-record-one-plugin", "", test_restart_record_one_plugin);
 #define ADD_SRIOV(name, how, func) \
     g_test_add("/src-nic/sriov/" name, Fixture, &how, setup_sriov, func, teardown)
     ADD_SRIOV("unplug", sriov_plain, test_sriov_unplug);

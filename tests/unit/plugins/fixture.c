@@ -4,7 +4,10 @@
  * writes each call it gets as a line to [plugin.NAME] log = PATH, fails
  * the call named by fail_at and sleeps 3 s in the one named by hang_at;
  * vouch = none, pause, native or "native pause" says what its probe
- * vouches for (default: pause). With kind = vf it handles the VFs of sriov
+ * vouches for (default: pause), deny = native, pause or both what it
+ * denies, state = no that it carries none (as vfio-mig, which only
+ * vouches); log_name = yes ends each logged line with " by NAME", for
+ * tests with two of them (stateful and stateful2). With kind = vf it handles the VFs of sriov
  * pools instead of emulated NICs, as sriov-vfcfg does, and logs also what
  * sriov-vfcfg reaches the VF by ("pci=... pf=... vf=3 pf_netdev=ens1f0
  * domain=labvm job=..."). */
@@ -24,6 +27,9 @@ struct fixture {
     char fail_at[32];
     char hang_at[32];
     uint32_t vouch;
+    uint32_t deny;
+    int stateless;
+    int log_name;
     uint32_t kind;      /* enum migd_device_kind: the devices it handles */
 };
 
@@ -44,6 +50,8 @@ fx_called(struct fixture *f, const char *call, const struct migd_device *dev, ch
                     dev->pf_address ? dev->pf_address : "-", (int)dev->vf_index,
                     dev->pf_netdev ? dev->pf_netdev : "-", dev->domain ? dev->domain : "-",
                     dev->job ? dev->job : "-");
+        if (f->log_name)
+            fputs(" by " FIXTURE_NAME, out);
         fputc('\n', out);
         fclose(out);
     }
@@ -84,6 +92,13 @@ fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
         else if (strcmp(settings[i].key, "vouch") == 0)
             f->vouch = (strstr(settings[i].value, "pause") ? MIGD_PROBE_PAUSE : 0) |
                        (strstr(settings[i].value, "native") ? MIGD_PROBE_NATIVE : 0);
+        else if (strcmp(settings[i].key, "deny") == 0)
+            f->deny = (strstr(settings[i].value, "pause") ? MIGD_PROBE_DENY_PAUSE : 0) |
+                      (strstr(settings[i].value, "native") ? MIGD_PROBE_DENY_NATIVE : 0);
+        else if (strcmp(settings[i].key, "state") == 0)
+            f->stateless = strcmp(settings[i].value, "no") == 0;
+        else if (strcmp(settings[i].key, "log_name") == 0)
+            f->log_name = strcmp(settings[i].value, "yes") == 0;
         else if (strcmp(settings[i].key, "kind") == 0)
             f->kind = strcmp(settings[i].value, "vf") == 0 ? MIGD_DEVICE_VF
                                                             : MIGD_DEVICE_EMULATED;
@@ -110,7 +125,7 @@ fx_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char 
     rc = fx_called(f, "probe", dev, err, errlen);
     if (rc < 0)
         return rc;
-    ret->flags = MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | f->vouch;
+    ret->flags = MIGD_PROBE_HANDLES | (f->stateless ? 0 : MIGD_PROBE_STATE) | f->vouch | f->deny;
     ret->state_version = 3;
     snprintf(ret->detail, sizeof(ret->detail), "greeting=%s alias=%s domain=%s side=%s",
              f->greeting, dev->alias ? dev->alias : "-", dev->domain ? dev->domain : "-",
