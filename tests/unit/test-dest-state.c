@@ -521,6 +521,164 @@ test_sriov_native(TdFixture *f, gconstpointer data)
     g_assert_true(incoming_release(f->in, "job-1", NULL));
 }
 
+/* --- more than one plugin per NIC ------------------------------------------------- */
+
+/* stateful and stateful2 both here (stateful loads first). */
+#define TWO "[plugin.stateful2]\n"
+
+/* ua-vf0's states from stateful2 and stateful, in that order (the source
+ * may send them in any). */
+static json_t *
+two_states_body(const char *second)
+{
+    g_autofree char *frame0 = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
+    g_autofree char *frame1 = td_state_frame(second, "ua-vf0", "state of ua-vf0");
+
+    return json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias", "ua-vf0",
+                     "plugin", second, "frame", frame1, "alias", "ua-vf0", "plugin", "stateful",
+                     "frame", frame0);
+}
+
+static char *
+td_log(TdFixture *f)
+{
+    g_autofree char *path = td_calls_log(f);
+    char *text = NULL;
+
+    while (plugin_call_in_flight() > 0)
+        (void)g_main_context_iteration(NULL, TRUE);
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return g_strdup("");
+    return text;
+}
+
+/* Each plugin checks its own state, in this host's loading order; both
+ * are kept across a restart, restored in that order when the guest comes
+ * with the device (native), then each is called post_switchover. */
+static void
+test_two_native(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) body = two_states_body("stateful2");
+    g_autoptr(json_t) prepared = NULL;
+    g_autoptr(json_t) after = NULL;
+    g_autofree char *log = NULL;
+    json_t *states;
+
+    reserve(f, "native", NIC0_NATIVE);
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_no_error(error);
+    states = json_object_get(nic0(prepared), "states");
+    g_assert_cmpuint(json_array_size(states), ==, 2);
+    g_assert_cmpstr(json_string_value(json_object_get(json_array_get(states, 0), "plugin")), ==,
+                    "stateful");
+    g_assert_cmpstr(json_string_value(json_object_get(json_array_get(states, 1), "plugin")), ==,
+                    "stateful2");
+    g_assert_cmpint(json_integer_value(json_object_get(json_array_get(states, 1), "check_ms")),
+                    >=, 0);
+    td_restart(f);
+    after = incoming_get(f->in, "job-1", NULL);
+    g_assert_cmpuint(json_array_size(json_object_get(nic0(after), "states")), ==, 2);
+    add_guest(f, "ua-vf0=avf0");
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    log = td_log(f);
+    g_assert_cmpstr(log, ==,
+                    "check_state ua-vf0 destination\n"
+                    "check_state ua-vf0 destination by stateful2\n"
+                    "restore_state ua-vf0 destination\n"
+                    "restore_state ua-vf0 destination by stateful2\n"
+                    "post_switchover ua-vf0 destination\n"
+                    "post_switchover ua-vf0 destination by stateful2\n");
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+}
+
+/* The second plugin refuses its state: the prepare fails naming it,
+ * nothing is armed or kept, and both plugins that checked undo. */
+static void
+test_two_check_refused(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) body = two_states_body("stateful2");
+    g_autoptr(json_t) result = NULL;
+    g_autoptr(json_t) state = NULL;
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    result = td_prepare(f, "job-1", body, &error);
+    g_assert_null(result);
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
+    g_assert_true(g_pattern_match_simple("the destination refuses the device state of NIC "
+                                         "ua-vf0: plugin stateful2: check_state failed: *",
+                                         error->message));
+    g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
+    state = nic_state(f);
+    g_assert_null(state);
+    while (td_calls(f, "abort *") < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination"), ==, 1);
+    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination by stateful2"), ==, 1);
+}
+
+/* One of the NIC's plugins is not here: refused before any plugin is
+ * called; so is a second state from one plugin for one NIC. */
+static void
+test_two_refusals(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) missing = two_states_body("nosuch");
+    g_autoptr(json_t) twice = two_states_body("stateful");
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    assert_refused(f, missing, MIGD_ERROR_CONFLICT,
+                   "the device state of NIC ua-vf0 is refused: this host has no plugin nosuch "
+                   "(loaded: stateful, stateful2)*");
+    assert_refused(f, twice, MIGD_ERROR_INVALID_ARGUMENT,
+                   "states[1] is a second device state from plugin stateful for NIC ua-vf0");
+}
+
+/* The second plugin's restore fails: the VF is not plugged, and both
+ * plugins undo (the first restored its state). */
+static void
+test_two_restore_failed(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) body = two_states_body("stateful2");
+    g_autoptr(json_t) prepared = NULL;
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_no_error(error);
+    add_guest(f, NULL);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "failed"));
+    g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
+    while (td_calls(f, "abort *") < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination"), ==, 1);
+    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination by stateful2"), ==, 1);
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+    (void)g_main_context_iteration(NULL, FALSE);
+    g_assert_cmpuint(td_calls(f, "abort *"), ==, 2);
+}
+
+/* Strategy auto: stateful here vouches for nothing, stateful2 (no state)
+ * for native: together they vouch native. */
+static void
+test_two_auto_union(TdFixture *f, gconstpointer data)
+{
+    assert_chosen(f, "[\"native\"]", "native",
+                  "the plugins of both hosts vouch that it can stay attached and migrate inside "
+                  "QEMU (plugin stateful, plugin stateful2 here vouch together for native)");
+}
+
+/* ... and a plugin here that denies native outweighs the other's vouch. */
+static void
+test_two_auto_denied(TdFixture *f, gconstpointer data)
+{
+    assert_chosen(f, "[\"native\"]", "unplug",
+                  "the source's plugins vouch for native and plugin stateful, plugin stateful2 "
+                  "here vouch together for nothing, so it cannot stay attached");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -542,6 +700,14 @@ main(int argc, char **argv)
     add("/dest/auto/unplug", "", test_auto_unplug);
     add("/dest/auto/nothing-left", "", test_auto_nothing_left);
     add("/dest/auto/refusals", "", test_auto_refusals);
+    add("/dest/two/native-in-order", TWO, test_two_native);
+    add("/dest/two/check-refused", TWO "fail_at = check_state\n", test_two_check_refused);
+    add("/dest/two/refusals", TWO, test_two_refusals);
+    add("/dest/two/restore-failed", TWO "fail_at = restore_state\n", test_two_restore_failed);
+    add("/dest/two/auto-union", "vouch = none\n" TWO "state = no\nvouch = native\n",
+        test_two_auto_union);
+    add("/dest/two/auto-denied", "vouch = native\n" TWO "vouch = none\ndeny = native\n",
+        test_two_auto_denied);
 #define add_sriov(path, settings, fn)                                                          \
     g_test_add(path, TdFixture, settings, td_setup_sriov, fn, td_teardown)
     add_sriov("/dest/sriov/unplug", "", test_sriov_unplug);
