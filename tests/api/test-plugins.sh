@@ -93,4 +93,23 @@ check "... and says why no device was probed" \
 check "migctl plugins says so too" grep -q "^devices not probed: which VFs" "$T/ctl.out"
 
 stop_migd
+
+# Two plugins that claim the same devices (as sriov-vfcfg and vfio-mig a
+# VF): each is asked on its own and lists its claims, denials included.
+mkdir -p "$T/plugins2"
+for p in stateful stateful2; do
+    ln -s "$PLUGIN_FIXTURES/$p.so" "$T/plugins2/$p.so"
+done
+sed -i -e "s|^libvirt_uri = .*|libvirt_uri = test://$T/node.xml|" -e "s|^dir = $T/plugins\$|dir = $T/plugins2|" \
+    -e "s|^\[plugin.good\]|[plugin.stateful2]\nvouch = native\ndeny = pause\nstate = no\n[plugin.good]|" \
+    "$T/migd.conf"
+start_migd "$T/migd.conf" || { tap_finish; }
+api GET /v1/plugins
+check "with two plugins that claim the same devices, both list them" \
+    json_is "$BODY" '[.plugins[] | "\(.name):" + ([.claims[].address] | join("+"))] | join(",")' \
+    "stateful:tap-a+tap-b,stateful2:tap-a+tap-b"
+check "... each with what it vouches for and denies" \
+    json_is "$BODY" '[.plugins[] | .claims[0] | "\(.state) \(.native) \(.pause) \(.deny_native) \(.deny_pause)"] | join(",")' \
+    "true false true false false,false true false false true"
+stop_migd
 tap_finish
