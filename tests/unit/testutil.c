@@ -207,3 +207,14 @@ test_plugins_make(const char *fixture_dir, const char *dir, const char *log,
                                     settings, second, log, at + strlen(second));
     return plugins;
 }
+
+void
+test_assert_names(json_t *list, const char *key, const char *const *names)
+{
+    guint n = g_strv_length((char **)names);
+
+    g_assert_cmpuint(json_array_size(list), ==, n);
+    for (guint i = 0; i < n; i++)
+        g_assert_cmpstr(json_string_value(json_object_get(json_array_get(list, i), key)), ==,
+                        names[i]);
+}

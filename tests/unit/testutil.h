@@ -57,3 +57,7 @@ void test_assert_calls(const char *path, const char *alias, const char *rest,
  * @settings so completed. */
 char *test_plugins_make(const char *fixture_dir, const char *dir, const char *log,
                         const char *settings, char **ret_settings);
+
+/* Asserts that the objects of the JSON array @list have the string @key
+ * @names (NULL-terminated), in that order, and that there are no others. */
+void test_assert_names(json_t *list, const char *key, const char *const *names);
