@@ -107,7 +107,8 @@ extern "C" {
 #endif
 
 #define MIGD_PLUGIN_ABI_MAJOR 1
-#define MIGD_PLUGIN_ABI_MINOR 0
+/* 1: struct migd_probe's stop_copy_bytes. */
+#define MIGD_PLUGIN_ABI_MINOR 1
 
 /* The exported entry point's name, as a symbol and as a string. */
 #define MIGD_PLUGIN_ENTRY_SYMBOL migd_plugin_entry
@@ -173,7 +174,21 @@ struct migd_probe {
     uint32_t flags;             /* MIGD_PROBE_*; 0: not this plugin's device */
     uint32_t state_version;     /* the version of the state save_state() writes */
     char detail[256];           /* optional: why it vouches or not, for the job record */
+    /* ABI 1.0 ends here. Write a later member only when `size` covers it
+     * (MIGD_PROBE_COVERS): an older migd passes a smaller structure. migd
+     * reads it only from a plugin whose abi_minor has it, and zeroes the
+     * structure before the call. */
+
+    /* 1.1: for a device that stays attached (native), how many bytes QEMU
+     * sends for it at stop-and-copy, on top of the guest's memory (VFIO:
+     * VFIO_DEVICE_FEATURE_MIG_DATA_SIZE's stop_copy_length); 0: none or
+     * unknown. migd adds it to what is left when it predicts the downtime. */
+    uint64_t stop_copy_bytes;
 };
+
+/* Whether @probe (a struct migd_probe *) as migd passed it has @member. */
+#define MIGD_PROBE_COVERS(probe, member)                                                      \
+    ((probe)->size >= offsetof(struct migd_probe, member) + sizeof((probe)->member))
 
 /* A [plugin.NAME] setting from migd.conf. */
 struct migd_setting {

@@ -56,7 +56,7 @@ api GET /v1/plugins
 check "GET /v1/plugins answers 200" [ "$STATUS" = 200 ]
 check "... listing the one plugin that loaded, with its version, ABI and file" \
     json_is "$BODY" '[.plugins[] | "\(.name) \(.version) \(.abi) \(.file)"] | join(",")' \
-    "good 0.1 1.0 $T/plugins/good.so"
+    "good 0.1 1.1 $T/plugins/good.so"
 check "... the pool devices it claims, in pool order" \
     json_is "$BODY" '[.plugins[0].claims[] | "\(.pool)/\(.address)"] | join(",")' "lab/tap-a,lab/tap-b"
 check "... what it vouches for each (state, pause, not native) and its state version" \
@@ -72,7 +72,7 @@ check "... and the refused files with their reasons" \
 "$MIGCTL" --socket "$T/migd.sock" plugins >"$T/ctl.out" 2>&1; rc=$?
 check "migctl plugins exits 0" [ $rc -eq 0 ]
 check "... with a row per claimed device: plugin, version, device, state, strategy" \
-    grep -Eq '^good +0\.1 \(ABI 1\.0\) +lab tap-a +yes +pause *$' "$T/ctl.out"
+    grep -Eq '^good +0\.1 \(ABI 1\.1\) +lab tap-a +yes +pause *$' "$T/ctl.out"
 check "... and a line per refused file with its reason" \
     grep -q "^not used: $T/plugins/wrong-major.so: it was built for plugin ABI 2.0" "$T/ctl.out"
 
