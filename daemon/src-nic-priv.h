@@ -26,6 +26,7 @@
 typedef struct {
     char *name;
     guint flags;            /* what its probe said (MIGD_PROBE_*) */
+    guint64 stop_copy_bytes;    /* ... and what QEMU sends for the device at stop-and-copy */
     /* A call past probe was made (save_state, pre_switchover): it is
      * called abort when the job is undone. */
     gboolean called;
@@ -243,6 +244,10 @@ void nic_state_abort(NicSteps *ns);
  * the record says one was saved). */
 guint nic_state_frames(const Nic *n);
 void nic_plugin_free(gpointer data);
+/* What the native NICs' devices add at stop-and-copy, by their plugins'
+ * probes: per NIC the largest any of its plugins reports (they speak of
+ * one device), summed. */
+guint64 nic_state_stop_copy_bytes(NicSteps *ns);
 /* What the plugins are told of @n on this host. */
 PluginDevice *nic_state_device(NicSteps *ns, const Nic *n);
 /* The NIC's "plugins" member of the record, and back. */

@@ -105,6 +105,22 @@ nic_state_frames(const Nic *n)
     return count;
 }
 
+guint64
+nic_state_stop_copy_bytes(NicSteps *ns)
+{
+    guint64 sum = 0;
+
+    for (guint i = 0; i < ns->nics->len; i++) {
+        const Nic *n = nic_at(ns, i);
+        guint64 most = 0;
+
+        for (guint j = 0; n->strategy == NIC_STRATEGY_NATIVE && j < n->plugins->len; j++)
+            most = MAX(most, nic_plugin_at(n, j)->stop_copy_bytes);
+        sum += most;
+    }
+    return sum;
+}
+
 /* The OR of the probe flags of @n's plugins. */
 static guint
 state_claims(const Nic *n)
@@ -229,8 +245,12 @@ state_probed(const PluginCallResult *r, gpointer data)
         state_fail(ns, reason);
         return;
     }
-    if (r->probe.flags & MIGD_PROBE_HANDLES)
-        g_ptr_array_add(n->plugins, nic_plugin_new(plugin_name(p), r->probe.flags));
+    if (r->probe.flags & MIGD_PROBE_HANDLES) {
+        NicPlugin *np = nic_plugin_new(plugin_name(p), r->probe.flags);
+
+        np->stop_copy_bytes = r->probe.stop_copy_bytes;
+        g_ptr_array_add(n->plugins, np);
+    }
     ns->state_plugin++;
     state_next(ns);
 }
@@ -518,9 +538,10 @@ nic_state_abort(NicSteps *ns)
 static json_t *
 state_plugin_to_json(const NicPlugin *np)
 {
-    return json_pack("{s:s,s:o,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:b}", "name", np->name, "vouches",
-                     state_vouches_json(plugin_vouch(np->flags)), "state",
-                     (np->flags & MIGD_PROBE_STATE) != 0, "called", np->called, "state_bytes",
+    return json_pack("{s:s,s:o,s:b,s:b,s:I,s:o,s:o,s:o,s:o,s:o,s:b}", "name", np->name,
+                     "vouches", state_vouches_json(plugin_vouch(np->flags)), "state",
+                     (np->flags & MIGD_PROBE_STATE) != 0, "called", np->called,
+                     "stop_copy_bytes", (json_int_t)np->stop_copy_bytes, "state_bytes",
                      json_count_or_null(np->state_bytes), "save_ms",
                      json_count_or_null(np->save_ms), "transfer_ms",
                      json_count_or_null(np->transfer_ms), "check_ms",
@@ -564,6 +585,7 @@ state_plugin_from_json(json_t *plugin)
     if (!name)
         return NULL;
     np = nic_plugin_new(name, state_flags_from_json(plugin));
+    np->stop_copy_bytes = (guint64)MAX(json_ms_or(plugin, "stop_copy_bytes", 0), 0);
     np->state_bytes = json_ms_or(plugin, "state_bytes", -1);
     np->save_ms = json_ms_or(plugin, "save_ms", -1);
     np->transfer_ms = json_ms_or(plugin, "transfer_ms", -1);

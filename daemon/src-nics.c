@@ -171,7 +171,7 @@ nic_steps_to_json(NicSteps *ns)
 
     for (guint i = 0; i < ns->nics->len; i++)
         json_array_append_new(devices, nic_to_json(nic_at(ns, i)));
-    return json_pack("{s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "strategy",
+    return json_pack("{s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "strategy",
                      nic_strategy_to_string(ns->strategy), "why", ns->why ? ns->why : "",
                      "reserved", held, "reservation",
                      held ? json_pack("{s:s,s:s}", "id", ns->id, "migd_url", ns->migd_url)
@@ -182,7 +182,8 @@ nic_steps_to_json(NicSteps *ns)
                      json_count_or_null(ns->replug_ms), "verify_ms",
                      json_count_or_null(ns->verify_ms), "guest_outage_ms",
                      json_count_or_null(ns->guest_outage_ms), "paused_ms",
-                     json_count_or_null(ns->paused_ms), "pause", nic_pause_to_json(ns));
+                     json_count_or_null(ns->paused_ms), "pause", nic_pause_to_json(ns),
+                     "stop_copy_bytes", (json_int_t)nic_state_stop_copy_bytes(ns));
 }
 
 static char *

@@ -2174,6 +2174,8 @@ typedef struct {
 
 static const SriovSetup sriov_plain = { "", "" };
 static const SriovSetup sriov_native_pool = { "native = true\n", "" };
+static const SriovSetup sriov_native_stop_copy = { "native = true\n", "stop_copy = 98304\n" };
+static const SriovSetup sriov_unplug_stop_copy = { "", "stop_copy = 98304\n" };
 static const SriovSetup sriov_vouch_native = { "", "vouch = native\n" };
 
 static void
@@ -2294,6 +2296,25 @@ test_sriov_native(Fixture *f, gconstpointer data)
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
 }
 
+/* The plugin of a native NIC says what its device adds at stop-and-copy:
+ * the record shows it per plugin and for the job's NICs, which the
+ * policy's downtime prediction adds to what is left; an unplugged NIC's
+ * device adds nothing. */
+static void
+test_sriov_native_stop_copy(Fixture *f, gconstpointer data)
+{
+    gboolean native = data == &sriov_native_stop_copy;
+    Job *job;
+
+    submit(f, native ? "native" : "unplug");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpint(json_integer_value(json_object_get(device_plugin_at(job, 0),
+                                                       "stop_copy_bytes")), ==, 98304);
+    g_assert_cmpint(json_integer_value(json_object_get(job->nics, "stop_copy_bytes")), ==,
+                    native ? 98304 : 0);
+}
+
 #define CHOSE_NATIVE "the plugins of both hosts vouch that it can stay attached and migrate " \
                      "inside QEMU (plugin stateful here vouches for native)"
 
@@ -2399,6 +2420,8 @@ main(int argc, char **argv)
     ADD_SRIOV("unplug-fails-after-save", sriov_plain, test_sriov_unplug_fails);
     ADD_SRIOV("check-refused", sriov_plain, test_sriov_check_refused);
     ADD_SRIOV("native", sriov_native_pool, test_sriov_native);
+    ADD_SRIOV("native-stop-copy", sriov_native_stop_copy, test_sriov_native_stop_copy);
+    ADD_SRIOV("unplug-stop-copy", sriov_unplug_stop_copy, test_sriov_native_stop_copy);
     ADD_SRIOV("auto-native", sriov_vouch_native, test_sriov_auto_native);
     return g_test_run();
 }
