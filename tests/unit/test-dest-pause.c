@@ -96,6 +96,45 @@ test_ok(TdFixture *f, gconstpointer data)
     g_assert_cmpuint(td_calls(f, "abort *"), ==, 0);
 }
 
+/* Two plugins carry ua-vf0's state: both restore it before the pause and
+ * are called post_switchover once the guest runs, in loading order; the
+ * second one's doubt goes into the resume's answer, naming it. */
+static void
+test_two_plugins(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *frame0 = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
+    g_autofree char *frame1 = td_state_frame("stateful2", "ua-vf0", "state of ua-vf0");
+    g_autoptr(json_t) body = json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias",
+                                       "ua-vf0", "plugin", "stateful", "frame", frame0, "alias",
+                                       "ua-vf0", "plugin", "stateful2", "frame", frame1);
+    g_autoptr(json_t) prepared = NULL;
+    g_autoptr(json_t) switched = NULL;
+    g_autoptr(json_t) resumed = NULL;
+    const char *post_error;
+
+    reserve(f, "pause", NIC0_PAUSE, FALSE);
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_no_error(error);
+    switched = td_switchover(f, "job-1", &error);
+    g_assert_no_error(error);
+    test_assert_names(json_object_get(nic0(switched), "states"), "plugin",
+                      (const char *const[]){ "stateful", "stateful2", NULL });
+    g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination*"), ==, 2);
+    add_guest(f);
+    td_migrate_in_flags(f, "labvm", VIR_MIGRATE_PAUSED);
+    while (td_calls(f, "post_switchover *") < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(td_calls(f, "post_switchover ua-vf0 destination by stateful2"), ==, 1);
+    resumed = td_resume(f, "job-1", &error);
+    g_assert_no_error(error);
+    post_error = json_string_value(json_object_get(json_object_get(resumed, "resume"),
+                                                   "post_switchover_error"));
+    g_assert_nonnull(post_error);
+    g_assert_true(g_str_has_prefix(post_error, "plugin stateful2 for ua-vf0: "));
+    g_assert_cmpuint(td_calls(f, "abort *"), ==, 0);
+}
+
 /* The source asks for the resume before libvirt's event came (or it was
  * lost): the call resumes the guest itself. */
 static void
@@ -226,6 +265,8 @@ main(int argc, char **argv)
     test_log_capture();
 #define add(path, settings, fn) g_test_add(path, TdFixture, settings, td_setup, fn, td_teardown)
     add("/dest/pause/ok", "", test_ok);
+    add("/dest/pause/two-plugins", "[plugin.stateful2]\nfail_at = post_switchover\n",
+        test_two_plugins);
     add("/dest/pause/resume-call", "", test_resume_call);
     add("/dest/pause/asked-twice", "", test_asked_twice);
     add("/dest/pause/restore-refused", "fail_at = restore_state\n", test_restore_refused);
