@@ -247,7 +247,7 @@ state_order(gconstpointer a, gconstpointer b)
 
 typedef struct {
     char *alias;
-    guint source_vouch;     /* MIGD_PROBE_NATIVE, _PAUSE: what the source's plugins vouch together */
+    guint source_vouch;     /* MIGD_PROBE_NATIVE, _PAUSE: what the source's plugins vouch for */
     gboolean unplug;        /* it has a standby on the source */
     NicStrategy strategy;   /* settled; applied once every state passed its check */
     char *chosen;

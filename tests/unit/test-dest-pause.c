@@ -103,11 +103,7 @@ static void
 test_two_plugins(TdFixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *frame0 = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
-    g_autofree char *frame1 = td_state_frame("stateful2", "ua-vf0", "state of ua-vf0");
-    g_autoptr(json_t) body = json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias",
-                                       "ua-vf0", "plugin", "stateful", "frame", frame0, "alias",
-                                       "ua-vf0", "plugin", "stateful2", "frame", frame1);
+    g_autoptr(json_t) body = td_two_states_body("ua-vf0", "stateful", "ua-vf0", "stateful2");
     g_autoptr(json_t) prepared = NULL;
     g_autoptr(json_t) switched = NULL;
     g_autoptr(json_t) resumed = NULL;

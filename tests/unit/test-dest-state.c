@@ -252,11 +252,7 @@ static void
 test_restore_before_next_plug(TdFixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *frame0 = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
-    g_autofree char *frame1 = td_state_frame("stateful", "ua-vf1", "state of ua-vf1");
-    g_autoptr(json_t) body = json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias",
-                                       "ua-vf0", "plugin", "stateful", "frame", frame0, "alias",
-                                       "ua-vf1", "plugin", "stateful", "frame", frame1);
+    g_autoptr(json_t) body = td_two_states_body("ua-vf0", "stateful", "ua-vf1", "stateful");
     g_autoptr(json_t) prepared = NULL;
 
     reserve(f, "unplug",
@@ -335,28 +331,51 @@ assert_chosen(TdFixture *f, const char *vouches, const char *strategy, const cha
     g_assert_cmpstr(json_string_value(json_object_get(nic0(after), "chosen")), ==, chosen);
 }
 
+/* A case of strategy auto here: this host's plugins' @settings, what the
+ * source's vouch for, and the strategy and reason the choice gives. */
+typedef struct {
+    const char *path;
+    const char *settings;
+    const char *vouches;
+    const char *strategy;
+    const char *chosen;
+} ChoiceCase;
+
+static const ChoiceCase choice_cases[] = {
+    { "/dest/auto/pause", "", "[\"native\",\"pause\"]", "pause",
+      "the plugins of both hosts vouch that it can stay attached while migd pauses the guest "
+      "at switchover (plugin stateful here vouches for pause)" },
+    { "/dest/auto/native", "vouch = native pause\n", "[\"native\",\"pause\"]", "native",
+      "the plugins of both hosts vouch that it can stay attached and migrate inside QEMU "
+      "(plugin stateful here vouches for native and pause)" },
+    { "/dest/auto/unplug", "", "[\"native\"]", "unplug",
+      "the source's plugins vouch for native and plugin stateful here vouches for pause, so it "
+      "cannot stay attached" },
+    /* stateful here vouches for nothing, stateful2 (no state) for native:
+     * together they vouch native. */
+    { "/dest/two/auto-union", "vouch = none\n[plugin.stateful2]\nstate = no\nvouch = native\n",
+      "[\"native\"]", "native",
+      "the plugins of both hosts vouch that it can stay attached and migrate inside QEMU "
+      "(plugin stateful, plugin stateful2 here vouch together for native)" },
+    /* ... and a plugin here that denies native outweighs the other's vouch. */
+    { "/dest/two/auto-denied", "vouch = native\n[plugin.stateful2]\nvouch = none\ndeny = native\n",
+      "[\"native\"]", "unplug",
+      "the source's plugins vouch for native and plugin stateful, plugin stateful2 here vouch "
+      "together for nothing, so it cannot stay attached" },
+};
+
 static void
-test_auto_pause(TdFixture *f, gconstpointer data)
+setup_choice(TdFixture *f, gconstpointer data)
 {
-    assert_chosen(f, "[\"native\",\"pause\"]", "pause",
-                  "the plugins of both hosts vouch that it can stay attached while migd pauses "
-                  "the guest at switchover (plugin stateful here vouches for pause)");
+    td_setup(f, ((const ChoiceCase *)data)->settings);
 }
 
 static void
-test_auto_native(TdFixture *f, gconstpointer data)
+test_choice(TdFixture *f, gconstpointer data)
 {
-    assert_chosen(f, "[\"native\",\"pause\"]", "native",
-                  "the plugins of both hosts vouch that it can stay attached and migrate inside "
-                  "QEMU (plugin stateful here vouches for native and pause)");
-}
+    const ChoiceCase *c = data;
 
-static void
-test_auto_unplug(TdFixture *f, gconstpointer data)
-{
-    assert_chosen(f, "[\"native\"]", "unplug",
-                  "the source's plugins vouch for native and plugin stateful here vouches for "
-                  "pause, so it cannot stay attached");
+    assert_chosen(f, c->vouches, c->strategy, c->chosen);
 }
 
 /* No standby on the source and no strategy both plugins vouch for: 409,
@@ -526,17 +545,12 @@ test_sriov_native(TdFixture *f, gconstpointer data)
 /* stateful and stateful2 both here (stateful loads first). */
 #define TWO "[plugin.stateful2]\n"
 
-/* ua-vf0's states from stateful2 and stateful, in that order (the source
+/* ua-vf0's states from @second and stateful, in that order (the source
  * may send them in any). */
 static json_t *
 two_states_body(const char *second)
 {
-    g_autofree char *frame0 = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
-    g_autofree char *frame1 = td_state_frame(second, "ua-vf0", "state of ua-vf0");
-
-    return json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias", "ua-vf0",
-                     "plugin", second, "frame", frame1, "alias", "ua-vf0", "plugin", "stateful",
-                     "frame", frame0);
+    return td_two_states_body("ua-vf0", second, "ua-vf0", "stateful");
 }
 
 static char *
@@ -657,25 +671,6 @@ test_two_restore_failed(TdFixture *f, gconstpointer data)
     g_assert_cmpuint(td_calls(f, "abort *"), ==, 2);
 }
 
-/* Strategy auto: stateful here vouches for nothing, stateful2 (no state)
- * for native: together they vouch native. */
-static void
-test_two_auto_union(TdFixture *f, gconstpointer data)
-{
-    assert_chosen(f, "[\"native\"]", "native",
-                  "the plugins of both hosts vouch that it can stay attached and migrate inside "
-                  "QEMU (plugin stateful, plugin stateful2 here vouch together for native)");
-}
-
-/* ... and a plugin here that denies native outweighs the other's vouch. */
-static void
-test_two_auto_denied(TdFixture *f, gconstpointer data)
-{
-    assert_chosen(f, "[\"native\"]", "unplug",
-                  "the source's plugins vouch for native and plugin stateful, plugin stateful2 "
-                  "here vouch together for nothing, so it cannot stay attached");
-}
-
 int
 main(int argc, char **argv)
 {
@@ -692,19 +687,15 @@ main(int argc, char **argv)
     add("/dest/state/restore-before-next-plug", "fail_at = restore_state\n",
         test_restore_before_next_plug);
     add("/dest/state/released-aborts", "", test_released_aborts);
-    add("/dest/auto/pause", "", test_auto_pause);
-    add("/dest/auto/native", "vouch = native pause\n", test_auto_native);
-    add("/dest/auto/unplug", "", test_auto_unplug);
+    for (gsize i = 0; i < G_N_ELEMENTS(choice_cases); i++)
+        g_test_add(choice_cases[i].path, TdFixture, &choice_cases[i], setup_choice, test_choice,
+                   td_teardown);
     add("/dest/auto/nothing-left", "", test_auto_nothing_left);
     add("/dest/auto/refusals", "", test_auto_refusals);
     add("/dest/two/native-in-order", TWO, test_two_native);
     add("/dest/two/check-refused", TWO "fail_at = check_state\n", test_two_check_refused);
     add("/dest/two/refusals", TWO, test_two_refusals);
     add("/dest/two/restore-failed", TWO "fail_at = restore_state\n", test_two_restore_failed);
-    add("/dest/two/auto-union", "vouch = none\n" TWO "state = no\nvouch = native\n",
-        test_two_auto_union);
-    add("/dest/two/auto-denied", "vouch = native\n" TWO "vouch = none\ndeny = native\n",
-        test_two_auto_denied);
 #define add_sriov(path, settings, fn)                                                          \
     g_test_add(path, TdFixture, settings, td_setup_sriov, fn, td_teardown)
     add_sriov("/dest/sriov/unplug", "", test_sriov_unplug);

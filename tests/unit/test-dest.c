@@ -263,6 +263,20 @@ td_states_body(const char *alias, const char *plugin, const char *frame)
 }
 
 json_t *
+td_two_states_body(const char *alias0, const char *plugin0, const char *alias1,
+                   const char *plugin1)
+{
+    g_autofree char *state0 = g_strdup_printf("state of %s", alias0);
+    g_autofree char *state1 = g_strdup_printf("state of %s", alias1);
+    g_autofree char *frame0 = td_state_frame(plugin0, alias0, state0);
+    g_autofree char *frame1 = td_state_frame(plugin1, alias1, state1);
+
+    return json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias", alias0, "plugin",
+                     plugin0, "frame", frame0, "alias", alias1, "plugin", plugin1, "frame",
+                     frame1);
+}
+
+json_t *
 td_prepare_saved(TdFixture *f, const char *job, GError **error)
 {
     g_autofree char *frame = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
