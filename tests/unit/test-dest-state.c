@@ -566,6 +566,16 @@ td_log(TdFixture *f)
     return text;
 }
 
+/* Both plugins were called abort, once each. */
+static void
+assert_both_aborted(TdFixture *f)
+{
+    while (td_calls(f, "abort *") < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination"), ==, 1);
+    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination by stateful2"), ==, 1);
+}
+
 /* Each plugin checks its own state, in this host's loading order; both
  * are kept across a restart, restored in that order when the guest comes
  * with the device (native), then each is called post_switchover. */
@@ -624,10 +634,7 @@ test_two_check_refused(TdFixture *f, gconstpointer data)
     g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
     state = nic_state(f);
     g_assert_null(state);
-    while (td_calls(f, "abort *") < 2)
-        (void)g_main_context_iteration(NULL, TRUE);
-    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination"), ==, 1);
-    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination by stateful2"), ==, 1);
+    assert_both_aborted(f);
 }
 
 /* One of the NIC's plugins is not here: refused before any plugin is
@@ -662,10 +669,7 @@ test_two_restore_failed(TdFixture *f, gconstpointer data)
     td_migrate_in(f, "labvm");
     g_assert_true(td_wait_state(f, "job-1", "failed"));
     g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
-    while (td_calls(f, "abort *") < 2)
-        (void)g_main_context_iteration(NULL, TRUE);
-    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination"), ==, 1);
-    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination by stateful2"), ==, 1);
+    assert_both_aborted(f);
     g_assert_true(incoming_release(f->in, "job-1", NULL));
     (void)g_main_context_iteration(NULL, FALSE);
     g_assert_cmpuint(td_calls(f, "abort *"), ==, 2);
