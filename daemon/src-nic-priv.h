@@ -27,6 +27,7 @@ typedef struct {
     char *name;
     guint flags;            /* what its probe said (MIGD_PROBE_*) */
     guint64 stop_copy_bytes;    /* ... and what QEMU sends for the device at stop-and-copy */
+    char *detail;               /* ... and why (this migd's life only) */
     /* A call past probe was made (save_state, pre_switchover): it is
      * called abort when the job is undone. */
     gboolean called;

@@ -74,6 +74,7 @@ nic_plugin_free(gpointer data)
     NicPlugin *np = data;
 
     g_free(np->name);
+    g_free(np->detail);
     g_free(np->frame);
     g_free(np);
 }
@@ -130,17 +131,6 @@ state_claims(const Nic *n)
     for (guint i = 0; i < n->plugins->len; i++)
         flags |= nic_plugin_at(n, i)->flags;
     return flags;
-}
-
-/* "plugin a, plugin b" for a sentence. */
-static char *
-state_plugin_names(const Nic *n)
-{
-    g_autoptr(GString) names = g_string_new(NULL);
-
-    for (guint i = 0; i < n->plugins->len; i++)
-        g_string_append_printf(names, "%splugin %s", i ? ", " : "", nic_plugin_at(n, i)->name);
-    return g_string_free(g_steal_pointer(&names), FALSE);
 }
 
 static void state_next(NicSteps *ns);
@@ -200,15 +190,36 @@ state_saved(const PluginCallResult *r, gpointer data)
     state_next(ns);
 }
 
+/* "plugin a, plugin b" of @n's plugins whose flags have @flag (all of
+ * them with 0), into @names, and what they said of it into @details. */
+static guint
+state_plugins_with(const Nic *n, guint flag, GString *names, GString *details)
+{
+    guint count = 0;
+
+    for (guint i = 0; i < n->plugins->len; i++) {
+        const NicPlugin *np = nic_plugin_at(n, i);
+
+        if (flag && !(np->flags & flag))
+            continue;
+        g_string_append_printf(names, "%splugin %s", count++ ? ", " : "", np->name);
+        if (np->detail && *np->detail)
+            g_string_append_printf(details, "%s%s", details->len ? "; " : ": ", np->detail);
+    }
+    return count;
+}
+
 /* Every plugin has been asked about @n: whether what they vouch for
  * together allows its strategy. NULL, or why the step fails. */
 static char *
-state_vouched(NicSteps *ns, Nic *n)
+state_vouched(Nic *n)
 {
     guint claims = state_claims(n);
-    g_autofree char *names = NULL;
+    gboolean denied = (claims & MIGD_PROBE_DENY_PAUSE) != 0;
+    g_autoptr(GString) names = g_string_new(NULL);
+    g_autoptr(GString) details = g_string_new(NULL);
+    guint count;
 
-    (void)ns;
     if (n->auto_pending) {
         n->source_vouch = plugin_vouch(claims);
         return NULL;
@@ -219,11 +230,13 @@ state_vouched(NicSteps *ns, Nic *n)
         return g_strdup_printf("strategy pause was asked for, but no plugin handles %s, so "
                                "none vouches that it can stay attached while migd pauses the "
                                "guest; nothing was changed", n->dom->alias);
-    names = state_plugin_names(n);
-    return g_strdup_printf("strategy pause was asked for, but %s, which handle%s %s, %s that "
-                           "it can stay attached while migd pauses the guest; nothing was "
-                           "changed", names, n->plugins->len == 1 ? "s" : "", n->dom->alias,
-                           claims & MIGD_PROBE_DENY_PAUSE ? "deny" : "do not vouch");
+    count = state_plugins_with(n, denied ? MIGD_PROBE_DENY_PAUSE : 0, names, details);
+    return g_strdup_printf("strategy pause was asked for, but %s, which handle%s %s, %s that it "
+                           "can stay attached while migd pauses the guest%s; nothing was "
+                           "changed", names->str, count == 1 ? "s" : "", n->dom->alias,
+                           denied ? (count == 1 ? "denies" : "deny")
+                                  : (count == 1 ? "does not vouch" : "do not vouch"),
+                           details->str);
 }
 
 static void
@@ -249,6 +262,7 @@ state_probed(const PluginCallResult *r, gpointer data)
         NicPlugin *np = nic_plugin_new(plugin_name(p), r->probe.flags);
 
         np->stop_copy_bytes = r->probe.stop_copy_bytes;
+        np->detail = g_strdup(r->probe.detail);
         g_ptr_array_add(n->plugins, np);
     }
     ns->state_plugin++;
@@ -305,7 +319,7 @@ state_next(NicSteps *ns)
         return;
     }
     /* Every plugin was asked: now the ones that carry state save it. */
-    reason = state_vouched(ns, n);
+    reason = state_vouched(n);
     if (reason) {
         state_fail(ns, reason);
         return;

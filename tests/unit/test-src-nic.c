@@ -2040,12 +2040,30 @@ test_two_pause_denied(Fixture *f, gconstpointer data)
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_FAILED);
     g_assert_cmpstr(job->reason, ==,
-                    "strategy pause was asked for, but plugin stateful, plugin stateful2, which "
-                    "handle ua-vf0, deny that it can stay attached while migd pauses the guest; "
-                    "nothing was changed");
+                    "strategy pause was asked for, but plugin stateful2, which handles ua-vf0, "
+                    "denies that it can stay attached while migd pauses the guest: greeting= "
+                    "alias=ua-vf0 domain=labvm side=source; nothing was changed");
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
     assert_two_aborted(f, 0, 0);
     g_assert_cmpuint(plugin_calls(f, "save_state *"), ==, 0);
+}
+
+/* Strategy pause, and neither plugin vouches for it (one vouches native):
+ * the job fails at preparing naming both and what they said. */
+static void
+test_two_pause_not_vouched(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    submit(f, "pause");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_cmpstr(job->reason, ==,
+                    "strategy pause was asked for, but plugin stateful, plugin stateful2, which "
+                    "handle ua-vf0, do not vouch that it can stay attached while migd pauses the "
+                    "guest: greeting= alias=ua-vf0 domain=labvm side=source; greeting= "
+                    "alias=ua-vf0 domain=labvm side=source; nothing was changed");
+    assert_two_aborted(f, 0, 0);
 }
 
 /* Pause: every plugin quiesces the NIC, in loading order. */
@@ -2409,6 +2427,8 @@ main(int argc, char **argv)
     ADD_STATE("two/auto-denied", "vouch = native\n" TWO "vouch = none\ndeny = native\n",
               test_auto_unplug_here);
     ADD_STATE("two/pause-denied", TWO "deny = pause\n", test_two_pause_denied);
+    ADD_STATE("two/pause-not-vouched", "vouch = none\n" TWO "vouch = native\n",
+              test_two_pause_not_vouched);
     ADD_STATE("two/pause-ok", TWO, test_two_pause_ok);
     ADD_STATE("two/pause-quiesce-fails", TWO "fail_at = pre_switchover\n",
               test_two_pause_quiesce_fails);
