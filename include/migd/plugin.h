@@ -35,12 +35,13 @@
  * across calls that a later call needs. A callback may block on the kernel
  * (netlink, ioctl, sysfs) but not on migd, libvirt or the guest.
  *
- * The life of a device's state in a job:
+ * Every plugin that claims a device takes part in its job (see probe()'s
+ * answer below), and each step below calls them one after the other, in
+ * loading order (the plugin files' names, as migd loads them): on the
+ * source every plugin that claims the device, on the destination the
+ * plugins whose states came, in that host's loading order.
  *
- * Every plugin that claims the device is called, one after the other in
- * loading order (the plugin files' names, as migd loads them), for each
- * step below; on the destination, the plugins whose states came, in that
- * host's loading order.
+ * The life of a device's state in a job:
  *
  *   source                                  destination
  *   probe()           which plugins, what they vouch for together
@@ -54,8 +55,8 @@
  *                                           post_switchover() (pause, native)
  *   abort() on both hosts, for every plugin called in the job, when the job
  *   fails or is cancelled after that plugin did anything: a refusal by one
- *   plugin (check_state, restore_state, pre_switchover) undoes the job for
- *   all of them, and each is called abort.
+ *   plugin (save_state, check_state, restore_state, pre_switchover) undoes
+ *   the job for all of them, and each one called is called abort.
  *
  * abort() must undo what this plugin did for the job on that host and
  * nothing else: on the destination, put back the VF's settings as they were
@@ -161,7 +162,8 @@ struct migd_device {
  * the device cannot stay attached in some way (the device lacks VFIO
  * migration, its PF's firmware loses the VF's state when QEMU stops it)
  * sets the matching MIGD_PROBE_DENY_* bit, and no other plugin's vouch
- * outweighs it. */
+ * outweighs it. (The DENY bits came with ABI 1.1; a migd of 1.0 asked
+ * only the first plugin that claimed a device.) */
 #define MIGD_PROBE_HANDLES (1u << 0)    /* this plugin handles the device */
 #define MIGD_PROBE_STATE   (1u << 1)    /* it carries state (save/check/restore) */
 #define MIGD_PROBE_NATIVE  (1u << 2)    /* the device can stay attached: QEMU migrates it */
