@@ -98,7 +98,8 @@ pool_device(const MigdConf *conf, const PoolVf *vf, const char *user, const char
     gboolean sriov = pc && pc->type == POOL_SRIOV;
 
     *ret = (PluginDevice){
-        .kind = sriov ? MIGD_DEVICE_VF : MIGD_DEVICE_EMULATED,
+        .kind = sriov ? MIGD_DEVICE_VF
+                : pc && pc->type == POOL_VDPA ? MIGD_DEVICE_VDPA : MIGD_DEVICE_EMULATED,
         .side = user ? MIGD_SIDE_SOURCE : MIGD_SIDE_DESTINATION,
         .pci_address = sriov ? vf->address : NULL,
         .pf_address = sriov ? pc->pf : NULL,

@@ -28,6 +28,7 @@ typedef enum {
     CONF_IFNAME,        /* a Linux network interface name */
     CONF_MODEL,         /* a libvirt NIC model name */
     CONF_TAP_LIST,      /* comma-separated tap names, into a GStrv */
+    CONF_VDPA_LIST,     /* comma-separated vdpa device names, into a GStrv */
     CONF_TCP_READ,      /* authenticated | open */
     CONF_CERT_NAME,     /* a host name as a certificate's CN or DNS name gives it */
 } ConfType;
@@ -113,26 +114,33 @@ static const ConfKey pool_keys[] = {
     { NULL, "model", CONF_MODEL, POOL_FIELD(model), 0, 0, FALSE },
     { NULL, "bridge", CONF_IFNAME, POOL_FIELD(bridge), 0, 0, FALSE },
     { NULL, "slots", CONF_TAP_LIST, POOL_FIELD(slots), 0, 0, FALSE },
+    { NULL, "devices", CONF_VDPA_LIST, POOL_FIELD(devices), 0, 0, FALSE },
     { NULL, "native", CONF_BOOL, POOL_FIELD(native), 0, 0, FALSE },
 };
 
-/* The keys that only one type of pool takes; @hint says what a required
- * one is set to. */
+/* The keys that only some types of pool take (@types: 1 << PoolType);
+ * @hint says what a required one is set to. */
+#define POOL_TYPE_BIT(type) (1u << (type))
 static const struct {
     const char *key;
-    PoolType type;
+    guint types;
     const char *hint;       /* NULL: optional */
 } pool_type_keys[] = {
-    { "pf", POOL_SRIOV, "the PCI address of its physical function, such as 0000:3b:00.0" },
-    { "sysfs_root", POOL_SRIOV, NULL },
-    { "model", POOL_EMULATED, NULL },
-    { "bridge", POOL_EMULATED, "the host bridge its NICs join, such as virbr0" },
-    { "slots", POOL_EMULATED, "the tap names of its NICs, such as migd-tap0, migd-tap1" },
+    { "pf", POOL_TYPE_BIT(POOL_SRIOV),
+      "the PCI address of its physical function, such as 0000:3b:00.0" },
+    { "sysfs_root", POOL_TYPE_BIT(POOL_SRIOV) | POOL_TYPE_BIT(POOL_VDPA), NULL },
+    { "model", POOL_TYPE_BIT(POOL_EMULATED), NULL },
+    { "bridge", POOL_TYPE_BIT(POOL_EMULATED), "the host bridge its NICs join, such as virbr0" },
+    { "slots", POOL_TYPE_BIT(POOL_EMULATED),
+      "the tap names of its NICs, such as migd-tap0, migd-tap1" },
+    { "devices", POOL_TYPE_BIT(POOL_VDPA),
+      "the vdpa names of its devices (vdpa dev show), such as vdpa0, vdpa1" },
 };
 
 static const char *const pool_type_names[POOL_TYPE_LAST] = {
     [POOL_SRIOV] = "sriov",
     [POOL_EMULATED] = "emulated",
+    [POOL_VDPA] = "vdpa",
 };
 
 #define IFNAME_MAX 15     /* IFNAMSIZ - 1 */
@@ -171,6 +179,7 @@ conf_pool_free(gpointer data)
     g_free(pool->model);
     g_free(pool->bridge);
     g_strfreev(pool->slots);
+    g_strfreev(pool->devices);
     g_free(pool);
 }
 
@@ -547,9 +556,16 @@ conf_is_ifname(const char *value)
     return TRUE;
 }
 
-/* Tap names that migd creates: plain ones, so that nothing needs quoting. */
+/* The longest vdpa device name the kernel keeps (a netlink string that
+ * the vdpa tool prints; a name is also a sysfs directory). */
+#define VDPA_NAME_MAX 63
+
+/* A comma-separated list of plain names (tap names migd creates, vdpa
+ * device names), so that nothing needs quoting; @what names one ("tap
+ * name", "vdpa device name"), @item what a listed one is called. */
 static GStrv
-conf_parse_tap_list(const char *value, GError **error)
+conf_parse_name_list(const char *value, const char *what, const char *item, gsize max,
+                     GError **error)
 {
     g_auto(GStrv) names = g_strsplit(value, ",", -1);
 
@@ -557,16 +573,16 @@ conf_parse_tap_list(const char *value, GError **error)
         const char *name = g_strstrip(names[i]);
         gsize len = strlen(name);
 
-        if (len == 0 || len > IFNAME_MAX || strspn(name, NAME_CHARS) != len) {
+        if (len == 0 || len > max || strspn(name, NAME_CHARS) != len) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                        "'%s' is not a tap name: use 1 to %u letters, digits, '-' or '_', "
-                        "and commas between names", name, IFNAME_MAX);
+                        "'%s' is not a %s: use 1 to %zu letters, digits, '-' or '_', "
+                        "and commas between names", name, what, max);
             return NULL;
         }
         for (guint j = 0; j < i; j++) {
             if (g_str_equal(names[j], name)) {
                 g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                            "the slot '%s' is listed twice", name);
+                            "the %s '%s' is listed twice", item, name);
                 return NULL;
             }
         }
@@ -633,7 +649,7 @@ conf_store_special(gpointer field, const ConfKey *ck, const char *value, GError 
             }
         }
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                    "'%s' is not a pool type; use sriov or emulated", value);
+                    "'%s' is not a pool type; use sriov, emulated or vdpa", value);
         return FALSE;
     case CONF_PCI_ADDRESS:
         if (!conf_is_pci_address(value)) {
@@ -647,7 +663,11 @@ conf_store_special(gpointer field, const ConfKey *ck, const char *value, GError 
         *(char **)field = g_ascii_strdown(value, -1);
         return TRUE;
     case CONF_TAP_LIST:
-        names = conf_parse_tap_list(value, error);
+    case CONF_VDPA_LIST:
+        names = ck->type == CONF_TAP_LIST
+                    ? conf_parse_name_list(value, "tap name", "slot", IFNAME_MAX, error)
+                    : conf_parse_name_list(value, "vdpa device name", "device", VDPA_NAME_MAX,
+                                           error);
         if (!names)
             return FALSE;
         g_strfreev(*(GStrv *)field);
@@ -749,6 +769,7 @@ conf_store_value(gpointer base, const ConfKey *ck, const char *value, GError **e
     case CONF_POOL_TYPE:
     case CONF_PCI_ADDRESS:
     case CONF_TAP_LIST:
+    case CONF_VDPA_LIST:
         return conf_store_special(field, ck, value, error);
     }
     g_free(*(char **)field);
@@ -796,7 +817,24 @@ conf_check_peer(MigdConf *conf, const char *text, GKeyFile *kf, const char *grou
     return FALSE;
 }
 
-/* The keys of the other type of pool are refused and the required ones of
+/* "sriov", "sriov or vdpa": the types of pool in @types. */
+static char *
+conf_pool_types_text(guint types)
+{
+    GString *out = g_string_new(NULL);
+    guint left = types;
+
+    for (int t = 0; t < POOL_TYPE_LAST; t++) {
+        if (!(types & POOL_TYPE_BIT(t)))
+            continue;
+        left &= ~POOL_TYPE_BIT(t);
+        g_string_append_printf(out, "%s%s", out->len ? (left ? ", " : " or ") : "",
+                               pool_type_names[t]);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* The keys of the other types of pool are refused and the required ones of
  * this type demanded, before the defaults of this type are filled in. */
 static gboolean
 conf_check_pool_keys(MigdConf *conf, const char *text, GKeyFile *kf, const char *group,
@@ -806,25 +844,28 @@ conf_check_pool_keys(MigdConf *conf, const char *text, GKeyFile *kf, const char 
 
     if (!g_key_file_has_key(kf, group, "type", NULL)) {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                    "%s:%u: [%s] has no type; set type = sriov or type = emulated",
+                    "%s:%u: [%s] has no type; set type = sriov, type = emulated or type = vdpa",
                     conf->path, conf_find_line(text, group, NULL), group);
         return FALSE;
     }
     for (gsize i = 0; i < G_N_ELEMENTS(pool_type_keys); i++) {
         const char *key = pool_type_keys[i].key;
         gboolean has = g_key_file_has_key(kf, group, key, NULL);
+        gboolean takes = (pool_type_keys[i].types & POOL_TYPE_BIT(pool->type)) != 0;
 
-        if (has && pool_type_keys[i].type != pool->type) {
+        if (has && !takes) {
+            g_autofree char *types = conf_pool_types_text(pool_type_keys[i].types);
+
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
                         "%s:%u: key '%s' in [%s]: only %s pools take it, and this pool is %s",
-                        conf->path, conf_find_line(text, group, key), key, group,
-                        pool_type_names[pool_type_keys[i].type], type);
+                        conf->path, conf_find_line(text, group, key), key, group, types, type);
             return FALSE;
         }
-        if (!has && pool_type_keys[i].type == pool->type && pool_type_keys[i].hint) {
+        if (!has && takes && pool_type_keys[i].hint) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                        "%s:%u: [%s] is an %s pool without %s; set %s to %s", conf->path,
-                        conf_find_line(text, group, NULL), group, type, key, key,
+                        "%s:%u: [%s] is %s %s pool without %s; set %s to %s", conf->path,
+                        conf_find_line(text, group, NULL), group,
+                        pool->type == POOL_VDPA ? "a" : "an", type, key, key,
                         pool_type_keys[i].hint);
             return FALSE;
         }
@@ -832,13 +873,26 @@ conf_check_pool_keys(MigdConf *conf, const char *text, GKeyFile *kf, const char 
     return TRUE;
 }
 
-/* A device belongs to one pool: no PF or slot is claimed twice. */
+/* The first name of @names that @other also lists, or NULL. */
+static const char *
+conf_shared_name(GStrv names, GStrv other)
+{
+    for (guint i = 0; names && other && names[i]; i++) {
+        if (g_strv_contains((const char *const *)other, names[i]))
+            return names[i];
+    }
+    return NULL;
+}
+
+/* A device belongs to one pool: no PF, slot or vdpa device is claimed twice. */
 static gboolean
 conf_check_pool_unique(MigdConf *conf, const char *text, const char *group,
                        const MigdPoolConf *pool, GError **error)
 {
     for (guint i = 0; i + 1 < conf->pools->len; i++) {
         const MigdPoolConf *other = g_ptr_array_index(conf->pools, i);
+        const char *slot = conf_shared_name(pool->slots, other->slots);
+        const char *device = conf_shared_name(pool->devices, other->devices);
 
         if (pool->pf && g_strcmp0(pool->pf, other->pf) == 0) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
@@ -847,16 +901,16 @@ conf_check_pool_unique(MigdConf *conf, const char *text, const char *group,
                         conf_find_line(text, group, "pf"), group, pool->pf, other->name);
             return FALSE;
         }
-        for (guint s = 0; pool->slots && pool->slots[s]; s++) {
-            if (other->slots && g_strv_contains((const char *const *)other->slots,
-                                                pool->slots[s])) {
-                g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
-                            "%s:%u: key 'slots' in [%s]: the slot '%s' is already in ["
-                            POOL_PREFIX "%s]; a slot belongs to one pool", conf->path,
-                            conf_find_line(text, group, "slots"), group, pool->slots[s],
-                            other->name);
-                return FALSE;
-            }
+        if (slot || device) {
+            const char *key = slot ? "slots" : "devices";
+
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "%s:%u: key '%s' in [%s]: the %s '%s' is already in [" POOL_PREFIX
+                        "%s]; a %s belongs to one pool", conf->path,
+                        conf_find_line(text, group, key), key, group,
+                        slot ? "slot" : "vDPA device", slot ? slot : device, other->name,
+                        slot ? "slot" : "vDPA device");
+            return FALSE;
         }
     }
     return TRUE;
@@ -871,7 +925,7 @@ conf_check_pool(MigdConf *conf, const char *text, GKeyFile *kf, const char *grou
     if (!conf_check_pool_keys(conf, text, kf, group, pool, error) ||
         !conf_check_pool_unique(conf, text, group, pool, error))
         return FALSE;
-    if (pool->type == POOL_SRIOV && !pool->sysfs_root)
+    if ((pool->type == POOL_SRIOV || pool->type == POOL_VDPA) && !pool->sysfs_root)
         pool->sysfs_root = g_strdup("/sys");
     if (pool->type == POOL_EMULATED && !pool->model)
         pool->model = g_strdup("vmxnet3");

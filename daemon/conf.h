@@ -21,21 +21,23 @@ typedef struct {
 typedef enum {
     POOL_SRIOV,                 /* the VFs of a PF, read from sysfs */
     POOL_EMULATED,              /* emulated NICs on a bridge: the lab's and CI's stand-ins */
+    POOL_VDPA,                  /* vDPA devices bound to vhost_vdpa, by their vdpa names */
     POOL_TYPE_LAST
 } PoolType;
 
-/* "sriov", "emulated". */
+/* "sriov", "emulated", "vdpa". */
 const char *conf_pool_type_to_string(PoolType type);
 
 /* A pool of devices that migd may plug into guests, from [pool.NAME]. */
 typedef struct {
     char *name;
-    PoolType type;              /* key type = sriov | emulated (required) */
+    PoolType type;              /* key type = sriov | emulated | vdpa (required) */
     char *pf;                   /* sriov: the PF's PCI address, lower case ("0000:3b:00.0") */
-    char *sysfs_root;           /* sriov: "/sys" unless tests point it at a fixture tree */
+    char *sysfs_root;           /* sriov, vdpa: "/sys" unless tests point it at a fixture tree */
     char *model;                /* emulated: the NIC model ("vmxnet3") */
     char *bridge;               /* emulated: the host bridge the NIC joins */
     GStrv slots;                /* emulated: tap names, unique across all pools */
+    GStrv devices;              /* vdpa: vdpa device names ("vdpa0"), unique across all pools */
     gboolean native;            /* its devices are vouched for as able to migrate */
 } MigdPoolConf;
 

@@ -13,10 +13,11 @@
 /* For the hook: a stand-in of another host's emulated pool has a tap name
  * this host does not know, so any NIC of an emulated pool's model counts. */
 static const char *
-incoming_foreign_lookup(DomNicKind kind, const char *address, const char *model, gpointer data)
+incoming_foreign_lookup(DomNicKind kind, const char *address, const char *model,
+                        char **ret_device, gpointer data)
 {
     Incoming *in = data;
-    const char *pool = pool_set_lookup(kind, address, model, in->pools);
+    const char *pool = pool_set_lookup(kind, address, model, ret_device, in->pools);
 
     for (guint i = 0; !pool && kind == DOM_NIC_EMULATED && i < in->conf->pools->len; i++) {
         const MigdPoolConf *pc = g_ptr_array_index(in->conf->pools, i);

@@ -229,16 +229,17 @@ res_on_plugged(gboolean ok, gint64 elapsed_ms, const char *error, gpointer data)
     dest_state_restore(r, n, res_nic_restored);
 }
 
-/* A VF of an sriov pool is there before it is plugged: its device state
- * (the settings on its PF) goes onto it first, as DESIGN.md section 6 has
- * it, so the guest's driver never starts on it without them; libvirt then
- * sets the MAC and VLAN of the device XML, the same values. */
+/* A VF of an sriov pool, or a device of a vdpa pool, is there before it is
+ * plugged: its device state (the settings on its PF; the vDPA device's
+ * config, which its driver reads once) goes onto it first, as DESIGN.md
+ * section 6 has it, so the guest's driver never starts on it without them;
+ * libvirt then sets the MAC and VLAN of the device XML, the same values. */
 static gboolean
 res_restores_before_plug(const Reservation *r, const ResNic *n)
 {
     const MigdPoolConf *pc = n->pool ? conf_find_pool(r->in->conf, n->pool) : NULL;
 
-    return pc && pc->type == POOL_SRIOV && dest_state_pending(n);
+    return pc && (pc->type == POOL_SRIOV || pc->type == POOL_VDPA) && dest_state_pending(n);
 }
 
 static void

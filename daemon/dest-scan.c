@@ -6,12 +6,6 @@
 #include "domxml.h"
 #include "error.h"
 
-static const char *
-incoming_pool_lookup(DomNicKind kind, const char *address, const char *model, gpointer data)
-{
-    return pool_set_lookup(kind, address, model, data);
-}
-
 /* The running domains' live XML is read in a worker: libvirt holds a
  * domain while its qemu hook runs, and the hook asks this migd, so the loop
  * must never wait for one. What the XML says is worked out on the loop. */
@@ -77,7 +71,7 @@ incoming_scan_done(GObject *source, GAsyncResult *result, gpointer user_data)
     in_use = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     for (guint i = 0; i < scan->domains->len; i++) {
         const VirtDomainXml *d = g_ptr_array_index(scan->domains, i);
-        g_autoptr(GPtrArray) nics = domxml_find_nics(d->xml, incoming_pool_lookup, in->pools,
+        g_autoptr(GPtrArray) nics = domxml_find_nics(d->xml, pool_set_lookup, in->pools,
                                                       NULL);
 
         for (guint j = 0; nics && j < nics->len; j++) {

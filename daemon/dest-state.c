@@ -88,7 +88,8 @@ dest_state_device(Incoming *in, const Reservation *r, const ResNic *n)
     g_autofree char *pf_netdev = NULL;
     int vf_index = -1;
     PluginDevice dev = {
-        .kind = sriov ? MIGD_DEVICE_VF : MIGD_DEVICE_EMULATED,
+        .kind = sriov ? MIGD_DEVICE_VF
+                : pc && pc->type == POOL_VDPA ? MIGD_DEVICE_VDPA : MIGD_DEVICE_EMULATED,
         .side = MIGD_SIDE_DESTINATION,
         .pci_address = sriov ? n->address : NULL,
         .pf_address = sriov ? pc->pf : NULL,

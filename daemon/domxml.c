@@ -25,6 +25,7 @@ static const char *const kind_names[] = {
     [DOM_NIC_HOSTDEV_INTERFACE] = "hostdev-interface",
     [DOM_NIC_PCI_HOSTDEV] = "pci-hostdev",
     [DOM_NIC_EMULATED] = "emulated",
+    [DOM_NIC_VDPA] = "vdpa",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(kind_names) == DOM_NIC_KIND_LAST);
 
@@ -42,6 +43,7 @@ dom_nic_free(DomNic *nic)
     g_free(nic->alias);
     g_free(nic->mac);
     g_free(nic->address);
+    g_free(nic->source_dev);
     g_free(nic->model);
     g_free(nic->pool);
     g_free(nic->standby_alias);
@@ -291,8 +293,8 @@ vlan_tag(const xmlNode *dev, const char *alias, guint *ret, GError **error)
     return TRUE;
 }
 
-/* Whether @dev is a passthrough device, or an emulated NIC that @lookup
- * puts in a pool; the kind, and the pool when it is emulated. */
+/* Whether @dev is a passthrough or vdpa device, or an emulated NIC that
+ * @lookup puts in a pool; the kind, and the pool when it is emulated. */
 static gboolean
 classify(const xmlNode *dev, DomPoolLookup lookup, gpointer data, DomNicKind *ret_kind,
          const char **ret_pool)
@@ -313,10 +315,14 @@ classify(const xmlNode *dev, DomPoolLookup lookup, gpointer data, DomNicKind *re
         *ret_kind = DOM_NIC_HOSTDEV_INTERFACE;
         return TRUE;
     }
+    if (g_strcmp0(type, "vdpa") == 0) {
+        *ret_kind = DOM_NIC_VDPA;
+        return TRUE;
+    }
     tap = attr(child(dev, "target"), "dev");
     model = attr(child(dev, "model"), "type");
     *ret_kind = DOM_NIC_EMULATED;
-    *ret_pool = tap && lookup ? lookup(DOM_NIC_EMULATED, tap, model, data) : NULL;
+    *ret_pool = tap && lookup ? lookup(DOM_NIC_EMULATED, tap, model, NULL, data) : NULL;
     return *ret_pool != NULL;
 }
 
@@ -349,11 +355,15 @@ nic_from_device(xmlNode *dev, DomPoolLookup lookup, gpointer data, DomNic **ret,
     if (nic->kind == DOM_NIC_EMULATED) {
         nic->address = attr(child(dev, "target"), "dev");
         nic->model = attr(child(dev, "model"), "type");
+    } else if (nic->kind == DOM_NIC_VDPA) {
+        nic->source_dev = attr(child(dev, "source"), "dev");
+        if (nic->source_dev && lookup)
+            pool = lookup(nic->kind, nic->source_dev, NULL, &nic->address, data);
     } else {
         if (!host_pci_address(dev, nic->alias, &nic->address, error))
             return FALSE;
         if (nic->address && lookup)
-            pool = lookup(nic->kind, nic->address, NULL, data);
+            pool = lookup(nic->kind, nic->address, NULL, NULL, data);
     }
     nic->pool = g_strdup(pool);
     nic->xml = serialise(dev);
@@ -459,14 +469,17 @@ domxml_nics_to_json(const GPtrArray *nics)
 
     for (guint i = 0; i < nics->len; i++) {
         const DomNic *nic = g_ptr_array_index(nics, i);
+        json_t *item = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:o, s:s?, s:s?, s:s?}",
+                                 "alias", nic->alias, "kind", dom_nic_kind_to_string(nic->kind),
+                                 "mac", nic->mac, "address", nic->address, "model", nic->model,
+                                 "vlan", nic->vlan ? json_integer(nic->vlan) : json_null(),
+                                 "pool", nic->pool, "standby_alias", nic->standby_alias,
+                                 "standby", nic->standby);
 
-        json_array_append_new(array,
-            json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:o, s:s?, s:s?, s:s?}",
-                      "alias", nic->alias, "kind", dom_nic_kind_to_string(nic->kind),
-                      "mac", nic->mac, "address", nic->address, "model", nic->model,
-                      "vlan", nic->vlan ? json_integer(nic->vlan) : json_null(),
-                      "pool", nic->pool, "standby_alias", nic->standby_alias,
-                      "standby", nic->standby));
+        /* Only a vdpa NIC has a node, and the other kinds' records stay as they were. */
+        if (nic->kind == DOM_NIC_VDPA)
+            json_object_set_new(item, "source_dev", json_string_or_null(nic->source_dev));
+        json_array_append_new(array, item);
     }
     return array;
 }
@@ -532,6 +545,27 @@ inherit_child(xmlNode *new, const xmlNode *old, const char *name)
         append_indented(new, xmlDocCopyNode(c, new->doc, 1));
 }
 
+static gboolean
+is_vdpa_interface(const xmlNode *node)
+{
+    return is_element(node, "interface") && attr_is(node, "type", "vdpa");
+}
+
+/* A vdpa NIC that stays attached must look the same to QEMU on both hosts
+ * (queues, MTU, driver options are in its migration stream), so only the
+ * host's part, <source dev>, is taken from @new; @old stays where it is. */
+static void
+replace_vdpa_source(xmlNode *old, const xmlNode *new)
+{
+    xmlNode *old_source = child(old, "source");
+    xmlNode *new_source = xmlDocCopyNode(child(new, "source"), old->doc, 1);
+
+    if (old_source)
+        xmlFreeNode(xmlReplaceNode(old_source, new_source));
+    else
+        append_indented(old, new_source);
+}
+
 char *
 domxml_replace_device(const char *xml, const char *alias, const char *device_xml,
                       GError **error)
@@ -555,6 +589,11 @@ domxml_replace_device(const char *xml, const char *alias, const char *device_xml
     replacement = parse_xml(device_xml, what, error);
     if (!replacement)
         return NULL;
+    if (is_vdpa_interface(old) && is_vdpa_interface(xmlDocGetRootElement(replacement)) &&
+        child(xmlDocGetRootElement(replacement), "source")) {
+        replace_vdpa_source(old, xmlDocGetRootElement(replacement));
+        return serialise((xmlNode *)doc);
+    }
     new = xmlDocCopyNode(xmlDocGetRootElement(replacement), doc, 1);
     inherit_child(new, old, "alias");
     if (attr_is(child(old, "address"), "type", "pci"))

@@ -470,14 +470,19 @@ static json_t *
 lease_vf_to_json(const PoolVf *vf, const Lease *lease, const char *user)
 {
     const char *state = user ? "in-use" : lease ? "leased" : "free";
+    json_t *item;
 
-    return json_pack("{s:s,s:s,s:I,s:o,s:o,s:s,s:o,s:o,s:o,s:o}", "pool", vf->pool, "address",
+    item = json_pack("{s:s,s:s,s:I,s:o,s:o,s:s,s:o,s:o,s:o,s:o}", "pool", vf->pool, "address",
                      vf->address, "index", (json_int_t)vf->index, "driver",
                      json_string_or_null(vf->driver), "netdev", json_string_or_null(vf->netdev),
                      "state", state, "job", json_string_or_null(lease ? lease->job : NULL),
                      "domain", json_string_or_null(user ? user : lease ? lease->domain : NULL),
                      "alias", json_string_or_null(lease ? lease->alias : NULL), "expires_at",
                      lease ? json_time_ms(lease->expires_us) : json_null());
+    /* Only a vDPA device has one; the other kinds' entries stay as they were. */
+    if (vf->chardev)
+        json_object_set_new(item, "chardev", json_string(vf->chardev));
+    return item;
 }
 
 json_t *

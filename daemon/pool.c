@@ -1,6 +1,8 @@
 /* Pools of devices to plug: the VFs of an SR-IOV PF as sysfs shows them
  * (<root>/bus/pci/devices/<pf>/virtfnN -> ../<vf>, each VF with its driver
- * link and net/<ifname>), or the slots of an emulated pool. */
+ * link and net/<ifname>), the vDPA devices of a vdpa pool (<root>/bus/vdpa/
+ * devices/<name>/vhost-vdpa-N, which vhost_vdpa makes with /dev/vhost-vdpa-N),
+ * or the slots of an emulated pool. */
 #include <config.h>
 
 #include <string.h>
@@ -23,6 +25,7 @@ pool_vf_free(PoolVf *vf)
     g_free(vf->driver);
     g_free(vf->netdev);
     g_free(vf->pf_netdev);
+    g_free(vf->chardev);
     g_free(vf);
 }
 
@@ -178,6 +181,111 @@ pool_read_emulated(const MigdPoolConf *pc, GPtrArray *vfs)
     }
 }
 
+#define VHOST_VDPA_PREFIX "vhost-vdpa-"
+
+/* Whether @name is a vhost-vdpa char device's name, "vhost-vdpa-N". */
+static gboolean
+pool_is_vhost_vdpa(const char *name)
+{
+    return g_str_has_prefix(name, VHOST_VDPA_PREFIX) &&
+           g_ascii_string_to_unsigned(name + strlen(VHOST_VDPA_PREFIX), 10, 0, G_MAXINT32, NULL,
+                                      NULL);
+}
+
+static char *
+pool_vdpa_dir(const char *sysfs_root, const char *name)
+{
+    return g_build_filename(sysfs_root, "bus", "vdpa", "devices", name, NULL);
+}
+
+/* The vhost-vdpa-N entry of the vDPA device in @dev_dir, or NULL. */
+static char *
+pool_vdpa_node(const char *dev_dir)
+{
+    g_autoptr(GDir) dir = g_dir_open(dev_dir, 0, NULL);
+    const char *entry;
+
+    while (dir && (entry = g_dir_read_name(dir))) {
+        if (pool_is_vhost_vdpa(entry))
+            return g_strdup(entry);
+    }
+    return NULL;
+}
+
+char *
+pool_vdpa_chardev(const char *sysfs_root, const char *name)
+{
+    g_autofree char *dev_dir = NULL;
+    g_autofree char *node = NULL;
+
+    if (!sysfs_root || !name || strchr(name, '/') || name[0] == '.')
+        return NULL;
+    dev_dir = pool_vdpa_dir(sysfs_root, name);
+    node = pool_vdpa_node(dev_dir);
+    return node ? g_build_filename("/dev", node, NULL) : NULL;
+}
+
+char *
+pool_vdpa_name(const char *sysfs_root, const char *chardev)
+{
+    g_autofree char *devices = NULL;
+    g_autoptr(GDir) dir = NULL;
+    const char *node, *entry;
+
+    if (!sysfs_root || !chardev || !g_str_has_prefix(chardev, "/dev/"))
+        return NULL;
+    node = chardev + strlen("/dev/");
+    if (!pool_is_vhost_vdpa(node))
+        return NULL;
+    devices = g_build_filename(sysfs_root, "bus", "vdpa", "devices", NULL);
+    dir = g_dir_open(devices, 0, NULL);
+    while (dir && (entry = g_dir_read_name(dir))) {
+        g_autofree char *path = g_build_filename(devices, entry, node, NULL);
+
+        if (g_file_test(path, G_FILE_TEST_EXISTS))
+            return g_strdup(entry);
+    }
+    return NULL;
+}
+
+/* Appends the devices of vdpa pool @pc to @vfs, in the order it lists them. */
+static gboolean
+pool_read_vdpa(const MigdPoolConf *pc, GPtrArray *vfs, GError **error)
+{
+    g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify)pool_vf_free);
+
+    for (guint i = 0; pc->devices[i]; i++) {
+        g_autofree char *dev_dir = pool_vdpa_dir(pc->sysfs_root, pc->devices[i]);
+        PoolVf *vf;
+
+        if (!g_file_test(dev_dir, G_FILE_TEST_IS_DIR)) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "the vDPA device %s of pool '%s' is not on this host: %s does not exist; "
+                        "create it with vdpa dev add name %s mgmtdev ..., or check devices in "
+                        "[pool.%s]", pc->devices[i], pc->name, dev_dir, pc->devices[i],
+                        pc->name);
+            return FALSE;
+        }
+        vf = g_new0(PoolVf, 1);
+        vf->pool = g_strdup(pc->name);
+        vf->address = g_strdup(pc->devices[i]);
+        vf->index = i;
+        vf->driver = pool_link_name(dev_dir, "driver");
+        vf->chardev = pool_vdpa_chardev(pc->sysfs_root, pc->devices[i]);
+        g_ptr_array_add(found, vf);
+        if (!vf->chardev) {
+            g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
+                        "the vDPA device %s of pool '%s' is not bound to vhost_vdpa (%s has no "
+                        "vhost-vdpa-N, its driver is %s), so no guest can have it; bind it to "
+                        "vhost_vdpa", pc->devices[i], pc->name, dev_dir,
+                        vf->driver ? vf->driver : "none");
+            return FALSE;
+        }
+    }
+    g_ptr_array_extend_and_steal(vfs, g_steal_pointer(&found));
+    return TRUE;
+}
+
 gboolean
 pool_vf_place(const char *sysfs_root, const char *pf, const char *address, int *ret_index,
               char **ret_pf_netdev)
@@ -230,7 +338,8 @@ pool_set_vfs(PoolSet *set, GError **error)
 
         if (pc->type == POOL_EMULATED)
             pool_read_emulated(pc, vfs);
-        else if (!pool_read_sriov(pc, vfs, error))
+        else if (pc->type == POOL_VDPA ? !pool_read_vdpa(pc, vfs, error)
+                                       : !pool_read_sriov(pc, vfs, error))
             return NULL;
     }
     g_hash_table_remove_all(set->vf_pools);
@@ -265,8 +374,29 @@ pool_set_lookup_slot(PoolSet *set, const char *slot, const char *model)
     return NULL;
 }
 
+/* The vdpa pool that lists the device whose char device is @chardev, and
+ * that device's name (the first vdpa pool's sysfs that knows the node says
+ * which device it is, also when no pool lists it). */
+static const char *
+pool_set_lookup_vdpa(PoolSet *set, const char *chardev, char **ret_device)
+{
+    for (guint i = 0; i < set->confs->len; i++) {
+        const MigdPoolConf *pc = g_ptr_array_index(set->confs, i);
+        g_autofree char *name = NULL;
+
+        if (pc->type != POOL_VDPA || !(name = pool_vdpa_name(pc->sysfs_root, chardev)))
+            continue;
+        if (ret_device && !*ret_device)
+            *ret_device = g_strdup(name);
+        if (g_strv_contains((const char *const *)pc->devices, name))
+            return pc->name;
+    }
+    return NULL;
+}
+
 const char *
-pool_set_lookup(DomNicKind kind, const char *address, const char *model, gpointer data)
+pool_set_lookup(DomNicKind kind, const char *address, const char *model, char **ret_device,
+                gpointer data)
 {
     PoolSet *set = data;
     g_autofree char *key = NULL;
@@ -276,6 +406,8 @@ pool_set_lookup(DomNicKind kind, const char *address, const char *model, gpointe
         return NULL;
     if (kind == DOM_NIC_EMULATED)
         return pool_set_lookup_slot(set, address, model);
+    if (kind == DOM_NIC_VDPA)
+        return pool_set_lookup_vdpa(set, address, ret_device);
     key = g_ascii_strdown(address, -1);
     pool = g_hash_table_lookup(set->vf_pools, key);
     if (!pool) {
@@ -283,6 +415,16 @@ pool_set_lookup(DomNicKind kind, const char *address, const char *model, gpointe
         pool = g_hash_table_lookup(set->vf_pools, key);
     }
     return pool;
+}
+
+gboolean
+pool_set_has_type(PoolSet *set, PoolType type)
+{
+    for (guint i = 0; i < set->confs->len; i++) {
+        if (((const MigdPoolConf *)g_ptr_array_index(set->confs, i))->type == type)
+            return TRUE;
+    }
+    return FALSE;
 }
 
 gboolean
@@ -309,6 +451,12 @@ pool_device_xml(PoolSet *set, const PoolVf *vf, const char *alias, const char *m
                                        "<source bridge='%s'/><target dev='%s'/>"
                                        "<model type='%s'/><alias name='%s'/></interface>",
                                        mac, pc->bridge, vf->address, pc->model, alias);
+    if (pc->type == POOL_VDPA)
+        return vf->chardev ? g_markup_printf_escaped("<interface type='vdpa'>"
+                                                     "<mac address='%s'/><source dev='%s'/>"
+                                                     "<model type='virtio'/><alias name='%s'/>"
+                                                     "</interface>", mac, vf->chardev, alias)
+                           : NULL;
     if (!conf_is_pci_address(vf->address))
         return NULL;
     /* "dddd:bb:ss.f" cut into its four fields. */

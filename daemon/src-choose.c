@@ -66,17 +66,11 @@ choice_peer_take_capacity(ChoicePeer *p, json_t *capacity)
 
 /* --- the guest's needs ------------------------------------------------------ */
 
-static const char *
-choice_pool_lookup(DomNicKind kind, const char *address, const char *model, gpointer data)
-{
-    return pool_set_lookup(kind, address, model, data);
-}
-
 GHashTable *
 choice_needs_from_xml(const MigdConf *conf, const char *domain, const char *xml, GError **error)
 {
     g_autoptr(PoolSet) pools = pool_set_new(conf->pools);
-    g_autoptr(GPtrArray) nics = domxml_find_nics(xml, choice_pool_lookup, pools, error);
+    g_autoptr(GPtrArray) nics = domxml_find_nics(xml, pool_set_lookup, pools, error);
     g_autoptr(GHashTable) needs = NULL;
 
     if (!nics)

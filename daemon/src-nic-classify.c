@@ -1,6 +1,10 @@
 /* The source's NIC steps, during the checks: finding the guest's
  * passthrough NICs and choosing how each one crosses (unplugged or
- * migrated natively), or refusing before anything is touched. */
+ * migrated natively), or refusing before anything is touched. A vdpa NIC
+ * is chosen for as a VF is: it can be hot-unplugged with a standby to
+ * fall back on, and stays attached only when its pool or the plugins of
+ * both hosts vouch (QEMU's vhost-vdpa migration needs the device's
+ * SUSPEND, which only the plugin can see). */
 #include <config.h>
 
 #include <libvirt/virterror.h>
@@ -8,12 +12,6 @@
 
 #include "pool.h"
 #include "src-nic-priv.h"
-
-static const char *
-nic_pool_lookup(DomNicKind kind, const char *address, const char *model, gpointer data)
-{
-    return pool_set_lookup(kind, address, model, data);
-}
 
 /* Whether strategy auto leaves @nic's to the plugins of both hosts, in
  * preparing: no pool vouches for it, a plugin is loaded here that may,
@@ -28,6 +26,32 @@ nic_auto_pending(NicSteps *ns, const Job *job, gboolean vouched)
            !job->options.postcopy;
 }
 
+/* Why the vdpa NIC @nic, in no pool, cannot be migrated: its node is none
+ * of a vDPA device here, or its device is in no vdpa pool. */
+static char *
+nic_vdpa_refusal(const Job *job, PoolSet *pools, const DomNic *nic)
+{
+    if (!nic->source_dev)
+        return g_strdup_printf("%s's vdpa interface %s has no <source dev>, so migd cannot tell "
+                               "which vDPA device it is", job->domain, nic->alias);
+    if (!pool_set_has_type(pools, POOL_VDPA))
+        return g_strdup_printf("%s's vdpa interface %s (%s) belongs to no pool: migd.conf has "
+                               "no [pool.NAME] with type = vdpa, so no vDPA device can be "
+                               "leased for it on the destination", job->domain, nic->alias,
+                               nic->source_dev);
+    if (!nic->address)
+        return g_strdup_printf("%s's vdpa interface %s is on %s, which is not a vhost-vdpa "
+                               "device on this host (no bus/vdpa/devices/*/%s in the sysfs of "
+                               "the vdpa pools); check the domain XML and that the device is "
+                               "bound to vhost_vdpa", job->domain, nic->alias, nic->source_dev,
+                               nic->source_dev + (g_str_has_prefix(nic->source_dev, "/dev/")
+                                                      ? strlen("/dev/") : 0));
+    return g_strdup_printf("%s's vdpa interface %s is on the vDPA device %s (%s), which belongs "
+                           "to no pool in migd.conf; add it to devices of a [pool.NAME] with "
+                           "type = vdpa, so that one can be leased for it on the destination",
+                           job->domain, nic->alias, nic->address, nic->source_dev);
+}
+
 /* The strategy for @nic under the job's request, or NIC_STRATEGY_NONE with
  * @ret_refusal. */
 static NicStrategy
@@ -36,6 +60,10 @@ nic_choose(NicSteps *ns, const Job *job, PoolSet *pools, Nic *n, char **ret_refu
     const DomNic *nic = n->dom;
     gboolean vouched = nic->pool && pool_set_is_native(pools, nic->pool);
 
+    if (!nic->pool && nic->kind == DOM_NIC_VDPA) {
+        *ret_refusal = nic_vdpa_refusal(job, pools, nic);
+        return NIC_STRATEGY_NONE;
+    }
     if (!nic->pool) {
         *ret_refusal = g_strdup_printf("%s's passthrough device %s (%s) belongs to no pool in "
                                        "migd.conf, so no VF can be found for it on the "
@@ -168,7 +196,7 @@ nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
         return TRUE;
     }
     ns->xml_before = g_strdup(migratable_xml);
-    found = domxml_find_nics(live_xml, nic_pool_lookup, pools, &error);
+    found = domxml_find_nics(live_xml, pool_set_lookup, pools, &error);
     if (!found) {
         *ret_refusal = g_strdup_printf("cannot read %s's devices: %s", job->domain,
                                        error->message);

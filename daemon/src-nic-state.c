@@ -42,7 +42,8 @@ nic_state_device(NicSteps *ns, const Nic *n)
     g_autofree char *pf_netdev = NULL;
     int vf_index = -1;
     PluginDevice dev = {
-        .kind = sriov ? MIGD_DEVICE_VF : MIGD_DEVICE_EMULATED,
+        .kind = sriov ? MIGD_DEVICE_VF
+                : n->dom->kind == DOM_NIC_VDPA ? MIGD_DEVICE_VDPA : MIGD_DEVICE_EMULATED,
         .side = MIGD_SIDE_SOURCE,
         .pci_address = sriov ? n->dom->address : NULL,
         .pf_address = sriov ? (char *)pf : NULL,

@@ -227,6 +227,7 @@ nic_from_json(json_t *device)
     dom->kind = kind;
     dom->mac = json_dup(device, "mac");
     dom->address = json_dup(device, "address");
+    dom->source_dev = json_dup(device, "source_dev");
     dom->model = json_dup(device, "model");
     dom->vlan = (guint)json_integer_value(json_object_get(device, "vlan"));
     dom->pool = json_dup(device, "pool");

@@ -121,7 +121,7 @@ extern "C" {
 
 enum migd_device_kind {
     MIGD_DEVICE_VF = 1,         /* an SR-IOV virtual function */
-    MIGD_DEVICE_VDPA = 2,       /* a vDPA device (/dev/vhost-vdpa-N) */
+    MIGD_DEVICE_VDPA = 2,       /* a vDPA device (/dev/vhost-vdpa-N), named in netdev */
     MIGD_DEVICE_EMULATED = 3,   /* an emulated NIC standing in for a VF (migd's lab) */
 };
 
@@ -142,7 +142,8 @@ struct migd_device {
     const char *pf_address;     /* its PF's host address, for a VF */
     const char *pf_netdev;      /* its PF's netdev ("enp59s0f0"), for a VF */
     int32_t vf_index;           /* its index on the PF, for a VF */
-    const char *netdev;         /* the device's own netdev on the host, if bound to a net driver */
+    const char *netdev;         /* the device's own netdev on the host, if bound to a net driver;
+                                 * a vDPA device's vdpa name ("vdpa0", as vdpa dev show prints it) */
     const char *mac;            /* the guest's MAC for this NIC, "52:54:00:..." */
     int32_t vlan;               /* the VLAN the domain XML gives it, 0-4095 */
     const char *pool;           /* the migd pool the device belongs to */

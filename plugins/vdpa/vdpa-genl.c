@@ -116,7 +116,8 @@ vg_config_answer(const struct nlmsghdr *h, void *data)
     c->have |= 1u << VDPA_MAX_VQP;
     if (vg_u64(tb[VDPA_ATTR_DEV_NEGOTIATED_FEATURES], &c->negotiated) == 0)
         c->have |= 1u << VDPA_NEGOTIATED;
-    if (vg_u64(tb[VDPA_ATTR_DEV_FEATURES], &c->device_features) == 0)
+    if (vg_u64(tb[VDPA_ATTR_DEV_FEATURES], &c->device_features) == 0 ||
+        vg_u64(tb[VDPA_ATTR_DEV_FEATURES_6_1], &c->device_features) == 0)
         c->have |= 1u << VDPA_DEVICE_FEATURES;
     return 0;
 }

@@ -28,3 +28,11 @@
 #ifndef VHOST_VDPA_RESUME
 #define VHOST_VDPA_RESUME _IO(VHOST_VIRTIO, 0x7E)
 #endif
+
+/* include/uapi/linux/vdpa.h, Linux 6.0 and 6.1 (Debian 12's own kernel):
+ * DEV_CONFIG_GET reports the device's own features in the attribute after
+ * VDPA_ATTR_DEV_FEATURES (VDPA_ATTR_VDPA_DEV_SUPPORTED_FEATURES). 6.2 moved
+ * them into VDPA_ATTR_DEV_FEATURES and gave this number to the block
+ * device's config (VDPA_ATTR_DEV_BLK_CFG_CAPACITY), which a net device's
+ * answer never carries. */
+#define VDPA_ATTR_DEV_FEATURES_6_1 (VDPA_ATTR_DEV_FEATURES + 1)

@@ -11,7 +11,7 @@ ctl() { "$MIGCTL" --socket "$T/migd.sock" "$@"; }
 
 out=$(ctl version); rc=$?
 check "version exits 0" [ $rc -eq 0 ]
-check "version names migd, the API and libvirt" grep -q "^migd 0.1.0 (API v1), libvirt 9\.[0-9.]*, hypervisor TEST" <<<"$out"
+check "version names migd, the API and libvirt" grep -Eq "^migd 0.1.0 \(API v1\), libvirt [0-9]+\.[0-9]+\.[0-9]+, hypervisor TEST" <<<"$out"
 
 out=$(ctl -o json version)
 check "-o json version prints migd's JSON" json_is "$out" '.api' v1

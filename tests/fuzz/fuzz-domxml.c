@@ -20,8 +20,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 /* Every device is in a pool, as on a host whose pools cover them all: the
  * standby and rewrite paths run for each. */
 static const char *
-fuzz_lookup(DomNicKind kind, const char *address, const char *model, gpointer data)
+fuzz_lookup(DomNicKind kind, const char *address, const char *model, char **ret_device,
+            gpointer data)
 {
+    if (kind == DOM_NIC_VDPA && address && ret_device)
+        *ret_device = g_path_get_basename(address);
     return address ? "fuzz" : NULL;
 }
 

@@ -118,7 +118,10 @@ test_conf_shipped_documents_defaults(void)
     g_assert_cmpuint(conf->peers->len, ==, 1);
     g_assert_cmpstr(conf_find_peer(conf, "B")->libvirt_uri, ==, "qemu+tcp://10.0.0.2/system");
     /* The examples show each pool type's defaults. */
-    g_assert_cmpuint(conf->pools->len, ==, 2);
+    g_assert_cmpuint(conf->pools->len, ==, 3);
+    pool = conf_find_pool(conf, "nic0");
+    g_assert_cmpstr(pool->sysfs_root, ==, "/sys");
+    g_assert_false(pool->native);
     pool = conf_find_pool(conf, "pf0");
     g_assert_cmpstr(pool->sysfs_root, ==, "/sys");
     g_assert_false(pool->native);
@@ -158,6 +161,7 @@ test_conf_nic_pools_values(void)
     const MigdPoolConf *pool;
     const char *const lab_slots[] = { "migd-tap0", "migd-tap1", "migd_tap2", NULL };
     const char *const e1000_slots[] = { "lab0", NULL };
+    const char *const vdpa_devices[] = { "vdpa0", "vdpa-1", NULL };
 
     g_assert_true(g_file_get_contents(DATA_DIR "/ok-nic-pools.conf", &text, NULL, NULL));
     conf = conf_load_data("ok-nic-pools.conf", text, &error);
@@ -172,7 +176,7 @@ test_conf_nic_pools_values(void)
 
     /* In file order, each type's defaults filled in and the other type's
      * fields left empty. */
-    g_assert_cmpuint(conf->pools->len, ==, 4);
+    g_assert_cmpuint(conf->pools->len, ==, 6);
     pool = g_ptr_array_index(conf->pools, 0);
     g_assert_cmpstr(pool->name, ==, "pf0");
     g_assert_cmpint(pool->type, ==, POOL_SRIOV);
@@ -202,9 +206,22 @@ test_conf_nic_pools_values(void)
     g_assert_cmpstr(pool->bridge, ==, "br-lab");
     g_assert_true(g_strv_equal((const char *const *)pool->slots, e1000_slots));
     g_assert_true(pool->native);
+    g_assert_null(pool->devices);
+    pool = conf_find_pool(conf, "vdpa");
+    g_assert_cmpint(pool->type, ==, POOL_VDPA);
+    g_assert_true(g_strv_equal((const char *const *)pool->devices, vdpa_devices));
+    g_assert_cmpstr(pool->sysfs_root, ==, "/srv/vdpa-fixture");
+    g_assert_null(pool->pf);
+    g_assert_null(pool->model);
+    g_assert_null(pool->slots);
+    g_assert_true(pool->native);
+    pool = conf_find_pool(conf, "vdpa-default");
+    g_assert_cmpstr(pool->sysfs_root, ==, "/sys");
+    g_assert_false(pool->native);
     g_assert_null(conf_find_pool(conf, "pf2"));
     g_assert_cmpstr(conf_pool_type_to_string(POOL_SRIOV), ==, "sriov");
     g_assert_cmpstr(conf_pool_type_to_string(POOL_EMULATED), ==, "emulated");
+    g_assert_cmpstr(conf_pool_type_to_string(POOL_VDPA), ==, "vdpa");
 }
 
 /* The peer token is read from its file at load time; each case is the

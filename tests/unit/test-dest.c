@@ -103,13 +103,24 @@ td_setup(TdFixture *f, gconstpointer data)
     td_start(f, "", data);
 }
 
+/* td_start() with @pool and the plugin as @kind, [plugin.stateful] @data,
+ * fake-virt's journal in the plugin's log. */
+static void
+td_start_kind(TdFixture *f, const char *pool, const char *kind, gconstpointer data)
+{
+    g_autofree char *settings = g_strdup_printf("kind = %s\n%s", kind, (const char *)data);
+    g_autofree char *log = NULL;
+
+    td_start(f, pool, settings);
+    log = td_calls_log(f);
+    fake_virt_set_journal(f->fv, log);
+}
+
 void
 td_setup_sriov(TdFixture *f, gconstpointer data)
 {
     g_autofree char *root = NULL;
     g_autofree char *pool = NULL;
-    g_autofree char *settings = NULL;
-    g_autofree char *log = NULL;
 
     td_make_dir(f);
     root = g_build_filename(f->dir, "sys", NULL);
@@ -117,10 +128,23 @@ td_setup_sriov(TdFixture *f, gconstpointer data)
                       (const char *const[]){ "1=" TD_SR_VF1, "2=" TD_SR_VF2, NULL });
     pool = g_strdup_printf("[pool.sr]\ntype = sriov\npf = " TD_SR_PF "\nsysfs_root = %s\n"
                            "native = true\n", root);
-    settings = g_strconcat("kind = vf\n", data, NULL);
-    td_start(f, pool, settings);
-    log = td_calls_log(f);
-    fake_virt_set_journal(f->fv, log);
+    td_start_kind(f, pool, "vf", data);
+}
+
+void
+td_setup_vdpa(TdFixture *f, gconstpointer data)
+{
+    g_autofree char *root = NULL;
+    g_autofree char *pool = NULL;
+
+    td_make_dir(f);
+    root = g_build_filename(f->dir, "sys", NULL);
+    test_sysfs_add_vdpa(root, "vdpa0", "vhost_vdpa", "vhost-vdpa-0");
+    test_sysfs_add_vdpa(root, "vdpa1", "vhost_vdpa", "vhost-vdpa-3");
+    test_sysfs_add_vdpa(root, "stray", "vhost_vdpa", "vhost-vdpa-5");
+    pool = g_strdup_printf("[pool.vn]\ntype = vdpa\ndevices = vdpa0, vdpa1\nsysfs_root = %s\n",
+                           root);
+    td_start_kind(f, pool, "vdpa", data);
 }
 
 /* The fake must outlive every worker that calls it: the looks at guests
@@ -204,6 +228,15 @@ td_wait_answer(TdAnswer *a, GError **error)
     if (a->error)
         g_propagate_error(error, a->error);
     return a->result;
+}
+
+json_t *
+td_vfs(TdFixture *f, GError **error)
+{
+    TdAnswer a = { 0 };
+
+    incoming_vfs(f->in, td_answered, &a);
+    return td_wait_answer(&a, error);
 }
 
 json_t *

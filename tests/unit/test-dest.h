@@ -41,6 +41,11 @@ void td_setup(TdFixture *f, gconstpointer data);
  * test's; fake-virt's journal of detaches and attaches goes to the
  * plugin's log, in order with its calls. */
 void td_setup_sriov(TdFixture *f, gconstpointer data);
+/* The same with the plugin as kind = vdpa (as the vdpa plugin) and
+ * [pool.vn], a vdpa pool of the vDPA devices vdpa0 (/dev/vhost-vdpa-0) and
+ * vdpa1 (/dev/vhost-vdpa-3) in a sysfs tree of the test's, which also has
+ * stray (/dev/vhost-vdpa-5) in no pool. */
+void td_setup_vdpa(TdFixture *f, gconstpointer data);
 void td_teardown(TdFixture *f, gconstpointer data);
 /* A new Incoming over the same state directory, as after a kill -9. */
 void td_restart(TdFixture *f);
@@ -59,6 +64,8 @@ json_t *td_reserve(TdFixture *f, const char *job, const char *domain, const char
 json_t *td_reserve_from(TdFixture *f, const char *source_url, const char *job,
                         const char *domain, const char *strategy, const char *nics_json,
                         GError **error);
+/* GET /v1/vfs, waited for. */
+json_t *td_vfs(TdFixture *f, GError **error);
 /* POST /v1/reservations/{id}/prepare with @body (NULL: none), waited for. */
 json_t *td_prepare(TdFixture *f, const char *job, json_t *body, GError **error);
 /* POST /v1/reservations/{id}/replug, waited for. */

@@ -19,9 +19,12 @@
 #define REWRITE_DIR DATA_DIR "/rewrite"
 
 /* The pools of the golden cases: pf0 and pf1 own VFs by PCI address, the
- * lab pool owns the vmxnet3 stand-ins on taps avf0 and avf1. */
+ * lab pool owns the vmxnet3 stand-ins on taps avf0 and avf1, the vnic pool
+ * the vDPA devices vdpa0 and vdpa1 on /dev/vhost-vdpa-0 and -1; the host
+ * also has vDPA device stray, in no pool, on /dev/vhost-vdpa-5. */
 static const char *
-test_lookup(DomNicKind kind, const char *address, const char *model, gpointer data)
+test_lookup(DomNicKind kind, const char *address, const char *model, char **ret_device,
+            gpointer data)
 {
     static const struct { const char *first, *last, *pool; } ranges[] = {
         { "0000:3b:02.0", "0000:3b:02.7", "pf0" },
@@ -29,6 +32,22 @@ test_lookup(DomNicKind kind, const char *address, const char *model, gpointer da
     };
 
     g_assert_nonnull(address);
+    if (kind == DOM_NIC_VDPA) {
+        static const char *const nodes[][2] = {
+            { "/dev/vhost-vdpa-0", "vdpa0" }, { "/dev/vhost-vdpa-1", "vdpa1" },
+            { "/dev/vhost-vdpa-5", "stray" },
+        };
+
+        g_assert_nonnull(ret_device);
+        for (guint i = 0; i < G_N_ELEMENTS(nodes); i++) {
+            if (strcmp(address, nodes[i][0]) == 0) {
+                *ret_device = g_strdup(nodes[i][1]);
+                return i < 2 ? "vnic" : NULL;
+            }
+        }
+        return NULL;
+    }
+    g_assert_null(ret_device);
     if (kind == DOM_NIC_EMULATED) {
         gboolean lab = (strcmp(address, "avf0") == 0 || strcmp(address, "avf1") == 0) &&
                        g_strcmp0(model, "vmxnet3") == 0;
@@ -167,6 +186,7 @@ test_kind_names(void)
     g_assert_cmpstr(dom_nic_kind_to_string(DOM_NIC_HOSTDEV_INTERFACE), ==, "hostdev-interface");
     g_assert_cmpstr(dom_nic_kind_to_string(DOM_NIC_PCI_HOSTDEV), ==, "pci-hostdev");
     g_assert_cmpstr(dom_nic_kind_to_string(DOM_NIC_EMULATED), ==, "emulated");
+    g_assert_cmpstr(dom_nic_kind_to_string(DOM_NIC_VDPA), ==, "vdpa");
     g_assert_cmpstr(dom_nic_kind_to_string(DOM_NIC_KIND_LAST), ==, "unknown");
     dom_nic_free(NULL);
 }

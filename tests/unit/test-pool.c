@@ -187,6 +187,21 @@ read_vfs(Fixture *f)
     return describe(vfs);
 }
 
+/* Asserts that reading the pools fails with the configuration error
+ * @expected, ROOT in it standing for the fixture's root. */
+static void
+assert_vfs_fail(Fixture *f, const char *expected)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) vfs = pool_set_vfs(f->set, &error);
+    g_auto(GStrv) parts = g_strsplit(expected, "ROOT", -1);
+    g_autofree char *want = g_strjoinv(f->root, parts);
+
+    g_assert_null(vfs);
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG);
+    g_assert_cmpstr(error->message, ==, want);
+}
+
 #define TWO_PFS \
     "[pool.a]\ntype = sriov\npf = " PF_A "\nsysfs_root = ROOT\n" \
     "[pool.b]\ntype = sriov\npf = " PF_B "\nsysfs_root = ROOT\nnative = true\n"
@@ -360,29 +375,29 @@ test_pool_lookup(Fixture *f, gconstpointer data)
     make_two_pfs(f);
     load_pools(f, TWO_PFS EMULATED);
     /* Before any pool_set_vfs(): read from sysfs. */
-    g_assert_cmpstr(pool_set_lookup(DOM_NIC_HOSTDEV_INTERFACE, "0000:3b:02.1", NULL, f->set),
+    g_assert_cmpstr(pool_set_lookup(DOM_NIC_HOSTDEV_INTERFACE, "0000:3b:02.1", NULL, NULL, f->set),
                     ==, "a");
-    g_assert_cmpstr(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "0000:af:11.2", NULL, f->set), ==, "b");
+    g_assert_cmpstr(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "0000:af:11.2", NULL, NULL, f->set), ==, "b");
     vfs = pool_set_vfs(f->set, NULL);
     g_assert_nonnull(vfs);
-    g_assert_cmpstr(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "0000:3b:02.2", NULL, f->set), ==, "a");
-    g_assert_cmpstr(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "0000:3B:02.0", NULL, f->set), ==, "a");
+    g_assert_cmpstr(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "0000:3b:02.2", NULL, NULL, f->set), ==, "a");
+    g_assert_cmpstr(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "0000:3B:02.0", NULL, NULL, f->set), ==, "a");
     /* A PF, a device in no pool, and a slot name are no VF. */
-    g_assert_null(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, PF_A, NULL, f->set));
-    g_assert_null(pool_set_lookup(DOM_NIC_HOSTDEV_INTERFACE, "0000:5e:02.0", NULL, f->set));
-    g_assert_null(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "tap0", NULL, f->set));
-    g_assert_null(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, NULL, NULL, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, PF_A, NULL, NULL, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_HOSTDEV_INTERFACE, "0000:5e:02.0", NULL, NULL, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "tap0", NULL, NULL, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, NULL, NULL, NULL, f->set));
     /* A VF created since the last read is found. */
     make_vf(f, PF_A, 3, "0000:3b:02.3", NULL, NULL);
-    g_assert_cmpstr(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "0000:3b:02.3", NULL, f->set), ==, "a");
+    g_assert_cmpstr(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "0000:3b:02.3", NULL, NULL, f->set), ==, "a");
 
     /* A slot counts only with its pool's model. */
-    g_assert_cmpstr(pool_set_lookup(DOM_NIC_EMULATED, "tap1", "vmxnet3", f->set), ==, "lab");
-    g_assert_cmpstr(pool_set_lookup(DOM_NIC_EMULATED, "e0", "e1000e", f->set), ==, "lab-e1000");
-    g_assert_null(pool_set_lookup(DOM_NIC_EMULATED, "tap1", "virtio", f->set));
-    g_assert_null(pool_set_lookup(DOM_NIC_EMULATED, "tap1", NULL, f->set));
-    g_assert_null(pool_set_lookup(DOM_NIC_EMULATED, "tap9", "vmxnet3", f->set));
-    g_assert_null(pool_set_lookup(DOM_NIC_EMULATED, "0000:3b:02.0", "vmxnet3", f->set));
+    g_assert_cmpstr(pool_set_lookup(DOM_NIC_EMULATED, "tap1", "vmxnet3", NULL, f->set), ==, "lab");
+    g_assert_cmpstr(pool_set_lookup(DOM_NIC_EMULATED, "e0", "e1000e", NULL, f->set), ==, "lab-e1000");
+    g_assert_null(pool_set_lookup(DOM_NIC_EMULATED, "tap1", "virtio", NULL, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_EMULATED, "tap1", NULL, NULL, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_EMULATED, "tap9", "vmxnet3", NULL, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_EMULATED, "0000:3b:02.0", "vmxnet3", NULL, f->set));
 }
 
 /* The device at @address in @vfs. */
@@ -455,6 +470,110 @@ test_pool_device_xml_escapes(Fixture *f, gconstpointer data)
                     "</interface>");
 }
 
+/* vdpa0 and vdpa1 on vhost_vdpa as /dev/vhost-vdpa-0 and -2 (the node
+ * numbers are vhost_vdpa's, not the names'), vdpa9 on virtio_vdpa (no
+ * node), stray on vhost_vdpa as -1 but in no pool. */
+#define VDPA_POOL \
+    "[pool.v]\ntype = vdpa\ndevices = vdpa1, vdpa0\nsysfs_root = ROOT\nnative = true\n"
+
+static void
+make_vdpa_devices(Fixture *f)
+{
+    test_sysfs_add_vdpa(f->root, "vdpa0", "vhost_vdpa", "vhost-vdpa-0");
+    test_sysfs_add_vdpa(f->root, "vdpa1", "vhost_vdpa", "vhost-vdpa-2");
+    test_sysfs_add_vdpa(f->root, "stray", "vhost_vdpa", "vhost-vdpa-1");
+    test_sysfs_add_vdpa(f->root, "vdpa9", "virtio_vdpa", NULL);
+}
+
+static void
+test_pool_vdpa(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GPtrArray) vfs = NULL;
+    g_autofree char *listing = NULL;
+
+    make_vdpa_devices(f);
+    load_pools(f, VDPA_POOL);
+    listing = read_vfs(f);
+    g_assert_cmpstr(listing, ==, "v vdpa1 0 vhost_vdpa -\nv vdpa0 1 vhost_vdpa -\n");
+    vfs = pool_set_vfs(f->set, NULL);
+    g_assert_cmpstr(find_vf(vfs, "vdpa1")->chardev, ==, "/dev/vhost-vdpa-2");
+    g_assert_cmpstr(find_vf(vfs, "vdpa0")->chardev, ==, "/dev/vhost-vdpa-0");
+    g_assert_true(pool_set_is_native(f->set, "v"));
+    g_assert_true(pool_set_has_type(f->set, POOL_VDPA));
+    g_assert_false(pool_set_has_type(f->set, POOL_SRIOV));
+}
+
+/* A listed device that is not there, or that vhost_vdpa does not have,
+ * fails the read with the device, the path and what to do. */
+static void
+test_pool_vdpa_missing(Fixture *f, gconstpointer data)
+{
+    make_vdpa_devices(f);
+    load_pools(f, "[pool.v]\ntype = vdpa\ndevices = vdpa0, vdpa7\nsysfs_root = ROOT\n");
+    assert_vfs_fail(f, "the vDPA device vdpa7 of pool 'v' is not on this host: "
+                       "ROOT/bus/vdpa/devices/vdpa7 does not exist; create it with vdpa dev add "
+                       "name vdpa7 mgmtdev ..., or check devices in [pool.v]");
+    pool_set_free(f->set);
+    conf_free(f->conf);
+    load_pools(f, "[pool.v]\ntype = vdpa\ndevices = vdpa9\nsysfs_root = ROOT\n");
+    assert_vfs_fail(f, "the vDPA device vdpa9 of pool 'v' is not bound to vhost_vdpa "
+                       "(ROOT/bus/vdpa/devices/vdpa9 has no vhost-vdpa-N, its driver is "
+                       "virtio_vdpa), so no guest can have it; bind it to vhost_vdpa");
+}
+
+/* sysfs maps a node to its device both ways; the lookup names the device
+ * even when no pool lists it, so that the refusal can say which it is. */
+static void
+test_pool_vdpa_lookup(Fixture *f, gconstpointer data)
+{
+    g_autofree char *name = NULL, *stray = NULL, *none = NULL, *chardev = NULL;
+
+    make_vdpa_devices(f);
+    load_pools(f, VDPA_POOL EMULATED);
+    g_assert_cmpstr(pool_set_lookup(DOM_NIC_VDPA, "/dev/vhost-vdpa-2", NULL, &name, f->set), ==,
+                    "v");
+    g_assert_cmpstr(name, ==, "vdpa1");
+    g_assert_null(pool_set_lookup(DOM_NIC_VDPA, "/dev/vhost-vdpa-1", NULL, &stray, f->set));
+    g_assert_cmpstr(stray, ==, "stray");
+    g_assert_null(pool_set_lookup(DOM_NIC_VDPA, "/dev/vhost-vdpa-5", NULL, &none, f->set));
+    g_assert_null(none);
+    g_assert_null(pool_set_lookup(DOM_NIC_VDPA, "/dev/null", NULL, &none, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_VDPA, "/dev/vhost-vdpa-", NULL, &none, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_VDPA, "/tmp/vhost-vdpa-0", NULL, &none, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_VDPA, "/dev/vhost-vdpa-0/../x", NULL, &none, f->set));
+    g_assert_null(none);
+    /* Not a kind that a vdpa pool takes, and no NULL @ret_device needed. */
+    g_assert_null(pool_set_lookup(DOM_NIC_PCI_HOSTDEV, "vdpa0", NULL, NULL, f->set));
+    g_assert_null(pool_set_lookup(DOM_NIC_EMULATED, "vdpa0", "virtio", NULL, f->set));
+    g_assert_cmpstr(pool_set_lookup(DOM_NIC_VDPA, "/dev/vhost-vdpa-0", NULL, NULL, f->set), ==,
+                    "v");
+    chardev = pool_vdpa_chardev(f->root, "vdpa0");
+    g_assert_cmpstr(chardev, ==, "/dev/vhost-vdpa-0");
+    g_assert_null(pool_vdpa_chardev(f->root, "vdpa9"));
+    g_assert_null(pool_vdpa_chardev(f->root, "../vdpa0"));
+    g_assert_null(pool_vdpa_chardev(f->root, "nothing"));
+    g_assert_null(pool_vdpa_name(NULL, "/dev/vhost-vdpa-0"));
+}
+
+static void
+test_pool_vdpa_device_xml(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GPtrArray) vfs = NULL;
+    g_autofree char *xml = NULL;
+    PoolVf unbound = { .pool = (char *)"v", .address = (char *)"vdpa9" };
+
+    make_vdpa_devices(f);
+    load_pools(f, VDPA_POOL);
+    vfs = pool_set_vfs(f->set, NULL);
+    g_assert_nonnull(vfs);
+    xml = pool_device_xml(f->set, find_vf(vfs, "vdpa1"), "ua-net0", "52:54:00:12:34:56", 100);
+    g_assert_cmpstr(xml, ==,
+                    "<interface type='vdpa'><mac address='52:54:00:12:34:56'/>"
+                    "<source dev='/dev/vhost-vdpa-2'/><model type='virtio'/>"
+                    "<alias name='ua-net0'/></interface>");
+    g_assert_null(pool_device_xml(f->set, &unbound, "ua-net0", "52:54:00:12:34:56", 0));
+}
+
 static void
 add(const char *path, void (*func)(Fixture *, gconstpointer))
 {
@@ -474,5 +593,9 @@ main(int argc, char **argv)
     add("/pool/lookup", test_pool_lookup);
     add("/pool/device-xml/golden", test_pool_device_xml);
     add("/pool/device-xml/escapes", test_pool_device_xml_escapes);
+    add("/pool/vdpa/devices", test_pool_vdpa);
+    add("/pool/vdpa/missing", test_pool_vdpa_missing);
+    add("/pool/vdpa/lookup", test_pool_vdpa_lookup);
+    add("/pool/vdpa/device-xml", test_pool_vdpa_device_xml);
     return g_test_run();
 }

@@ -2196,24 +2196,47 @@ static const SriovSetup sriov_native_stop_copy = { "native = true\n", "stop_copy
 static const SriovSetup sriov_unplug_stop_copy = { "", "stop_copy = 98304\n" };
 static const SriovSetup sriov_vouch_native = { "", "vouch = native\n" };
 
+/* setup() with the fixture plugin as @kind and [plugin.stateful] @plugin,
+ * the pool @pool (its whole group), the guest's XML @guest and @reserved as
+ * the destination's answer to the reservation; fake-virt's journal goes to
+ * the plugin's log. */
+static void
+setup_pool_guest(Fixture *f, const char *pool, const char *kind, const char *plugin,
+                 const char *guest, const char *reserved)
+{
+    g_autofree char *conf = g_strconcat(conf_text, pool, NULL);
+    g_autofree char *settings = g_strdup_printf("kind = %s\n%s", kind, plugin);
+
+    setup_plugin(f, conf, settings);
+    fake_virt_add_domain(f->fv, FAKE_VIRT_LOCAL, DOMAIN, guest, VIR_DOMAIN_RUNNING);
+    fake_virt_set_journal(f->fv, f->calls_log);
+    f->reservation_scripted = TRUE;
+    fake_peer_answer(f->fp, "POST", "/v1/reservations", 201, reserved);
+}
+
 static void
 setup_sriov(Fixture *f, gconstpointer data)
 {
     const SriovSetup *how = data;
     g_autofree char *root = NULL;
-    g_autofree char *conf = NULL;
-    g_autofree char *settings = g_strconcat("kind = vf\n", how->plugin, NULL);
+    g_autofree char *pool = NULL;
 
     setup(f, NULL);
     root = g_build_filename(f->dir, "sys", NULL);
     test_sysfs_add_pf(root, SR_PF, "ens1f0", (const char *const[]){ "3=" SR_VF, NULL });
-    conf = g_strdup_printf("%s[pool.sr]\ntype = sriov\npf = " SR_PF "\nsysfs_root = %s\n%s",
-                           conf_text, root, how->pool);
-    setup_plugin(f, conf, settings);
-    fake_virt_add_domain(f->fv, FAKE_VIRT_LOCAL, DOMAIN, sriov_guest_xml, VIR_DOMAIN_RUNNING);
-    fake_virt_set_journal(f->fv, f->calls_log);
-    f->reservation_scripted = TRUE;
-    fake_peer_answer(f->fp, "POST", "/v1/reservations", 201, sriov_reserved);
+    pool = g_strdup_printf("[pool.sr]\ntype = sriov\npf = " SR_PF "\nsysfs_root = %s\n%s", root,
+                           how->pool);
+    setup_pool_guest(f, pool, "vf", how->plugin, sriov_guest_xml, sriov_reserved);
+}
+
+/* Asserts that the plugin's calls on @alias, logged with @rest, and the
+ * guest's detaches and attaches were @steps, in order, and nothing else
+ * (test_assert_calls()). */
+static void
+assert_steps(Fixture *f, const char *alias, const char *rest, const char *const *steps)
+{
+    run_until(f, plugins_idle, NULL);
+    test_assert_calls(f->calls_log, alias, rest, steps);
 }
 
 /* Asserts that the plugin's calls on the guest's VF, told what sriov-vfcfg
@@ -2225,8 +2248,7 @@ assert_sriov_steps(Fixture *f, const char *const *steps)
     g_autofree char *rest = g_strdup_printf("source pci=" SR_VF " pf=" SR_PF " vf=3 "
                                             "pf_netdev=ens1f0 domain=" DOMAIN " job=%s", f->id);
 
-    run_until(f, plugins_idle, NULL);
-    test_assert_calls(f->calls_log, "ua-vf0", rest, steps);
+    assert_steps(f, "ua-vf0", rest, steps);
 }
 
 /* Unplug: the VF's state is saved during preparing, before it is detached,
@@ -2336,27 +2358,179 @@ test_sriov_native_stop_copy(Fixture *f, gconstpointer data)
 #define CHOSE_NATIVE "the plugins of both hosts vouch that it can stay attached and migrate " \
                      "inside QEMU (plugin stateful here vouches for native)"
 
+/* Strategy auto for a guest whose NIC @alias the plugins of both hosts
+ * vouch for as native: the job, ended, and it says why. */
+static Job *
+run_auto_native(Fixture *f, const char *alias)
+{
+    g_autofree char *prepare = NULL;
+    g_autofree char *answer = NULL;
+    g_autofree char *why = g_strdup_printf("strategy auto: %s native (" CHOSE_NATIVE ")", alias);
+    Job *job;
+
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    answer = g_strdup_printf("{\"nics\":[{\"alias\":\"%s\",\"strategy\":\"native\",\"chosen\":"
+                             "\"" CHOSE_NATIVE "\",\"states\":[{\"plugin\":\"stateful\","
+                             "\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
+                             "\"restored\":false}]}]}", alias);
+    fake_peer_answer(f->fp, "POST", prepare, 200, answer);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    assert_why(job, why);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    return job;
+}
+
 /* Strategy auto, no native = true in the pool: the plugins of both hosts
  * vouch for native, so the VF stays attached; its state is saved and sent
  * all the same. */
 static void
 test_sriov_auto_native(Fixture *f, gconstpointer data)
 {
-    g_autofree char *prepare = NULL;
+    (void)run_auto_native(f, "ua-vf0");
+    assert_asked_to_choose(f, "native");
+    assert_sriov_steps(f, (const char *const[]){ "probe", "save_state", NULL });
+}
+
+/* --- the vdpa pool ----------------------------------------------------------------------- */
+
+/* The guest's NIC is the vDPA device vdpa0 on /dev/vhost-vdpa-0 in a sysfs
+ * tree of the test's (stray, on -1, is in no pool); the fixture plugin runs
+ * with kind = vdpa, as the vdpa plugin would, told the vdpa name. */
+static const char vdpa_guest_xml[] =
+    "<domain type='kvm'><name>labvm</name><memory unit='KiB'>262144</memory><devices>\n"
+    "  <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='br0'/>"
+    "<model type='virtio'/><teaming type='persistent'/><alias name='ua-standby0'/></interface>\n"
+    "  <interface type='vdpa'><mac address='52:54:00:00:00:01'/>"
+    "<source dev='/dev/vhost-vdpa-%s'/><model type='virtio'/><driver queues='2'/>"
+    "<alias name='ua-vdpa0'/></interface>\n"
+    "</devices></domain>";
+
+static const char vdpa_reserved[] =
+    "{\"job\":\"x\",\"nics\":[{\"alias\":\"ua-vdpa0\",\"pool\":\"vn\",\"address\":\"vdpa7\","
+    "\"device_xml\":\"<interface type='vdpa'><mac address='52:54:00:00:00:01'/>"
+    "<source dev='/dev/vhost-vdpa-3'/><model type='virtio'/><alias name='ua-vdpa0'/>"
+    "</interface>\"}]}";
+
+/* setup_vdpa()'s data: the guest's node (N of /dev/vhost-vdpa-N), more
+ * lines of [pool.vn] and of [plugin.stateful]. */
+typedef struct {
+    const char *node;
+    const char *pool;
+    const char *plugin;
+} VdpaSetup;
+
+static const VdpaSetup vdpa_plain = { "0", "", "" };
+static const VdpaSetup vdpa_vouch_native = { "0", "", "vouch = native\n" };
+static const VdpaSetup vdpa_stray = { "1", "", "" };
+static const VdpaSetup vdpa_not_vhost = { "9", "", "" };
+
+static void
+setup_vdpa(Fixture *f, gconstpointer data)
+{
+    const VdpaSetup *how = data;
+    g_autofree char *root = NULL;
+    g_autofree char *pool = NULL;
+    g_autofree char *xml = g_strdup_printf(vdpa_guest_xml, how->node);
+
+    setup(f, NULL);
+    root = g_build_filename(f->dir, "sys", NULL);
+    test_sysfs_add_vdpa(root, "vdpa0", "vhost_vdpa", "vhost-vdpa-0");
+    test_sysfs_add_vdpa(root, "stray", "vhost_vdpa", "vhost-vdpa-1");
+    pool = g_strdup_printf("[pool.vn]\ntype = vdpa\ndevices = vdpa0\nsysfs_root = %s\n%s", root,
+                           how->pool);
+    setup_pool_guest(f, pool, "vdpa", how->plugin, xml, vdpa_reserved);
+}
+
+static void
+assert_vdpa_steps(Fixture *f, const char *const *steps)
+{
+    g_autofree char *rest = g_strdup_printf("source netdev=vdpa0 mac=52:54:00:00:00:01 pool=vn "
+                                            "domain=" DOMAIN " job=%s", f->id);
+
+    assert_steps(f, "ua-vdpa0", rest, steps);
+}
+
+/* Unplug, as a VF: the plugin is told the vdpa name, saves the device's
+ * state before the detach, and the destination is asked for a device of
+ * the vdpa pool; the record shows the NIC as vdpa, with its node. */
+static void
+test_vdpa_unplug(Fixture *f, gconstpointer data)
+{
+    const FakePeerRequest *req;
+    json_t *asked_nic;
     Job *job;
 
     submit(f, "auto");
-    prepare = route(f, "/prepare");
-    fake_peer_answer(f->fp, "POST", prepare, 200,
-                     "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"native\",\"chosen\":\""
-                     CHOSE_NATIVE "\",\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,"
-                     "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}]}]}");
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_COMPLETED);
-    assert_asked_to_choose(f, "native");
-    assert_why(job, "strategy auto: ua-vf0 native (" CHOSE_NATIVE ")");
-    assert_sriov_steps(f, (const char *const[]){ "probe", "save_state", NULL });
+    assert_vdpa_steps(f, (const char *const[]){ "probe", "save_state", "virt detach", NULL });
+    g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "kind")), ==, "vdpa");
+    g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "address")), ==, "vdpa0");
+    g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "source_dev")), ==,
+                    "/dev/vhost-vdpa-0");
+    g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "pool")), ==, "vn");
+    g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "strategy")), ==,
+                    "unplug");
+    g_assert_cmpstr(device_state(job, 0), ==, "replugged");
+    g_assert_cmpstr(json_string_value(json_object_get(json_object_get(device(job, 0),
+                                                                      "destination"),
+                                                      "address")), ==, "vdpa7");
+    req = fake_peer_last(f->fp, "POST", "/v1/reservations");
+    asked_nic = json_array_get(json_object_get(req->body, "nics"), 0);
+    g_assert_cmpstr(json_string_value(json_object_get(asked_nic, "pool")), ==, "vn");
+    g_assert_cmpstr(json_string_value(json_object_get(asked_nic, "alias")), ==, "ua-vdpa0");
+    g_assert_false(guest_has_vf(f, "ua-vdpa0"));
+}
+
+/* Strategy auto, no native = true in the pool: native only because the
+ * plugins of both hosts vouch; the NIC stays attached. */
+static void
+test_vdpa_auto_native(Fixture *f, gconstpointer data)
+{
+    (void)run_auto_native(f, "ua-vdpa0");
+    assert_vdpa_steps(f, (const char *const[]){ "probe", "save_state", NULL });
+    g_assert_true(guest_has_vf(f, "ua-vdpa0"));
+}
+
+/* Strategy native without a pool or plugin vouching for it is refused at
+ * the checks, before anything is touched. */
+static void
+test_vdpa_native_not_vouched(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    submit(f, "native");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_nonnull(strstr(job->reason, "strategy native was asked for, but ua-vdpa0 (pool vn) "
+                                         "is not vouched for as able to migrate"));
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 0);
+}
+
+/* A vdpa NIC on a device no pool lists, or on a node that is no vDPA
+ * device's, is refused at the checks with what to do. */
+static void
+test_vdpa_refused(Fixture *f, gconstpointer data)
+{
+    const char *want = data == &vdpa_stray
+        ? "*labvm's vdpa interface ua-vdpa0 is on the vDPA device stray (/dev/vhost-vdpa-1), "
+          "which belongs to no pool in migd.conf; add it to devices of a [pool.NAME] with "
+          "type = vdpa*"
+        : "*labvm's vdpa interface ua-vdpa0 is on /dev/vhost-vdpa-9, which is not a vhost-vdpa "
+          "device on this host (no bus/vdpa/devices/*/vhost-vdpa-9 in the sysfs of the vdpa "
+          "pools)*";
+    Job *job;
+
+    submit(f, "auto");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    if (!g_pattern_match_simple(want, job->reason))
+        g_error("the reason '%s' does not match '%s'", job->reason, want);
+    g_assert_cmpuint(fake_peer_count(f->fp, "POST", "/v1/reservations"), ==, 0);
+    g_assert_cmpuint(plugin_calls(f, "*"), ==, 0);
 }
 
 int
@@ -2443,5 +2617,13 @@ main(int argc, char **argv)
     ADD_SRIOV("native-stop-copy", sriov_native_stop_copy, test_sriov_native_stop_copy);
     ADD_SRIOV("unplug-stop-copy", sriov_unplug_stop_copy, test_sriov_native_stop_copy);
     ADD_SRIOV("auto-native", sriov_vouch_native, test_sriov_auto_native);
+#define ADD_VDPA(name, how, func) \
+    g_test_add("/src-nic/vdpa/" name, Fixture, &how, setup_vdpa, func, teardown)
+    ADD_VDPA("unplug", vdpa_plain, test_vdpa_unplug);
+    ADD_VDPA("record-round-trip", vdpa_plain, test_record_round_trip);
+    ADD_VDPA("auto-native", vdpa_vouch_native, test_vdpa_auto_native);
+    ADD_VDPA("native-not-vouched", vdpa_plain, test_vdpa_native_not_vouched);
+    ADD_VDPA("refused-no-pool", vdpa_stray, test_vdpa_refused);
+    ADD_VDPA("refused-not-vhost-vdpa", vdpa_not_vhost, test_vdpa_refused);
     return g_test_run();
 }

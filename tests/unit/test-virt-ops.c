@@ -61,8 +61,14 @@ test_error_words(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(error->message, "unsupported flags (0x40000000)"));
     g_clear_error(&error);
     g_assert_false(f->ops->detach_alias(f->conn, "test", "net0", &error));
-    g_assert_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_NO_SUPPORT);
-    g_assert_nonnull(strstr(error->message, "not supported"));
+    /* libvirt 9.0's test driver cannot detach; 11.3's can, and looks for
+     * the alias, which its guest does not have. */
+    if (g_error_matches(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_NO_SUPPORT)) {
+        g_assert_nonnull(strstr(error->message, "not supported"));
+    } else {
+        g_assert_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_FAILED);
+        g_assert_nonnull(strstr(error->message, "no device found with alias net0"));
+    }
 }
 
 static void

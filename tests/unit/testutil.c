@@ -148,6 +148,24 @@ test_sysfs_add_pf(const char *root, const char *pf, const char *pf_netdev,
 }
 
 void
+test_sysfs_add_vdpa(const char *root, const char *name, const char *driver, const char *node)
+{
+    g_autofree char *dev_dir = g_build_filename(root, "bus", "vdpa", "devices", name, NULL);
+    g_autofree char *drivers = g_build_filename(root, "bus", "vdpa", "drivers", driver, NULL);
+    g_autofree char *link = g_build_filename(dev_dir, "driver", NULL);
+    g_autofree char *target = g_strdup_printf("../../drivers/%s", driver);
+
+    g_assert_cmpint(g_mkdir_with_parents(dev_dir, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(drivers, 0755), ==, 0);
+    g_assert_cmpint(symlink(target, link), ==, 0);
+    if (node) {
+        g_autofree char *node_dir = g_build_filename(dev_dir, node, NULL);
+
+        g_assert_cmpint(g_mkdir_with_parents(node_dir, 0755), ==, 0);
+    }
+}
+
+void
 test_assert_calls(const char *path, const char *alias, const char *rest,
                   const char *const *steps)
 {

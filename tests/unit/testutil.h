@@ -41,6 +41,12 @@ gboolean test_timeline_has(const Job *job, const char *pattern);
 void test_sysfs_add_pf(const char *root, const char *pf, const char *pf_netdev,
                        const char *const *vfs);
 
+/* Makes <@root>/bus/vdpa/devices/<@name> as sysfs has a vDPA device: a
+ * driver link to bus/vdpa/drivers/<@driver> and, when @node is given
+ * ("vhost-vdpa-0"), the directory vhost_vdpa makes for its char device. */
+void test_sysfs_add_vdpa(const char *root, const char *name, const char *driver,
+                         const char *node);
+
 /* Asserts that the file @path (a fixture plugin's log with fake-virt's
  * journal) holds exactly the lines of @steps, in order: a step "virt
  * detach" or "virt attach" stands for "virt detach @alias on

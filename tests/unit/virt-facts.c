@@ -316,32 +316,40 @@ placement(Run *run, VirtConn *conn)
                                               : "another state";
 }
 
-/* libvirt's order as the lab saw it; the fake must say the same. */
+/* libvirt's order as the lab saw it; the fake must say the same. libvirt
+ * 11.3 with QEMU 10.0 (tests/lab/run-on-backports) also says SHUTDOWN/HOST
+ * on the source, before STOPPED/MIGRATED, when @shutdown_host: migd reads no
+ * SHUTDOWN event, so the fake, which is libvirt 9.0, does not send it. */
 static char *
-expected_sequence(void)
+expected_sequence(gboolean shutdown_host)
 {
-    return g_strdup_printf("dst %d/%d, src %d/%d, dst %d/%d, src %d/%d, src job-completed",
+    g_autofree char *shutdown = g_strdup_printf("src %d/%d, ", VIR_DOMAIN_EVENT_SHUTDOWN,
+                                                VIR_DOMAIN_EVENT_SHUTDOWN_HOST);
+
+    return g_strdup_printf("dst %d/%d, src %d/%d, dst %d/%d, %ssrc %d/%d, src job-completed",
                            VIR_DOMAIN_EVENT_STARTED, VIR_DOMAIN_EVENT_STARTED_MIGRATED,
                            VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED,
                            VIR_DOMAIN_EVENT_RESUMED, VIR_DOMAIN_EVENT_RESUMED_MIGRATED,
-                           VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_MIGRATED);
+                           shutdown_host ? shutdown : "", VIR_DOMAIN_EVENT_STOPPED,
+                           VIR_DOMAIN_EVENT_STOPPED_MIGRATED);
 }
 
 static void
 check_migrate(Run *run)
 {
     Migration m = { .run = run, .from = run->conn, .to_uri = run->dest_uri };
-    g_autofree char *expected = expected_sequence();
+    g_autofree char *expected = expected_sequence(FALSE);
+    g_autofree char *expected_newer = expected_sequence(TRUE);
     g_autofree char *before = NULL, *after = NULL, *all = NULL;
     VirtJobStats done = { .type = -1 };
 
     migration_thread(&m);
     before = drain_events(run);
-    after = collect_events(run, MIGRATION_EVENTS - count_events(before));
+    after = collect_events(run, MIGRATION_EVENTS - MIN(count_events(before), MIGRATION_EVENTS));
     all = g_strdup_printf("%s%s%s", before, *before && *after ? ", " : "", after);
     fact(run, "migrate/returns", m.ok, "%s", m.ok ? "returned 0" : m.error->message);
-    fact(run, "migrate/events", g_strcmp0(all, expected) == 0, "before the return: [%s]; after: [%s]",
-         before, after);
+    fact(run, "migrate/events", g_strcmp0(all, expected) == 0 || g_strcmp0(all, expected_newer) == 0,
+         "before the return: [%s]; after: [%s]", before, after);
     fact(run, "migrate/placement", strcmp(placement(run, run->dest), "running") == 0 &&
                                        strcmp(placement(run, run->conn), "gone") == 0,
          "destination: %s; source: %s", placement(run, run->dest), placement(run, run->conn));

@@ -10,10 +10,12 @@
  * tests with two of them (stateful and stateful2); stop_copy = BYTES what
  * its probe says QEMU sends for the device at stop-and-copy (ABI 1.1;
  * FIXTURE_ABI_MINOR 0 builds it as a plugin of ABI 1.0 that writes it
- * anyway, which migd must not read). With kind = vf it handles the VFs of sriov
- * pools instead of emulated NICs, as sriov-vfcfg does, and logs also what
- * sriov-vfcfg reaches the VF by ("pci=... pf=... vf=3 pf_netdev=ens1f0
- * domain=labvm job=..."). */
+ * anyway, which migd must not read). With kind = vf it handles the VFs of
+ * sriov pools instead of emulated NICs, as sriov-vfcfg does, and logs
+ * also what sriov-vfcfg reaches the VF by ("pci=... pf=... vf=3 pf_netdev=ens1f0
+ * domain=labvm job=..."); with kind = vdpa it handles vDPA devices, as the
+ * vdpa plugin does, and logs what that reaches one by ("netdev=vdpa0
+ * mac=... pool=... domain=labvm job=..."). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -53,6 +55,11 @@ fx_called(struct fixture *f, const char *call, const struct migd_device *dev, ch
                     dev->pci_address ? dev->pci_address : "-",
                     dev->pf_address ? dev->pf_address : "-", (int)dev->vf_index,
                     dev->pf_netdev ? dev->pf_netdev : "-", dev->domain ? dev->domain : "-",
+                    dev->job ? dev->job : "-");
+        if (f->kind == MIGD_DEVICE_VDPA)
+            fprintf(out, " netdev=%s mac=%s pool=%s domain=%s job=%s",
+                    dev->netdev ? dev->netdev : "-", dev->mac ? dev->mac : "-",
+                    dev->pool ? dev->pool : "-", dev->domain ? dev->domain : "-",
                     dev->job ? dev->job : "-");
         if (f->log_name)
             fputs(" by " FIXTURE_NAME, out);
@@ -106,8 +113,9 @@ fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
         else if (strcmp(settings[i].key, "log_name") == 0)
             f->log_name = strcmp(settings[i].value, "yes") == 0;
         else if (strcmp(settings[i].key, "kind") == 0)
-            f->kind = strcmp(settings[i].value, "vf") == 0 ? MIGD_DEVICE_VF
-                                                            : MIGD_DEVICE_EMULATED;
+            f->kind = strcmp(settings[i].value, "vf") == 0     ? MIGD_DEVICE_VF
+                      : strcmp(settings[i].value, "vdpa") == 0 ? MIGD_DEVICE_VDPA
+                                                               : MIGD_DEVICE_EMULATED;
     }
     *ret_ctx = f;
     return 0;
