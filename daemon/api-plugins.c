@@ -61,11 +61,12 @@ probe_claim(const Probe *pr, const PluginCallResult *r)
                          r->error);
     if (!(flags & MIGD_PROBE_HANDLES))
         return NULL;
-    return json_pack("{s:s,s:s,s:b,s:I,s:b,s:b,s:s}", "pool", pr->pool, "address", pr->address,
-                     "state", (flags & MIGD_PROBE_STATE) != 0, "state_version",
+    return json_pack("{s:s,s:s,s:b,s:I,s:b,s:b,s:b,s:b,s:s}", "pool", pr->pool, "address",
+                     pr->address, "state", (flags & MIGD_PROBE_STATE) != 0, "state_version",
                      (json_int_t)r->probe.state_version, "native",
                      (flags & MIGD_PROBE_NATIVE) != 0, "pause", (flags & MIGD_PROBE_PAUSE) != 0,
-                     "detail", r->probe.detail);
+                     "deny_native", (flags & MIGD_PROBE_DENY_NATIVE) != 0, "deny_pause",
+                     (flags & MIGD_PROBE_DENY_PAUSE) != 0, "detail", r->probe.detail);
 }
 
 static void

@@ -105,7 +105,7 @@ pause_restore_next(Reservation *r)
     for (guint i = 0; i < r->nics->len; i++) {
         ResNic *n = g_ptr_array_index(r->nics, i);
 
-        if (n->strategy == NIC_STRATEGY_PAUSE && n->state_frame && !n->restored) {
+        if (n->strategy == NIC_STRATEGY_PAUSE && dest_state_pending(n)) {
             dest_state_restore(r, n, pause_restored);
             return;
         }
@@ -156,7 +156,7 @@ typedef struct {
     gboolean ok;
     char *error;
     gint64 elapsed_ms;
-    guint nic;              /* post_switchover: the NIC being called */
+    guint nic, state;       /* post_switchover: the NIC and its state's plugin being called */
     GString *post_errors;
     gint64 post_ms;
 } PauseResume;
@@ -221,35 +221,26 @@ pause_posted(const PluginCallResult *res, gpointer data)
         return;
     n = g_ptr_array_index(r->nics, p->nic);
     p->post_ms += res->elapsed_ms;
-    if (res->rc != 0) {
-        g_warning("Reservation %s: plugin %s could not resume %s after the switchover "
-                  "(post_switchover): %s", r->id, n->state_plugin, n->alias, res->error);
-        g_string_append_printf(p->post_errors, "%splugin %s for %s: %s",
-                               p->post_errors->len ? "; " : "", n->state_plugin, n->alias,
+    if (res->rc != 0)
+        dest_state_post_failed(r, p->post_errors, g_ptr_array_index(n->states, p->state), n,
                                res->error);
-    }
-    p->nic++;
+    p->state++;
     pause_post_next(p, r);
 }
 
 static void
 pause_post_next(PauseResume *p, Reservation *r)
 {
-    for (; p->nic < r->nics->len; p->nic++) {
-        ResNic *n = g_ptr_array_index(r->nics, p->nic);
-        Plugin *plugin = n->strategy == NIC_STRATEGY_PAUSE && n->state_plugin && r->in->plugins
-                             ? plugin_set_find(r->in->plugins, n->state_plugin)
-                             : NULL;
-        g_autoptr(PluginDevice) dev = NULL;
+    Plugin *plugin;
+    g_autoptr(PluginDevice) dev = NULL;
 
-        if (!plugin)
-            continue;
-        dev = dest_state_device(r->in, r, n);
-        plugin_call(plugin, PLUGIN_CALL_POST_SWITCHOVER, dev, NULL, 0, 0,
-                    r->in->conf->plugin_call_timeout_s * 1000, pause_posted, p);
+    if (!dest_state_next_post(r, NIC_STRATEGY_PAUSE, &p->nic, &p->state, &plugin)) {
+        pause_resumed_answer(p, r);
         return;
     }
-    pause_resumed_answer(p, r);
+    dev = dest_state_device(r->in, r, g_ptr_array_index(r->nics, p->nic));
+    plugin_call(plugin, PLUGIN_CALL_POST_SWITCHOVER, dev, NULL, 0, 0,
+                r->in->conf->plugin_call_timeout_s * 1000, pause_posted, p);
 }
 
 static void

@@ -31,6 +31,16 @@ typedef enum {
 const char *dest_replug_state_to_string(ReplugState state);
 int dest_replug_state_from_string(const char *name);   /* -1 when unknown */
 
+/* One plugin's device state of a NIC from the source (dest-state.c),
+ * checked by that plugin here and kept as the frame came (base64). */
+typedef struct {
+    char *plugin;
+    char *frame;
+    gint64 bytes, check_ms, restore_ms;     /* -1: not measured */
+    gboolean restored;
+    gboolean aborted;
+} ResState;
+
 typedef struct {
     char *alias;
     char *mac;
@@ -42,13 +52,10 @@ typedef struct {
     NicStrategy strategy;   /* UNPLUG: dropped from the XML and replugged; NATIVE: rewritten */
     char *chosen;       /* strategy auto: why this host's plugins chose it; NULL: not asked */
     gboolean present;   /* in the guest's live XML here, at the last look */
-    /* Its device state from the source (dest-state.c), checked by its
-     * plugin and kept as the frame came (base64); NULL: none. */
-    char *state_plugin;
-    char *state_frame;
-    gint64 state_bytes, check_ms, restore_ms;   /* -1: not measured */
+    /* Its device states from the source (ResState*), one per plugin, in
+     * this host's loading order; @restored once every one is. */
+    GPtrArray *states;
     gboolean restored;
-    gboolean state_aborted;
 } ResNic;
 
 typedef struct {
@@ -175,23 +182,37 @@ gboolean dest_load(Incoming *in, GError **error);
  * reservation, or an error that names the NIC, the plugin and why. */
 void dest_state_prepare(Incoming *in, Reservation *r, json_t *body, IncomingAnswer answer,
                         gpointer data);
-/* Restores @only's state onto its leased VF, or with @only NULL each NIC's
- * that is not restored yet; @done gets NULL, or why one failed (the
- * reservation's plugins were called abort). */
+/* Restores @only's states onto its leased VF, or with @only NULL each
+ * NIC's that are not restored yet, plugin after plugin in loading order;
+ * @done gets NULL, or why one failed (every plugin that checked or
+ * restored a state of the reservation was called abort). */
 typedef void (*DestRestored)(Reservation *r, const char *why);
 void dest_state_restore(Reservation *r, ResNic *only, DestRestored done);
-/* Every restored native NIC's plugin is called post_switchover (the guest
- * runs here with the device QEMU moved); a failure is logged and kept in
- * r->post_switchover_error, and @done is called with NULL. */
+/* Every restored native NIC's plugins are called post_switchover (the
+ * guest runs here with the device QEMU moved); a failure is logged and
+ * kept in r->post_switchover_error, and @done is called with NULL. */
 void dest_state_post_switchover(Reservation *r, DestRestored done);
+/* The plugins' post_switchover calls for @r's NICs of @strategy: the next
+ * state from (*nic, *state) on (both moved onto it) whose NIC is restored
+ * and whose plugin is loaded here (*ret_plugin); NULL when none is left. */
+ResState *dest_state_next_post(Reservation *r, NicStrategy strategy, guint *nic, guint *state,
+                               Plugin **ret_plugin);
+/* "plugin a for ua-vf0: what it said" appended to @errors, and logged. */
+void dest_state_post_failed(Reservation *r, GString *errors, const ResState *st,
+                            const ResNic *n, const char *error);
 /* Calls abort on every plugin that checked or restored a state of @r and
  * was not called abort yet: the job failed or was undone. */
 void dest_state_abort(Reservation *r);
-/* The NIC's "state" in the API's JSON and in the record; and back. */
+/* The NIC's "states" in the API's JSON and in the record; and back (from
+ * "states", or the one "state" of a record written before several plugins
+ * per NIC). */
 json_t *dest_state_to_json(const ResNic *n);
 json_t *dest_state_to_record(const ResNic *n);
-gboolean dest_state_from_record(ResNic *n, json_t *state, char **ret_why);
+gboolean dest_state_from_record(ResNic *n, json_t *states, json_t *state, char **ret_why);
+/* Drops @n's states (makes its list when it has none). */
 void dest_state_clear(ResNic *n);
+/* Whether @n has a state not restored yet. */
+gboolean dest_state_pending(const ResNic *n);
 
 /* dest-replug.c */
 void dest_res_disarm(Reservation *r);

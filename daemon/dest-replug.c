@@ -239,8 +239,7 @@ res_restores_before_plug(const Reservation *r, const ResNic *n)
 {
     const MigdPoolConf *pc = n->pool ? conf_find_pool(r->in->conf, n->pool) : NULL;
 
-    return pc && (pc->type == POOL_SRIOV || pc->type == POOL_VDPA) && n->state_frame &&
-           !n->restored;
+    return pc && (pc->type == POOL_SRIOV || pc->type == POOL_VDPA) && dest_state_pending(n);
 }
 
 static void

@@ -73,7 +73,7 @@ dest_res_to_json(const Reservation *r)
                                               "pool", n->pool, "address", n->address,
                                               "device_xml", n->device_xml, "strategy",
                                               nic_strategy_to_string(n->strategy), "chosen",
-                                              json_string_or_null(n->chosen), "state",
+                                              json_string_or_null(n->chosen), "states",
                                               dest_state_to_json(n)));
     }
     return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:o,s:o,s:o}", "id", r->id, "domain", r->domain,

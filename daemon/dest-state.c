@@ -1,10 +1,12 @@
 /* The destination's side of a NIC's device state: the frames that come with
- * the prepare are decoded and refused when damaged, too large or for a
- * plugin this host does not have; each plugin checks its state (in a
- * worker) before the prepare is answered; accepted states are kept with the
- * reservation in reservations.json, restored onto the leased VFs (a VF of
- * an sriov pool before it is plugged in, an emulated stand-in once it is),
- * and undone (abort) when the job fails. */
+ * the prepare (one per NIC and plugin) are decoded and refused when
+ * damaged, too large or for a plugin this host does not have; each plugin
+ * checks its state (in a worker) before the prepare is answered, NIC after
+ * NIC and, per NIC, in this host's loading order; accepted states are kept
+ * with the reservation in reservations.json, restored in that order onto
+ * the leased VFs (a VF of an sriov pool before it is plugged in, an
+ * emulated stand-in once it is), and undone (abort, by every plugin that
+ * checked or restored one) when the job fails. */
 #include <config.h>
 
 #include <string.h>
@@ -16,13 +18,51 @@
 #include "plugin-frame.h"
 #include "pool.h"
 
+static void
+res_state_free(gpointer data)
+{
+    ResState *st = data;
+
+    g_free(st->plugin);
+    g_free(st->frame);
+    g_free(st);
+}
+
+static ResState *
+res_state_new(const char *plugin, const char *frame)
+{
+    ResState *st = g_new0(ResState, 1);
+
+    st->plugin = g_strdup(plugin);
+    st->frame = g_strdup(frame);
+    st->bytes = st->check_ms = st->restore_ms = -1;
+    return st;
+}
+
 void
 dest_state_clear(ResNic *n)
 {
-    g_clear_pointer(&n->state_plugin, g_free);
-    g_clear_pointer(&n->state_frame, g_free);
-    n->state_bytes = n->check_ms = n->restore_ms = -1;
-    n->restored = n->state_aborted = FALSE;
+    if (n->states)
+        g_ptr_array_set_size(n->states, 0);
+    else
+        n->states = g_ptr_array_new_with_free_func(res_state_free);
+    n->restored = FALSE;
+}
+
+static ResState *
+res_state_at(const ResNic *n, guint i)
+{
+    return g_ptr_array_index(n->states, i);
+}
+
+gboolean
+dest_state_pending(const ResNic *n)
+{
+    for (guint i = 0; i < n->states->len; i++) {
+        if (!res_state_at(n, i)->restored)
+            return TRUE;
+    }
+    return FALSE;
 }
 
 static ResNic *
@@ -77,6 +117,29 @@ state_find_plugin(Incoming *in, const char *name)
     return in->plugins && name ? plugin_set_find(in->plugins, name) : NULL;
 }
 
+/* @name's place in this host's loading order. */
+static guint
+state_plugin_index(Incoming *in, const char *name)
+{
+    GPtrArray *plugins = in->plugins ? plugin_set_plugins(in->plugins) : NULL;
+
+    for (guint i = 0; plugins && i < plugins->len; i++) {
+        if (strcmp(plugin_name(g_ptr_array_index(plugins, i)), name) == 0)
+            return i;
+    }
+    return G_MAXUINT;
+}
+
+static guint
+state_nic_index(Reservation *r, const ResNic *n)
+{
+    guint i = 0;
+
+    while (i < r->nics->len && g_ptr_array_index(r->nics, i) != n)
+        i++;
+    return i;
+}
+
 /* --- the prepare's frames ------------------------------------------------------ */
 
 typedef struct {
@@ -85,6 +148,7 @@ typedef struct {
     char *plugin;
     char *text;         /* the frame as it came */
     PluginFrame frame;
+    guint nic_index, plugin_index;  /* where it is checked and restored: see state_order() */
     gint64 check_ms;
 } StateIn;
 
@@ -160,17 +224,31 @@ state_decode(Incoming *in, Reservation *r, json_t *item, size_t i, GError **erro
                     "plugin ABI %u, and this migd speaks %u", alias, plugin,
                     s->frame.abi_major, MIGD_PLUGIN_ABI_MAJOR);
     } else {
+        s->nic_index = state_nic_index(r, s->nic);
+        s->plugin_index = state_plugin_index(in, plugin);
         return s;
     }
     state_in_free(s);
     return NULL;
 }
 
+/* NIC after NIC as the reservation has them; a NIC's states in this
+ * host's loading order. */
+static gint
+state_order(gconstpointer a, gconstpointer b)
+{
+    const StateIn *x = *(StateIn *const *)a, *y = *(StateIn *const *)b;
+
+    if (x->nic_index != y->nic_index)
+        return x->nic_index < y->nic_index ? -1 : 1;
+    return x->plugin_index < y->plugin_index ? -1 : x->plugin_index > y->plugin_index;
+}
+
 /* --- strategy auto: the NICs whose strategy this host's plugins settle ----------- */
 
 typedef struct {
     char *alias;
-    guint source_vouch;     /* MIGD_PROBE_NATIVE, _PAUSE: what the source's plugin vouches */
+    guint source_vouch;     /* MIGD_PROBE_NATIVE, _PAUSE: what the source's plugins vouch for */
     gboolean unplug;        /* it has a standby on the source */
     NicStrategy strategy;   /* settled; applied once every state passed its check */
     char *chosen;
@@ -287,15 +365,19 @@ state_decode_all(Incoming *in, Reservation *r, json_t *body, GPtrArray **ret_cho
         if (!s)
             return NULL;
         for (guint j = 0; j < list->len; j++) {
-            if (strcmp(((StateIn *)g_ptr_array_index(list, j))->alias, s->alias) == 0) {
+            StateIn *other = g_ptr_array_index(list, j);
+
+            if (strcmp(other->alias, s->alias) == 0 && strcmp(other->plugin, s->plugin) == 0) {
                 g_set_error(error, MIGD_ERROR, MIGD_ERROR_INVALID_ARGUMENT,
-                            "states[%zu] is a second device state for NIC %s", i, s->alias);
+                            "states[%zu] is a second device state from plugin %s for NIC %s",
+                            i, s->plugin, s->alias);
                 state_in_free(s);
                 return NULL;
             }
         }
         g_ptr_array_add(list, s);
     }
+    g_ptr_array_sort(list, state_order);
     *ret_choices = g_steal_pointer(&choices);
     return g_steal_pointer(&list);
 }
@@ -309,6 +391,8 @@ typedef struct {
     GPtrArray *states;  /* StateIn* */
     GPtrArray *choices; /* StateChoice*: asked before the states are checked */
     guint choice, choice_plugin;
+    guint choice_flags;     /* the OR of the probe flags of the plugins here that claim it */
+    GString *choice_names;  /* "plugin a, plugin b": those plugins */
     guint index;
     IncomingAnswer answer;
     gpointer data;
@@ -321,6 +405,7 @@ state_check_free(StateCheck *c)
     g_free(c->id);
     g_ptr_array_unref(c->states);
     g_ptr_array_unref(c->choices);
+    g_string_free(c->choice_names, TRUE);
     g_free(c);
 }
 
@@ -338,16 +423,17 @@ state_check_answer(StateCheck *c, Reservation *r, const GError *error)
     state_check_free(c);
 }
 
-/* A refusal: the plugins that checked a state undo whatever they did. */
+/* A refusal: every plugin that checked a state, the refusing one too,
+ * undoes whatever it did. */
 static void
 state_check_refused(StateCheck *c, Reservation *r, const GError *error)
 {
+    for (guint i = 0; i < r->nics->len; i++)
+        dest_state_clear(g_ptr_array_index(r->nics, i));
     for (guint i = 0; i <= c->index && i < c->states->len; i++) {
         StateIn *s = g_ptr_array_index(c->states, i);
 
-        g_free(s->nic->state_plugin);
-        s->nic->state_plugin = g_strdup(s->plugin);
-        s->nic->state_aborted = FALSE;
+        g_ptr_array_add(s->nic->states, res_state_new(s->plugin, NULL));
     }
     dest_state_abort(r);
     for (guint i = 0; i < r->nics->len; i++)
@@ -389,18 +475,17 @@ state_keep(StateCheck *c, Reservation *r)
         dest_state_clear(g_ptr_array_index(r->nics, i));
     for (guint i = 0; i < c->states->len; i++) {
         StateIn *s = g_ptr_array_index(c->states, i);
-        ResNic *n = s->nic;
+        ResState *st = res_state_new(s->plugin, s->text);
 
-        n->state_plugin = g_strdup(s->plugin);
-        n->state_frame = g_strdup(s->text);
-        n->state_bytes = (gint64)g_bytes_get_size(s->frame.state);
-        n->check_ms = s->check_ms;
+        st->bytes = (gint64)g_bytes_get_size(s->frame.state);
+        st->check_ms = s->check_ms;
+        g_ptr_array_add(s->nic->states, st);
     }
     if (c->states->len)
         log_structured(G_LOG_LEVEL_MESSAGE,
                        LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
-                       "Job %s: the plugins here accept the device state of %u of %s's NICs",
-                       r->id, c->states->len, r->domain);
+                       "Job %s: the plugins here accept the %u device state%s of %s's NICs",
+                       r->id, c->states->len, c->states->len == 1 ? "" : "s", r->domain);
 }
 
 /* The states' NICs in @r, looked up again after a call (the reservation
@@ -484,16 +569,18 @@ state_vouch_words(guint vouch)
                                                                      : "nothing";
 }
 
-/* @ch settled from what @plugin here (NULL: none handles the NIC)
- * vouches for; FALSE with @error when no strategy is left. */
+/* @ch settled from what @names here (empty: none handles the NIC)
+ * vouch for together (@vouch, plugin_vouch()); FALSE with @error when no
+ * strategy is left. */
 static gboolean
-state_choose(StateChoice *ch, Plugin *plugin, guint vouch, GError **error)
+state_choose(StateChoice *ch, const char *names, guint vouch, GError **error)
 {
     guint both = ch->source_vouch & vouch;
-    g_autofree char *here = plugin ? g_strdup_printf("plugin %s here vouches for %s",
-                                                     plugin_name(plugin),
-                                                     state_vouch_words(vouch))
-                                   : g_strdup("no plugin here handles it");
+    g_autofree char *here =
+        !*names ? g_strdup("no plugin here handles it")
+        : strchr(names, ',')
+            ? g_strdup_printf("%s here vouch together for %s", names, state_vouch_words(vouch))
+            : g_strdup_printf("%s here vouches for %s", names, state_vouch_words(vouch));
 
     if (both & MIGD_PROBE_NATIVE) {
         ch->strategy = NIC_STRATEGY_NATIVE;
@@ -505,14 +592,14 @@ state_choose(StateChoice *ch, Plugin *plugin, guint vouch, GError **error)
                                      "while migd pauses the guest at switchover (%s)", here);
     } else if (ch->unplug) {
         ch->strategy = NIC_STRATEGY_UNPLUG;
-        ch->chosen = g_strdup_printf("the source's plugin vouches for %s and %s, so it cannot "
+        ch->chosen = g_strdup_printf("the source's plugins vouch for %s and %s, so it cannot "
                                      "stay attached", state_vouch_words(ch->source_vouch),
                                      here);
     } else {
         g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT,
                     "strategy auto: NIC %s has no standby on the source, so it cannot be "
-                    "unplugged, and it cannot stay attached either: the source's plugin "
-                    "vouches for %s and %s; nothing was changed", ch->alias,
+                    "unplugged, and it cannot stay attached either: the source's plugins "
+                    "vouch for %s and %s; nothing was changed", ch->alias,
                     state_vouch_words(ch->source_vouch), here);
         return FALSE;
     }
@@ -531,18 +618,22 @@ state_choice_plugin(StateCheck *c)
 
 static void state_choose_next(StateCheck *c, Reservation *r);
 
-/* The next choice, or the checks once every choice is made; @error ends it. */
+/* Every plugin here was asked about the choice: the next choice, or the
+ * checks once every choice is made; @error ends it. */
 static void
-state_chosen(StateCheck *c, Reservation *r, Plugin *plugin, guint vouch)
+state_chosen(StateCheck *c, Reservation *r)
 {
     g_autoptr(GError) error = NULL;
 
-    if (!state_choose(g_ptr_array_index(c->choices, c->choice), plugin, vouch, &error)) {
+    if (!state_choose(g_ptr_array_index(c->choices, c->choice), c->choice_names->str,
+                      plugin_vouch(c->choice_flags), &error)) {
         state_check_answer(c, r, error);
         return;
     }
     c->choice++;
     c->choice_plugin = 0;
+    c->choice_flags = 0;
+    g_string_truncate(c->choice_names, 0);
     state_choose_next(c, r);
 }
 
@@ -573,8 +664,9 @@ state_choice_probed(const PluginCallResult *res, gpointer data)
         return;
     }
     if (res->probe.flags & MIGD_PROBE_HANDLES) {
-        state_chosen(c, r, state_choice_plugin(c), res->probe.flags);
-        return;
+        c->choice_flags |= res->probe.flags;
+        g_string_append_printf(c->choice_names, "%splugin %s", c->choice_names->len ? ", " : "",
+                               plugin_name(state_choice_plugin(c)));
     }
     c->choice_plugin++;
     state_choose_next(c, r);
@@ -592,7 +684,7 @@ state_choose_next(StateCheck *c, Reservation *r)
     }
     p = state_choice_plugin(c);
     if (!p) {
-        state_chosen(c, r, NULL, 0);
+        state_chosen(c, r);
         return;
     }
     dev = dest_state_device(c->in, r,
@@ -621,6 +713,7 @@ dest_state_prepare(Incoming *in, Reservation *r, json_t *body, IncomingAnswer an
     c->id = g_strdup(r->id);
     c->states = g_steal_pointer(&states);
     c->choices = g_steal_pointer(&choices);
+    c->choice_names = g_string_new(NULL);
     c->answer = answer;
     c->data = data;
     state_choose_next(c, r);
@@ -632,6 +725,7 @@ typedef struct {
     Reservation *r;     /* not touched once @alive is cancelled */
     GCancellable *alive;
     ResNic *nic;
+    ResState *state;
     ResNic *only;
     DestRestored done;
 } StateRestore;
@@ -652,6 +746,7 @@ state_restored(const PluginCallResult *res, gpointer data)
     StateRestore *s = data;
     Reservation *r = s->r;
     ResNic *n = s->nic;
+    ResState *st = s->state;
     ResNic *only = s->only;
     DestRestored done = s->done;
     g_autofree char *why = NULL;
@@ -661,7 +756,7 @@ state_restored(const PluginCallResult *res, gpointer data)
     g_free(s);
     if (gone)
         return;
-    n->restore_ms = res->elapsed_ms;
+    st->restore_ms = res->elapsed_ms;
     if (res->rc != 0) {
         why = g_strdup_printf("the device state of %s was not restored onto the VF %s: %s; its "
                               "plugins were asked to undo what they did", n->alias, n->address,
@@ -669,9 +764,27 @@ state_restored(const PluginCallResult *res, gpointer data)
         state_restore_fail(r, done, why);
         return;
     }
-    n->restored = TRUE;
+    st->restored = TRUE;
+    n->restored = !dest_state_pending(n);
     dest_save_or_warn(r->in);
     state_restore_next(r, only, done);
+}
+
+/* The next state to restore, NIC after NIC, in each NIC's order. */
+static ResState *
+state_restore_pick(Reservation *r, ResNic *only, ResNic **ret_nic)
+{
+    for (guint i = 0; i < r->nics->len; i++) {
+        ResNic *n = g_ptr_array_index(r->nics, i);
+
+        for (guint j = 0; (!only || n == only) && j < n->states->len; j++) {
+            if (!res_state_at(n, j)->restored) {
+                *ret_nic = n;
+                return res_state_at(n, j);
+            }
+        }
+    }
+    return NULL;
 }
 
 static void
@@ -683,24 +796,20 @@ state_restore_next(Reservation *r, ResNic *only, DestRestored done)
     g_autofree char *why = NULL;
     StateRestore *s;
     ResNic *n = NULL;
+    ResState *st = state_restore_pick(r, only, &n);
     Plugin *p;
 
-    for (guint i = 0; i < r->nics->len && !n; i++) {
-        ResNic *candidate = g_ptr_array_index(r->nics, i);
-
-        if (candidate->state_frame && !candidate->restored && (!only || candidate == only))
-            n = candidate;
-    }
-    if (!n) {
+    if (!st) {
         r->restoring = FALSE;
         done(r, NULL);
         return;
     }
-    p = state_find_plugin(r->in, n->state_plugin);
+    p = state_find_plugin(r->in, st->plugin);
     /* Decoded again: the checksum also guards what lay on disk. */
-    if (!p || !plugin_frame_decode(n->state_frame, G_MAXSIZE, &frame, &error)) {
-        why = g_strdup_printf("the device state of %s was not restored: %s", n->alias,
-                              p ? error->message : "its plugin is no longer loaded here");
+    if (!p || !plugin_frame_decode(st->frame, G_MAXSIZE, &frame, &error)) {
+        why = g_strdup_printf("the device state of %s from plugin %s was not restored: %s",
+                              n->alias, st->plugin,
+                              p ? error->message : "the plugin is no longer loaded here");
         state_restore_fail(r, done, why);
         return;
     }
@@ -708,6 +817,7 @@ state_restore_next(Reservation *r, ResNic *only, DestRestored done)
     s->r = r;
     s->alive = g_object_ref(r->cancellable);
     s->nic = n;
+    s->state = st;
     s->only = only;
     s->done = done;
     dev = dest_state_device(r->in, r, n);
@@ -722,12 +832,43 @@ dest_state_restore(Reservation *r, ResNic *only, DestRestored done)
     state_restore_next(r, only, done);
 }
 
-/* --- native NICs after the switchover ---------------------------------------------- */
+/* --- after the switchover ---------------------------------------------------------- */
+
+ResState *
+dest_state_next_post(Reservation *r, NicStrategy strategy, guint *nic, guint *state,
+                     Plugin **ret_plugin)
+{
+    for (; *nic < r->nics->len; (*nic)++, *state = 0) {
+        ResNic *n = g_ptr_array_index(r->nics, *nic);
+
+        for (; n->strategy == strategy && *state < n->states->len; (*state)++) {
+            ResState *st = res_state_at(n, *state);
+            Plugin *p = st->restored ? state_find_plugin(r->in, st->plugin) : NULL;
+
+            if (p) {
+                *ret_plugin = p;
+                return st;
+            }
+        }
+    }
+    return NULL;
+}
+
+void
+dest_state_post_failed(Reservation *r, GString *errors, const ResState *st, const ResNic *n,
+                       const char *error)
+{
+    log_structured(G_LOG_LEVEL_WARNING, LOG_FIELDS("MIGD_JOB", r->id, "MIGD_DOMAIN", r->domain),
+                   "Plugin %s says %s of %s is not right after the switchover "
+                   "(post_switchover): %s", st->plugin, n->alias, r->domain, error);
+    g_string_append_printf(errors, "%splugin %s for %s: %s", errors->len ? "; " : "",
+                           st->plugin, n->alias, error);
+}
 
 typedef struct {
     Reservation *r;
     GCancellable *alive;        /* @r's: cancelled when it goes */
-    guint nic;
+    guint nic, state;
     GString *errors;
     DestRestored done;
 } StatePost;
@@ -747,16 +888,9 @@ state_posted(const PluginCallResult *res, gpointer data)
         return;
     }
     n = g_ptr_array_index(s->r->nics, s->nic);
-    if (res->rc != 0) {
-        log_structured(G_LOG_LEVEL_WARNING,
-                       LOG_FIELDS("MIGD_JOB", s->r->id, "MIGD_DOMAIN", s->r->domain),
-                       "Plugin %s says %s of %s is not right after the switchover "
-                       "(post_switchover): %s", n->state_plugin, n->alias, s->r->domain,
-                       res->error);
-        g_string_append_printf(s->errors, "%splugin %s for %s: %s", s->errors->len ? "; " : "",
-                               n->state_plugin, n->alias, res->error);
-    }
-    s->nic++;
+    if (res->rc != 0)
+        dest_state_post_failed(s->r, s->errors, res_state_at(n, s->state), n, res->error);
+    s->state++;
     state_post_next(s);
 }
 
@@ -764,18 +898,11 @@ static void
 state_post_next(StatePost *s)
 {
     Reservation *r = s->r;
-    g_autofree char *why = NULL;
+    Plugin *p;
+    g_autoptr(PluginDevice) dev = NULL;
 
-    for (; s->nic < r->nics->len; s->nic++) {
-        ResNic *n = g_ptr_array_index(r->nics, s->nic);
-        Plugin *p = n->strategy == NIC_STRATEGY_NATIVE && n->restored
-                        ? state_find_plugin(r->in, n->state_plugin)
-                        : NULL;
-        g_autoptr(PluginDevice) dev = NULL;
-
-        if (!p)
-            continue;
-        dev = dest_state_device(r->in, r, n);
+    if (dest_state_next_post(r, NIC_STRATEGY_NATIVE, &s->nic, &s->state, &p)) {
+        dev = dest_state_device(r->in, r, g_ptr_array_index(r->nics, s->nic));
         plugin_call(p, PLUGIN_CALL_POST_SWITCHOVER, dev, NULL, 0, 0,
                     r->in->conf->plugin_call_timeout_s * 1000, state_posted, s);
         return;
@@ -809,14 +936,18 @@ dest_state_abort(Reservation *r)
 {
     for (guint i = 0; i < r->nics->len; i++) {
         ResNic *n = g_ptr_array_index(r->nics, i);
-        Plugin *p = state_find_plugin(r->in, n->state_plugin);
-        g_autoptr(PluginDevice) dev = NULL;
 
-        if (!p || n->state_aborted)
-            continue;
-        n->state_aborted = TRUE;
-        dev = dest_state_device(r->in, r, n);
-        plugin_call_abort(p, dev, r->in->conf->plugin_call_timeout_s * 1000);
+        for (guint j = 0; j < n->states->len; j++) {
+            ResState *st = res_state_at(n, j);
+            Plugin *p = state_find_plugin(r->in, st->plugin);
+            g_autoptr(PluginDevice) dev = NULL;
+
+            if (!p || st->aborted)
+                continue;
+            st->aborted = TRUE;
+            dev = dest_state_device(r->in, r, n);
+            plugin_call_abort(p, dev, r->in->conf->plugin_call_timeout_s * 1000);
+        }
     }
 }
 
@@ -825,36 +956,49 @@ dest_state_abort(Reservation *r)
 json_t *
 dest_state_to_json(const ResNic *n)
 {
-    if (!n->state_plugin)
-        return json_null();
-    return json_pack("{s:s,s:o,s:o,s:o,s:b}", "plugin", n->state_plugin, "bytes",
-                     json_count_or_null(n->state_bytes), "check_ms",
-                     json_count_or_null(n->check_ms), "restore_ms",
-                     json_count_or_null(n->restore_ms), "restored", n->restored);
+    json_t *list = json_array();
+
+    for (guint i = 0; i < n->states->len; i++) {
+        const ResState *st = res_state_at(n, i);
+
+        json_array_append_new(list, json_pack("{s:s,s:o,s:o,s:o,s:b}", "plugin", st->plugin,
+                                              "bytes", json_count_or_null(st->bytes),
+                                              "check_ms", json_count_or_null(st->check_ms),
+                                              "restore_ms", json_count_or_null(st->restore_ms),
+                                              "restored", st->restored));
+    }
+    return list;
 }
 
 json_t *
 dest_state_to_record(const ResNic *n)
 {
-    if (!n->state_plugin || !n->state_frame)
-        return json_null();
-    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:b,s:b}", "plugin", n->state_plugin, "frame",
-                     n->state_frame, "bytes", (json_int_t)n->state_bytes, "check_ms",
-                     (json_int_t)n->check_ms, "restore_ms", (json_int_t)n->restore_ms,
-                     "restored", n->restored, "aborted", n->state_aborted);
+    json_t *list = json_array();
+
+    for (guint i = 0; i < n->states->len; i++) {
+        const ResState *st = res_state_at(n, i);
+
+        if (!st->frame)
+            continue;
+        json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:I,s:I,s:b,s:b}", "plugin",
+                                              st->plugin, "frame", st->frame, "bytes",
+                                              (json_int_t)st->bytes, "check_ms",
+                                              (json_int_t)st->check_ms, "restore_ms",
+                                              (json_int_t)st->restore_ms, "restored",
+                                              st->restored, "aborted", st->aborted));
+    }
+    return list;
 }
 
-gboolean
-dest_state_from_record(ResNic *n, json_t *state, char **ret_why)
+static gboolean
+state_from_record(ResNic *n, json_t *state, char **ret_why)
 {
     const char *plugin, *frame;
     json_int_t bytes, check_ms, restore_ms;
     int restored, aborted;
     json_error_t jerr;
+    ResState *st;
 
-    dest_state_clear(n);
-    if (!state || json_is_null(state))
-        return TRUE;
     if (json_unpack_ex(state, &jerr, JSON_STRICT, "{s:s,s:s,s:I,s:I,s:I,s:b,s:b}", "plugin",
                        &plugin, "frame", &frame, "bytes", &bytes, "check_ms", &check_ms,
                        "restore_ms", &restore_ms, "restored", &restored, "aborted",
@@ -863,13 +1007,35 @@ dest_state_from_record(ResNic *n, json_t *state, char **ret_why)
                                    n->alias, jerr.text);
         return FALSE;
     }
-    n->state_plugin = g_strdup(plugin);
-    n->state_frame = g_strdup(frame);
-    n->state_bytes = bytes;
-    n->check_ms = check_ms;
-    n->restore_ms = restore_ms;
-    n->restored = restored;
-    n->state_aborted = aborted;
+    st = res_state_new(plugin, frame);
+    st->bytes = bytes;
+    st->check_ms = check_ms;
+    st->restore_ms = restore_ms;
+    st->restored = restored;
+    st->aborted = aborted;
+    g_ptr_array_add(n->states, st);
+    return TRUE;
+}
+
+gboolean
+dest_state_from_record(ResNic *n, json_t *states, json_t *state, char **ret_why)
+{
+    size_t i;
+    json_t *item;
+
+    dest_state_clear(n);
+    if (states && !json_is_array(states)) {
+        *ret_why = g_strdup_printf("holds device states of NIC %s that are not a list",
+                                   n->alias);
+        return FALSE;
+    }
+    if (!states && state && !json_is_null(state) && !state_from_record(n, state, ret_why))
+        return FALSE;
+    json_array_foreach(states, i, item) {
+        if (!state_from_record(n, item, ret_why))
+            return FALSE;
+    }
+    n->restored = n->states->len > 0 && !dest_state_pending(n);
     return TRUE;
 }
 

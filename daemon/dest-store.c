@@ -48,7 +48,7 @@ res_nic_free(gpointer data)
     g_free(n->driver);
     g_free(n->device_xml);
     g_free(n->chosen);
-    dest_state_clear(n);
+    g_clear_pointer(&n->states, g_ptr_array_unref);
     g_free(n);
 }
 
@@ -110,7 +110,7 @@ res_nic_to_record(const ResNic *n)
                      "address", n->address, "driver", json_string_or_null(n->driver),
                      "device_xml", n->device_xml, "strategy",
                      nic_strategy_to_string(n->strategy), "chosen",
-                     json_string_or_null(n->chosen), "state", dest_state_to_record(n));
+                     json_string_or_null(n->chosen), "states", dest_state_to_record(n));
 }
 
 json_t *
@@ -140,16 +140,17 @@ static ResNic *
 res_nic_from_record(json_t *record, char **ret_why)
 {
     const char *alias, *pool, *address, *xml, *strategy;
-    json_t *mac = NULL, *driver = NULL, *chosen = NULL, *state = NULL;
+    json_t *mac = NULL, *driver = NULL, *chosen = NULL, *states = NULL, *state = NULL;
     json_int_t vlan;
     json_error_t jerr;
     int s;
     ResNic *n;
 
-    if (json_unpack_ex(record, &jerr, JSON_STRICT, "{s:s,s:o,s:I,s:s,s:s,s:o,s:s,s:s,s?o,s?o}",
-                       "alias", &alias, "mac", &mac, "vlan", &vlan, "pool", &pool, "address",
-                       &address, "driver", &driver, "device_xml", &xml, "strategy",
-                       &strategy, "chosen", &chosen, "state", &state) < 0) {
+    if (json_unpack_ex(record, &jerr, JSON_STRICT,
+                       "{s:s,s:o,s:I,s:s,s:s,s:o,s:s,s:s,s?o,s?o,s?o}", "alias", &alias, "mac",
+                       &mac, "vlan", &vlan, "pool", &pool, "address", &address, "driver",
+                       &driver, "device_xml", &xml, "strategy", &strategy, "chosen", &chosen,
+                       "states", &states, "state", &state) < 0) {
         *ret_why = g_strdup_printf("holds a NIC that is not valid (%s)", jerr.text);
         return NULL;
     }
@@ -168,7 +169,7 @@ res_nic_from_record(json_t *record, char **ret_why)
     n->device_xml = g_strdup(xml);
     n->strategy = s;
     n->chosen = g_strdup(json_string_value(chosen));
-    if (!dest_state_from_record(n, state, ret_why)) {
+    if (!dest_state_from_record(n, states, state, ret_why)) {
         res_nic_free(n);
         return NULL;
     }

@@ -181,6 +181,20 @@ job_nics_use(const Job *job, const char *strategy)
     return FALSE;
 }
 
+/* The policy's share of the NIC steps' record: what the native NICs'
+ * devices add at stop-and-copy (nics.stop_copy_bytes). */
+static void
+job_policy_device_bytes(Job *job)
+{
+    json_t *bytes = json_object_get(job->nics, "stop_copy_bytes");
+
+    if (job->policy_state)
+        policy_state_set_device_bytes(job->policy_state,
+                                      json_is_integer(bytes) && json_integer_value(bytes) > 0
+                                          ? (guint64)json_integer_value(bytes)
+                                          : 0);
+}
+
 static void
 job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
 {
@@ -196,6 +210,7 @@ job_start_migration(Job *job, const JobEvent *ev, GArray *actions)
     g_clear_pointer(&job->policy_state, policy_state_free);
     job->policy_state = policy_state_new(&effective, ev->mono_ms, job->guest_memory,
                                          job->postcopy_forbidden);
+    job_policy_device_bytes(job);
     job_enter(job, ev, JOB_MIGRATING, "live migration to %s started", job_dest_name(job));
     job_act(actions, JOB_ACT_START_MIGRATION, 0);
 }
@@ -421,17 +436,29 @@ job_switchover(Job *job, const JobEvent *ev, const char *why, GArray *actions)
     job_act(actions, JOB_ACT_SWITCHOVER, 0);
 }
 
-/* What is left to copy, in ms at the rate measured; -1: no rate yet.
- * Already during the first pass: with QEMU's max downtime at 1 ms a guest
- * that dirties nothing would be switched over by QEMU itself as soon as a
- * pass finds no dirty page (seen in the lab: an idle guest completed in
- * 597 ms), so the pause must come before the first pass ends. */
-static gint64
-job_predicted_ms(const PolicySample *s)
+/* Whether what is left fits the downtime budget, said in @ret_why: the
+ * prediction (policy_predict_downtime_ms()) runs already during the first
+ * pass: with QEMU's max downtime at 1 ms a guest that dirties nothing
+ * would be switched over by QEMU itself as soon as a pass finds no dirty
+ * page (seen in the lab: an idle guest completed in 597 ms), so the pause
+ * must come before the first pass ends. */
+static gboolean
+job_pause_fits(const Job *job, const PolicySample *s, char **ret_why)
 {
-    if (s->memory_bps == 0)
-        return -1;
-    return (gint64)(s->data_remaining * 1000 / s->memory_bps);
+    gint64 predicted = policy_predict_downtime_ms(job->policy_state, s);
+    guint64 device = policy_state_device_bytes(job->policy_state);
+    g_autofree char *with = NULL;
+
+    if (predicted < 0 || predicted > job->policy.max_downtime_ms)
+        return FALSE;
+    if (device)
+        with = g_strdup_printf(" (and %" G_GUINT64_FORMAT " KiB that the native NICs' devices "
+                               "add at stop-and-copy)", device / 1024);
+    *ret_why = g_strdup_printf("%" G_GUINT64_FORMAT " KiB are left%s, about %" G_GINT64_FORMAT
+                               " ms at the measured rate, within the downtime budget of %u ms",
+                               s->data_remaining / 1024, with ? with : "", predicted,
+                               job->policy.max_downtime_ms);
+    return TRUE;
 }
 
 static void
@@ -439,7 +466,6 @@ job_on_stats(Job *job, const JobEvent *ev, GArray *actions)
 {
     PolicyAction pa = { 0 };
     gboolean pauses;
-    gint64 predicted;
     g_autofree char *why = NULL;
 
     job_apply_sample(job, ev->sample);
@@ -447,12 +473,7 @@ job_on_stats(Job *job, const JobEvent *ev, GArray *actions)
         return;
     policy_evaluate(job->policy_state, ev->sample, &pa);
     pauses = job_pauses(job);
-    predicted = pauses ? job_predicted_ms(ev->sample) : -1;
-    if (predicted >= 0 && predicted <= job->policy.max_downtime_ms) {
-        why = g_strdup_printf("%" G_GUINT64_FORMAT " KiB are left, about %" G_GINT64_FORMAT
-                              " ms at the measured rate, within the downtime budget of %u ms",
-                              ev->sample->data_remaining / 1024, predicted,
-                              job->policy.max_downtime_ms);
+    if (pauses && job_pause_fits(job, ev->sample, &why)) {
         job_switchover(job, ev, why, actions);
     } else if (pauses && pa.kind == POLICY_SET_DOWNTIME) {
         /* Raising QEMU's downtime would let it switch over without the
@@ -1376,4 +1397,5 @@ job_resume_clock(Job *job, gint64 wall_us, gint64 mono_ms)
                                        : job->created_mono_ms;
     if (job->policy_state)
         policy_state_rebase(job->policy_state, job->migration_start_mono_ms);
+    job_policy_device_bytes(job);
 }

@@ -285,6 +285,18 @@ plugin_set_find(PluginSet *set, const char *name)
     return NULL;
 }
 
+guint
+plugin_vouch(guint flags)
+{
+    guint vouch = flags & (MIGD_PROBE_NATIVE | MIGD_PROBE_PAUSE);
+
+    if (flags & MIGD_PROBE_DENY_NATIVE)
+        vouch &= ~MIGD_PROBE_NATIVE;
+    if (flags & MIGD_PROBE_DENY_PAUSE)
+        vouch &= ~MIGD_PROBE_PAUSE;
+    return vouch;
+}
+
 const char *
 plugin_name(const Plugin *p)
 {
@@ -345,6 +357,9 @@ plugin_probe(Plugin *p, const struct migd_device *dev, struct migd_probe *ret,
     rc = p->table.probe(p->ctx, dev, &probe, err, sizeof(err));
     g_mutex_unlock(&p->lock);
     probe.detail[sizeof(probe.detail) - 1] = '\0';
+    /* Members past ABI 1.0 are read only from a plugin that knows them. */
+    if (p->table.abi_minor < 1)
+        probe.stop_copy_bytes = 0;
     if (rc == 0)
         *ret = probe;
     return plugin_result(p, "probe", rc, err, reterr_message);

@@ -36,6 +36,11 @@ GPtrArray *plugin_set_plugins(PluginSet *set);
 GPtrArray *plugin_set_refusals(PluginSet *set);
 Plugin *plugin_set_find(PluginSet *set, const char *name);
 
+/* What a device is vouched for (MIGD_PROBE_NATIVE, _PAUSE), from @flags,
+ * the OR of the probe flags of every plugin that claims it: the union of
+ * their vouches less what any of them denies (include/migd/plugin.h). */
+guint plugin_vouch(guint flags);
+
 /* A call in a worker holds a reference, so that the plugin stays loaded
  * while its callback runs, even past the set's end. */
 Plugin *plugin_ref(Plugin *p);

@@ -24,6 +24,7 @@ struct _PolicyState {
     gint64 start_ms;
     guint64 guest_memory_bytes;
     gboolean postcopy_forbidden;
+    guint64 device_bytes;           /* at stop-and-copy, on top of memory */
 
     guint64 low_remaining;          /* G_MAXUINT64 until a sample carries data */
     gint64 low_ms;                  /* when it was set; start_ms before */
@@ -337,6 +338,44 @@ policy_send_ms(guint64 bytes, guint64 bytes_per_s)
     return (guint64)(bytes * 1000.0 / bytes_per_s + 0.5);
 }
 
+void
+policy_state_set_device_bytes(PolicyState *state, guint64 bytes)
+{
+    state->device_bytes = bytes;
+}
+
+guint64
+policy_state_device_bytes(const PolicyState *state)
+{
+    return state->device_bytes;
+}
+
+gint64
+policy_predict_downtime_ms(const PolicyState *state, const PolicySample *sample)
+{
+    if (sample->memory_bps == 0)
+        return -1;
+    return (gint64)policy_send_ms(sample->data_remaining + state->device_bytes,
+                                  sample->memory_bps);
+}
+
+/* "; sending what remains takes about 530 ms", with the devices' part
+ * when there is one; "" when no rate is known. */
+static char *
+policy_describe_needed(const PolicyState *state, const PolicySample *sample)
+{
+    g_autofree char *device = NULL;
+
+    if (sample->memory_bps == 0)
+        return g_strdup("");
+    if (state->device_bytes)
+        device = policy_format_bytes(state->device_bytes);
+    return g_strdup_printf("; sending what remains%s%s%s takes about %" G_GINT64_FORMAT " ms",
+                           device ? " (with the " : "", device ? device : "",
+                           device ? " the native NICs' devices add at stop-and-copy)" : "",
+                           policy_predict_downtime_ms(state, sample));
+}
+
 /* "now 530.0 MiB remaining, dirty rate 180.0 MiB/s, bandwidth 120.0 MiB/s";
  * libvirt's 0 means it does not know. */
 static char *
@@ -431,15 +470,11 @@ policy_escalate(PolicyState *state, const PolicySample *sample, PolicyAction *re
     policy_restart_stall_count(state);
     if (state->next_step < state->cfg.n_downtime_steps) {
         guint to = state->cfg.downtime_steps_ms[state->next_step++];
-        g_autofree char *needed = NULL;
+        g_autofree char *needed = policy_describe_needed(state, sample);
 
-        if (sample->memory_bps > 0)
-            needed = g_strdup_printf("; sending what remains takes about %" G_GUINT64_FORMAT
-                                     " ms", policy_send_ms(sample->data_remaining,
-                                                           sample->memory_bps));
         policy_raise_downtime(state, to,
                               g_strdup_printf("%s%s: raising the max downtime from %u ms to %u ms",
-                                              stall, needed ? needed : "", from, to),
+                                              stall, needed, from, to),
                               ret_action);
         return;
     }

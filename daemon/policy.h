@@ -87,6 +87,18 @@ PolicyState *policy_state_from_json(const PolicyConfig *cfg, gint64 start_ms,
                                     guint64 guest_memory_bytes, gboolean postcopy_forbidden,
                                     json_t *saved, GError **error);
 
+/* What the guest's devices that stay attached (native NICs) add to the
+ * data QEMU sends at stop-and-copy, in bytes (their plugins' probe
+ * stop_copy_bytes; 0: none known). libvirt's data remaining counts the
+ * guest's memory only, so the downtime predictions add this. */
+void policy_state_set_device_bytes(PolicyState *state, guint64 bytes);
+guint64 policy_state_device_bytes(const PolicyState *state);
+
+/* The downtime that stop-and-copy would take now: what remains of the
+ * guest's memory and the devices' bytes, at the measured rate, in ms; -1
+ * when no rate is known yet. */
+gint64 policy_predict_downtime_ms(const PolicyState *state, const PolicySample *sample);
+
 /* Moves @state to another clock, on which the migration started at @start_ms. */
 void policy_state_rebase(PolicyState *state, gint64 start_ms);
 

@@ -205,6 +205,7 @@ nic_steps_classify_xml(NicSteps *ns, const MigdConf *conf, const char *live_xml,
     for (guint i = 0; i < found->len; i++) {
         Nic *n = g_new0(Nic, 1);
 
+        n->plugins = g_ptr_array_new_with_free_func(nic_plugin_free);
         n->dom = g_ptr_array_steal_index(found, i--);
         g_ptr_array_add(ns->nics, n);
         n->strategy = nic_choose(ns, job, pools, n, ret_refusal);

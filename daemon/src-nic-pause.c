@@ -145,21 +145,45 @@ nic_quiesced(const PluginCallResult *r, gpointer data)
     n = nic_at(ns, ns->pause_nic);
     ns->pre_switchover_ms = MAX(ns->pre_switchover_ms, 0) + r->elapsed_ms;
     if (r->rc != 0) {
-        g_autofree char *reason = g_strdup_printf("plugin %s could not quiesce %s "
-                                                  "(pre_switchover): %s", n->plugin,
-                                                  n->dom->alias, r->error);
+        g_autofree char *reason = g_strdup_printf(
+            "plugin %s could not quiesce %s (pre_switchover): %s",
+            ((NicPlugin *)g_ptr_array_index(n->plugins, ns->pause_plugin))->name, n->dom->alias,
+            r->error);
 
         nic_switchover_failed(ns, reason);
         return;
     }
-    ns->pause_nic++;
+    ns->pause_plugin++;
     nic_quiesce_next(ns);
+}
+
+/* The next plugin to quiesce a paused NIC: every plugin that claims it,
+ * in loading order, NIC after NIC; NULL once all have. */
+static Plugin *
+nic_quiesce_plugin(NicSteps *ns)
+{
+    for (; ns->pause_nic < ns->nics->len; ns->pause_nic++, ns->pause_plugin = 0) {
+        Nic *n = nic_at(ns, ns->pause_nic);
+
+        for (; nic_pauses(n) && ns->plugins && ns->pause_plugin < n->plugins->len;
+             ns->pause_plugin++) {
+            NicPlugin *np = g_ptr_array_index(n->plugins, ns->pause_plugin);
+            Plugin *p = plugin_set_find(ns->plugins, np->name);
+
+            if (p) {
+                np->called = TRUE;
+                np->aborted = FALSE;
+                return p;
+            }
+        }
+    }
+    return NULL;
 }
 
 static void
 nic_quiesce_next(NicSteps *ns)
 {
-    Plugin *p = NULL;
+    Plugin *p;
     g_autoptr(PluginDevice) dev = NULL;
 
     if (ns->rolling_back) {
@@ -167,16 +191,8 @@ nic_quiesce_next(NicSteps *ns)
         nic_rollback_resume(ns);
         return;
     }
-    while (ns->pause_nic < ns->nics->len) {
-        Nic *n = nic_at(ns, ns->pause_nic);
-
-        p = nic_pauses(n) && n->plugin && ns->plugins ? plugin_set_find(ns->plugins, n->plugin)
-                                                      : NULL;
-        if (p)
-            break;
-        ns->pause_nic++;
-    }
-    if (ns->pause_nic >= ns->nics->len) {
+    p = nic_quiesce_plugin(ns);
+    if (!p) {
         ns->pause_start_us = g_get_monotonic_time();
         pause_run(ns, TRUE, nic_suspended);
         return;
@@ -197,7 +213,7 @@ nic_restored_there(NicSteps *ns, guint status, json_t *body, const char *why)
         return;
     }
     nic_state_take_answer(ns, body, 0);
-    ns->pause_nic = 0;
+    ns->pause_nic = ns->pause_plugin = 0;
     ns->switchover_busy = TRUE;
     nic_quiesce_next(ns);
 }

@@ -22,6 +22,20 @@
 #define NIC_BUSY_RETRY_MS 1000
 #define NIC_BUSY_FOR_MS 600000
 
+/* One plugin that claims a NIC's device on this host (src-nic-state.c). */
+typedef struct {
+    char *name;
+    guint flags;            /* what its probe said (MIGD_PROBE_*) */
+    guint64 stop_copy_bytes;    /* ... and what QEMU sends for the device at stop-and-copy */
+    char *detail;               /* ... and why (this migd's life only) */
+    /* A call past probe was made (save_state, pre_switchover): it is
+     * called abort when the job is undone. */
+    gboolean called;
+    gboolean aborted;
+    char *frame;            /* the frame of its state sent (this migd's life only) */
+    gint64 state_bytes, save_ms, transfer_ms, check_ms, restore_ms;    /* -1: not measured */
+} NicPlugin;
+
 typedef struct {
     DomNic *dom;            /* as it was before the unplug; dom->xml plugs it back in */
     NicStrategy strategy;   /* UNPLUG, NATIVE or PAUSE */
@@ -29,7 +43,8 @@ typedef struct {
      * hosts settle the strategy while preparing (src-nic-state.c asks
      * this host's, the destination its own); until then @strategy is
      * unplug where it has a standby, else pause. @source_vouch is what
-     * this host's plugin vouches for (MIGD_PROBE_NATIVE, _PAUSE); @chosen
+     * this host's plugins vouch for together (plugin_vouch(): MIGD_PROBE_
+     * NATIVE, _PAUSE); @chosen
      * says why the destination chose what it did, for the record. */
     gboolean auto_pending;
     guint source_vouch;
@@ -42,13 +57,9 @@ typedef struct {
      * (recorded before the request: after a restart it may still come). */
     gboolean detach_pending;
     gboolean detach_sent;   /* asked, in this migd's life or before a restart */
-    /* Its device state (src-nic-state.c): the plugin whose save_state was
-     * called for it (NULL: none claimed it), the frame sent (this migd's
-     * life only), and the figures; -1: not measured. */
-    char *plugin;
-    char *state_frame;
-    gint64 state_bytes, save_ms, transfer_ms, check_ms, restore_ms;
-    gboolean plugin_aborted;
+    /* Its device state (src-nic-state.c): every plugin that claims it
+     * here, in loading order (NicPlugin*; empty: none does). */
+    GPtrArray *plugins;
 } Nic;
 
 /* What this host knows of the destination's reservation for the job (its
@@ -115,6 +126,7 @@ struct _NicSteps {
     gsize max_state_bytes;
     GHashTable *pool_pf, *pool_sysfs;
     guint state_nic, state_plugin;
+    gboolean state_saving;  /* the NIC's plugins are probed; now they save */
     void (*state_done)(NicSteps *ns, const char *reason);
     gint64 prepare_sent_us; /* monotonic */
     /* The pause strategy (src-nic-pause.c): a plugin call or the suspend is
@@ -123,7 +135,7 @@ struct _NicSteps {
      * the figures (-1: not measured) and the moments (monotonic; 0: not
      * in this migd's life). */
     gboolean switchover_busy, source_paused, unpausing, unpause_tried;
-    guint pause_nic;
+    guint pause_nic, pause_plugin;
     gint64 pre_switchover_ms, suspend_ms, stop_copy_ms, resume_ms, post_switchover_ms, paused_ms;
     gint64 pause_start_us, suspended_us, resume_asked_us;
 };
@@ -205,9 +217,10 @@ void nic_reserve(NicSteps *ns);
 void nic_prepare(NicSteps *ns);
 void nic_renew_stop(NicSteps *ns);
 
-/* src-nic-state.c: each NIC's device state, saved by the first plugin
- * that claims it with state, framed; @done gets NULL, or the reason the
- * step fails (a sentence that names the plugin and what it said). */
+/* src-nic-state.c: each NIC is probed by every loaded plugin, in loading
+ * order; each one that claims it with state saves it, in that order, into
+ * a frame of its own; @done gets NULL, or the reason the step fails (a
+ * sentence that names the plugin and what it said). */
 typedef void (*NicStateSaved)(NicSteps *ns, const char *reason);
 void nic_state_save(NicSteps *ns, NicStateSaved done);
 /* Strategy auto, after the save: a NIC no plugin here vouches for is
@@ -225,12 +238,20 @@ void nic_state_take_answer(NicSteps *ns, json_t *reservation, gint64 sent_us);
  * chose for each NIC it was asked to (unplug where it said nothing);
  * NULL, or why the step fails. */
 char *nic_state_take_choices(NicSteps *ns, json_t *reservation);
-/* Calls abort on every plugin whose save_state was called for the job
- * (once per NIC); the outcome goes to the log. */
+/* Calls abort on every plugin called past probe for the job (once per
+ * NIC and plugin); the outcome goes to the log. */
 void nic_state_abort(NicSteps *ns);
+/* How many of @n's plugins carry a state (a frame was sent this life, or
+ * the record says one was saved). */
+guint nic_state_frames(const Nic *n);
+void nic_plugin_free(gpointer data);
+/* What the native NICs' devices add at stop-and-copy, by their plugins'
+ * probes: per NIC the largest any of its plugins reports (they speak of
+ * one device), summed. */
+guint64 nic_state_stop_copy_bytes(NicSteps *ns);
 /* What the plugins are told of @n on this host. */
 PluginDevice *nic_state_device(NicSteps *ns, const Nic *n);
-/* The NIC's "plugin" member of the record, and back. */
+/* The NIC's "plugins" member of the record, and back. */
 json_t *nic_state_to_json(const Nic *n);
 void nic_state_from_json(Nic *n, json_t *device);
 

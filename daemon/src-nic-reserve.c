@@ -177,7 +177,7 @@ nic_prepared(NicSteps *ns, guint status, json_t *body, const char *why)
         return;
     }
     for (guint i = 0; i < ns->nics->len; i++)
-        states += nic_at(ns, i)->state_frame != NULL;
+        states += nic_state_frames(nic_at(ns, i)) > 0;
     if (states)
         nic_step_done(ns, "the destination checked the device state of %u NIC%s and will plug "
                           "the leased VFs in as soon as the guest resumes there", states,

@@ -19,9 +19,8 @@ nic_free(gpointer data)
     g_free(n->dest_address);
     g_free(n->dest_pool);
     g_free(n->dest_xml);
-    g_free(n->plugin);
+    g_ptr_array_unref(n->plugins);
     g_free(n->chosen);
-    g_free(n->state_frame);
     g_free(n);
 }
 
@@ -160,7 +159,7 @@ nic_to_json(const Nic *n)
     json_object_set_new(device, "chosen", json_string_or_null(n->chosen));
     if (n->detach_pending)
         json_object_set_new(device, "detach_pending", json_true());
-    json_object_set_new(device, "plugin", nic_state_to_json(n));
+    json_object_set_new(device, "plugins", nic_state_to_json(n));
     return device;
 }
 
@@ -172,7 +171,7 @@ nic_steps_to_json(NicSteps *ns)
 
     for (guint i = 0; i < ns->nics->len; i++)
         json_array_append_new(devices, nic_to_json(nic_at(ns, i)));
-    return json_pack("{s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "strategy",
+    return json_pack("{s:s,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:I}", "strategy",
                      nic_strategy_to_string(ns->strategy), "why", ns->why ? ns->why : "",
                      "reserved", held, "reservation",
                      held ? json_pack("{s:s,s:s}", "id", ns->id, "migd_url", ns->migd_url)
@@ -183,7 +182,8 @@ nic_steps_to_json(NicSteps *ns)
                      json_count_or_null(ns->replug_ms), "verify_ms",
                      json_count_or_null(ns->verify_ms), "guest_outage_ms",
                      json_count_or_null(ns->guest_outage_ms), "paused_ms",
-                     json_count_or_null(ns->paused_ms), "pause", nic_pause_to_json(ns));
+                     json_count_or_null(ns->paused_ms), "pause", nic_pause_to_json(ns),
+                     "stop_copy_bytes", (json_int_t)nic_state_stop_copy_bytes(ns));
 }
 
 static char *
@@ -235,6 +235,7 @@ nic_from_json(json_t *device)
     dom->standby = json_dup(device, "standby");
     dom->xml = json_dup(device, "xml");
     n = g_new0(Nic, 1);
+    n->plugins = g_ptr_array_new_with_free_func(nic_plugin_free);
     n->dom = g_steal_pointer(&dom);
     n->strategy = strategy;
     n->state = state;

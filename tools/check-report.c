@@ -15,6 +15,7 @@ probe_flags(guint32 flags)
     static const struct { guint32 flag; const char *name; } names[] = {
         { MIGD_PROBE_HANDLES, "handles" }, { MIGD_PROBE_STATE, "state" },
         { MIGD_PROBE_NATIVE, "native" }, { MIGD_PROBE_PAUSE, "pause" },
+        { MIGD_PROBE_DENY_NATIVE, "deny-native" }, { MIGD_PROBE_DENY_PAUSE, "deny-pause" },
     };
     json_t *list = json_array();
 
@@ -72,6 +73,8 @@ check_report_call(const CheckDevice *device, const PluginCallResult *result, con
         json_object_set_new(step, "flags", probe_flags(result->probe.flags));
         json_object_set_new(step, "state_version", json_integer(result->probe.state_version));
         json_object_set_new(step, "detail", json_string(result->probe.detail));
+        json_object_set_new(step, "stop_copy_bytes",
+                            json_integer((json_int_t)result->probe.stop_copy_bytes));
     } else if (result->kind == PLUGIN_CALL_SAVE_STATE)
         check_report_state(step, result->state, result->state_version);
     return step;

@@ -35,11 +35,17 @@
  * across calls that a later call needs. A callback may block on the kernel
  * (netlink, ioctl, sysfs) but not on migd, libvirt or the guest.
  *
+ * Every plugin that claims a device takes part in its job (see probe()'s
+ * answer below), and each step below calls them one after the other, in
+ * loading order (the plugin files' names, as migd loads them): on the
+ * source every plugin that claims the device, on the destination the
+ * plugins whose states came, in that host's loading order.
+ *
  * The life of a device's state in a job:
  *
  *   source                                  destination
- *   probe()           which plugin, what it vouches for
- *   save_state()      -> framed by migd, sent with the reservation ->
+ *   probe()           which plugins, what they vouch for together
+ *   save_state()      one frame per plugin that carries state ->
  *                                           check_state()  before the source
  *                                                          touches anything
  *   [unplug, or pre_switchover() for pause]
@@ -48,7 +54,9 @@
  *                                                          uses the device
  *                                           post_switchover() (pause, native)
  *   abort() on both hosts, for every plugin called in the job, when the job
- *   fails or is cancelled after that plugin did anything.
+ *   fails or is cancelled after that plugin did anything: a refusal by one
+ *   plugin (save_state, check_state, restore_state, pre_switchover) undoes
+ *   the job for all of them, and each one called is called abort.
  *
  * abort() must undo what this plugin did for the job on that host and
  * nothing else: on the destination, put back the VF's settings as they were
@@ -100,7 +108,8 @@ extern "C" {
 #endif
 
 #define MIGD_PLUGIN_ABI_MAJOR 1
-#define MIGD_PLUGIN_ABI_MINOR 0
+/* 1: struct migd_probe's stop_copy_bytes. */
+#define MIGD_PLUGIN_ABI_MINOR 1
 
 /* The exported entry point's name, as a symbol and as a string. */
 #define MIGD_PLUGIN_ENTRY_SYMBOL migd_plugin_entry
@@ -143,18 +152,46 @@ struct migd_device {
     const char *job;            /* the migration job's ID, or NULL outside a job */
 };
 
-/* probe()'s answer. */
+/* probe()'s answer.
+ *
+ * More than one plugin may claim a device (sriov-vfcfg carries a VF's
+ * settings on the PF, vfio-mig vouches for the VFIO device's migration):
+ * migd asks every loaded plugin, and every one that claims the device
+ * takes part in the job. What the device is vouched for is the union of
+ * its plugins' vouches (a plugin that knows nothing of a capability does
+ * not object to it) less the union of their denials: a plugin that knows
+ * the device cannot stay attached in some way (the device lacks VFIO
+ * migration, its PF's firmware loses the VF's state when QEMU stops it)
+ * sets the matching MIGD_PROBE_DENY_* bit, and no other plugin's vouch
+ * outweighs it. (The DENY bits came with ABI 1.1; a migd of 1.0 asked
+ * only the first plugin that claimed a device.) */
 #define MIGD_PROBE_HANDLES (1u << 0)    /* this plugin handles the device */
 #define MIGD_PROBE_STATE   (1u << 1)    /* it carries state (save/check/restore) */
 #define MIGD_PROBE_NATIVE  (1u << 2)    /* the device can stay attached: QEMU migrates it */
 #define MIGD_PROBE_PAUSE   (1u << 3)    /* it can stay attached if migd pauses it at switchover */
+#define MIGD_PROBE_DENY_NATIVE (1u << 4)    /* it must not stay attached for QEMU to migrate */
+#define MIGD_PROBE_DENY_PAUSE  (1u << 5)    /* it must not stay attached through migd's pause */
 
 struct migd_probe {
     uint32_t size;              /* sizeof(struct migd_probe) as migd was built */
     uint32_t flags;             /* MIGD_PROBE_*; 0: not this plugin's device */
     uint32_t state_version;     /* the version of the state save_state() writes */
     char detail[256];           /* optional: why it vouches or not, for the job record */
+    /* ABI 1.0 ends here. Write a later member only when `size` covers it
+     * (MIGD_PROBE_COVERS): an older migd passes a smaller structure. migd
+     * reads it only from a plugin whose abi_minor has it, and zeroes the
+     * structure before the call. */
+
+    /* 1.1: for a device that stays attached (native), how many bytes QEMU
+     * sends for it at stop-and-copy, on top of the guest's memory (VFIO:
+     * VFIO_DEVICE_FEATURE_MIG_DATA_SIZE's stop_copy_length); 0: none or
+     * unknown. migd adds it to what is left when it predicts the downtime. */
+    uint64_t stop_copy_bytes;
 };
+
+/* Whether @probe (a struct migd_probe *) as migd passed it has @member. */
+#define MIGD_PROBE_COVERS(probe, member)                                                      \
+    ((probe)->size >= offsetof(struct migd_probe, member) + sizeof((probe)->member))
 
 /* A [plugin.NAME] setting from migd.conf. */
 struct migd_setting {

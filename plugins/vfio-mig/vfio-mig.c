@@ -3,9 +3,10 @@
  * its pool: VFIO_DEVICE_FEATURE GET MIGRATION (STOP_COPY, P2P, PRE_COPY),
  * PROBE DMA_LOGGING_START (QEMU tracks the device's writes with it) and GET
  * MIG_DATA_SIZE (the device's stop-copy size, reported in the probe's
- * detail). It vouches `native` for a device that migrates, and, when more
- * than one of a job's VFIO devices would stay attached, only if all of
- * them support P2P (QEMU's own rule). migd takes `native` only when the
+ * detail and, for a device it vouches native for, as stop_copy_bytes).
+ * It vouches `native` for a device that migrates, and, when more than one
+ * of a job's VFIO devices would stay attached, only if all of them support
+ * P2P (QEMU's own rule). migd takes `native` only when the
  * source's and the destination's probes both vouch; the source's answer
  * travels as the state, and check_state on the destination refuses, before
  * anything is touched, a pair QEMU could not migrate (another device type
@@ -227,6 +228,10 @@ vm_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char 
         vm_seen_note(m, dev->job, &c, native);
     ret->flags = MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | (native ? MIGD_PROBE_NATIVE : 0);
     ret->state_version = VFIO_RECORD_VERSION;
+    /* What QEMU sends for the device at stop-and-copy, for migd's downtime
+     * prediction: only for a device it migrates. */
+    if (native && c.have_stop_copy && MIGD_PROBE_COVERS(ret, stop_copy_bytes))
+        ret->stop_copy_bytes = c.stop_copy;
     (void)plugin_say(ret->detail, sizeof(ret->detail), 0, "%s%s%s%s", reason,
                    *note ? " (" : "", note, *note ? ")" : "");
     return 0;

@@ -28,7 +28,7 @@ check "... the plugin got those calls, in that order, with the device's side" \
     [ "$(tr '\n' ,  <"$T/calls")" = "probe ua-vf0 source,save_state ua-vf0 source,probe ua-vf0 destination,check_state ua-vf0 destination,restore_state ua-vf0 destination," ]
 check "... it names the plugin, its version, file and ABI" \
     json_is "$OUT" '.plugin | "\(.name) \(.version) \(.abi) \(.file)"' \
-    "stateful 0.1 1.0 $PLUGIN_FIXTURES/stateful.so"
+    "stateful 0.1 1.1 $PLUGIN_FIXTURES/stateful.so"
 check "... probe's flags and state version are reported" \
     json_is "$OUT" '.steps[0] | "\(.flags | join(",")) \(.state_version)"' "handles,state,pause 3"
 check "... and the state saved, as text and base64, with its version and size" \
@@ -91,7 +91,7 @@ check "... and exits 1" [ "$RC" = 1 ]
 pc -d "$src" -s log="$T/calls2" "$PLUGIN_FIXTURES/stateful.so" probe src save nosuch
 check "a step naming an unknown device is refused with exit 2" [ "$RC" = 2 ]
 check "... naming the device, and nothing is called" \
-    [ "$ERR" = "migd-plugin-check: Plugin stateful 0.1 loaded from $PLUGIN_FIXTURES/stateful.so (ABI 1.0)
+    [ "$ERR" = "migd-plugin-check: Plugin stateful 0.1 loaded from $PLUGIN_FIXTURES/stateful.so (ABI 1.1)
 migd-plugin-check: 'save nosuch': no device is named 'nosuch' (give it with -d nosuch:KEY=VALUE,...)." -a ! -e "$T/calls2" ]
 pc -d "$src" "$PLUGIN_FIXTURES/stateful.so" probe src frobnicate src
 check "an unknown step is refused with exit 2, listing the steps" \

@@ -56,7 +56,7 @@ api GET /v1/plugins
 check "GET /v1/plugins answers 200" [ "$STATUS" = 200 ]
 check "... listing the one plugin that loaded, with its version, ABI and file" \
     json_is "$BODY" '[.plugins[] | "\(.name) \(.version) \(.abi) \(.file)"] | join(",")' \
-    "good 0.1 1.0 $T/plugins/good.so"
+    "good 0.1 1.1 $T/plugins/good.so"
 check "... the pool devices it claims, in pool order" \
     json_is "$BODY" '[.plugins[0].claims[] | "\(.pool)/\(.address)"] | join(",")' "lab/tap-a,lab/tap-b"
 check "... what it vouches for each (state, pause, not native) and its state version" \
@@ -72,7 +72,7 @@ check "... and the refused files with their reasons" \
 "$MIGCTL" --socket "$T/migd.sock" plugins >"$T/ctl.out" 2>&1; rc=$?
 check "migctl plugins exits 0" [ $rc -eq 0 ]
 check "... with a row per claimed device: plugin, version, device, state, strategy" \
-    grep -Eq '^good +0\.1 \(ABI 1\.0\) +lab tap-a +yes +pause *$' "$T/ctl.out"
+    grep -Eq '^good +0\.1 \(ABI 1\.1\) +lab tap-a +yes +pause *$' "$T/ctl.out"
 check "... and a line per refused file with its reason" \
     grep -q "^not used: $T/plugins/wrong-major.so: it was built for plugin ABI 2.0" "$T/ctl.out"
 
@@ -92,5 +92,24 @@ check "... and says why no device was probed" \
 "$MIGCTL" --socket "$T/migd.sock" plugins >"$T/ctl.out" 2>&1
 check "migctl plugins says so too" grep -q "^devices not probed: which VFs" "$T/ctl.out"
 
+stop_migd
+
+# Two plugins that claim the same devices (as sriov-vfcfg and vfio-mig a
+# VF): each is asked on its own and lists its claims, denials included.
+mkdir -p "$T/plugins2"
+for p in stateful stateful2; do
+    ln -s "$PLUGIN_FIXTURES/$p.so" "$T/plugins2/$p.so"
+done
+sed -i -e "s|^libvirt_uri = .*|libvirt_uri = test://$T/node.xml|" -e "s|^dir = $T/plugins\$|dir = $T/plugins2|" \
+    -e "s|^\[plugin.good\]|[plugin.stateful2]\nvouch = native\ndeny = pause\nstate = no\n[plugin.good]|" \
+    "$T/migd.conf"
+start_migd "$T/migd.conf" || { tap_finish; }
+api GET /v1/plugins
+check "with two plugins that claim the same devices, both list them" \
+    json_is "$BODY" '[.plugins[] | "\(.name):" + ([.claims[].address] | join("+"))] | join(",")' \
+    "stateful:tap-a+tap-b,stateful2:tap-a+tap-b"
+check "... each with what it vouches for and denies" \
+    json_is "$BODY" '[.plugins[] | .claims[0] | "\(.state) \(.native) \(.pause) \(.deny_native) \(.deny_pause)"] | join(",")' \
+    "true false true false false,false true false false true"
 stop_migd
 tap_finish

@@ -87,20 +87,20 @@ check "states that are not an array are a 400 that says so" json_is "$BODY" \
     '.error.message' "the prepare's body is not valid: 'states' must be an array"
 api GET /v1/reservations/st-1
 check "none of the refusals armed the replug or kept a state" json_is "$BODY" \
-    '.replug.state + " " + (.nics[0].state | tostring)' "idle null"
+    '.replug.state + " " + (.nics[0].states | tostring)' "idle []"
 check "... and no plugin saw any of them" [ "$(calls .)" = 0 ]
 
 prepare st-1 ua-vf0 stateful "$good"
 check "a good state is accepted: 200, the replug is armed" json_is "$BODY" '.replug.state' armed
 check "... the answer shows the NIC's plugin, its bytes and the check's time" json_is "$BODY" \
-    '.nics[0].state | "\(.plugin) \(.bytes) \(.check_ms >= 0) \(.restored)"' "stateful 15 true false"
+    '.nics[0].states[0] | "\(.plugin) \(.bytes) \(.check_ms >= 0) \(.restored)"' "stateful 15 true false"
 check "... the plugin checked it on this host" [ "$(calls "check_state ua-vf0 destination")" = 1 ]
 
 stop_migd KILL >/dev/null 2>&1
 start_migd "$T/migd.conf" || not_ok "migd starts again after kill -9"
 api GET /v1/reservations/st-1
 check "after kill -9 and a restart the state is still kept with the reservation" json_is "$BODY" \
-    '.replug.state + " " + .nics[0].state.plugin' "armed stateful"
+    '.replug.state + " " + .nics[0].states[0].plugin' "armed stateful"
 api DELETE /v1/reservations/st-1
 check "releasing the prepared reservation has the plugin undo its work (abort)" \
     bash -c 'for i in $(seq 50); do grep -q "abort ua-vf0 destination" "$0" && exit 0; sleep 0.1; done; exit 1' "$T/calls.log"
@@ -115,7 +115,7 @@ check "... with the plugin's name and words" json_is "$BODY" '.error.message' \
     "the destination refuses the device state of NIC ua-vf0: plugin stateful: check_state failed: check_state of ua-vf0 fails: fail_at = check_state is set (Input/output error)"
 api GET /v1/reservations/st-2
 check "... leaving the replug unarmed and no state kept" json_is "$BODY" \
-    '.replug.state + " " + (.nics[0].state | tostring)' "idle null"
+    '.replug.state + " " + (.nics[0].states | tostring)' "idle []"
 check "... and the plugin is called abort for what it may have done" \
     bash -c 'for i in $(seq 50); do grep -q "abort ua-vf0 destination" "$0" && exit 0; sleep 0.1; done; exit 1' "$T/calls.log"
 stop_migd

@@ -57,6 +57,8 @@ check "a device its guest owns, with an answer kept in this boot: vouched for, n
 check "... saying where the answer comes from" json_is "$OUT" '.steps[0].detail' \
     "0000:00:06.0 (driver mlx5_vfio_pci) migrates in QEMU: STOP_COPY, P2P, PRE_COPY, dirty page logging; stop-copy size 4096 bytes (vm1 owns it: the answer kept in $cache/0000:00:06.0)"
 check "... and the state is that answer" json_is "$OUT" '.steps[1].state_text' "$(cat "$cache/0000:00:06.0")"
+check "... and the probe gives its stop-copy size as a number (ABI 1.1), for migd's downtime prediction" \
+    json_is "$OUT" '.steps[0].stop_copy_bytes' 4096
 
 pc -d "$(owned a 0000:00:06.0)" -d "$(owned b 0000:00:07.0)" "$plugin" probe a probe b
 check "a second device of the job without P2P is not vouched for" \

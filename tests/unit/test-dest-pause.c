@@ -77,8 +77,8 @@ test_ok(TdFixture *f, gconstpointer data)
     switched = td_switchover(f, "job-1", &error);
     g_assert_no_error(error);
     g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
-    g_assert_true(json_is_true(json_object_get(json_object_get(nic0(switched), "state"),
-                                               "restored")));
+    g_assert_true(json_is_true(json_object_get(
+        json_array_get(json_object_get(nic0(switched), "states"), 0), "restored")));
     add_guest(f);
     td_migrate_in_flags(f, "labvm", VIR_MIGRATE_PAUSED);
     while (!resumed_here(f))
@@ -93,6 +93,41 @@ test_ok(TdFixture *f, gconstpointer data)
     g_assert_true(json_is_null(json_object_get(resume, "post_switchover_error")));
     /* Restored once, before the pause; not again after the resume. */
     g_assert_cmpuint(td_calls(f, "restore_state *"), ==, 1);
+    g_assert_cmpuint(td_calls(f, "abort *"), ==, 0);
+}
+
+/* Two plugins carry ua-vf0's state: both restore it before the pause and
+ * are called post_switchover once the guest runs, in loading order; the
+ * second one's doubt goes into the resume's answer, naming it. */
+static void
+test_two_plugins(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) body = td_two_states_body("ua-vf0", "stateful", "ua-vf0", "stateful2");
+    g_autoptr(json_t) prepared = NULL;
+    g_autoptr(json_t) switched = NULL;
+    g_autoptr(json_t) resumed = NULL;
+    const char *post_error;
+
+    reserve(f, "pause", NIC0_PAUSE, FALSE);
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_no_error(error);
+    switched = td_switchover(f, "job-1", &error);
+    g_assert_no_error(error);
+    test_assert_names(json_object_get(nic0(switched), "states"), "plugin",
+                      (const char *const[]){ "stateful", "stateful2", NULL });
+    g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination*"), ==, 2);
+    add_guest(f);
+    td_migrate_in_flags(f, "labvm", VIR_MIGRATE_PAUSED);
+    while (td_calls(f, "post_switchover *") < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(td_calls(f, "post_switchover ua-vf0 destination by stateful2"), ==, 1);
+    resumed = td_resume(f, "job-1", &error);
+    g_assert_no_error(error);
+    post_error = json_string_value(json_object_get(json_object_get(resumed, "resume"),
+                                                   "post_switchover_error"));
+    g_assert_nonnull(post_error);
+    g_assert_true(g_str_has_prefix(post_error, "plugin stateful2 for ua-vf0: "));
     g_assert_cmpuint(td_calls(f, "abort *"), ==, 0);
 }
 
@@ -226,6 +261,8 @@ main(int argc, char **argv)
     test_log_capture();
 #define add(path, settings, fn) g_test_add(path, TdFixture, settings, td_setup, fn, td_teardown)
     add("/dest/pause/ok", "", test_ok);
+    add("/dest/pause/two-plugins", "[plugin.stateful2]\nfail_at = post_switchover\n",
+        test_two_plugins);
     add("/dest/pause/resume-call", "", test_resume_call);
     add("/dest/pause/asked-twice", "", test_asked_twice);
     add("/dest/pause/restore-refused", "fail_at = restore_state\n", test_restore_refused);

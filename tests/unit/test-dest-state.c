@@ -33,7 +33,8 @@ nic_state(TdFixture *f)
 {
     g_autoptr(json_t) r = incoming_get(f->in, "job-1", NULL);
 
-    return json_incref(json_object_get(json_array_get(json_object_get(r, "nics"), 0), "state"));
+    return json_incref(json_array_get(
+        json_object_get(json_array_get(json_object_get(r, "nics"), 0), "states"), 0));
 }
 
 static void
@@ -79,8 +80,8 @@ test_checked_kept_restored(TdFixture *f, gconstpointer data)
     g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
     replug = td_replug(f, "job-1", &error);
     g_assert_no_error(error);
-    after = json_incref(json_object_get(json_array_get(json_object_get(replug, "nics"), 0),
-                                        "state"));
+    after = json_incref(json_array_get(
+        json_object_get(json_array_get(json_object_get(replug, "nics"), 0), "states"), 0));
     g_assert_true(json_is_true(json_object_get(after, "restored")));
     g_assert_cmpint(json_integer_value(json_object_get(after, "restore_ms")), >=, 0);
     g_assert_true(incoming_release(f->in, "job-1", NULL));
@@ -136,7 +137,7 @@ assert_refused(TdFixture *f, json_t *body, MigdErrorCode code, const char *patte
     g_assert_cmpuint(td_calls(f, "*"), ==, 0);
     g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
     state = nic_state(f);
-    g_assert_true(json_is_null(state));
+    g_assert_null(state);
 }
 
 static void
@@ -201,7 +202,7 @@ assert_check_refused(TdFixture *f, const char *message)
     g_assert_cmpstr(error->message, ==, message);
     g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
     state = nic_state(f);
-    g_assert_true(json_is_null(state));
+    g_assert_null(state);
 }
 
 /* ... and the plugin undoes what it did. */
@@ -251,11 +252,7 @@ static void
 test_restore_before_next_plug(TdFixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *frame0 = td_state_frame("stateful", "ua-vf0", "state of ua-vf0");
-    g_autofree char *frame1 = td_state_frame("stateful", "ua-vf1", "state of ua-vf1");
-    g_autoptr(json_t) body = json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias",
-                                       "ua-vf0", "plugin", "stateful", "frame", frame0, "alias",
-                                       "ua-vf1", "plugin", "stateful", "frame", frame1);
+    g_autoptr(json_t) body = td_two_states_body("ua-vf0", "stateful", "ua-vf1", "stateful");
     g_autoptr(json_t) prepared = NULL;
 
     reserve(f, "unplug",
@@ -334,28 +331,51 @@ assert_chosen(TdFixture *f, const char *vouches, const char *strategy, const cha
     g_assert_cmpstr(json_string_value(json_object_get(nic0(after), "chosen")), ==, chosen);
 }
 
+/* A case of strategy auto here: this host's plugins' @settings, what the
+ * source's vouch for, and the strategy and reason the choice gives. */
+typedef struct {
+    const char *path;
+    const char *settings;
+    const char *vouches;
+    const char *strategy;
+    const char *chosen;
+} ChoiceCase;
+
+static const ChoiceCase choice_cases[] = {
+    { "/dest/auto/pause", "", "[\"native\",\"pause\"]", "pause",
+      "the plugins of both hosts vouch that it can stay attached while migd pauses the guest "
+      "at switchover (plugin stateful here vouches for pause)" },
+    { "/dest/auto/native", "vouch = native pause\n", "[\"native\",\"pause\"]", "native",
+      "the plugins of both hosts vouch that it can stay attached and migrate inside QEMU "
+      "(plugin stateful here vouches for native and pause)" },
+    { "/dest/auto/unplug", "", "[\"native\"]", "unplug",
+      "the source's plugins vouch for native and plugin stateful here vouches for pause, so it "
+      "cannot stay attached" },
+    /* stateful here vouches for nothing, stateful2 (no state) for native:
+     * together they vouch native. */
+    { "/dest/two/auto-union", "vouch = none\n[plugin.stateful2]\nstate = no\nvouch = native\n",
+      "[\"native\"]", "native",
+      "the plugins of both hosts vouch that it can stay attached and migrate inside QEMU "
+      "(plugin stateful, plugin stateful2 here vouch together for native)" },
+    /* ... and a plugin here that denies native outweighs the other's vouch. */
+    { "/dest/two/auto-denied", "vouch = native\n[plugin.stateful2]\nvouch = none\ndeny = native\n",
+      "[\"native\"]", "unplug",
+      "the source's plugins vouch for native and plugin stateful, plugin stateful2 here vouch "
+      "together for nothing, so it cannot stay attached" },
+};
+
 static void
-test_auto_pause(TdFixture *f, gconstpointer data)
+setup_choice(TdFixture *f, gconstpointer data)
 {
-    assert_chosen(f, "[\"native\",\"pause\"]", "pause",
-                  "the plugins of both hosts vouch that it can stay attached while migd pauses "
-                  "the guest at switchover (plugin stateful here vouches for pause)");
+    td_setup(f, ((const ChoiceCase *)data)->settings);
 }
 
 static void
-test_auto_native(TdFixture *f, gconstpointer data)
+test_choice(TdFixture *f, gconstpointer data)
 {
-    assert_chosen(f, "[\"native\",\"pause\"]", "native",
-                  "the plugins of both hosts vouch that it can stay attached and migrate inside "
-                  "QEMU (plugin stateful here vouches for native and pause)");
-}
+    const ChoiceCase *c = data;
 
-static void
-test_auto_unplug(TdFixture *f, gconstpointer data)
-{
-    assert_chosen(f, "[\"native\"]", "unplug",
-                  "the source's plugin vouches for native and plugin stateful here vouches for "
-                  "pause, so it cannot stay attached");
+    assert_chosen(f, c->vouches, c->strategy, c->chosen);
 }
 
 /* No standby on the source and no strategy both plugins vouch for: 409,
@@ -374,7 +394,7 @@ test_auto_nothing_left(TdFixture *f, gconstpointer data)
     g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
     g_assert_cmpstr(error->message, ==,
                     "strategy auto: NIC ua-vf0 has no standby on the source, so it cannot be "
-                    "unplugged, and it cannot stay attached either: the source's plugin vouches "
+                    "unplugged, and it cannot stay attached either: the source's plugins vouch "
                     "for native and plugin stateful here vouches for pause; nothing was changed");
     g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
     after = incoming_get(f->in, "job-1", NULL);
@@ -520,6 +540,141 @@ test_sriov_native(TdFixture *f, gconstpointer data)
     g_assert_true(incoming_release(f->in, "job-1", NULL));
 }
 
+/* --- more than one plugin per NIC ------------------------------------------------- */
+
+/* stateful and stateful2 both here (stateful loads first). */
+#define TWO "[plugin.stateful2]\n"
+
+/* ua-vf0's states from @second and stateful, in that order (the source
+ * may send them in any). */
+static json_t *
+two_states_body(const char *second)
+{
+    return td_two_states_body("ua-vf0", second, "ua-vf0", "stateful");
+}
+
+static char *
+td_log(TdFixture *f)
+{
+    g_autofree char *path = td_calls_log(f);
+    char *text = NULL;
+
+    while (plugin_call_in_flight() > 0)
+        (void)g_main_context_iteration(NULL, TRUE);
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return g_strdup("");
+    return text;
+}
+
+/* Both plugins were called abort, once each. */
+static void
+assert_both_aborted(TdFixture *f)
+{
+    while (td_calls(f, "abort *") < 2)
+        (void)g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination"), ==, 1);
+    g_assert_cmpuint(td_calls(f, "abort ua-vf0 destination by stateful2"), ==, 1);
+}
+
+/* Each plugin checks its own state, in this host's loading order; both
+ * are kept across a restart, restored in that order when the guest comes
+ * with the device (native), then each is called post_switchover. */
+static void
+test_two_native(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) body = two_states_body("stateful2");
+    g_autoptr(json_t) prepared = NULL;
+    g_autoptr(json_t) after = NULL;
+    g_autofree char *log = NULL;
+    json_t *states;
+
+    reserve(f, "native", NIC0_NATIVE);
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_no_error(error);
+    states = json_object_get(nic0(prepared), "states");
+    test_assert_names(states, "plugin", (const char *const[]){ "stateful", "stateful2", NULL });
+    g_assert_cmpint(json_integer_value(json_object_get(json_array_get(states, 1), "check_ms")),
+                    >=, 0);
+    td_restart(f);
+    after = incoming_get(f->in, "job-1", NULL);
+    test_assert_names(json_object_get(nic0(after), "states"), "plugin",
+                      (const char *const[]){ "stateful", "stateful2", NULL });
+    add_guest(f, "ua-vf0=avf0");
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "done"));
+    log = td_log(f);
+    g_assert_cmpstr(log, ==,
+                    "check_state ua-vf0 destination\n"
+                    "check_state ua-vf0 destination by stateful2\n"
+                    "restore_state ua-vf0 destination\n"
+                    "restore_state ua-vf0 destination by stateful2\n"
+                    "post_switchover ua-vf0 destination\n"
+                    "post_switchover ua-vf0 destination by stateful2\n");
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+}
+
+/* The second plugin refuses its state: the prepare fails naming it,
+ * nothing is armed or kept, and both plugins that checked undo. */
+static void
+test_two_check_refused(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) body = two_states_body("stateful2");
+    g_autoptr(json_t) result = NULL;
+    g_autoptr(json_t) state = NULL;
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    result = td_prepare(f, "job-1", body, &error);
+    g_assert_null(result);
+    g_assert_error(error, MIGD_ERROR, MIGD_ERROR_CONFLICT);
+    g_assert_true(g_pattern_match_simple("the destination refuses the device state of NIC "
+                                         "ua-vf0: plugin stateful2: check_state failed: *",
+                                         error->message));
+    g_assert_cmpstr(td_replug_state(f, "job-1"), ==, "idle");
+    state = nic_state(f);
+    g_assert_null(state);
+    assert_both_aborted(f);
+}
+
+/* One of the NIC's plugins is not here: refused before any plugin is
+ * called; so is a second state from one plugin for one NIC. */
+static void
+test_two_refusals(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(json_t) missing = two_states_body("nosuch");
+    g_autoptr(json_t) twice = two_states_body("stateful");
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    assert_refused(f, missing, MIGD_ERROR_CONFLICT,
+                   "the device state of NIC ua-vf0 is refused: this host has no plugin nosuch "
+                   "(loaded: stateful, stateful2)*");
+    assert_refused(f, twice, MIGD_ERROR_INVALID_ARGUMENT,
+                   "states[1] is a second device state from plugin stateful for NIC ua-vf0");
+}
+
+/* The second plugin's restore fails: the VF is not plugged, and both
+ * plugins undo (the first restored its state). */
+static void
+test_two_restore_failed(TdFixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(json_t) body = two_states_body("stateful2");
+    g_autoptr(json_t) prepared = NULL;
+
+    reserve(f, "unplug", NIC0_UNPLUG);
+    prepared = td_prepare(f, "job-1", body, &error);
+    g_assert_no_error(error);
+    add_guest(f, NULL);
+    td_migrate_in(f, "labvm");
+    g_assert_true(td_wait_state(f, "job-1", "failed"));
+    g_assert_cmpuint(td_calls(f, "restore_state ua-vf0 destination"), ==, 1);
+    assert_both_aborted(f);
+    g_assert_true(incoming_release(f->in, "job-1", NULL));
+    (void)g_main_context_iteration(NULL, FALSE);
+    g_assert_cmpuint(td_calls(f, "abort *"), ==, 2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -536,11 +691,15 @@ main(int argc, char **argv)
     add("/dest/state/restore-before-next-plug", "fail_at = restore_state\n",
         test_restore_before_next_plug);
     add("/dest/state/released-aborts", "", test_released_aborts);
-    add("/dest/auto/pause", "", test_auto_pause);
-    add("/dest/auto/native", "vouch = native pause\n", test_auto_native);
-    add("/dest/auto/unplug", "", test_auto_unplug);
+    for (gsize i = 0; i < G_N_ELEMENTS(choice_cases); i++)
+        g_test_add(choice_cases[i].path, TdFixture, &choice_cases[i], setup_choice, test_choice,
+                   td_teardown);
     add("/dest/auto/nothing-left", "", test_auto_nothing_left);
     add("/dest/auto/refusals", "", test_auto_refusals);
+    add("/dest/two/native-in-order", TWO, test_two_native);
+    add("/dest/two/check-refused", TWO "fail_at = check_state\n", test_two_check_refused);
+    add("/dest/two/refusals", TWO, test_two_refusals);
+    add("/dest/two/restore-failed", TWO "fail_at = restore_state\n", test_two_restore_failed);
 #define add_sriov(path, settings, fn)                                                          \
     g_test_add(path, TdFixture, settings, td_setup_sriov, fn, td_teardown)
     add_sriov("/dest/sriov/unplug", "", test_sriov_unplug);

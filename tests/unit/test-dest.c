@@ -49,14 +49,12 @@ td_calls(TdFixture *f, const char *pattern)
 static char *
 td_plugin_conf(TdFixture *f, const char *settings)
 {
-    g_autofree char *plugins = g_build_filename(f->dir, "plugins", NULL);
-    g_autofree char *link = g_build_filename(plugins, "stateful.so", NULL);
     g_autofree char *log = td_calls_log(f);
+    g_autofree char *completed = NULL;
+    g_autofree char *plugins = test_plugins_make(FIXTURE_DIR, f->dir, log, settings, &completed);
 
-    g_assert_cmpint(g_mkdir(plugins, 0700), ==, 0);
-    g_assert_cmpint(symlink(FIXTURE_DIR "/stateful.so", link), ==, 0);
     return g_strdup_printf("[plugins]\ndir = %s\ncall_timeout_s = 1\nmax_state_bytes = 64\n"
-                           "[plugin.stateful]\nlog = %s\n%s", plugins, log, settings);
+                           "[plugin.stateful]\nlog = %s\n%s", plugins, log, completed);
 }
 
 /* The fixture in f->dir, made: the base configuration and @pools, and
@@ -82,7 +80,8 @@ td_start(TdFixture *f, const char *pools, const char *settings)
     g_assert_no_error(error);
     if (settings) {
         f->plugins = plugin_set_load(f->conf->plugin_dir, f->conf->plugin_settings);
-        g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==, 1);
+        g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==,
+                         strstr(settings, "[plugin.stateful2]") ? 2 : 1);
         incoming_set_plugins(f->in, f->plugins);
     }
 }
@@ -294,6 +293,20 @@ td_states_body(const char *alias, const char *plugin, const char *frame)
 {
     return json_pack("{s:[{s:s,s:s,s:s}]}", "states", "alias", alias, "plugin", plugin, "frame",
                      frame);
+}
+
+json_t *
+td_two_states_body(const char *alias0, const char *plugin0, const char *alias1,
+                   const char *plugin1)
+{
+    g_autofree char *state0 = g_strdup_printf("state of %s", alias0);
+    g_autofree char *state1 = g_strdup_printf("state of %s", alias1);
+    g_autofree char *frame0 = td_state_frame(plugin0, alias0, state0);
+    g_autofree char *frame1 = td_state_frame(plugin1, alias1, state1);
+
+    return json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}]}", "states", "alias", alias0, "plugin",
+                     plugin0, "frame", frame0, "alias", alias1, "plugin", plugin1, "frame",
+                     frame1);
 }
 
 json_t *

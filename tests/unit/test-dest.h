@@ -74,6 +74,10 @@ json_t *td_replug(TdFixture *f, const char *job, GError **error);
  * version 3), and a prepare's body carrying it. */
 char *td_state_frame(const char *plugin, const char *alias, const char *state);
 json_t *td_states_body(const char *alias, const char *plugin, const char *frame);
+/* A prepare's body with two saved states ("state of ALIAS"), in this
+ * order: @alias0's from @plugin0, @alias1's from @plugin1. */
+json_t *td_two_states_body(const char *alias0, const char *plugin0, const char *alias1,
+                           const char *plugin1);
 /* Prepares @job with the stateful plugin's saved state of ua-vf0. */
 json_t *td_prepare_saved(TdFixture *f, const char *job, GError **error);
 /* Reserves job-1 for labvm with @nics, prepared with that state (both

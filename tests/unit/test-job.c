@@ -510,13 +510,15 @@ test_force_complete(Fixture *f, gconstpointer data)
 
 /* --- the pause strategy: migd makes the switchover ------------------------------ */
 
-/* To migrating with one NIC that crosses with the pause strategy. */
+/* To migrating with one NIC that crosses with the pause strategy, and
+ * native NICs whose devices add @stop_copy_bytes at stop-and-copy. */
 static void
-to_migrating_paused(Fixture *f)
+to_migrating_paused_with(Fixture *f, guint64 stop_copy_bytes)
 {
-    g_autoptr(json_t) nics = json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "strategy", "pause",
+    g_autoptr(json_t) nics = json_pack("{s:s,s:[{s:s,s:s,s:s}],s:I}", "strategy", "pause",
                                        "devices", "alias", "ua-vf0", "state", "attached",
-                                       "strategy", "pause");
+                                       "strategy", "pause", "stop_copy_bytes",
+                                       (json_int_t)stop_copy_bytes);
     JobEvent ev = { .kind = JOB_EV_CHECKS_PASSED, .guest_memory = 1 << 30, .nics = nics };
 
     assert_step(f, JOB_EV_SLOT_GRANTED, "checking", "run-checks");
@@ -525,6 +527,12 @@ to_migrating_paused(Fixture *f)
     assert_step(f, JOB_EV_STEP_DONE, "preparing", "nic-step");
     assert_step(f, JOB_EV_STEP_DONE, "unplugging", "nic-step");
     assert_step(f, JOB_EV_STEP_DONE, "migrating", "start-migration");
+}
+
+static void
+to_migrating_paused(Fixture *f)
+{
+    to_migrating_paused_with(f, 0);
 }
 
 /* The NIC steps' word on the switchover, with their record: the guest
@@ -585,6 +593,25 @@ test_pause_happy_path(Fixture *f, gconstpointer data)
     assert_step(f, JOB_EV_STEP_DONE, "verifying", "nic-step");
     assert_step(f, JOB_EV_STEP_DONE, "completed", "finished");
     g_assert_cmpstr(f->job->reason, ==, "vm1 runs on B");
+}
+
+/* A native NIC's device adds 15 MiB at stop-and-copy (its plugin's
+ * stop_copy_bytes): 20 MiB of memory left is then 350 ms, over the
+ * budget; 10 MiB is 250 ms, and the reason counts the device. */
+static void
+test_pause_counts_device_bytes(Fixture *f, gconstpointer data)
+{
+    g_autofree char *acts = NULL;
+
+    to_migrating_paused_with(f, 15 << 20);
+    send_stats(f, 20 << 20, 1, 500);
+    g_assert_cmpuint(f->actions->len, ==, 0);
+    send_stats(f, 10 << 20, 1, 500);
+    acts = actions_string(f);
+    g_assert_cmpstr(acts, ==, "switchover");
+    g_assert_true(timeline_has(f->job, "policy", "switchover: 10240 KiB are left (and 15360 KiB "
+                                                 "that the native NICs' devices add at "
+                                                 "stop-and-copy), about 250 ms*"));
 }
 
 /* Where the policy would raise the downtime, the pause comes instead. */
@@ -1232,6 +1259,7 @@ main(int argc, char **argv)
     ADD("/job/nics/completed-with-vf", test_completed_with_vf);
     ADD("/job/nics/completed-without-vf-says-so", test_completed_without_vf_says_so);
     ADD("/job/pause/happy-path", test_pause_happy_path);
+    ADD("/job/pause/counts-device-bytes", test_pause_counts_device_bytes);
     ADD("/job/pause/instead-of-raising", test_pause_instead_of_raising);
     ADD("/job/pause/force-complete", test_pause_force_complete);
     ADD("/job/pause/switchover-failed", test_pause_switchover_failed);

@@ -170,6 +170,33 @@ test_calls_direct(void)
     test_remove_tree(dir);
 }
 
+/* ABI 1.1's stop_copy_bytes comes from a plugin of minor 1; from one of
+ * minor 0, which cannot know it, it is 0 whatever the structure holds. */
+static void
+test_probe_minor(void)
+{
+    const char *const fixtures[] = { "good", "old", NULL };
+    g_autofree char *dir = make_dir(fixtures);
+    g_autoptr(MigdConf) conf = conf_load_data("t.conf", "[plugin.good]\nstop_copy = 4096\n"
+                                              "[plugin.old]\nstop_copy = 4096\n", NULL);
+    g_autoptr(PluginSet) set = plugin_set_load(dir, conf->plugin_settings);
+    g_autoptr(PluginDevice) dev = device("ua-vf0", "0000:00:03.0");
+    struct migd_device view;
+    struct migd_probe probe;
+    Plugin *old = plugin_set_find(set, "old");
+
+    plugin_device_view(dev, &view);
+    g_assert_cmpuint(plugin_abi_minor(plugin_set_find(set, "good")), ==, 1);
+    g_assert_cmpint(plugin_probe(plugin_set_find(set, "good"), &view, &probe, NULL), ==, 0);
+    g_assert_cmpuint(probe.stop_copy_bytes, ==, 4096);
+    g_assert_nonnull(old);
+    g_assert_cmpuint(plugin_abi_minor(old), ==, 0);
+    g_assert_cmpint(plugin_probe(old, &view, &probe, NULL), ==, 0);
+    g_assert_cmpuint(probe.flags, ==, MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | MIGD_PROBE_PAUSE);
+    g_assert_cmpuint(probe.stop_copy_bytes, ==, 0);
+    test_remove_tree(dir);
+}
+
 static void
 test_save_overflow(void)
 {
@@ -378,6 +405,7 @@ main(int argc, char **argv)
     g_test_add_func("/plugin/load/refusals", test_load_refusals);
     g_test_add_func("/plugin/load/missing-dir", test_load_missing_dir);
     g_test_add_func("/plugin/call/direct", test_calls_direct);
+    g_test_add_func("/plugin/call/probe-minor", test_probe_minor);
     g_test_add_func("/plugin/call/save-overflow", test_save_overflow);
     g_test_add_func("/plugin/call/async", test_call_async);
     g_test_add_func("/plugin/call/timeout", test_call_timeout);

@@ -337,6 +337,38 @@ test_policy_ladder_reasons(Scenario *s, gconstpointer data)
         g_assert_cmpstr(scenario_reason(s, i), ==, expected[i]);
 }
 
+/* The native NICs' devices add 128 MiB at stop-and-copy: the rung's
+ * reason counts them in what remains (640 MiB at 120 MiB/s). */
+static void
+test_policy_ladder_reasons_device(Scenario *s, gconstpointer data)
+{
+    scenario_start(s, 4 * GIB, FALSE);
+    policy_state_set_device_bytes(s->state, 128 * MIB);
+    scenario_feed_stalled(s, 4);
+    g_assert_cmpstr(s->summary->str, ==, "3:set-downtime=500");
+    g_assert_cmpstr(scenario_reason(s, 0), ==,
+                    "data remaining has not gone below 512.0 MiB for 3 iterations (now 512.0 MiB "
+                    "remaining, dirty rate 180.0 MiB/s, bandwidth 120.0 MiB/s); sending what "
+                    "remains (with the 128.0 MiB the native NICs' devices add at stop-and-copy) "
+                    "takes about 5333 ms: raising the max downtime from 300 ms to 500 ms");
+}
+
+/* The downtime stop-and-copy would take: memory left at the rate, plus
+ * what the devices add when they are known; nothing without a rate. */
+static void
+test_policy_downtime_prediction(Scenario *s, gconstpointer data)
+{
+    PolicySample sample = sample_at(1000, 12 * MIB, 2);
+
+    scenario_start(s, 4 * GIB, FALSE);
+    g_assert_cmpuint(policy_state_device_bytes(s->state), ==, 0);
+    g_assert_cmpint(policy_predict_downtime_ms(s->state, &sample), ==, 100);
+    policy_state_set_device_bytes(s->state, 24 * MIB);
+    g_assert_cmpint(policy_predict_downtime_ms(s->state, &sample), ==, 300);
+    sample.memory_bps = 0;
+    g_assert_cmpint(policy_predict_downtime_ms(s->state, &sample), ==, -1);
+}
+
 /* The reasons when libvirt reports neither iterations nor rates. */
 static void
 test_policy_ladder_reasons_without_figures(Scenario *s, gconstpointer data)
@@ -842,6 +874,8 @@ main(int argc, char **argv)
                  test_policy_completion_timeout_small_guest);
     add_scenario("/policy/completion-timeout/postcopy", NULL,
                  test_policy_completion_timeout_postcopy);
+    add_scenario("/policy/ladder-reasons/device-bytes", NULL, test_policy_ladder_reasons_device);
+    add_scenario("/policy/downtime-prediction", NULL, test_policy_downtime_prediction);
     add_scenario("/policy/saved-state/resumes", NULL, test_policy_saved_state);
     add_scenario("/policy/saved-state/rejects", NULL, test_policy_saved_state_rejects);
     add_scenario("/policy/progress-timeout/at-limit", NULL, test_policy_progress_timeout_at_limit);

@@ -1314,28 +1314,27 @@ test_record_round_trip(Fixture *f, gconstpointer data)
 /* --- device state ------------------------------------------------------------- */
 
 /* setup() with the stateful fixture plugin loaded from @conf (conf_text
- * or more), its [plugin.stateful] settings @settings. */
+ * or more), its [plugin.stateful] settings @settings (which may add a
+ * [plugin.stateful2] group: test_plugins_make()). */
 static void
 setup_plugin(Fixture *f, const char *conf, const char *settings)
 {
     g_autoptr(GError) error = NULL;
     g_autofree char *plugins = NULL;
-    g_autofree char *link = NULL;
+    g_autofree char *completed = NULL;
     g_autofree char *text = NULL;
 
-    plugins = g_build_filename(f->dir, "plugins", NULL);
-    link = g_build_filename(plugins, "stateful.so", NULL);
     f->calls_log = g_build_filename(f->dir, "plugin-calls.log", NULL);
-    g_assert_cmpint(g_mkdir(plugins, 0700), ==, 0);
-    g_assert_cmpint(symlink(FIXTURE_DIR "/stateful.so", link), ==, 0);
+    plugins = test_plugins_make(FIXTURE_DIR, f->dir, f->calls_log, settings, &completed);
     text = g_strdup_printf("%s[plugins]\ndir = %s\ncall_timeout_s = 1\n"
                            "[plugin.stateful]\nlog = %s\n%s", conf, plugins, f->calls_log,
-                           settings);
+                           completed);
     conf_free(f->conf);
     f->conf = conf_load_data("test.conf", text, &error);
     g_assert_no_error(error);
     f->plugins = plugin_set_load(f->conf->plugin_dir, f->conf->plugin_settings);
-    g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==, 1);
+    g_assert_cmpuint(plugin_set_plugins(f->plugins)->len, ==,
+                     strstr(settings, "[plugin.stateful2]") ? 2 : 1);
 }
 
 /* setup() with the stateful fixture plugin, [plugin.stateful] @data. */
@@ -1371,18 +1370,39 @@ plugins_idle(Fixture *f, gconstpointer arg)
 static json_t *
 device_plugin(const Job *job)
 {
-    return json_object_get(device(job, 0), "plugin");
+    return json_array_get(json_object_get(device(job, 0), "plugins"), 0);
 }
 
 static const char prepared_checked[] =
-    "{\"nics\":[{\"alias\":\"ua-vf0\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
-    "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}}]}";
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,"
+    "\"check_ms\":7,\"restore_ms\":null,\"restored\":false}]}]}";
 
 static const char replugged_restored[] =
     "{\"replug\":{\"ok\":true,\"replug_ms\":40,\"verify_ms\":0,\"attempts\":1,"
     "\"detail\":\"libvirt reported ua-vf0 added\"},\"nics\":[{\"alias\":\"ua-vf0\","
-    "\"state\":{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":5,"
-    "\"restored\":true}}]}";
+    "\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":5,"
+    "\"restored\":true}]}]}";
+
+/* Strategy auto to its end, the destination answering the prepare with
+ * @prepared and the replug with @replugged (NULL: as it does unless
+ * told); the job completed. Returns it, and the prepare's route in
+ * @ret_prepare. */
+static Job *
+state_job(Fixture *f, const char *prepared, const char *replugged, char **ret_prepare)
+{
+    g_autofree char *replug = NULL;
+    Job *job;
+
+    submit(f, "auto");
+    *ret_prepare = route(f, "/prepare");
+    replug = route(f, "/replug");
+    fake_peer_answer(f->fp, "POST", *ret_prepare, 200, prepared);
+    if (replugged)
+        fake_peer_answer(f->fp, "POST", replug, 200, replugged);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    return job;
+}
 
 /* Saved, framed and sent with the prepare; the record shows who handled
  * the NIC, how much state, and the figures of both hosts. */
@@ -1390,20 +1410,12 @@ static void
 test_state_saved_sent(Fixture *f, gconstpointer data)
 {
     g_autofree char *prepare = NULL;
-    g_autofree char *replug = NULL;
     g_auto(PluginFrame) frame = { 0 };
     g_autoptr(GError) error = NULL;
     const FakePeerRequest *req;
     json_t *state, *plugin;
-    Job *job;
+    Job *job = state_job(f, prepared_checked, replugged_restored, &prepare);
 
-    submit(f, "auto");
-    prepare = route(f, "/prepare");
-    replug = route(f, "/replug");
-    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked);
-    fake_peer_answer(f->fp, "POST", replug, 200, replugged_restored);
-    job = run_to_end(f);
-    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
     req = fake_peer_last(f->fp, "POST", prepare);
     state = json_array_get(json_object_get(req->body, "states"), 0);
     g_assert_cmpuint(json_array_size(json_object_get(req->body, "states")), ==, 1);
@@ -1441,7 +1453,7 @@ test_state_none(Fixture *f, gconstpointer data)
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_COMPLETED);
     g_assert_null(fake_peer_last(f->fp, "POST", prepare)->body);
-    g_assert_true(json_is_null(device_plugin(job)));
+    g_assert_cmpuint(json_array_size(json_object_get(device(job, 0), "plugins")), ==, 0);
 }
 
 /* The job fails with a reason matching @reason_pattern, nothing unplugged,
@@ -1568,8 +1580,8 @@ test_state_restore_failed(Fixture *f, gconstpointer data)
 /* --- the pause strategy ---------------------------------------------------------------- */
 
 static const char switched_restored[] =
-    "{\"nics\":[{\"alias\":\"ua-vf0\",\"state\":{\"plugin\":\"stateful\",\"bytes\":15,"
-    "\"check_ms\":7,\"restore_ms\":4,\"restored\":true}}]}";
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,"
+    "\"check_ms\":7,\"restore_ms\":4,\"restored\":true}]}]}";
 
 static const char resumed_there[] =
     "{\"nics\":[],\"resume\":{\"resumed\":true,\"resume_ms\":12,\"post_switchover_ms\":1,"
@@ -1785,18 +1797,18 @@ test_pause_not_vouched(Fixture *f, gconstpointer data)
 
 #define CHOSE_PAUSE "the plugins of both hosts vouch that it can stay attached while migd " \
                     "pauses the guest at switchover (plugin stateful here vouches for pause)"
-#define CHOSE_UNPLUG "the source's plugin vouches for pause and no plugin here handles it, " \
+#define CHOSE_UNPLUG "the source's plugins vouch for pause and no plugin here handles it, " \
                      "so it cannot stay attached"
 
 static const char prepared_chose_pause[] =
     "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"pause\",\"chosen\":\"" CHOSE_PAUSE "\","
-    "\"state\":{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
-    "\"restored\":false}}]}";
+    "\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
+    "\"restored\":false}]}]}";
 
 static const char prepared_chose_unplug[] =
     "{\"nics\":[{\"alias\":\"ua-vf0\",\"strategy\":\"unplug\",\"chosen\":\"" CHOSE_UNPLUG "\","
-    "\"state\":{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
-    "\"restored\":false}}]}";
+    "\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
+    "\"restored\":false}]}]}";
 
 /* The prepare asked the destination to choose for ua-vf0, saying what
  * this host's plugin vouches for; @vouch is its one entry. */
@@ -1854,13 +1866,8 @@ static void
 test_auto_unplug_there(Fixture *f, gconstpointer data)
 {
     g_autofree char *prepare = NULL;
-    Job *job;
+    Job *job = state_job(f, prepared_chose_unplug, NULL, &prepare);
 
-    submit(f, "auto");
-    prepare = route(f, "/prepare");
-    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_chose_unplug);
-    job = run_to_end(f);
-    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
     assert_asked_to_choose(f, "pause");
     g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "strategy")), ==, "unplug");
     assert_why(job, "strategy auto: ua-vf0 unplug (" CHOSE_UNPLUG ")");
@@ -1868,24 +1875,292 @@ test_auto_unplug_there(Fixture *f, gconstpointer data)
     g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 0);
 }
 
-/* This host's plugin vouches for nothing: unplugged without asking. */
+/* This host's plugin vouches for nothing (or two do: one native, the
+ * other denies it): unplugged without asking. */
 static void
 test_auto_unplug_here(Fixture *f, gconstpointer data)
 {
     g_autofree char *prepare = NULL;
-    Job *job;
+    Job *job = state_job(f, prepared_checked, NULL, &prepare);
 
-    submit(f, "auto");
-    prepare = route(f, "/prepare");
-    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked);
-    job = run_to_end(f);
-    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
     g_assert_null(json_object_get(fake_peer_last(f->fp, "POST", prepare)->body, "choose"));
     g_assert_cmpstr(json_string_value(json_object_get(device(job, 0), "chosen")), ==,
                     "no plugin on this host vouches that it can stay attached");
     assert_why(job, "strategy auto: ua-vf0 unplug (no plugin on this host vouches that it can "
                     "stay attached)");
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 1);
+}
+
+/* --- more than one plugin per NIC ------------------------------------------------------- */
+
+/* stateful and stateful2 both claim ua-vf0 (stateful loads first). */
+#define TWO "[plugin.stateful2]\n"
+
+static const char prepared_checked_two[] =
+    "{\"nics\":[{\"alias\":\"ua-vf0\",\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,"
+    "\"check_ms\":7,\"restore_ms\":null,\"restored\":false},{\"plugin\":\"stateful2\","
+    "\"bytes\":15,\"check_ms\":3,\"restore_ms\":null,\"restored\":false}]}]}";
+
+static const char replugged_restored_two[] =
+    "{\"replug\":{\"ok\":true,\"replug_ms\":40,\"verify_ms\":0,\"attempts\":1,"
+    "\"detail\":\"libvirt reported ua-vf0 added\"},\"nics\":[{\"alias\":\"ua-vf0\","
+    "\"states\":[{\"plugin\":\"stateful\",\"bytes\":15,\"check_ms\":7,\"restore_ms\":5,"
+    "\"restored\":true},{\"plugin\":\"stateful2\",\"bytes\":15,\"check_ms\":3,"
+    "\"restore_ms\":2,\"restored\":true}]}]}";
+
+/* The plugins' calls, in order, as one text. */
+static char *
+plugin_log(Fixture *f)
+{
+    char *text = NULL;
+
+    if (!g_file_get_contents(f->calls_log, &text, NULL, NULL))
+        return g_strdup("");
+    return text;
+}
+
+/* Once every plugin call has ended: stateful was called abort @first
+ * times, stateful2 @second times. */
+static void
+assert_two_aborted(Fixture *f, guint first, guint second)
+{
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source"), ==, first);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source by stateful2"), ==, second);
+}
+
+static json_t *
+device_plugin_at(const Job *job, guint i)
+{
+    return json_array_get(json_object_get(device(job, 0), "plugins"), i);
+}
+
+static void
+assert_plugin_figures(const Job *job, guint i, const char *name, gint64 check_ms,
+                      gint64 restore_ms)
+{
+    json_t *plugin = device_plugin_at(job, i);
+
+    g_assert_cmpstr(json_string_value(json_object_get(plugin, "name")), ==, name);
+    g_assert_true(json_is_true(json_object_get(plugin, "state")));
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "state_bytes")), ==, 15);
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "save_ms")), >=, 0);
+    g_assert_true(json_is_integer(json_object_get(plugin, "transfer_ms")));
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "check_ms")), ==, check_ms);
+    g_assert_cmpint(json_integer_value(json_object_get(plugin, "restore_ms")), ==, restore_ms);
+    g_assert_false(json_is_true(json_object_get(plugin, "aborted")));
+}
+
+/* Both claim the NIC with state: every plugin is probed, then each saves
+ * a frame of its own, in loading order; the record shows both and the
+ * figures of each. */
+static void
+test_two_saved(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    g_autofree char *log = NULL;
+    g_auto(PluginFrame) frame = { 0 };
+    g_autoptr(GError) error = NULL;
+    json_t *states;
+    Job *job = state_job(f, prepared_checked_two, replugged_restored_two, &prepare);
+
+    states = json_object_get(fake_peer_last(f->fp, "POST", prepare)->body, "states");
+    test_assert_names(states, "plugin", (const char *const[]){ "stateful", "stateful2", NULL });
+    g_assert_true(plugin_frame_decode(json_string_value(json_object_get(json_array_get(states, 1),
+                                                                        "frame")),
+                                      65536, &frame, &error));
+    g_assert_cmpstr(frame.plugin, ==, "stateful2");
+    g_assert_cmpstr(frame.alias, ==, "ua-vf0");
+    test_assert_names(json_object_get(device(job, 0), "plugins"), "name",
+                      (const char *const[]){ "stateful", "stateful2", NULL });
+    assert_plugin_figures(job, 0, "stateful", 7, 5);
+    assert_plugin_figures(job, 1, "stateful2", 3, 2);
+    g_assert_true(timeline_has(job, "the destination checked the device state of 1 NIC *"));
+    run_until(f, plugins_idle, NULL);
+    log = plugin_log(f);
+    g_assert_cmpstr(log, ==,
+                    "probe ua-vf0 source\n"
+                    "probe ua-vf0 source by stateful2\n"
+                    "save_state ua-vf0 source\n"
+                    "save_state ua-vf0 source by stateful2\n");
+}
+
+/* The second plugin's save fails: nothing is unplugged, the destination
+ * is not asked, and both plugins are called abort. */
+static void
+test_two_save_fails(Fixture *f, gconstpointer data)
+{
+    assert_state_failed_untouched(f, "*device state of ua-vf0 could not be saved, so nothing "
+                                     "was unplugged: plugin stateful2: save_state failed: *",
+                                  NULL);
+    assert_two_aborted(f, 1, 1);
+}
+
+/* The destination refuses one of the states: both plugins undo here. */
+static void
+test_two_check_refused(Fixture *f, gconstpointer data)
+{
+    assert_state_failed_untouched(f, "*plugin stateful2: check_state failed: no*",
+                                  "the destination refuses the device state of NIC ua-vf0: "
+                                  "plugin stateful2: check_state failed: no");
+    assert_two_aborted(f, 1, 1);
+}
+
+/* Strategy auto: stateful carries state and vouches for nothing,
+ * stateful2 carries none and vouches native (as sriov-vfcfg and vfio-mig
+ * would): the destination is asked with their union, native; one frame. */
+static void
+test_two_auto_union(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+    Job *job = state_job(f, prepared_checked, NULL, &prepare);
+    json_t *plugin;
+
+    assert_asked_to_choose(f, "native");
+    g_assert_cmpuint(json_array_size(json_object_get(fake_peer_last(f->fp, "POST", prepare)->body,
+                                                     "states")), ==, 1);
+    g_assert_cmpuint(plugin_calls(f, "save_state *"), ==, 1);
+    plugin = device_plugin_at(job, 1);
+    g_assert_cmpstr(json_string_value(json_object_get(plugin, "name")), ==, "stateful2");
+    g_assert_false(json_is_true(json_object_get(plugin, "state")));
+    g_assert_false(json_is_true(json_object_get(plugin, "called")));
+    g_assert_true(json_is_null(json_object_get(plugin, "state_bytes")));
+    g_assert_cmpstr(json_string_value(json_array_get(json_object_get(plugin, "vouches"), 0)), ==,
+                    "native");
+}
+
+/* Strategy pause that the plugins do not allow: the job fails at
+ * preparing with @reason, nothing touched and no plugin called past its
+ * probe. */
+static void
+assert_pause_refused(Fixture *f, const char *reason)
+{
+    Job *job;
+
+    submit(f, "pause");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    g_assert_cmpstr(job->reason, ==, reason);
+    g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
+    assert_two_aborted(f, 0, 0);
+    g_assert_cmpuint(plugin_calls(f, "save_state *"), ==, 0);
+}
+
+/* One plugin vouches for the pause, the other denies it. */
+static void
+test_two_pause_denied(Fixture *f, gconstpointer data)
+{
+    assert_pause_refused(f, "strategy pause was asked for, but plugin stateful2, which handles "
+                            "ua-vf0, denies that it can stay attached while migd pauses the "
+                            "guest: greeting= alias=ua-vf0 domain=labvm side=source; nothing "
+                            "was changed");
+}
+
+/* Neither vouches for it (one vouches native): both are named, with what
+ * they said. */
+static void
+test_two_pause_not_vouched(Fixture *f, gconstpointer data)
+{
+    assert_pause_refused(f, "strategy pause was asked for, but plugin stateful, plugin "
+                            "stateful2, which handle ua-vf0, do not vouch that it can stay "
+                            "attached while migd pauses the guest: greeting= alias=ua-vf0 "
+                            "domain=labvm side=source; greeting= alias=ua-vf0 domain=labvm "
+                            "side=source; nothing was changed");
+}
+
+/* Pause: every plugin quiesces the NIC, in loading order. */
+static void
+test_two_pause_ok(Fixture *f, gconstpointer data)
+{
+    g_autofree char *log = NULL;
+    Job *job;
+
+    pause_to_migrating_as(f, "pause", prepared_checked_two, NULL);
+    feed_small_remaining(f);
+    run_until(f, switchover_ended, NULL);
+    g_assert_null(job_now(f)->switchover_error);
+    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 1);
+    feed(JOB_EV_MIGRATE_RETURNED, NULL, NULL);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    assert_two_aborted(f, 0, 0);
+    log = plugin_log(f);
+    g_assert_nonnull(strstr(log, "pre_switchover ua-vf0 source\n"
+                                 "pre_switchover ua-vf0 source by stateful2\n"));
+}
+
+/* The second plugin cannot quiesce the NIC: the guest is never suspended
+ * and both plugins undo (the first quiesced it). */
+static void
+test_two_pause_quiesce_fails(Fixture *f, gconstpointer data)
+{
+    Job *job;
+
+    pause_to_migrating_as(f, "pause", prepared_checked_two, NULL);
+    job = pause_switch_then_fail(f, 0, ABORTED);
+    assert_pause_undone(f, job, "the switchover failed: plugin stateful2 could not quiesce "
+                                "ua-vf0 (pre_switchover): *");
+    g_assert_cmpuint(plugin_calls(f, "pre_switchover ua-vf0 source"), ==, 1);
+    assert_two_aborted(f, 1, 1);
+}
+
+/* Killed while migrating, after both saved: the record says who was
+ * called, so the rollback after the restart calls abort on both. */
+static void
+test_two_restart_aborts_both(Fixture *f, gconstpointer data)
+{
+    g_autofree char *prepare = NULL;
+
+    f->migrate = MIGRATE_HOLD;
+    submit(f, "auto");
+    prepare = route(f, "/prepare");
+    fake_peer_answer(f->fp, "POST", prepare, 200, prepared_checked_two);
+    run_until(f, in_state, GINT_TO_POINTER(JOB_MIGRATING));
+    restart(f, "rolling-back");
+    run_until(f, is_final, NULL);
+    g_assert_cmpint(job_now(f)->state, ==, JOB_FAILED);
+    assert_two_aborted(f, 1, 1);
+}
+
+/* A record from a migd before several plugins per NIC has one "plugin":
+ * read back, its plugin is called abort by the rollback. */
+static void
+test_restart_record_one_plugin(Fixture *f, gconstpointer data)
+{
+    g_autofree char *id = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(json_t) record = NULL;
+    json_t *device0;
+    Job *job;
+
+    f->migrate = MIGRATE_HOLD;
+    submit(f, "auto");
+    run_until(f, in_state, GINT_TO_POINTER(JOB_MIGRATING));
+    id = g_strdup(f->id);
+    engine_crash(f);
+    fake_peer_flush(f->fp);
+    path = g_strdup_printf("%s/jobs/%s.json", f->dir, id);
+    record = record_read(f, id);
+    json_object_set_new(record, "state", json_string("rolling-back"));
+    device0 = json_array_get(json_object_get(json_object_get(record, "nics"), "devices"), 0);
+    json_object_del(device0, "plugins");
+    json_object_set_new(device0, "plugin",
+                        json_pack("{s:s,s:i,s:i,s:n,s:n,s:n,s:b}", "name", "stateful",
+                                  "state_bytes", 15, "save_ms", 1, "transfer_ms", "check_ms",
+                                  "restore_ms", "aborted", 0));
+    g_assert_cmpint(json_dump_file(record, path, 0), ==, 0);
+    g_clear_pointer(&f->id, g_free);
+    engine_start(f);
+    g_assert_true(engine_load(f->engine, NULL));
+    run_until(f, is_final, NULL);
+    job = job_now(f);
+    g_assert_cmpint(job->state, ==, JOB_FAILED);
+    run_until(f, plugins_idle, NULL);
+    g_assert_cmpuint(plugin_calls(f, "abort ua-vf0 source"), ==, 1);
+    g_assert_cmpstr(json_string_value(json_object_get(device_plugin_at(job, 0), "name")), ==,
+                    "stateful");
+    g_assert_cmpint(json_integer_value(json_object_get(device_plugin_at(job, 0), "state_bytes")),
+                    ==, 15);
 }
 
 /* --- the sriov pool ---------------------------------------------------------------------- */
@@ -1919,6 +2194,8 @@ typedef struct {
 
 static const SriovSetup sriov_plain = { "", "" };
 static const SriovSetup sriov_native_pool = { "native = true\n", "" };
+static const SriovSetup sriov_native_stop_copy = { "native = true\n", "stop_copy = 98304\n" };
+static const SriovSetup sriov_unplug_stop_copy = { "", "stop_copy = 98304\n" };
 static const SriovSetup sriov_vouch_native = { "", "vouch = native\n" };
 
 /* setup() with the fixture plugin as @kind and [plugin.stateful] @plugin,
@@ -2061,6 +2338,25 @@ test_sriov_native(Fixture *f, gconstpointer data)
     g_assert_cmpuint(calls(f, FAKE_OP_DETACH_ALIAS), ==, 0);
 }
 
+/* The plugin of a native NIC says what its device adds at stop-and-copy:
+ * the record shows it per plugin and for the job's NICs, which the
+ * policy's downtime prediction adds to what is left; an unplugged NIC's
+ * device adds nothing. */
+static void
+test_sriov_native_stop_copy(Fixture *f, gconstpointer data)
+{
+    gboolean native = data == &sriov_native_stop_copy;
+    Job *job;
+
+    submit(f, native ? "native" : "unplug");
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
+    g_assert_cmpint(json_integer_value(json_object_get(device_plugin_at(job, 0),
+                                                       "stop_copy_bytes")), ==, 98304);
+    g_assert_cmpint(json_integer_value(json_object_get(job->nics, "stop_copy_bytes")), ==,
+                    native ? 98304 : 0);
+}
+
 #define CHOSE_NATIVE "the plugins of both hosts vouch that it can stay attached and migrate " \
                      "inside QEMU (plugin stateful here vouches for native)"
 
@@ -2077,9 +2373,9 @@ run_auto_native(Fixture *f, const char *alias)
     submit(f, "auto");
     prepare = route(f, "/prepare");
     answer = g_strdup_printf("{\"nics\":[{\"alias\":\"%s\",\"strategy\":\"native\",\"chosen\":"
-                             "\"" CHOSE_NATIVE "\",\"state\":{\"plugin\":\"stateful\","
+                             "\"" CHOSE_NATIVE "\",\"states\":[{\"plugin\":\"stateful\","
                              "\"bytes\":15,\"check_ms\":7,\"restore_ms\":null,"
-                             "\"restored\":false}}]}", alias);
+                             "\"restored\":false}]}]}", alias);
     fake_peer_answer(f->fp, "POST", prepare, 200, answer);
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_COMPLETED);
@@ -2299,12 +2595,29 @@ main(int argc, char **argv)
     ADD_STATE("auto/pause-both-vouch", "", test_auto_pause);
     ADD_STATE("auto/unplug-not-vouched-there", "", test_auto_unplug_there);
     ADD_STATE("auto/unplug-not-vouched-here", "vouch = none\n", test_auto_unplug_here);
+    ADD_STATE("two/saved-in-order", TWO, test_two_saved);
+    ADD_STATE("two/save-fails", TWO "fail_at = save_state\n", test_two_save_fails);
+    ADD_STATE("two/check-refused", TWO, test_two_check_refused);
+    ADD_STATE("two/auto-union", "vouch = none\n" TWO "state = no\nvouch = native\n",
+              test_two_auto_union);
+    ADD_STATE("two/auto-denied", "vouch = native\n" TWO "vouch = none\ndeny = native\n",
+              test_auto_unplug_here);
+    ADD_STATE("two/pause-denied", TWO "deny = pause\n", test_two_pause_denied);
+    ADD_STATE("two/pause-not-vouched", "vouch = none\n" TWO "vouch = native\n",
+              test_two_pause_not_vouched);
+    ADD_STATE("two/pause-ok", TWO, test_two_pause_ok);
+    ADD_STATE("two/pause-quiesce-fails", TWO "fail_at = pre_switchover\n",
+              test_two_pause_quiesce_fails);
+    ADD_STATE("two/restart-aborts-both", TWO, test_two_restart_aborts_both);
+    ADD_STATE("state/restart-record-one-plugin", "", test_restart_record_one_plugin);
 #define ADD_SRIOV(name, how, func) \
     g_test_add("/src-nic/sriov/" name, Fixture, &how, setup_sriov, func, teardown)
     ADD_SRIOV("unplug", sriov_plain, test_sriov_unplug);
     ADD_SRIOV("unplug-fails-after-save", sriov_plain, test_sriov_unplug_fails);
     ADD_SRIOV("check-refused", sriov_plain, test_sriov_check_refused);
     ADD_SRIOV("native", sriov_native_pool, test_sriov_native);
+    ADD_SRIOV("native-stop-copy", sriov_native_stop_copy, test_sriov_native_stop_copy);
+    ADD_SRIOV("unplug-stop-copy", sriov_unplug_stop_copy, test_sriov_native_stop_copy);
     ADD_SRIOV("auto-native", sriov_vouch_native, test_sriov_auto_native);
 #define ADD_VDPA(name, how, func) \
     g_test_add("/src-nic/vdpa/" name, Fixture, &how, setup_vdpa, func, teardown)

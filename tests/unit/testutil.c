@@ -196,3 +196,43 @@ test_unix_listen(const char *path)
     g_assert_cmpint(listen(fd, 16), ==, 0);
     return fd;
 }
+
+static void
+test_plugin_link(const char *fixture_dir, const char *plugins, const char *file)
+{
+    g_autofree char *target = g_build_filename(fixture_dir, file, NULL);
+    g_autofree char *link = g_build_filename(plugins, file, NULL);
+
+    g_assert_cmpint(symlink(target, link), ==, 0);
+}
+
+char *
+test_plugins_make(const char *fixture_dir, const char *dir, const char *log,
+                  const char *settings, char **ret_settings)
+{
+    static const char second[] = "[plugin.stateful2]\n";
+    char *plugins = g_build_filename(dir, "plugins", NULL);
+    const char *at = strstr(settings, second);
+
+    g_assert_cmpint(g_mkdir(plugins, 0700), ==, 0);
+    test_plugin_link(fixture_dir, plugins, "stateful.so");
+    if (!at) {
+        *ret_settings = g_strdup(settings);
+        return plugins;
+    }
+    test_plugin_link(fixture_dir, plugins, "stateful2.so");
+    *ret_settings = g_strdup_printf("%.*s%slog = %s\nlog_name = yes\n%s", (int)(at - settings),
+                                    settings, second, log, at + strlen(second));
+    return plugins;
+}
+
+void
+test_assert_names(json_t *list, const char *key, const char *const *names)
+{
+    guint n = g_strv_length((char **)names);
+
+    g_assert_cmpuint(json_array_size(list), ==, n);
+    for (guint i = 0; i < n; i++)
+        g_assert_cmpstr(json_string_value(json_object_get(json_array_get(list, i), key)), ==,
+                        names[i]);
+}

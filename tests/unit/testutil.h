@@ -54,3 +54,16 @@ void test_sysfs_add_vdpa(const char *root, const char *name, const char *driver,
  * @rest", @rest being what the plugin logs after the alias. */
 void test_assert_calls(const char *path, const char *alias, const char *rest,
                        const char *const *steps);
+
+/* Makes <@dir>/plugins with the fixture plugin stateful.so of @fixture_dir,
+ * and stateful2.so too when @settings (lines of the [plugin.stateful]
+ * group) opens a [plugin.stateful2] group: that group gets log = @log and
+ * log_name = yes, so both log to one file and stateful2's lines end in
+ * " by stateful2". Returns the plugins directory; @ret_settings gets
+ * @settings so completed. */
+char *test_plugins_make(const char *fixture_dir, const char *dir, const char *log,
+                        const char *settings, char **ret_settings);
+
+/* Asserts that the objects of the JSON array @list have the string @key
+ * @names (NULL-terminated), in that order, and that there are no others. */
+void test_assert_names(json_t *list, const char *key, const char *const *names);

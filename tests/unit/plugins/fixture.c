@@ -4,9 +4,15 @@
  * writes each call it gets as a line to [plugin.NAME] log = PATH, fails
  * the call named by fail_at and sleeps 3 s in the one named by hang_at;
  * vouch = none, pause, native or "native pause" says what its probe
- * vouches for (default: pause). With kind = vf it handles the VFs of sriov
- * pools instead of emulated NICs, as sriov-vfcfg does, and logs also what
- * sriov-vfcfg reaches the VF by ("pci=... pf=... vf=3 pf_netdev=ens1f0
+ * vouches for (default: pause), deny = native, pause or both what it
+ * denies, state = no that it carries none (as vfio-mig, which only
+ * vouches); log_name = yes ends each logged line with " by NAME", for
+ * tests with two of them (stateful and stateful2); stop_copy = BYTES what
+ * its probe says QEMU sends for the device at stop-and-copy (ABI 1.1;
+ * FIXTURE_ABI_MINOR 0 builds it as a plugin of ABI 1.0 that writes it
+ * anyway, which migd must not read). With kind = vf it handles the VFs of
+ * sriov pools instead of emulated NICs, as sriov-vfcfg does, and logs
+ * also what sriov-vfcfg reaches the VF by ("pci=... pf=... vf=3 pf_netdev=ens1f0
  * domain=labvm job=..."); with kind = vdpa it handles vDPA devices, as the
  * vdpa plugin does, and logs what that reaches one by ("netdev=vdpa0
  * mac=... pool=... domain=labvm job=..."). */
@@ -26,6 +32,10 @@ struct fixture {
     char fail_at[32];
     char hang_at[32];
     uint32_t vouch;
+    uint32_t deny;
+    uint64_t stop_copy;
+    int stateless;
+    int log_name;
     uint32_t kind;      /* enum migd_device_kind: the devices it handles */
 };
 
@@ -51,6 +61,8 @@ fx_called(struct fixture *f, const char *call, const struct migd_device *dev, ch
                     dev->netdev ? dev->netdev : "-", dev->mac ? dev->mac : "-",
                     dev->pool ? dev->pool : "-", dev->domain ? dev->domain : "-",
                     dev->job ? dev->job : "-");
+        if (f->log_name)
+            fputs(" by " FIXTURE_NAME, out);
         fputc('\n', out);
         fclose(out);
     }
@@ -91,6 +103,15 @@ fx_init(const struct migd_setting *settings, size_t count, void **ret_ctx, char 
         else if (strcmp(settings[i].key, "vouch") == 0)
             f->vouch = (strstr(settings[i].value, "pause") ? MIGD_PROBE_PAUSE : 0) |
                        (strstr(settings[i].value, "native") ? MIGD_PROBE_NATIVE : 0);
+        else if (strcmp(settings[i].key, "deny") == 0)
+            f->deny = (strstr(settings[i].value, "pause") ? MIGD_PROBE_DENY_PAUSE : 0) |
+                      (strstr(settings[i].value, "native") ? MIGD_PROBE_DENY_NATIVE : 0);
+        else if (strcmp(settings[i].key, "stop_copy") == 0)
+            f->stop_copy = strtoull(settings[i].value, NULL, 10);
+        else if (strcmp(settings[i].key, "state") == 0)
+            f->stateless = strcmp(settings[i].value, "no") == 0;
+        else if (strcmp(settings[i].key, "log_name") == 0)
+            f->log_name = strcmp(settings[i].value, "yes") == 0;
         else if (strcmp(settings[i].key, "kind") == 0)
             f->kind = strcmp(settings[i].value, "vf") == 0     ? MIGD_DEVICE_VF
                       : strcmp(settings[i].value, "vdpa") == 0 ? MIGD_DEVICE_VDPA
@@ -118,8 +139,10 @@ fx_probe(void *ctx, const struct migd_device *dev, struct migd_probe *ret, char 
     rc = fx_called(f, "probe", dev, err, errlen);
     if (rc < 0)
         return rc;
-    ret->flags = MIGD_PROBE_HANDLES | MIGD_PROBE_STATE | f->vouch;
+    ret->flags = MIGD_PROBE_HANDLES | (f->stateless ? 0 : MIGD_PROBE_STATE) | f->vouch | f->deny;
     ret->state_version = 3;
+    if (MIGD_PROBE_COVERS(ret, stop_copy_bytes))
+        ret->stop_copy_bytes = f->stop_copy;
     snprintf(ret->detail, sizeof(ret->detail), "greeting=%s alias=%s domain=%s side=%s",
              f->greeting, dev->alias ? dev->alias : "-", dev->domain ? dev->domain : "-",
              dev->side == MIGD_SIDE_SOURCE ? "source" : "destination");
@@ -234,7 +257,11 @@ static const struct migd_plugin table = {
 #else
     .abi_major = MIGD_PLUGIN_ABI_MAJOR,
 #endif
+#ifdef FIXTURE_ABI_MINOR
+    .abi_minor = FIXTURE_ABI_MINOR,
+#else
     .abi_minor = MIGD_PLUGIN_ABI_MINOR,
+#endif
 #ifdef FIXTURE_SMALL_TABLE
     .size = 16,
 #else
