@@ -33,13 +33,12 @@ src_stats_completed_figures(SrcWork *w, JobFigures *ret_figures)
 /* Reads the source's job statistics in a worker: at the end of a
  * migration libvirt holds the domain while it runs the qemu hook, and the
  * hook asks this migd, so the loop must never wait for the domain. */
-/* While the migration starts: whether libvirt kept the max downtime migd
- * set before the migrate call. libvirt 11.3 with QEMU 10.0 puts QEMU's
- * default (300 ms) back when it starts QEMU's migration, after its job has
- * begun (measured with tests/lab/run-on-backports), so a pause job's QEMU
- * would switch over on its own before migd pauses the guest; libvirt 9.0
- * keeps it. Asked at every sample until memory is being sent, and set
- * again when it differs, which libvirt allows while its migration runs. */
+/* Once the migration runs: whether libvirt kept the max downtime migd set
+ * before the migrate call. libvirt 11.3 with QEMU 10.0 puts QEMU's default
+ * (300 ms) back as its migration starts (measured with
+ * tests/lab/run-on-backports), so a pause job's QEMU would switch over on
+ * its own before migd pauses the guest; libvirt 9.0 keeps it. Set again
+ * when it differs, which libvirt allows while its migration runs. */
 static void
 stats_check_downtime(SrcWork *w)
 {
@@ -107,8 +106,7 @@ stats_done(GObject *source, GAsyncResult *result, gpointer user_data)
         failpoint("src-after-migrate-start");
     run->sampled = TRUE;
     if (w->downtime_ms) {
-        if (w->sample.data_processed > 0 || w->downtime_found_ms >= 0 || w->downtime_error)
-            run->check_downtime_ms = 0;
+        run->check_downtime_ms = 0;
         if (w->downtime_found_ms >= 0)
             migrator_note(run->m, run->id, w->downtime_error ? "warning" : "info",
                           "libvirt's max downtime was %" G_GINT64_FORMAT " ms once its migration "

@@ -254,23 +254,14 @@ test_stats_sampled(Fixture *f, gconstpointer data)
     assert_ended(f, "completed", "vm1 runs on B");
 }
 
-static const VirtJobStats sending = { .data_total = 256 << 20, .data_processed = 10 << 20,
-                                       .data_remaining = 246 << 20, .page_size = 4096 };
-
-static gboolean
-asked_downtime_thrice(Fixture *f)
-{
-    return fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_GET_MAX_DOWNTIME) >= 3;
-}
-
 /* libvirt 9.0 keeps the max downtime set before the migrate call: the
- * first sample that sees memory sent reads it and sets nothing. */
+ * first sample reads it and sets nothing. */
 static void
 test_downtime_kept(Fixture *f, gconstpointer data)
 {
     FakeMigrateCall call;
 
-    fake_virt_script_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", FAKE_MIGRATE_HOLD, &sending, NULL);
+    fake_virt_script_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", FAKE_MIGRATE_HOLD, NULL, NULL);
     submit(f);
     wait_until(f, has_progress, "a progress sample");
     g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_GET_MAX_DOWNTIME), ==, 1);
@@ -297,7 +288,7 @@ test_downtime_reset(Fixture *f, gconstpointer data)
 
     fake_virt_reset_downtime_at_migrate(f->fv, FAKE_VIRT_LOCAL, 300);
     f->max_downtime_ms = 50;
-    fake_virt_script_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", FAKE_MIGRATE_HOLD, &sending, NULL);
+    fake_virt_script_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", FAKE_MIGRATE_HOLD, NULL, NULL);
     submit(f);
     wait_until(f, has_progress, "a progress sample");
     g_assert_true(fake_virt_last_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", &call));
@@ -309,20 +300,6 @@ test_downtime_reset(Fixture *f, gconstpointer data)
     g_assert_true(test_timeline_has(job(f), note));
     fake_virt_end_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", TRUE, NULL);
     assert_ended(f, "completed", "vm1 runs on B");
-}
-
-/* Before any memory is sent libvirt may not have started QEMU's migration
- * (11.3 puts the downtime back only then): each sample asks again. */
-static void
-test_downtime_until_memory(Fixture *f, gconstpointer data)
-{
-    fake_virt_script_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", FAKE_MIGRATE_HOLD, NULL, NULL);
-    submit(f);
-    wait_until(f, asked_downtime_thrice, "three samples asking for the max downtime");
-    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_SET_MAX_DOWNTIME), ==, 1);
-    fake_virt_end_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", TRUE, NULL);
-    assert_ended(f, "completed", "vm1 runs on B");
-    g_assert_false(test_timeline_has(job(f), "libvirt's max downtime*"));
 }
 
 /* A cancel aborts libvirt's job; the guest stays here. */
@@ -511,7 +488,6 @@ main(int argc, char **argv)
     ADD("/src/stats/sampled", test_stats_sampled);
     ADD("/src/stats/downtime-kept", test_downtime_kept);
     ADD("/src/stats/downtime-reset", test_downtime_reset);
-    ADD("/src/stats/downtime-until-memory", test_downtime_until_memory);
     ADD("/src/cancel/aborts", test_cancel_aborts);
     ADD("/src/restart/here", test_restart_here);
     ADD("/src/restart/still-migrating", test_restart_still_migrating);
