@@ -41,9 +41,6 @@ typedef struct {
     gboolean polling;           /* a sample is being read */
     gboolean sampled;           /* a sample has been read */
     gboolean migrate_call;      /* the migrate call was made by this migd */
-    /* The max downtime set before that call, until the first sample has
-     * checked that libvirt kept it (0: nothing to check). */
-    guint check_downtime_ms;
     /* Following a libvirt migration job that no migrate call of this migd
      * waits for (left by a previous migd, or its call lost the connection):
      * its end is found by the stats samples, and where the guest is then
@@ -70,11 +67,6 @@ typedef struct {
     int maxparams;
     unsigned int flags;
     guint downtime_ms;
-    /* A sample's: libvirt's max downtime when it differed from
-     * downtime_ms, which was then set again (-1: it did not differ); the
-     * error if it could not be read or set. */
-    gint64 downtime_found_ms;
-    char *downtime_error;
     VirtConn *dest;             /* opened by the worker */
     guint bandwidth_mibps;      /* for the dirty-rate prediction; 0: none */
     gint64 dirty_mibps;         /* measured; -1: not measured */

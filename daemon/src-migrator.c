@@ -19,7 +19,6 @@ migrator_work_free(gpointer data)
     virt_conn_unref(w->dest);
     virt_conn_unref(w->src);
     g_free(w->dirty_error);
-    g_free(w->downtime_error);
     virTypedParamsFree(w->params, w->nparams);
     g_free(w->dest_uri);
     g_free(w->src_uri);
@@ -48,7 +47,6 @@ migrator_work_new(SrcRun *run)
     w->src_uri = g_strdup(virt_uri(virt));
     w->dest_uri = g_strdup(run->dest_uri);
     w->domain = g_strdup(run->domain);
-    w->downtime_found_ms = -1;
     return w;
 }
 

@@ -33,29 +33,6 @@ src_stats_completed_figures(SrcWork *w, JobFigures *ret_figures)
 /* Reads the source's job statistics in a worker: at the end of a
  * migration libvirt holds the domain while it runs the qemu hook, and the
  * hook asks this migd, so the loop must never wait for the domain. */
-/* Once the migration runs: whether libvirt kept the max downtime migd set
- * before the migrate call. libvirt 11.3 with QEMU 10.0 puts QEMU's default
- * (300 ms) back as its migration starts (measured with
- * tests/lab/run-on-backports), so a pause job's QEMU would switch over on
- * its own before migd pauses the guest; libvirt 9.0 keeps it. Set again
- * when it differs, which libvirt allows while its migration runs. */
-static void
-stats_check_downtime(SrcWork *w)
-{
-    g_autoptr(GError) error = NULL;
-    guint64 now_ms = 0;
-
-    if (!w->ops->get_max_downtime(w->src, w->domain, &now_ms, &error)) {
-        w->downtime_error = g_strdup_printf("could not read its max downtime: %s", error->message);
-        return;
-    }
-    if (now_ms == w->downtime_ms)
-        return;
-    w->downtime_found_ms = (gint64)MIN(now_ms, (guint64)G_MAXINT64);
-    if (!w->ops->set_max_downtime(w->src, w->domain, w->downtime_ms, &error))
-        w->downtime_error = g_strdup_printf("migd could not set it again: %s", error->message);
-}
-
 static void
 stats_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
@@ -79,8 +56,6 @@ stats_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancella
     w->sample.dirty_rate_pps = stats.dirty_rate_pps;
     w->sample.page_size = stats.page_size;
     w->sample.iteration = stats.iteration;
-    if (w->ok && w->downtime_ms)
-        stats_check_downtime(w);
 }
 
 static void
@@ -105,17 +80,6 @@ stats_done(GObject *source, GAsyncResult *result, gpointer user_data)
     if (run->migrate_call && !run->sampled)
         failpoint("src-after-migrate-start");
     run->sampled = TRUE;
-    if (w->downtime_ms) {
-        run->check_downtime_ms = 0;
-        if (w->downtime_found_ms >= 0)
-            migrator_note(run->m, run->id, w->downtime_error ? "warning" : "info",
-                          "libvirt's max downtime was %" G_GINT64_FORMAT " ms once its migration "
-                          "started, not the %u ms migd set before it; %s", w->downtime_found_ms,
-                          w->downtime_ms, w->downtime_error ? w->downtime_error : "migd set it again");
-        else if (w->downtime_error)
-            migrator_note(run->m, run->id, "warning", "once libvirt's migration started, migd %s",
-                          w->downtime_error);
-    }
     engine_event_init(&ev, JOB_EV_STATS);
     w->sample.now_ms = ev.mono_ms;
     ev.sample = &w->sample;
@@ -126,14 +90,10 @@ stats_done(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 sample_stats(SrcRun *run)
 {
-    SrcWork *w;
-
     if (run->polling || !virt_is_connected(run->m->virt))
         return;
     run->polling = TRUE;
-    w = migrator_work_new(run);
-    w->downtime_ms = run->check_downtime_ms;
-    migrator_work_start(run, w, stats_thread, stats_done);
+    migrator_work_start(run, migrator_work_new(run), stats_thread, stats_done);
 }
 
 static gboolean

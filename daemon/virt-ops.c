@@ -265,24 +265,6 @@ lv_abort_job(VirtConn *conn, const char *domain, GError **error)
 }
 
 static gboolean
-lv_get_max_downtime(VirtConn *conn, const char *domain, guint64 *ret_ms, GError **error)
-{
-    virDomainPtr dom = lv_lookup(conn, domain, error);
-    unsigned long long ms = 0;
-    gboolean ok;
-
-    if (!dom)
-        return FALSE;
-    ok = virDomainMigrateGetMaxDowntime(dom, &ms, 0) == 0;
-    if (ok)
-        *ret_ms = ms;
-    else
-        (void)lv_fail(lv(conn), error);
-    (void)virDomainFree(dom);
-    return ok;
-}
-
-static gboolean
 lv_set_max_downtime(VirtConn *conn, const char *domain, guint64 downtime_ms, GError **error)
 {
     LV_DOMAIN_CALL(conn, domain, error, virDomainMigrateSetMaxDowntime(dom, downtime_ms, 0));
@@ -695,7 +677,6 @@ static const VirtOps lv_ops = {
     .migrate = lv_migrate,
     .abort_job = lv_abort_job,
     .set_max_downtime = lv_set_max_downtime,
-    .get_max_downtime = lv_get_max_downtime,
     .start_postcopy = lv_start_postcopy,
     .suspend = lv_suspend,
     .resume = lv_resume,

@@ -166,8 +166,6 @@ struct _VirtOps {
     gboolean (*abort_job)(VirtConn *conn, const char *domain, GError **error);
     gboolean (*set_max_downtime)(VirtConn *conn, const char *domain, guint64 downtime_ms,
                                  GError **error);
-    gboolean (*get_max_downtime)(VirtConn *conn, const char *domain, guint64 *ret_ms,
-                                 GError **error);
     gboolean (*start_postcopy)(VirtConn *conn, const char *domain, GError **error);
     gboolean (*suspend)(VirtConn *conn, const char *domain, GError **error);
     gboolean (*resume)(VirtConn *conn, const char *domain, GError **error);

@@ -33,7 +33,6 @@ typedef struct {
     GHashTable *records;            /* domain name -> FakeRecord */
     guint calls[FAKE_OP_LAST];
     GError *fail[FAKE_OP_LAST];
-    guint64 downtime_at_migrate_ms; /* fake_virt_reset_downtime_at_migrate(); 0: none */
 } FakeHost;
 
 typedef struct {
@@ -1264,8 +1263,6 @@ fake_migrate(VirtConn *conn, const char *domain, const char *dest_uri, virTypedP
     ok = d && migration_check(d, dest, dest_uri, error);
     if (ok) {
         migration_record(d, dest_uri, params, nparams, flags);
-        if (src->downtime_at_migrate_ms)
-            d->record->last.max_downtime_ms = src->downtime_at_migrate_ms;
         d->job = d->record->stats;
         d->job.type = VIR_DOMAIN_JOB_UNBOUNDED;
         d->job_active = TRUE;
@@ -1323,28 +1320,6 @@ fake_set_max_downtime(VirtConn *conn, const char *domain, guint64 downtime_ms, G
         d->record->last.max_downtime_ms = downtime_ms;
     g_mutex_unlock(&fv->lock);
     return d != NULL;
-}
-
-static gboolean
-fake_get_max_downtime(VirtConn *conn, const char *domain, guint64 *ret_ms, GError **error)
-{
-    FakeVirt *fv = fake_of(conn);
-    FakeDomain *d;
-
-    g_mutex_lock(&fv->lock);
-    d = op_active_domain(conn, FAKE_OP_GET_MAX_DOWNTIME, domain, error);
-    if (d)
-        *ret_ms = d->record->last.max_downtime_ms;
-    g_mutex_unlock(&fv->lock);
-    return d != NULL;
-}
-
-void
-fake_virt_reset_downtime_at_migrate(FakeVirt *fv, const char *uri, guint64 default_ms)
-{
-    g_mutex_lock(&fv->lock);
-    host_get(fv, uri)->downtime_at_migrate_ms = default_ms;
-    g_mutex_unlock(&fv->lock);
 }
 
 static gboolean
@@ -1470,7 +1445,6 @@ static const VirtOps fake_ops_template = {
     .migrate = fake_migrate,
     .abort_job = fake_abort_job,
     .set_max_downtime = fake_set_max_downtime,
-    .get_max_downtime = fake_get_max_downtime,
     .start_postcopy = fake_start_postcopy,
     .suspend = fake_suspend,
     .resume = fake_resume,

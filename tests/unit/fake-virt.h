@@ -90,7 +90,7 @@ typedef enum {
     FAKE_OP_DETACH_ALIAS, FAKE_OP_ATTACH, FAKE_OP_EVENT_REGISTER, FAKE_OP_JOB_STATS,
     FAKE_OP_MIGRATE, FAKE_OP_ABORT_JOB, FAKE_OP_SET_MAX_DOWNTIME, FAKE_OP_START_POSTCOPY,
     FAKE_OP_SUSPEND, FAKE_OP_RESUME, FAKE_OP_START_DIRTY_RATE, FAKE_OP_GET_DIRTY_RATE,
-    FAKE_OP_GET_MAX_DOWNTIME, FAKE_OP_LAST
+    FAKE_OP_LAST
 } FakeOp;
 
 /* From now on each detach and attach call, on any host, appends a line to
@@ -138,13 +138,6 @@ typedef struct {
 
 gboolean fake_virt_last_migration(FakeVirt *fv, const char *uri, const char *domain,
                                   FakeMigrateCall *ret_call);
-
-/* Migrations from @uri start with QEMU's max downtime put back to
- * @default_ms, whatever set_max_downtime said before the migrate call, as
- * libvirt 11.3 with QEMU 10.0 does (measured with tests/lab/run-on-backports:
- * a pause job's 1 ms became 300 ms). 0 (the default): the value set before
- * the call is kept, as libvirt 9.0 does. */
-void fake_virt_reset_downtime_at_migrate(FakeVirt *fv, const char *uri, guint64 default_ms);
 
 /* QEMU's measured dirty rate for @domain (default: none, never measured). */
 void fake_virt_set_dirty_rate(FakeVirt *fv, const char *uri, const char *domain,

@@ -27,7 +27,6 @@ typedef struct {
     Engine *engine;
     char *id;
     GThread *previous;          /* a previous migd's migrate call */
-    guint max_downtime_ms;      /* the job's policy's; 0: the default */
 } Fixture;
 
 static void
@@ -141,8 +140,6 @@ submit_to(Fixture *f, const char *dest_uri)
     Job *job;
 
     policy_config_init_defaults(&policy);
-    if (f->max_downtime_ms)
-        policy.max_downtime_ms = f->max_downtime_ms;
     job = engine_submit(f->engine, "vm1", &dest, "none", &options, &policy, NULL, &error);
     g_assert_no_error(error);
     f->id = g_strdup(job->id);
@@ -250,54 +247,6 @@ test_stats_sampled(Fixture *f, gconstpointer data)
     g_assert_cmpuint(job(f)->progress.data_remaining, ==, 156 << 20);
     fake_virt_migration_iteration(f->fv, FAKE_VIRT_LOCAL, "vm1", 3);
     wait_until(f, at_third_pass, "the third pass's sample");
-    fake_virt_end_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", TRUE, NULL);
-    assert_ended(f, "completed", "vm1 runs on B");
-}
-
-/* libvirt 9.0 keeps the max downtime set before the migrate call: the
- * first sample reads it and sets nothing. */
-static void
-test_downtime_kept(Fixture *f, gconstpointer data)
-{
-    FakeMigrateCall call;
-
-    fake_virt_script_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", FAKE_MIGRATE_HOLD, NULL, NULL);
-    submit(f);
-    wait_until(f, has_progress, "a progress sample");
-    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_GET_MAX_DOWNTIME), ==, 1);
-    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_SET_MAX_DOWNTIME), ==, 1);
-    fake_virt_migration_iteration(f->fv, FAKE_VIRT_LOCAL, "vm1", 3);
-    wait_until(f, at_third_pass, "the third pass's sample");
-    /* Checked once, not at every sample. */
-    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_GET_MAX_DOWNTIME), ==, 1);
-    fake_virt_end_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", TRUE, NULL);
-    assert_ended(f, "completed", "vm1 runs on B");
-    g_assert_true(fake_virt_last_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", &call));
-    g_assert_cmpuint(call.max_downtime_ms, ==, job(f)->policy.max_downtime_ms);
-    g_assert_false(test_timeline_has(job(f), "libvirt's max downtime*"));
-}
-
-/* libvirt 11.3 with QEMU 10.0 puts QEMU's default back as its migration
- * starts: the first sample finds it and sets migd's again, and the
- * timeline says so. */
-static void
-test_downtime_reset(Fixture *f, gconstpointer data)
-{
-    FakeMigrateCall call;
-    g_autofree char *note = NULL;
-
-    fake_virt_reset_downtime_at_migrate(f->fv, FAKE_VIRT_LOCAL, 300);
-    f->max_downtime_ms = 50;
-    fake_virt_script_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", FAKE_MIGRATE_HOLD, NULL, NULL);
-    submit(f);
-    wait_until(f, has_progress, "a progress sample");
-    g_assert_true(fake_virt_last_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", &call));
-    g_assert_cmpuint(call.max_downtime_ms, ==, job(f)->policy.max_downtime_ms);
-    g_assert_cmpuint(fake_virt_calls(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_SET_MAX_DOWNTIME), ==, 2);
-    note = g_strdup_printf("libvirt's max downtime was 300 ms once its migration started, not "
-                           "the %u ms migd set before it; migd set it again",
-                           job(f)->policy.max_downtime_ms);
-    g_assert_true(test_timeline_has(job(f), note));
     fake_virt_end_migration(f->fv, FAKE_VIRT_LOCAL, "vm1", TRUE, NULL);
     assert_ended(f, "completed", "vm1 runs on B");
 }
@@ -486,8 +435,6 @@ main(int argc, char **argv)
     ADD("/src/migrate/failed", test_migrate_failed);
     ADD("/src/migrate/lost-connection", test_migrate_lost_connection);
     ADD("/src/stats/sampled", test_stats_sampled);
-    ADD("/src/stats/downtime-kept", test_downtime_kept);
-    ADD("/src/stats/downtime-reset", test_downtime_reset);
     ADD("/src/cancel/aborts", test_cancel_aborts);
     ADD("/src/restart/here", test_restart_here);
     ADD("/src/restart/still-migrating", test_restart_still_migrating);
