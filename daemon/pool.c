@@ -192,6 +192,7 @@ pool_is_vhost_vdpa(const char *name)
                                       NULL);
 }
 
+/* <root>/bus/vdpa/devices/@name; with @name NULL, the devices directory. */
 static char *
 pool_vdpa_dir(const char *sysfs_root, const char *name)
 {
@@ -212,17 +213,24 @@ pool_vdpa_node(const char *dev_dir)
     return NULL;
 }
 
+/* /dev/vhost-vdpa-N of the vDPA device in @dev_dir, or NULL. */
+static char *
+pool_vdpa_dev_chardev(const char *dev_dir)
+{
+    g_autofree char *node = pool_vdpa_node(dev_dir);
+
+    return node ? g_build_filename("/dev", node, NULL) : NULL;
+}
+
 char *
 pool_vdpa_chardev(const char *sysfs_root, const char *name)
 {
     g_autofree char *dev_dir = NULL;
-    g_autofree char *node = NULL;
 
     if (!sysfs_root || !name || strchr(name, '/') || name[0] == '.')
         return NULL;
     dev_dir = pool_vdpa_dir(sysfs_root, name);
-    node = pool_vdpa_node(dev_dir);
-    return node ? g_build_filename("/dev", node, NULL) : NULL;
+    return pool_vdpa_dev_chardev(dev_dir);
 }
 
 char *
@@ -237,7 +245,7 @@ pool_vdpa_name(const char *sysfs_root, const char *chardev)
     node = chardev + strlen("/dev/");
     if (!pool_is_vhost_vdpa(node))
         return NULL;
-    devices = g_build_filename(sysfs_root, "bus", "vdpa", "devices", NULL);
+    devices = pool_vdpa_dir(sysfs_root, NULL);
     dir = g_dir_open(devices, 0, NULL);
     while (dir && (entry = g_dir_read_name(dir))) {
         g_autofree char *path = g_build_filename(devices, entry, node, NULL);
@@ -271,7 +279,7 @@ pool_read_vdpa(const MigdPoolConf *pc, GPtrArray *vfs, GError **error)
         vf->address = g_strdup(pc->devices[i]);
         vf->index = i;
         vf->driver = pool_link_name(dev_dir, "driver");
-        vf->chardev = pool_vdpa_chardev(pc->sysfs_root, pc->devices[i]);
+        vf->chardev = pool_vdpa_dev_chardev(dev_dir);
         g_ptr_array_add(found, vf);
         if (!vf->chardev) {
             g_set_error(error, MIGD_ERROR, MIGD_ERROR_CONFIG,
