@@ -213,6 +213,14 @@ GArray *job_abandon(Job *job, const JobEvent *ev, JobState was, const char *why)
  * not switch over on its own before migd pauses the guest (libvirt takes 0
  * as "not set": QEMU kept its 300 ms and completed first, in the lab). */
 #define JOB_PAUSE_QEMU_DOWNTIME_MS 1
+/* The bandwidth cap (MiB/s, libvirt's smallest) that holds a pause job's
+ * migration back while migd makes the switchover: QEMU switches over on
+ * its own once what is left fits bandwidth x 1 ms, which at full speed
+ * can happen within migd's round trip (src-nic-pause.c). */
+#define JOB_PAUSE_HOLD_MIBPS 1
+/* How often a pause job samples libvirt's job stats at most (ms): its
+ * switchover must be decided before QEMU's pass ends. */
+#define JOB_PAUSE_POLL_MS 25
 
 /* Whether a NIC of the job's record crosses with @strategy ("unplug",
  * "native", "pause"); job_pauses() for "pause" (migd makes the switchover

@@ -115,5 +115,5 @@ src_migrate_start(gpointer migrator, Job *job)
         job_pauses(job) ? JOB_PAUSE_QEMU_DOWNTIME_MS : job->policy.max_downtime_ms;
     run->migrate_call = TRUE;
     migrator_work_start(run, w, migrate_thread, migrate_done);
-    src_stats_start_polling(run);
+    src_stats_start_polling(run, job);
 }

@@ -121,8 +121,9 @@ void src_migrate_start(gpointer migrator, Job *job);
 gboolean src_stats_completed_figures(SrcWork *w, JobFigures *ret_figures);
 /* Samples on every memory pass and keeps libvirt's JOB_COMPLETED figures. */
 void src_stats_watch_events(SrcRun *run);
-/* Samples every poll interval until src_stats_stop_polling(). */
-void src_stats_start_polling(SrcRun *run);
+/* Samples every poll interval (a pause job's at most every
+ * JOB_PAUSE_POLL_MS) until src_stats_stop_polling(). */
+void src_stats_start_polling(SrcRun *run, const Job *job);
 void src_stats_stop_polling(SrcRun *run);
 
 /* src-resume.c */

@@ -15,14 +15,23 @@
 #include "plugin-call.h"
 #include "src-nic-priv.h"
 
-/* A suspend or resume in a worker; @guard leads back to the steps. */
+/* A call to libvirt in a worker; @guard leads back to the steps. */
+typedef enum {
+    PAUSE_HOLD,     /* the cap set to JOB_PAUSE_HOLD_MIBPS */
+    PAUSE_SUSPEND,  /* the suspend, then (lift) the cap it had */
+    PAUSE_RESUME,
+    PAUSE_LIFT,     /* the cap it had, alone */
+} PauseWhat;
+
 typedef struct {
     NicGuard *guard;
     VirtConn *conn;
     char *domain;
-    gboolean suspend;       /* suspend, else resume */
+    PauseWhat what;
+    gboolean lift;          /* PAUSE_SUSPEND: put @mibps back after it */
+    guint64 mibps;          /* the cap it had, put back by a lift */
     gboolean ok;
-    char *error;
+    char *error, *lift_error;
     gint64 elapsed_ms;
 } PauseCall;
 
@@ -37,6 +46,7 @@ pause_call_free(gpointer data)
         virt_conn_unref(c->conn);
     g_free(c->domain);
     g_free(c->error);
+    g_free(c->lift_error);
     g_free(c);
 }
 
@@ -46,10 +56,13 @@ nic_pauses(const Nic *n)
     return n->strategy == NIC_STRATEGY_PAUSE;
 }
 
+static void nic_release_hold(NicSteps *ns);
+
 static void
 nic_switchover_failed(NicSteps *ns, const char *reason)
 {
     ns->switchover_busy = FALSE;
+    nic_release_hold(ns);
     if (ns->rolling_back) {
         /* A cancel came meanwhile: the rollback goes on now. */
         nic_rollback_resume(ns);
@@ -66,17 +79,25 @@ pause_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancella
     PauseCall *c = data;
     const VirtOps *ops = c->conn ? virt_conn_ops(c->conn) : NULL;
     g_autoptr(GError) error = NULL;
+    g_autoptr(GError) lift_error = NULL;
     gint64 start = g_get_monotonic_time();
 
     if (!ops) {
         c->error = g_strdup("migd is not connected to libvirt");
         return;
     }
-    c->ok = c->suspend ? ops->suspend(c->conn, c->domain, &error)
-                       : ops->resume(c->conn, c->domain, &error);
+    switch (c->what) {
+    case PAUSE_HOLD: c->ok = ops->set_max_speed(c->conn, c->domain, JOB_PAUSE_HOLD_MIBPS, &error); break;
+    case PAUSE_SUSPEND: c->ok = ops->suspend(c->conn, c->domain, &error); break;
+    case PAUSE_RESUME: c->ok = ops->resume(c->conn, c->domain, &error); break;
+    case PAUSE_LIFT: c->ok = ops->set_max_speed(c->conn, c->domain, c->mibps, &error); break;
+    }
     c->elapsed_ms = (g_get_monotonic_time() - start) / 1000;
     if (!c->ok)
         c->error = g_strdup(error->message);
+    /* Straight after the suspend, so QEMU sends the rest at full speed. */
+    if (c->lift && !ops->set_max_speed(c->conn, c->domain, c->mibps, &lift_error))
+        c->lift_error = g_strdup(lift_error->message);
 }
 
 typedef void (*PauseDone)(NicSteps *ns, PauseCall *c);
@@ -93,7 +114,7 @@ pause_done(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-pause_run(NicSteps *ns, gboolean suspend, PauseDone done)
+pause_run(NicSteps *ns, PauseWhat what, PauseDone done)
 {
     g_autoptr(GTask) task = g_task_new(NULL, NULL, pause_done, (gpointer)done);
     PauseCall *c = g_new0(PauseCall, 1);
@@ -101,9 +122,44 @@ pause_run(NicSteps *ns, gboolean suspend, PauseDone done)
     c->guard = nic_guard_new(ns);
     c->conn = virt_conn(ns->virt);
     c->domain = g_strdup(ns->domain);
-    c->suspend = suspend;
+    c->what = what;
+    c->mibps = ns->held_mibps;
+    if (what == PAUSE_SUSPEND && ns->held && !ns->lifting) {
+        c->lift = TRUE;
+        ns->lifting = TRUE;
+    }
     g_task_set_task_data(task, c, pause_call_free);
     g_task_run_in_thread(task, pause_thread);
+}
+
+/* --- the hold ------------------------------------------------------------------- */
+
+/* FALSE when the steps are gone (the note ended them). */
+static gboolean
+nic_lift_done(NicSteps *ns, const char *error)
+{
+    ns->held = ns->lifting = FALSE;
+    return !error ||
+           nic_note(ns, "warning", "cannot lift the %d MiB/s hold from the migration of %s: %s; "
+                    "libvirt keeps it for the domain's next migration from this host ('virsh "
+                    "migrate-setspeed %s %" G_GUINT64_FORMAT "' lifts it)", JOB_PAUSE_HOLD_MIBPS,
+                    ns->domain, error, ns->domain, ns->held_mibps);
+}
+
+static void
+nic_lifted(NicSteps *ns, PauseCall *c)
+{
+    (void)nic_lift_done(ns, c->ok ? NULL : c->error);
+}
+
+/* The switchover did not get to the suspend: the cap goes back. */
+static void
+nic_release_hold(NicSteps *ns)
+{
+    if (!ns->held || ns->lifting)
+        return;
+    ns->lifting = TRUE;
+    pause_run(ns, PAUSE_LIFT, nic_lifted);
 }
 
 /* --- the switchover ------------------------------------------------------------- */
@@ -113,6 +169,8 @@ nic_suspended(NicSteps *ns, PauseCall *c)
 {
     ns->switchover_busy = FALSE;
     ns->suspend_ms = c->elapsed_ms;
+    if (c->lift && !nic_lift_done(ns, c->lift_error))
+        return;
     if (!c->ok) {
         g_autofree char *reason = g_strdup_printf("cannot pause %s here: %s", ns->domain,
                                                   c->error);
@@ -188,13 +246,14 @@ nic_quiesce_next(NicSteps *ns)
 
     if (ns->rolling_back) {
         ns->switchover_busy = FALSE;
+        nic_release_hold(ns);
         nic_rollback_resume(ns);
         return;
     }
     p = nic_quiesce_plugin(ns);
     if (!p) {
         ns->pause_start_us = g_get_monotonic_time();
-        pause_run(ns, TRUE, nic_suspended);
+        pause_run(ns, PAUSE_SUSPEND, nic_suspended);
         return;
     }
     dev = nic_state_device(ns, nic_at(ns, ns->pause_nic));
@@ -218,15 +277,44 @@ nic_restored_there(NicSteps *ns, guint status, json_t *body, const char *why)
     nic_quiesce_next(ns);
 }
 
-void
-nic_steps_switchover(NicSteps *ns, Job *job)
+/* The hold is set (or could not be: the switchover goes on, and QEMU may
+ * make it first); the destination restores the paused NICs' state next. */
+static void
+nic_held(NicSteps *ns, PauseCall *c)
 {
     g_autofree char *path = g_strdup_printf("/v1/reservations/%s/switchover", ns->id);
 
-    (void)job;
-    ns->pre_switchover_ms = -1;
+    ns->switchover_busy = FALSE;
+    if (c->ok) {
+        ns->held = TRUE;
+        ns->hold_ms = c->elapsed_ms;
+    } else {
+        g_free(ns->hold_error);
+        ns->hold_error = g_strdup(c->error);
+        if (!nic_note(ns, "warning", "cannot hold the migration of %s back while migd makes the "
+                      "switchover (a %d MiB/s cap): %s; QEMU may switch over first", ns->domain,
+                      JOB_PAUSE_HOLD_MIBPS, c->error))
+            return;
+    }
+    if (ns->rolling_back) {
+        nic_release_hold(ns);
+        nic_rollback_resume(ns);
+        return;
+    }
     nic_call(ns, "POST", path, NULL, NIC_PEER_TIMEOUT_MS, "the switchover", FALSE,
              nic_restored_there);
+}
+
+void
+nic_steps_switchover(NicSteps *ns, Job *job)
+{
+    /* One call to libvirt, not two: the cap it had is the job's own, or
+     * none (libvirt's for none). */
+    ns->held_mibps = job->options.bandwidth_mibps ? job->options.bandwidth_mibps
+                                                  : VIRT_SPEED_UNCAPPED_MIBPS;
+    ns->pre_switchover_ms = -1;
+    ns->switchover_busy = TRUE;
+    pause_run(ns, PAUSE_HOLD, nic_held);
 }
 
 /* --- the resume on the destination ------------------------------------------------ */
@@ -317,7 +405,7 @@ nic_pause_undo(NicSteps *ns)
     /* The plugins undo their quiesce first (their abort), then the guest
      * runs again. */
     nic_state_abort(ns);
-    pause_run(ns, FALSE, nic_unpaused);
+    pause_run(ns, PAUSE_RESUME, nic_unpaused);
     return TRUE;
 }
 
@@ -328,8 +416,9 @@ nic_pause_to_json(NicSteps *ns)
 {
     if (!nic_pause_any(ns))
         return json_null();
-    return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o}", "source_paused", ns->source_paused,
-                     "pre_switchover_ms", json_count_or_null(ns->pre_switchover_ms),
+    return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "source_paused", ns->source_paused,
+                     "hold_ms", json_count_or_null(ns->hold_ms), "hold_error",
+                     json_string_or_null(ns->hold_error), "pre_switchover_ms", json_count_or_null(ns->pre_switchover_ms),
                      "suspend_ms", json_count_or_null(ns->suspend_ms), "stop_copy_ms",
                      json_count_or_null(ns->stop_copy_ms), "resume_ms",
                      json_count_or_null(ns->resume_ms), "post_switchover_ms",
@@ -348,6 +437,9 @@ void
 nic_pause_from_json(NicSteps *ns, json_t *pause)
 {
     ns->source_paused = json_is_true(json_object_get(pause, "source_paused"));
+    ns->hold_ms = pause_ms(pause, "hold_ms");
+    g_free(ns->hold_error);
+    ns->hold_error = g_strdup(json_string_value(json_object_get(pause, "hold_error")));
     ns->pre_switchover_ms = pause_ms(pause, "pre_switchover_ms");
     ns->suspend_ms = pause_ms(pause, "suspend_ms");
     ns->stop_copy_ms = pause_ms(pause, "stop_copy_ms");

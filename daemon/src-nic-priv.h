@@ -138,6 +138,14 @@ struct _NicSteps {
     guint pause_nic, pause_plugin;
     gint64 pre_switchover_ms, suspend_ms, stop_copy_ms, resume_ms, post_switchover_ms, paused_ms;
     gint64 pause_start_us, suspended_us, resume_asked_us;
+    /* The hold: while migd makes the switchover, the migration's bandwidth
+     * cap is JOB_PAUSE_HOLD_MIBPS (held, with the cap it had before), so
+     * QEMU cannot switch over first; lifted with the suspend, or when the
+     * switchover fails. hold_ms: how long setting it took (-1: not held). */
+    gboolean held, lifting;
+    guint64 held_mibps;
+    gint64 hold_ms;
+    char *hold_error;
 };
 
 static inline Nic *

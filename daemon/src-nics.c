@@ -90,7 +90,7 @@ nic_steps_new(Engine *engine, Virt *virt, const MigdConf *conf, const Job *job)
     ns->unplug_ack_ms = ns->replug_ms = ns->verify_ms = ns->no_vf_window_ms = -1;
     ns->guest_outage_ms = -1;
     ns->pre_switchover_ms = ns->suspend_ms = ns->stop_copy_ms = ns->resume_ms = -1;
-    ns->post_switchover_ms = ns->paused_ms = -1;
+    ns->post_switchover_ms = ns->paused_ms = ns->hold_ms = -1;
     ns->plugin_timeout_ms = conf->plugin_call_timeout_s * 1000;
     ns->max_state_bytes = conf->plugin_max_state_bytes;
     nic_pool_pfs(conf, &ns->pool_pf, &ns->pool_sysfs);
@@ -115,6 +115,7 @@ nic_steps_free(NicSteps *ns)
     g_clear_handle_id(&ns->renew_source, g_source_remove);
     g_ptr_array_unref(ns->nics);
     g_free(ns->token);
+    g_free(ns->hold_error);
     g_free(ns->verify);
     g_free(ns->agent_dir);
     g_free(ns->source_url);

@@ -205,5 +205,5 @@ src_reconcile_follow(gpointer migrator, Job *job)
     run->following = TRUE;
     src_resume_watch(run);
     src_stats_watch_events(run);
-    src_stats_start_polling(run);
+    src_stats_start_polling(run, job);
 }

@@ -103,11 +103,17 @@ poll_stats(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* A pause job polls at least every JOB_PAUSE_POLL_MS: its switchover is
+ * decided from a sample, and must come before QEMU's pass ends. */
 void
-src_stats_start_polling(SrcRun *run)
+src_stats_start_polling(SrcRun *run, const Job *job)
 {
+    guint interval = run->m->poll_interval_ms;
+
+    if (job_pauses(job))
+        interval = MIN(interval, JOB_PAUSE_POLL_MS);
     g_clear_handle_id(&run->poll_source, g_source_remove);
-    run->poll_source = g_timeout_add(run->m->poll_interval_ms, poll_stats, run);
+    run->poll_source = g_timeout_add(interval, poll_stats, run);
 }
 
 void

@@ -271,6 +271,12 @@ lv_set_max_downtime(VirtConn *conn, const char *domain, guint64 downtime_ms, GEr
 }
 
 static gboolean
+lv_set_max_speed(VirtConn *conn, const char *domain, guint64 mibps, GError **error)
+{
+    LV_DOMAIN_CALL(conn, domain, error, virDomainMigrateSetMaxSpeed(dom, (unsigned long)mibps, 0));
+}
+
+static gboolean
 lv_start_postcopy(VirtConn *conn, const char *domain, GError **error)
 {
     LV_DOMAIN_CALL(conn, domain, error, virDomainMigrateStartPostCopy(dom, 0));
@@ -677,6 +683,7 @@ static const VirtOps lv_ops = {
     .migrate = lv_migrate,
     .abort_job = lv_abort_job,
     .set_max_downtime = lv_set_max_downtime,
+    .set_max_speed = lv_set_max_speed,
     .start_postcopy = lv_start_postcopy,
     .suspend = lv_suspend,
     .resume = lv_resume,

@@ -75,6 +75,10 @@ VirtConn *virt_conn_ref(VirtConn *conn);
 void virt_conn_unref(VirtConn *conn);           /* NULL-safe */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VirtConn, virt_conn_unref)
 
+/* libvirt's QEMU driver's bandwidth "cap" when none is set, and its
+ * largest (INT64_MAX bytes/s in MiB/s; virsh migrate-getspeed, 9.0). */
+#define VIRT_SPEED_UNCAPPED_MIBPS 8796093022207ULL
+
 typedef struct {
     int state;                  /* virDomainState: VIR_DOMAIN_RUNNING, ... */
     int reason;                 /* the state's reason (virDomainRunningReason, ...) */
@@ -166,6 +170,10 @@ struct _VirtOps {
     gboolean (*abort_job)(VirtConn *conn, const char *domain, GError **error);
     gboolean (*set_max_downtime)(VirtConn *conn, const char *domain, guint64 downtime_ms,
                                  GError **error);
+    /* The outgoing migration's bandwidth cap, in MiB/s (at most
+     * VIRT_SPEED_UNCAPPED_MIBPS): a pause job holds its migration back
+     * with it while migd makes the switchover (src-nic-pause.c). */
+    gboolean (*set_max_speed)(VirtConn *conn, const char *domain, guint64 mibps, GError **error);
     gboolean (*start_postcopy)(VirtConn *conn, const char *domain, GError **error);
     gboolean (*suspend)(VirtConn *conn, const char *domain, GError **error);
     gboolean (*resume)(VirtConn *conn, const char *domain, GError **error);

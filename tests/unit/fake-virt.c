@@ -1103,6 +1103,21 @@ fake_virt_last_migration(FakeVirt *fv, const char *uri, const char *domain,
     return have;
 }
 
+gboolean
+fake_virt_speed(FakeVirt *fv, const char *uri, const char *domain, FakeMigrateCall *ret_call)
+{
+    FakeRecord *r;
+
+    g_mutex_lock(&fv->lock);
+    r = g_hash_table_lookup(host_get(fv, uri)->records, domain);
+    if (r)
+        *ret_call = r->last;
+    g_mutex_unlock(&fv->lock);
+    if (r && !ret_call->max_speed_mibps)
+        ret_call->max_speed_mibps = VIRT_SPEED_UNCAPPED_MIBPS;
+    return r != NULL;
+}
+
 static void
 migration_record(FakeDomain *d, const char *dest_uri, virTypedParameterPtr params, int n,
                  guint flags)
@@ -1123,6 +1138,11 @@ migration_record(FakeDomain *d, const char *dest_uri, virTypedParameterPtr param
     c->persist_xml = g_strdup(persist_xml);
     c->flags = flags;
     c->bandwidth_mibps = bandwidth;
+    /* libvirt keeps a cap set outside a migration for the next one. */
+    if (bandwidth || !c->max_speed_mibps)
+        c->max_speed_mibps = bandwidth ? bandwidth : VIRT_SPEED_UNCAPPED_MIBPS;
+    c->speed_changes = 0;
+    c->speed_at_suspend = 0;
     c->postcopy_started = FALSE;
 }
 
@@ -1363,6 +1383,8 @@ fake_pause(VirtConn *conn, const char *domain, gboolean pause, GError **error)
                             "Requested operation is not valid: domain is already running");
         d = NULL;
     }
+    if (d && pause)
+        d->record->last.speed_at_suspend = d->record->last.max_speed_mibps;
     if (d && pause && d->state != VIR_DOMAIN_PAUSED) {
         d->state = VIR_DOMAIN_PAUSED;
         d->reason = VIR_DOMAIN_PAUSED_USER;
@@ -1373,6 +1395,22 @@ fake_pause(VirtConn *conn, const char *domain, gboolean pause, GError **error)
         d->reason = VIR_DOMAIN_RUNNING_UNPAUSED;
         (void)event_lifecycle(fv, fc(conn)->uri, domain, VIR_DOMAIN_EVENT_RESUMED,
                               VIR_DOMAIN_EVENT_RESUMED_UNPAUSED);
+    }
+    g_mutex_unlock(&fv->lock);
+    return d != NULL;
+}
+
+static gboolean
+fake_set_max_speed(VirtConn *conn, const char *domain, guint64 mibps, GError **error)
+{
+    FakeVirt *fv = fake_of(conn);
+    FakeDomain *d;
+
+    g_mutex_lock(&fv->lock);
+    d = op_active_domain(conn, FAKE_OP_SET_MAX_SPEED, domain, error);
+    if (d) {
+        d->record->last.max_speed_mibps = mibps;
+        d->record->last.speed_changes++;
     }
     g_mutex_unlock(&fv->lock);
     return d != NULL;
@@ -1445,6 +1483,7 @@ static const VirtOps fake_ops_template = {
     .migrate = fake_migrate,
     .abort_job = fake_abort_job,
     .set_max_downtime = fake_set_max_downtime,
+    .set_max_speed = fake_set_max_speed,
     .start_postcopy = fake_start_postcopy,
     .suspend = fake_suspend,
     .resume = fake_resume,

@@ -90,6 +90,7 @@ typedef enum {
     FAKE_OP_DETACH_ALIAS, FAKE_OP_ATTACH, FAKE_OP_EVENT_REGISTER, FAKE_OP_JOB_STATS,
     FAKE_OP_MIGRATE, FAKE_OP_ABORT_JOB, FAKE_OP_SET_MAX_DOWNTIME, FAKE_OP_START_POSTCOPY,
     FAKE_OP_SUSPEND, FAKE_OP_RESUME, FAKE_OP_START_DIRTY_RATE, FAKE_OP_GET_DIRTY_RATE,
+    FAKE_OP_SET_MAX_SPEED,
     FAKE_OP_LAST
 } FakeOp;
 
@@ -133,11 +134,20 @@ typedef struct {
     const char *persist_xml;    /* VIR_MIGRATE_PARAM_PERSIST_XML, or NULL */
     guint64 bandwidth_mibps;
     guint64 max_downtime_ms;    /* last set_max_downtime */
+    guint64 max_speed_mibps;    /* the cap now: the migrate call's, then set_max_speed's */
+    guint speed_changes;        /* set_max_speed calls during the migration */
+    guint64 speed_at_suspend;   /* the cap when suspend was last called */
     gboolean postcopy_started;
 } FakeMigrateCall;
 
 gboolean fake_virt_last_migration(FakeVirt *fv, const char *uri, const char *domain,
                                   FakeMigrateCall *ret_call);
+
+/* The same, for its bandwidth cap and the suspend (max_speed_mibps,
+ * speed_changes, speed_at_suspend) also without a migrate call: libvirt
+ * takes a cap set outside a migration for the next one. */
+gboolean fake_virt_speed(FakeVirt *fv, const char *uri, const char *domain,
+                         FakeMigrateCall *ret_call);
 
 /* QEMU's measured dirty rate for @domain (default: none, never measured). */
 void fake_virt_set_dirty_rate(FakeVirt *fv, const char *uri, const char *domain,

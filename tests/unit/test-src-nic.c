@@ -1639,6 +1639,25 @@ feed_small_remaining(Fixture *f)
     engine_feed(f->engine, f->id, &ev);
 }
 
+/* The migration's bandwidth cap as the fake libvirt has it. */
+static FakeMigrateCall
+speed_of(Fixture *f)
+{
+    FakeMigrateCall call = { 0 };
+
+    g_assert_true(fake_virt_speed(f->fv, FAKE_VIRT_LOCAL, DOMAIN, &call));
+    return call;
+}
+
+/* The hold was set and lifted: the cap is what it was before. */
+static gboolean
+hold_lifted(Fixture *f, gconstpointer arg)
+{
+    FakeMigrateCall call = speed_of(f);
+
+    return call.speed_changes == 2 && call.max_speed_mibps == VIRT_SPEED_UNCAPPED_MIBPS;
+}
+
 static gboolean
 switchover_ended(Fixture *f, gconstpointer arg)
 {
@@ -1681,6 +1700,10 @@ test_pause_ok(Fixture *f, gconstpointer data)
     g_assert_cmpint(fake_virt_domain_state(f->fv, FAKE_VIRT_LOCAL, DOMAIN), ==, VIR_DOMAIN_PAUSED);
     g_assert_true(timeline_has(job, "labvm is paused here (the suspend took * ms, the plugins' "
                                     "pre_switchover * ms); QEMU completes the migration"));
+    /* Held back at 1 MiB/s until the guest was suspended, then given its
+     * cap back (none was set). */
+    g_assert_cmpuint(speed_of(f).speed_at_suspend, ==, JOB_PAUSE_HOLD_MIBPS);
+    g_assert_true(hold_lifted(f, NULL));
     feed(JOB_EV_MIGRATE_RETURNED, NULL, NULL);
     job = run_to_end(f);
     g_assert_cmpint(job->state, ==, JOB_COMPLETED);
@@ -1689,6 +1712,8 @@ test_pause_ok(Fixture *f, gconstpointer data)
     g_assert_cmpint(json_integer_value(json_object_get(job->nics, "paused_ms")), >=, 0);
     pause = json_object_get(job->nics, "pause");
     g_assert_true(json_is_true(json_object_get(pause, "source_paused")));
+    g_assert_true(json_is_integer(json_object_get(pause, "hold_ms")));
+    g_assert_true(json_is_null(json_object_get(pause, "hold_error")));
     g_assert_true(json_is_integer(json_object_get(pause, "pre_switchover_ms")));
     g_assert_true(json_is_integer(json_object_get(pause, "suspend_ms")));
     g_assert_true(json_is_integer(json_object_get(pause, "resume_ms")));
@@ -1757,9 +1782,40 @@ test_pause_restore_refused(Fixture *f, gconstpointer data)
                                   "bvf0: no");
     job = pause_switch_then_fail(f, 0, ABORTED);
     g_assert_cmpuint(plugin_calls(f, "pre_switchover *"), ==, 0);
+    run_until(f, hold_lifted, NULL);  /* no suspend: the cap went back all the same */
     assert_pause_undone(f, job, "the switchover failed: the destination could not restore the "
                                 "device state before the pause: *not restored onto the VF "
                                 "bvf0: no*");
+}
+
+/* libvirt refuses the hold: the switchover goes on without it, saying
+ * that QEMU may switch over first. */
+static void
+test_pause_hold_refused(Fixture *f, gconstpointer data)
+{
+    json_t *pause;
+    Job *job;
+
+    pause_to_migrating(f);
+    fake_virt_fail_next(f->fv, FAKE_VIRT_LOCAL, FAKE_OP_SET_MAX_SPEED,
+                        VIRT_OPS_ERROR_OPERATION_INVALID,
+                        "Requested operation is not valid: domain is not running");
+    feed_small_remaining(f);
+    run_until(f, switchover_ended, NULL);
+    job = job_now(f);
+    g_assert_null(job->switchover_error);
+    g_assert_cmpuint(calls(f, FAKE_OP_SUSPEND), ==, 1);
+    g_assert_cmpuint(speed_of(f).speed_changes, ==, 0);
+    g_assert_true(timeline_has(job, "cannot hold the migration of labvm back while migd makes the "
+                                    "switchover (a 1 MiB/s cap): *domain is not running; QEMU "
+                                    "may switch over first"));
+    pause = json_object_get(job->nics, "pause");
+    g_assert_true(json_is_null(json_object_get(pause, "hold_ms")));
+    g_assert_nonnull(strstr(json_string_value(json_object_get(pause, "hold_error")),
+                            "domain is not running"));
+    feed(JOB_EV_MIGRATE_RETURNED, NULL, NULL);
+    job = run_to_end(f);
+    g_assert_cmpint(job->state, ==, JOB_COMPLETED);
 }
 
 /* The migration fails after the guest was suspended here: the rollback
@@ -2590,6 +2646,7 @@ main(int argc, char **argv)
     ADD_STATE("pause/ok", "", test_pause_ok);
     ADD_STATE("pause/quiesce-fails", "fail_at = pre_switchover\n", test_pause_quiesce_fails);
     ADD_STATE("pause/restore-refused", "", test_pause_restore_refused);
+    ADD_STATE("pause/hold-refused", "", test_pause_hold_refused);
     ADD_STATE("pause/failed-after-suspend", "", test_pause_failed_after_suspend);
     ADD("pause/not-vouched", test_pause_not_vouched);
     ADD_STATE("auto/pause-both-vouch", "", test_auto_pause);
