@@ -87,10 +87,18 @@ pause_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancella
         return;
     }
     switch (c->what) {
-    case PAUSE_HOLD: c->ok = ops->set_max_speed(c->conn, c->domain, JOB_PAUSE_HOLD_MIBPS, &error); break;
-    case PAUSE_SUSPEND: c->ok = ops->suspend(c->conn, c->domain, &error); break;
-    case PAUSE_RESUME: c->ok = ops->resume(c->conn, c->domain, &error); break;
-    case PAUSE_LIFT: c->ok = ops->set_max_speed(c->conn, c->domain, c->mibps, &error); break;
+    case PAUSE_HOLD:
+        c->ok = ops->set_max_speed(c->conn, c->domain, JOB_PAUSE_HOLD_MIBPS, &error);
+        break;
+    case PAUSE_SUSPEND:
+        c->ok = ops->suspend(c->conn, c->domain, &error);
+        break;
+    case PAUSE_RESUME:
+        c->ok = ops->resume(c->conn, c->domain, &error);
+        break;
+    case PAUSE_LIFT:
+        c->ok = ops->set_max_speed(c->conn, c->domain, c->mibps, &error);
+        break;
     }
     c->elapsed_ms = (g_get_monotonic_time() - start) / 1000;
     if (!c->ok)
@@ -418,8 +426,9 @@ nic_pause_to_json(NicSteps *ns)
         return json_null();
     return json_pack("{s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "source_paused", ns->source_paused,
                      "hold_ms", json_count_or_null(ns->hold_ms), "hold_error",
-                     json_string_or_null(ns->hold_error), "pre_switchover_ms", json_count_or_null(ns->pre_switchover_ms),
-                     "suspend_ms", json_count_or_null(ns->suspend_ms), "stop_copy_ms",
+                     json_string_or_null(ns->hold_error), "pre_switchover_ms",
+                     json_count_or_null(ns->pre_switchover_ms), "suspend_ms",
+                     json_count_or_null(ns->suspend_ms), "stop_copy_ms",
                      json_count_or_null(ns->stop_copy_ms), "resume_ms",
                      json_count_or_null(ns->resume_ms), "post_switchover_ms",
                      json_count_or_null(ns->post_switchover_ms));

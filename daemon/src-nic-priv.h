@@ -139,7 +139,7 @@ struct _NicSteps {
     gint64 pre_switchover_ms, suspend_ms, stop_copy_ms, resume_ms, post_switchover_ms, paused_ms;
     gint64 pause_start_us, suspended_us, resume_asked_us;
     /* The hold: while migd makes the switchover, the migration's bandwidth
-     * cap is JOB_PAUSE_HOLD_MIBPS (held, with the cap it had before), so
+     * cap is JOB_PAUSE_HOLD_MIBPS (held; held_mibps, the cap it goes back to), so
      * QEMU cannot switch over first; lifted with the suspend, or when the
      * switchover fails. hold_ms: how long setting it took (-1: not held). */
     gboolean held, lifting;
