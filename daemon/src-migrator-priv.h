@@ -39,6 +39,7 @@ typedef struct {
     JobFigures event_figures;   /* from the source's JOB_COMPLETED event */
     guint poll_source;
     gboolean polling;           /* a sample is being read */
+    gboolean resample;          /* a pass began meanwhile: sample again once it is read */
     gboolean sampled;           /* a sample has been read */
     gboolean migrate_call;      /* the migrate call was made by this migd */
     /* Following a libvirt migration job that no migrate call of this migd

@@ -58,6 +58,8 @@ stats_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancella
     w->sample.iteration = stats.iteration;
 }
 
+static void sample_stats(SrcRun *run);
+
 static void
 stats_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -75,6 +77,11 @@ stats_done(GObject *source, GAsyncResult *result, gpointer user_data)
     }
     if (!w->ok)
         return;
+    /* A pass began while this one was read: its sample comes next. */
+    if (run->resample) {
+        run->resample = FALSE;
+        sample_stats(run);
+    }
     /* The first sample of a migration started here is libvirt's word that
      * its job runs; the record already says migrating. */
     if (run->migrate_call && !run->sampled)
@@ -129,8 +136,11 @@ on_source_iteration(const VirtEvent *event, gpointer data)
 {
     SrcRun *run = data;
 
-    if (g_strcmp0(event->domain, run->domain) == 0)
-        sample_stats(run);
+    if (g_strcmp0(event->domain, run->domain) != 0)
+        return;
+    if (run->polling)
+        run->resample = TRUE;
+    sample_stats(run);
 }
 
 /* libvirt's own account of the finished job, on the source. The figures

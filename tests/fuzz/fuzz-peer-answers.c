@@ -175,6 +175,27 @@ fuzz_settle(void)
         g_main_context_iteration(NULL, FALSE);
 }
 
+static gboolean
+fuzz_timed_out(gpointer data)
+{
+    *(gboolean *)data = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+/* A switchover asks the peer only after its hold, a libvirt call in a
+ * worker: the loop waits for the peer's call (5 s at most). */
+static void
+fuzz_wait_peer(void)
+{
+    gboolean timed_out = FALSE;
+    guint timeout = g_timeout_add_seconds(5, fuzz_timed_out, &timed_out);
+
+    while (!peer.calls && !timed_out)
+        g_main_context_iteration(NULL, TRUE);
+    if (!timed_out)
+        g_source_remove(timeout);
+}
+
 /* The record of @ns, read back as after a restart, and written again. */
 static void
 fuzz_restart(NicSteps *ns, const char *strategy)
@@ -214,9 +235,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else if (g_str_equal(step, "replug-after-restart")) {
         ns->rebuilt = TRUE;
         nic_replug(ns);
-    } else if (g_str_equal(step, "switchover"))
+    } else if (g_str_equal(step, "switchover")) {
         nic_steps_switchover(ns, job);
-    else if (g_str_equal(step, "resume"))
+        fuzz_wait_peer();
+    } else if (g_str_equal(step, "resume"))
         nic_pause_resume_there(ns);
     else {
         nic_steps_free(ns);
