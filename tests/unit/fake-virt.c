@@ -1408,6 +1408,13 @@ fake_set_max_speed(VirtConn *conn, const char *domain, guint64 mibps, GError **e
 
     g_mutex_lock(&fv->lock);
     d = op_active_domain(conn, FAKE_OP_SET_MAX_SPEED, domain, error);
+    if (d && mibps > VIRT_SPEED_UNCAPPED_MIBPS) {
+        /* measured (virsh migrate-setspeed, libvirt 9.0): VIR_ERR_OVERFLOW */
+        g_set_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_FAILED,
+                    "numerical overflow: bandwidth must be less than %llu",
+                    VIRT_SPEED_UNCAPPED_MIBPS + 1);
+        d = NULL;
+    }
     if (d) {
         d->record->last.max_speed_mibps = mibps;
         d->record->last.speed_changes++;

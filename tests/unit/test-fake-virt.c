@@ -478,6 +478,12 @@ test_migration_abort(Fixture *f, gconstpointer data)
     g_assert_cmpint(now.type, ==, VIR_DOMAIN_JOB_UNBOUNDED);
     g_assert_cmpuint(now.data_remaining, ==, 40);
     g_assert_true(f->ops->set_max_downtime(f->conn, "labvm", 500, &error));
+    /* libvirt's largest cap is its "none"; one more is an overflow. */
+    g_assert_true(f->ops->set_max_speed(f->conn, "labvm", VIRT_SPEED_UNCAPPED_MIBPS, &error));
+    g_assert_false(f->ops->set_max_speed(f->conn, "labvm", VIRT_SPEED_UNCAPPED_MIBPS + 1, &error));
+    g_assert_error(error, VIRT_OPS_ERROR, VIRT_OPS_ERROR_FAILED);
+    g_assert_nonnull(strstr(error->message, "bandwidth must be less than 8796093022208"));
+    g_clear_error(&error);
     g_assert_true(f->ops->abort_job(f->conn, "labvm", &error));
     g_assert_no_error(error);
     worker_join(&w, thread);
